@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { canonicalJson } from "./canonical-json.js";
+import type { ChatBody } from "./chat-body.js";
+import { InvalidSignatureError, ReplayedNonceError, RequestExpiredError } from "./errors.js";
+import { generateIdentity } from "./identity.js";
+import { createInferenceReceipt, verifyInferenceReceipt } from "./inference-receipt.js";
+import { createInferenceRequest, inferenceRequestSchema, verifyInferenceRequest } from "./inference-request.js";
+import { creditsForUsage } from "./pricing.js";
+import { ReplayGuard } from "./replay-guard.js";
+
+const body: ChatBody = {
+  messages: [{ role: "user", content: "Once upon a time" }],
+  maxTokens: 16,
+  temperature: 1,
+  topP: 1,
+  seed: 7,
+  stop: [],
+};
+
+describe("canonical JSON", () => {
+  it("orders keys and formats numbers as RFC 8785 says", () => {
+    assert.equal(
+      canonicalJson({ b: 1, a: [true, null, "x"], c: { z: 1e21, y: 0.5 } }),
+      '{"a":[true,null,"x"],"b":1,"c":{"y":0.5,"z":1e+21}}',
+    );
+    assert.equal(canonicalJson({ "\u20ac": 1, "\r": 2 }), '{"\\r":2,"€":1}');
+  });
+  it("refuses values that have no canonical form", () => {
+    assert.throws(() => canonicalJson({ a: Number.NaN }), /non-finite/);
+    assert.throws(() => canonicalJson({ a: () => 1 }), /cannot be signed/);
+  });
+});
+
+describe("inference request envelope", () => {
+  const payer = generateIdentity();
+
+  it("signs and verifies, and survives a JSON round trip with reordered keys", () => {
+    const request = createInferenceRequest({ model: "stories260K", body, maxCredits: 5000 }, payer);
+    verifyInferenceRequest(request);
+    const reordered = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(request).reverse())));
+    const parsed = inferenceRequestSchema.parse(reordered);
+    verifyInferenceRequest(parsed);
+  });
+
+  it("rejects any tampered field", () => {
+    const request = createInferenceRequest({ model: "stories260K", body, maxCredits: 5000 }, payer);
+    const tampered = [
+      { ...request, maxCredits: 5001 },
+      { ...request, model: "other" },
+      { ...request, body: { ...body, maxTokens: 17 } },
+      { ...request, payer: generateIdentity().id },
+      { ...request, sig: request.sig.replace(/^./, (c) => (c === "A" ? "B" : "A")) },
+    ];
+    for (const bad of tampered) assert.throws(() => verifyInferenceRequest(bad), InvalidSignatureError);
+  });
+
+  it("rejects expired and future-dated requests", () => {
+    const now = Date.now();
+    const old = createInferenceRequest({ model: "m", body, maxCredits: 1, now: now - 120_000, ttlMs: 60_000 }, payer);
+    assert.throws(() => verifyInferenceRequest(old, { now }), RequestExpiredError);
+    const future = createInferenceRequest({ model: "m", body, maxCredits: 1, now: now + 120_000 }, payer);
+    assert.throws(() => verifyInferenceRequest(future, { now }), RequestExpiredError);
+  });
+
+  it("the replay guard refuses a nonce twice and forgets it after expiry", () => {
+    const guard = new ReplayGuard({ clockSkewMs: 0 });
+    const now = 1_000_000;
+    guard.check("payer", "nonce-1", now + 100, now);
+    assert.throws(() => guard.check("payer", "nonce-1", now + 100, now + 50), ReplayedNonceError);
+    guard.check("other-payer", "nonce-1", now + 100, now);
+    guard.prune(now + 200);
+    assert.equal(guard.size, 0);
+  });
+
+  it("the replay guard fails closed when full", () => {
+    const guard = new ReplayGuard({ maxEntries: 2 });
+    guard.check("p", "a", Date.now() + 60_000);
+    guard.check("p", "b", Date.now() + 60_000);
+    assert.throws(() => guard.check("p", "c", Date.now() + 60_000), /full/);
+  });
+});
+
+describe("inference receipt", () => {
+  const payer = generateIdentity();
+  const provider = generateIdentity();
+  const request = createInferenceRequest({ model: "stories260K", body, maxCredits: 100 }, payer);
+  const usage = { promptTokens: 10, completionTokens: 16 };
+
+  it("verifies for the provider that signed it and the request it names", () => {
+    const receipt = createInferenceReceipt({ request, usage, credits: creditsForUsage(usage), finishReason: "length" }, provider);
+    assert.equal(receipt.credits, 26);
+    verifyInferenceReceipt(receipt, request, provider.id);
+  });
+
+  it("is refused when signed by someone else, about another request, or over budget", () => {
+    const receipt = createInferenceReceipt({ request, usage, credits: 26, finishReason: "length" }, provider);
+    assert.throws(() => verifyInferenceReceipt(receipt, request, generateIdentity().id), /another identity/);
+    assert.throws(() => verifyInferenceReceipt({ ...receipt, credits: 1 }, request, provider.id), InvalidSignatureError);
+    const other = createInferenceRequest({ model: "stories260K", body, maxCredits: 100 }, payer);
+    assert.throws(() => verifyInferenceReceipt(receipt, other, provider.id), /does not refer/);
+    const greedy = createInferenceReceipt({ request, usage, credits: 101, finishReason: "length" }, provider);
+    assert.throws(() => verifyInferenceReceipt(greedy, request, provider.id), /maxCredits/);
+  });
+});

@@ -1,0 +1,9 @@
+import type { Usage } from "./usage.js";
+
+/** Default credits per token for a model; operators set per-model multipliers. */
+export const DEFAULT_PRICE_PER_TOKEN = 1;
+
+/** Cost = (prompt + completion tokens) × the model's price multiplier, rounded up to whole credits. */
+export function creditsForUsage(usage: Usage, pricePerToken = DEFAULT_PRICE_PER_TOKEN): number {
+  return Math.ceil((usage.promptTokens + usage.completionTokens) * pricePerToken);
+}
