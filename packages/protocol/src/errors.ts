@@ -76,8 +76,8 @@ export class InvalidRequestError extends OpenGatewayError {
 }
 
 export class ModelNotFoundError extends OpenGatewayError {
-  constructor(model: string) {
-    super("model_not_found", `model '${model}' is not served here`);
+  constructor(message: string) {
+    super("model_not_found", message);
     this.name = "ModelNotFoundError";
   }
 }
@@ -124,6 +124,7 @@ const CLASS_BY_CODE: Partial<Record<ErrorCode, new (message: string) => OpenGate
   frame_too_large: FrameTooLargeError,
   malformed_frame: MalformedFrameError,
   invalid_request: InvalidRequestError,
+  model_not_found: ModelNotFoundError,
   overloaded: OverloadedError,
   cancelled: CancelledError,
   engine_failed: EngineFailedError,
@@ -135,6 +136,5 @@ const CLASS_BY_CODE: Partial<Record<ErrorCode, new (message: string) => OpenGate
 export function errorFromCode(code: ErrorCode, message: string): OpenGatewayError {
   const ErrorClass = CLASS_BY_CODE[code];
   if (ErrorClass !== undefined) return new ErrorClass(message);
-  const error = new OpenGatewayError(code, message);
-  return error;
+  return new OpenGatewayError(code, message);
 }

@@ -1,0 +1,6 @@
+export * from "./constants.js";
+export * from "./create-libp2p-node.js";
+export * from "./frame-stream.js";
+export * from "./inference-client.js";
+export * from "./inference-service.js";
+export * from "./node-info.js";

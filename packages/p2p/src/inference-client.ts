@@ -1,0 +1,69 @@
+import type { Libp2p, PeerId } from "@libp2p/interface";
+import type { InferenceRequest, ProviderFrame } from "@opengateway/protocol";
+import {
+  CancelledError,
+  DEFAULT_MAX_FRAME_BYTES,
+  decodeProviderFrame,
+  errorFromCode,
+  INFERENCE_PROTOCOL,
+  verifyInferenceReceipt,
+} from "@opengateway/protocol";
+import { FrameStream } from "./frame-stream.js";
+
+export interface RequestInferenceOptions {
+  /** Aborting sends `cancel` to the provider and closes the stream; generation stops there. */
+  signal?: AbortSignal;
+  maxFrameBytes?: number;
+}
+
+/**
+ * The client half of `/opengateway/infer/1.0.0`: sends one signed request and yields the
+ * provider's `delta` frames, then its `done` frame (whose receipt is verified against the
+ * peer that served it). An `error` frame is thrown as the matching typed error. Leaving the
+ * loop early cancels the request on the provider.
+ */
+export async function* requestInference(
+  node: Pick<Libp2p, "dialProtocol">,
+  provider: PeerId,
+  request: InferenceRequest,
+  options: RequestInferenceOptions = {},
+): AsyncGenerator<ProviderFrame, void, undefined> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const stream = await node.dialProtocol(provider, INFERENCE_PROTOCOL, { signal });
+  const frames = new FrameStream(stream, { maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
+  let finished = false;
+  const onAbort = (): void => {
+    void frames
+      .write({ t: "cancel" })
+      .catch(() => {})
+      .finally(() => stream.abort(new CancelledError()));
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await frames.write({ t: "request", request }, { signal });
+    while (true) {
+      const frame = decodeProviderFrame(await frames.readBytes({ signal }));
+      if (frame.t === "error") {
+        finished = true;
+        throw errorFromCode(frame.code, frame.message);
+      }
+      if (frame.t === "done") {
+        verifyInferenceReceipt(frame.receipt, request, provider.toString());
+        finished = true;
+        yield frame;
+        return;
+      }
+      yield frame;
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    if (finished) {
+      await stream.close().catch(() => {});
+    } else if (stream.status === "open") {
+      // The consumer left early or the exchange failed: tell the provider to stop.
+      await frames.write({ t: "cancel" }).catch(() => {});
+      stream.abort(new CancelledError());
+    }
+  }
+}

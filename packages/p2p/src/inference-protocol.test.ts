@@ -1,0 +1,197 @@
+import "./node-shims.js";
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Libp2p } from "@libp2p/interface";
+import { lpStream } from "@libp2p/utils";
+import type { ChatGeneration, GenerateOptions, GenerationEvent, InferenceEngine, ServedModel } from "@opengateway/protocol";
+import {
+  createInferenceRequest,
+  decodeProviderFrame,
+  encodeFrame,
+  generateIdentity,
+  INFERENCE_PROTOCOL,
+  utf8Encode,
+} from "@opengateway/protocol";
+import { createLibp2pNode } from "./create-libp2p-node.js";
+import { requestInference } from "./inference-client.js";
+import { inferenceService } from "./inference-service.js";
+import { fetchNodeInfo, nodeInfoService } from "./node-info.js";
+
+/**
+ * A scripted stand-in for an engine: these tests exercise the wire protocol and its checks,
+ * so the engine emits known words at a known pace. Real node-llama-cpp runs in e2e/.
+ */
+class ScriptedEngine implements InferenceEngine {
+  readonly name = "scripted-test-engine";
+  aborted = 0;
+  completed = 0;
+  listModels(): ServedModel[] {
+    return [{ id: "scripted", contextSize: 512, pricePerToken: 2 }];
+  }
+  async *generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
+    const words = ["Once", " upon", " a", " time"];
+    let produced = 0;
+    try {
+      for (let i = 0; i < request.maxTokens; i++) {
+        if (options.signal?.aborted) {
+          this.aborted++;
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, request.temperature === 0 ? 0 : 20));
+        produced++;
+        yield { type: "text", text: words[i % words.length] ?? "", tokens: 1 };
+      }
+      this.completed++;
+      yield { type: "done", finishReason: "length", usage: { promptTokens: 3, completionTokens: produced } };
+    } finally {
+      if (options.signal?.aborted && produced < request.maxTokens) this.aborted++;
+    }
+  }
+  async close(): Promise<void> {}
+}
+
+const body = (maxTokens: number, temperature = 0) => ({
+  messages: [{ role: "user" as const, content: "hi" }],
+  maxTokens,
+  temperature,
+  topP: 1,
+  seed: 1,
+  stop: [],
+});
+
+describe("inference protocol over real libp2p nodes", () => {
+  const engine = new ScriptedEngine();
+  const providerIdentity = generateIdentity();
+  const payer = generateIdentity();
+  let provider: Libp2p;
+  let client: Libp2p;
+
+  before(async () => {
+    provider = await createLibp2pNode({
+      identity: providerIdentity,
+      services: {
+        inference: inferenceService({ engine, identity: providerIdentity, maxFrameBytes: 64 * 1024 }),
+        info: nodeInfoService({
+          getInfo: () => ({
+            v: 1,
+            agent: "test",
+            engine: engine.name,
+            region: null,
+            models: engine.listModels(),
+            activeRequests: 0,
+            maxConcurrentRequests: 1,
+          }),
+        }),
+      },
+    });
+    client = await createLibp2pNode({ identity: generateIdentity() });
+    await client.dial(provider.getMultiaddrs()[0] ?? assert.fail("provider has no address"));
+  });
+
+  after(async () => {
+    await client?.stop();
+    await provider?.stop();
+  });
+
+  it("uses the OpenGateway identity as the libp2p peer id", () => {
+    assert.equal(provider.peerId.toString(), providerIdentity.id);
+  });
+
+  it("streams deltas then a done frame with a receipt signed by the provider", async () => {
+    const request = createInferenceRequest({ model: "scripted", body: body(6), maxCredits: 1000 }, payer);
+    let text = "";
+    let done: unknown;
+    for await (const frame of requestInference(client, provider.peerId, request)) {
+      if (frame.t === "delta") text += frame.text;
+      if (frame.t === "done") done = frame;
+    }
+    assert.equal(text, "Once upon a timeOnce upon");
+    const frame = done as { usage: { completionTokens: number }; receipt: { credits: number; provider: string } };
+    assert.equal(frame.usage.completionTokens, 6);
+    assert.equal(frame.receipt.credits, (3 + 6) * 2);
+    assert.equal(frame.receipt.provider, provider.peerId.toString());
+  });
+
+  it("answers node-info queries", async () => {
+    const info = await fetchNodeInfo(client, provider.peerId);
+    assert.deepEqual(
+      info.models.map((m) => m.id),
+      ["scripted"],
+    );
+  });
+
+  async function rawExchange(bytes: Uint8Array) {
+    const stream = await client.dialProtocol(provider.peerId, INFERENCE_PROTOCOL);
+    const lp = lpStream(stream, { maxDataLength: 1024 * 1024 });
+    await lp.write(bytes);
+    const frame = decodeProviderFrame((await lp.read()).subarray());
+    await stream.close().catch(() => {});
+    return frame;
+  }
+
+  it("answers a bad signature, an expired request, a replay, an unknown model, garbage and an oversized frame with error frames", async () => {
+    const good = createInferenceRequest({ model: "scripted", body: body(1), maxCredits: 1000 }, payer);
+    const cases: Array<[string, Uint8Array]> = [
+      ["invalid_signature", encodeFrame({ t: "request", request: { ...good, maxCredits: 999_999 } })],
+      [
+        "request_expired",
+        encodeFrame({
+          t: "request",
+          request: createInferenceRequest({ model: "scripted", body: body(1), maxCredits: 1, now: Date.now() - 600_000 }, payer),
+        }),
+      ],
+      [
+        "model_not_found",
+        encodeFrame({ t: "request", request: createInferenceRequest({ model: "nope", body: body(1), maxCredits: 1 }, payer) }),
+      ],
+      ["malformed_frame", utf8Encode("{this is not json")],
+      ["malformed_frame", utf8Encode(JSON.stringify({ t: "request", request: { v: 1 } }))],
+      ["protocol_violation", encodeFrame({ t: "cancel" })],
+      ["frame_too_large", new Uint8Array(200 * 1024)],
+    ];
+    for (const [code, bytes] of cases) {
+      const frame = await rawExchange(bytes);
+      assert.equal(frame.t, "error", `expected an error frame for ${code}`);
+      assert.equal(frame.t === "error" && frame.code, code);
+    }
+    // The same signed request twice: the second is a replay.
+    assert.equal((await rawExchange(encodeFrame({ t: "request", request: good }))).t, "delta");
+    const replay = await rawExchange(encodeFrame({ t: "request", request: good }));
+    assert.equal(replay.t === "error" && replay.code, "replayed_nonce");
+    // And the provider still serves a fresh request afterwards.
+    const fresh = createInferenceRequest({ model: "scripted", body: body(2), maxCredits: 1000 }, payer);
+    const frames = [];
+    for await (const frame of requestInference(client, provider.peerId, fresh)) frames.push(frame.t);
+    assert.equal(frames.at(-1), "done");
+  });
+
+  it("throws the provider's error as a typed error", async () => {
+    const request = createInferenceRequest({ model: "nope", body: body(1), maxCredits: 1 }, payer);
+    await assert.rejects(
+      async () => {
+        for await (const _ of requestInference(client, provider.peerId, request)) {
+          /* drain */
+        }
+      },
+      { name: "ModelNotFoundError" },
+    );
+  });
+
+  it("stops generation on the provider when the client aborts or leaves the loop", async () => {
+    const abortedBefore = engine.aborted;
+    const controller = new AbortController();
+    const request = createInferenceRequest({ model: "scripted", body: body(200, 1), maxCredits: 10_000 }, payer);
+    await assert.rejects(async () => {
+      for await (const frame of requestInference(client, provider.peerId, request, { signal: controller.signal })) {
+        if (frame.t === "delta") controller.abort();
+      }
+    });
+    const second = createInferenceRequest({ model: "scripted", body: body(200, 1), maxCredits: 10_000 }, payer);
+    for await (const frame of requestInference(client, provider.peerId, second)) {
+      if (frame.t === "delta") break;
+    }
+    const deadline = Date.now() + 5000;
+    while (engine.aborted < abortedBefore + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(engine.aborted, abortedBefore + 2);
+  });
+});
