@@ -1,0 +1,4 @@
+export * from "./llama-cpp-engine.js";
+export * from "./model-source.js";
+export * from "./sequence-pool.js";
+export * from "./start-full-node.js";
