@@ -1,0 +1,2 @@
+export * from "./process-ready.js";
+export * from "./start-local-network.js";

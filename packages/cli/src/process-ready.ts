@@ -1,0 +1,9 @@
+/** What a child process started by `opengateway start` reports once it serves. */
+export type ReadyMessage =
+  | { type: "ready"; role: "node"; peerId: string; addresses: string[]; models: string[] }
+  | { type: "ready"; role: "gateway"; url: string };
+
+/** Tells a parent that spawned this process over IPC that it is ready; a no-op otherwise. */
+export function reportReady(message: ReadyMessage): void {
+  process.send?.(message);
+}

@@ -1,0 +1,35 @@
+import { join } from "node:path";
+import { startGateway } from "@opengateway/gateway";
+import type { Logger } from "pino";
+import { loadOrCreateSecret } from "./key-file.js";
+import { reportReady } from "./process-ready.js";
+import { onShutdown } from "./shutdown.js";
+
+export interface GatewayCommandOptions {
+  host: string;
+  port: number;
+  apiKeys: string[];
+  peers: string[];
+  bootstrap: string[];
+  home: string;
+  region?: string;
+}
+
+export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
+  const gateway = await startGateway({
+    host: options.host,
+    port: options.port,
+    apiKeys: options.apiKeys,
+    accountSecret: await loadOrCreateSecret(join(options.home, "gateway-account-secret")),
+    peers: options.peers,
+    bootstrap: options.bootstrap,
+    region: options.region ?? null,
+    logger,
+  });
+  const found = await gateway.waitForProviders({ timeoutMs: 15_000 });
+  process.stdout.write(
+    `\n  OpenGateway gateway\n  OpenAI API  ${gateway.url}\n  peer id     ${gateway.libp2p.peerId}\n  providers   ${gateway.table.size}${found ? "" : " (none yet: waiting for full nodes)"}\n\n`,
+  );
+  reportReady({ type: "ready", role: "gateway", url: gateway.url });
+  onShutdown(() => gateway.stop());
+}

@@ -1,0 +1,50 @@
+import { join } from "node:path";
+import { startFullNode } from "@opengateway/full-node";
+import type { Logger } from "pino";
+import { loadOrCreateIdentity } from "./key-file.js";
+import { reportReady } from "./process-ready.js";
+import { onShutdown } from "./shutdown.js";
+
+export interface NodeCommandOptions {
+  model: string;
+  alias?: string;
+  listen: string[];
+  bootstrap: string[];
+  home: string;
+  keyFile?: string;
+  region?: string;
+  threads?: number;
+  parallel?: number;
+  gpu: false | "auto";
+}
+
+export async function runNodeCommand(options: NodeCommandOptions, logger: Logger): Promise<void> {
+  const identity = options.keyFile ? await loadOrCreateIdentity(options.keyFile) : undefined;
+  const node = await startFullNode({
+    model: options.model,
+    modelAlias: options.alias,
+    cacheDir: join(options.home, "models"),
+    listen: options.listen,
+    bootstrap: options.bootstrap,
+    identity,
+    region: options.region ?? null,
+    threads: options.threads,
+    parallelRequests: options.parallel,
+    gpu: options.gpu,
+    onServed: (event) => logger.info(event, event.outcome === "done" ? "served request" : "request failed"),
+  });
+  const models = node.engine.listModels().map((model) => model.id);
+  const lines = [
+    "",
+    "  OpenGateway full node",
+    `  peer id    ${node.identity.id}`,
+    `  model      ${models.join(", ")}  (${node.modelPath})`,
+    `  engine     ${node.engine.name}, ${node.engine.parallelRequests} parallel sequences`,
+    "  addresses",
+    ...node.addresses().map((address) => `    ${address}`),
+    "",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  reportReady({ type: "ready", role: "node", peerId: node.identity.id, addresses: node.addresses(), models });
+  onShutdown(() => node.stop());
+}

@@ -1,0 +1,136 @@
+import type { ServerResponse } from "node:http";
+import type { OpenAIApi, OpenAIResult } from "@opengateway/sdk";
+import { OpenAIHttpError, toOpenAIHttpError } from "@opengateway/sdk";
+import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from "express";
+import express from "express";
+import type { Logger } from "pino";
+import type { ApiKeyAccounts } from "./api-key-accounts.js";
+
+export interface GatewayAppOptions {
+  api: OpenAIApi;
+  accounts: ApiKeyAccounts;
+  logger: Logger;
+  /** Largest accepted request body. */
+  maxBodyBytes?: number;
+  /** Reports readiness: how many providers the gateway can reach. */
+  health: () => { providers: number; peers: number };
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The OpenAI-compatible HTTP surface. Every failure leaves as an OpenAI error object. */
+export function createGatewayApp(options: GatewayAppOptions): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+
+  app.get("/healthz", (_req, res) => {
+    const health = options.health();
+    res.status(health.providers > 0 ? 200 : 503).json({ status: health.providers > 0 ? "ok" : "no_providers", ...health });
+  });
+
+  const v1 = express.Router();
+  v1.use(authenticate(options.accounts));
+  v1.use(express.json({ limit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, type: () => true }));
+
+  v1.get("/models", (_req, res) => send(res, options.api.listModels()));
+  v1.get("/models/:id", (req, res) => send(res, options.api.getModel(String(req.params.id))));
+  v1.post("/chat/completions", async (req, res) => {
+    const controller = new AbortController();
+    // A client that disconnects before the response is complete cancels the generation.
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    const result = await options.api.chatCompletions(req.body, { payer: accountOf(res), signal: controller.signal });
+    await send(res, result);
+  });
+  v1.use((req, _res, next) =>
+    next(new OpenAIHttpError(404, `Unknown request URL: ${req.method} ${req.originalUrl}`, { code: "unknown_url" })),
+  );
+
+  app.use("/v1", v1);
+  app.use((req, _res, next) =>
+    next(new OpenAIHttpError(404, `Unknown request URL: ${req.method} ${req.originalUrl}`, { code: "unknown_url" })),
+  );
+  app.use(errorHandler(options.logger));
+  return app;
+}
+
+function authenticate(accounts: ApiKeyAccounts): RequestHandler {
+  return (req, res, next) => {
+    res.locals.payer = accounts.authenticate(req.headers.authorization);
+    next();
+  };
+}
+
+function accountOf(res: Response) {
+  return res.locals.payer;
+}
+
+async function send(res: Response, result: OpenAIResult): Promise<void> {
+  for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
+  if (result.kind === "json") {
+    res.status(result.status).json(result.body);
+    return;
+  }
+  res.status(200);
+  res.setHeader("content-type", "text/event-stream; charset=utf-8");
+  res.setHeader("cache-control", "no-cache");
+  res.setHeader("connection", "keep-alive");
+  res.setHeader("x-accel-buffering", "no");
+  res.flushHeaders();
+  for await (const event of result.events) {
+    if (res.destroyed) return;
+    if (!res.write(`data: ${JSON.stringify(event)}\n\n`)) await drained(res);
+  }
+  if (!res.destroyed) res.end("data: [DONE]\n\n");
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req: Request, res: Response, _next) => {
+    const httpError = fromExpressError(error);
+    if (httpError.status >= 500) logger.warn({ err: error, url: req.originalUrl }, "request failed");
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [name, value] of Object.entries(httpError.headers)) res.setHeader(name, value);
+    res.status(httpError.status).json(httpError.toJSON());
+  };
+}
+
+/** body-parser reports its failures with a `type`; map them to OpenAI's wording and statuses. */
+function fromExpressError(error: unknown): OpenAIHttpError {
+  const type = (error as { type?: unknown } | null)?.type;
+  if (type === "entity.parse.failed") {
+    return new OpenAIHttpError(
+      400,
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
+      {
+        code: "invalid_json",
+      },
+    );
+  }
+  if (type === "entity.too.large") {
+    return new OpenAIHttpError(413, "The request body is larger than this gateway accepts.", { code: "request_too_large" });
+  }
+  if (type === "encoding.unsupported" || type === "charset.unsupported") {
+    return new OpenAIHttpError(415, "Unsupported content encoding.", { code: "unsupported_encoding" });
+  }
+  if (typeof type === "string" && type.startsWith("request.")) {
+    return new OpenAIHttpError(400, "The request body could not be read.", { code: "invalid_body" });
+  }
+  return toOpenAIHttpError(error);
+}

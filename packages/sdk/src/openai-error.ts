@@ -1,0 +1,65 @@
+import type { ErrorCode } from "@opengateway/protocol";
+import { OpenGatewayError } from "@opengateway/protocol";
+
+/** The body every OpenAI error has: `{"error":{"message","type","param","code"}}`. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** A failure with the HTTP status and OpenAI error shape a client of the OpenAI API expects. */
+export class OpenAIHttpError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly param: string | null;
+  readonly code: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: number,
+    message: string,
+    options: { type?: string; param?: string | null; code?: string | null; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = "OpenAIHttpError";
+    this.status = status;
+    this.type = options.type ?? (status >= 500 ? "server_error" : "invalid_request_error");
+    this.param = options.param ?? null;
+    this.code = options.code ?? null;
+    this.headers = options.headers ?? {};
+  }
+
+  toJSON(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+const STATUS_BY_CODE: Record<ErrorCode, { status: number; type: string }> = {
+  invalid_request: { status: 400, type: "invalid_request_error" },
+  model_not_found: { status: 404, type: "invalid_request_error" },
+  insufficient_credits: { status: 402, type: "insufficient_quota" },
+  overloaded: { status: 503, type: "server_error" },
+  no_provider: { status: 503, type: "server_error" },
+  cancelled: { status: 499, type: "server_error" },
+  // The rest are a provider misbehaving or a failure between us and it: an upstream error.
+  invalid_signature: { status: 502, type: "server_error" },
+  request_expired: { status: 502, type: "server_error" },
+  replayed_nonce: { status: 502, type: "server_error" },
+  frame_too_large: { status: 502, type: "server_error" },
+  malformed_frame: { status: 502, type: "server_error" },
+  engine_failed: { status: 502, type: "server_error" },
+  protocol_violation: { status: 502, type: "server_error" },
+};
+
+/** Maps any failure to the OpenAI error a client sees; unknown failures become a 500 without internals. */
+export function toOpenAIHttpError(error: unknown): OpenAIHttpError {
+  if (error instanceof OpenAIHttpError) return error;
+  if (error instanceof OpenGatewayError) {
+    const { status, type } = STATUS_BY_CODE[error.code];
+    return new OpenAIHttpError(status, error.message, {
+      type,
+      code: error.code,
+      headers: status === 503 ? { "retry-after": "1" } : {},
+    });
+  }
+  return new OpenAIHttpError(500, "internal error", { code: "internal_error" });
+}
