@@ -1,7 +1,10 @@
 import type { ChildProcess } from "node:child_process";
 import { fork } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { ReadyMessage } from "./process-ready.js";
+
+export type NetworkPart = "node" | "gateway";
 
 export interface LocalNetworkOptions {
   model: string;
@@ -9,8 +12,10 @@ export interface LocalNetworkOptions {
   host: string;
   apiKey: string;
   home: string;
-  /** Where children write their output; defaults to this process's. */
-  stdio?: "inherit" | "ignore";
+  /** Receives each line the parts print; without it they print to this process's terminal. */
+  onOutput?: (part: NetworkPart, line: string) => void;
+  /** Extra arguments for `opengateway node start`, e.g. `["--parallel", "2"]`. */
+  nodeArgs?: string[];
   signal?: AbortSignal;
 }
 
@@ -42,10 +47,12 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
         options.model,
         "--home",
         options.home,
+        ...(options.nodeArgs ?? []),
         "--listen",
         "/ip4/127.0.0.1/tcp/0",
         "/ip4/127.0.0.1/tcp/0/ws",
       ],
+      "node",
       options,
     );
     children.push(node);
@@ -66,6 +73,7 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
         "--peer",
         ...nodeReady.addresses.filter((address) => address.includes("/tcp/") && !address.includes("/ws")),
       ],
+      "gateway",
       options,
     );
     children.push(gateway);
@@ -84,10 +92,17 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
   }
 }
 
-function spawnPart(args: string[], options: LocalNetworkOptions): ChildProcess {
-  return fork(BIN, args, {
-    stdio: options.stdio === "ignore" ? ["ignore", "ignore", "ignore", "ipc"] : ["ignore", "inherit", "inherit", "ipc"],
+function spawnPart(args: string[], part: NetworkPart, options: LocalNetworkOptions): ChildProcess {
+  const { onOutput } = options;
+  const child = fork(BIN, args, {
+    stdio: onOutput ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"],
   });
+  if (onOutput) {
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream) createInterface({ input: stream }).on("line", (line) => onOutput(part, line));
+    }
+  }
+  return child;
 }
 
 function waitForReady(child: ChildProcess, role: string, timeoutMs: number, signal?: AbortSignal): Promise<ReadyMessage> {

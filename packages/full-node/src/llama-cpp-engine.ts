@@ -166,16 +166,12 @@ export class LlamaCppEngine implements InferenceEngine {
 }
 
 function toChatHistory(request: ChatGeneration): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = request.messages.map((message): ChatHistoryItem => {
-    switch (message.role) {
-      case "system":
-        return { type: "system", text: message.content };
-      case "user":
-        return { type: "user", text: message.content };
-      case "assistant":
-        return { type: "model", response: [message.content] };
-    }
+  const history = request.messages.map((message): ChatHistoryItem => {
+    if (message.role === "system") return { type: "system", text: message.content };
+    if (message.role === "user") return { type: "user", text: message.content };
+    return { type: "model", response: [message.content] };
   });
+  // An empty model turn at the end is where generation continues.
   history.push({ type: "model", response: [] });
   return history;
 }

@@ -33,10 +33,7 @@ class ScriptedEngine implements InferenceEngine {
     let produced = 0;
     try {
       for (let i = 0; i < request.maxTokens; i++) {
-        if (options.signal?.aborted) {
-          this.aborted++;
-          return;
-        }
+        if (options.signal?.aborted) return;
         await new Promise((resolve) => setTimeout(resolve, request.temperature === 0 ? 0 : 20));
         produced++;
         yield { type: "text", text: words[i % words.length] ?? "", tokens: 1 };
@@ -190,8 +187,17 @@ describe("inference protocol over real libp2p nodes", () => {
     for await (const frame of requestInference(client, provider.peerId, second)) {
       if (frame.t === "delta") break;
     }
+    // A fast producer cancelled mid-write must not take the provider down.
+    const fast = createInferenceRequest({ model: "scripted", body: body(500, 0), maxCredits: 100_000 }, payer);
+    for await (const frame of requestInference(client, provider.peerId, fast)) {
+      if (frame.t === "delta") break;
+    }
     const deadline = Date.now() + 5000;
-    while (engine.aborted < abortedBefore + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(engine.aborted, abortedBefore + 2);
+    while (engine.aborted < abortedBefore + 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(engine.aborted, abortedBefore + 3);
+    const after = createInferenceRequest({ model: "scripted", body: body(2), maxCredits: 1000 }, payer);
+    const kinds: string[] = [];
+    for await (const frame of requestInference(client, provider.peerId, after)) kinds.push(frame.t);
+    assert.equal(kinds.at(-1), "done");
   });
 });

@@ -123,7 +123,9 @@ export class InferenceService {
       });
       await stream.close().catch(() => {});
     } catch (error) {
-      const failure = toOpenGatewayError(error);
+      // Once the client has gone, whatever broke afterwards is a consequence of the cancel.
+      const reason: unknown = controller.signal.reason;
+      const failure = controller.signal.aborted && reason instanceof OpenGatewayError ? reason : toOpenGatewayError(error);
       this.#init.onServed?.({
         requestId: request?.id ?? "",
         payer: request?.payer ?? "",
@@ -182,6 +184,7 @@ export class InferenceService {
     let sentAny = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let writeChain: Promise<void> = Promise.resolve();
+    let writeError: unknown;
 
     // The first token goes out at once (time to first token); later ones are coalesced so a
     // fast engine does not pay one encrypted frame per token.
@@ -193,13 +196,19 @@ export class InferenceService {
       pendingText = "";
       pendingTokens = 0;
       sentAny = true;
-      writeChain = writeChain.then(() => frames.write(frame, { signal }));
+      // Failures are recorded, not left as a floating rejection; the loop below stops on them.
+      writeChain = writeChain
+        .then(() => frames.write(frame, { signal }))
+        .catch((error: unknown) => {
+          writeError ??= error;
+        });
     };
 
     let finishReason: FinishReason | undefined;
     let usage: Usage | undefined;
     try {
       for await (const event of this.#init.engine.generateChat({ model: request.model, ...request.body }, { signal })) {
+        if (writeError !== undefined) throw writeError;
         if (event.type === "text") {
           pendingText += event.text;
           pendingTokens += event.tokens;
@@ -212,6 +221,7 @@ export class InferenceService {
       }
       flush();
       await writeChain;
+      if (writeError !== undefined) throw writeError;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
