@@ -79,7 +79,15 @@ async function main(): Promise<void> {
     port: 0,
     apiKey,
     home,
-    nodeArgs: ["--gpu", "off", "--threads", "1", "--parallel", "1"],
+    nodeArgs: [
+      "--gpu",
+      "off",
+      "--threads",
+      "1",
+      "--parallel",
+      "1",
+      ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+    ],
     onOutput: () => {},
   });
   const client = new OpenAI({ baseURL: network.url, apiKey, maxRetries: 0 });
@@ -134,7 +142,9 @@ async function main(): Promise<void> {
       `${name.padEnd(40)} ${tokensPerSecond.toFixed(0).padStart(8)} tok/s   TTFT p50 ${percentile(ttft(samples), 50).toFixed(2).padStart(7)} ms   p99 ${percentile(ttft(samples), 99).toFixed(2).padStart(7)} ms   (${sum(samples.map((s) => s.tokens))} tokens in ${samples.length} requests)`;
 
     console.log("");
-    console.log(`Gateway overhead — ${model}, ${THROUGHPUT_TOKENS} max tokens × ${local.length} requests each way, 1 thread, 1 sequence`);
+    console.log(
+      `Gateway overhead — ${model}, ${THROUGHPUT_TOKENS} max tokens × ${local.length} requests each way, 1 thread, 1 sequence`,
+    );
     console.log(row("(a) in-process engine", local, localRate));
     console.log(row("(b) openai → gateway → libp2p → full node", remote, remoteRate));
     console.log(`throughput ratio (b)/(a): ${(remoteRate / localRate).toFixed(3)}   (target ≥ 0.95)`);

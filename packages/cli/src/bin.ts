@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import "@opengateway/p2p/node-shims";
+import "@opengateway/p2p/node-runtime";
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +37,7 @@ nodeCommand
   .option("--region <region>", "the region this node serves")
   .option("--threads <n>", "CPU threads for generation (default: cores - 1)", integer("--threads"))
   .option("--parallel <n>", "requests generated at once", integer("--parallel"))
+  .option("--stream-batch-ms <ms>", "coalesce streamed tokens for up to this long per frame", integer("--stream-batch-ms"))
   .addOption(new Option("--gpu <mode>", "use a GPU when one is found").choices(["auto", "off"]).default("auto"))
   .option("--home <dir>", "data directory (model cache, keys)", defaultHome)
   .action(async (options) => {

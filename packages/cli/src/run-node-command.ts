@@ -16,6 +16,7 @@ export interface NodeCommandOptions {
   threads?: number;
   parallel?: number;
   gpu: false | "auto";
+  streamBatchMs?: number;
 }
 
 export async function runNodeCommand(options: NodeCommandOptions, logger: Logger): Promise<void> {
@@ -31,6 +32,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     threads: options.threads,
     parallelRequests: options.parallel,
     gpu: options.gpu,
+    deltaBatchMs: options.streamBatchMs,
     onServed: (event) => logger.info(event, event.outcome === "done" ? "served request" : "request failed"),
   });
   const models = node.engine.listModels().map((model) => model.id);

@@ -24,6 +24,8 @@ export interface StartFullNodeOptions {
   maxQueuedRequests?: number;
   contextSize?: number;
   gpu?: false | "auto";
+  /** After the first token, streamed text is coalesced for this long into one frame. */
+  deltaBatchMs?: number;
   onServed?: (event: InferenceServedEvent) => void;
   showDownloadProgress?: boolean;
 }
@@ -63,7 +65,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       listen: options.listen,
       bootstrap: options.bootstrap,
       services: {
-        inference: inferenceService({ engine, identity, onServed: options.onServed }),
+        inference: inferenceService({ engine, identity, onServed: options.onServed, deltaBatchMs: options.deltaBatchMs }),
         nodeInfo: nodeInfoService({
           getInfo: () => ({
             v: 1,

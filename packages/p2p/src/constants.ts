@@ -3,9 +3,9 @@ export const DEFAULT_MAX_INBOUND_INFERENCE_STREAMS = 256;
 export const DEFAULT_MAX_OUTBOUND_INFERENCE_STREAMS = 1024;
 /** How long a provider waits for the request frame after a stream opens. */
 export const DEFAULT_REQUEST_READ_TIMEOUT_MS = 10_000;
-/** After the first token, text is coalesced for at most this long into one delta frame. */
-export const DEFAULT_DELTA_BATCH_MS = 4;
+/** A provider sends at most one delta frame per this interval, coalescing the text in between. */
+export const DEFAULT_DELTA_BATCH_MS = 30;
 /** A delta frame is flushed early once it holds this many tokens. */
-export const DEFAULT_DELTA_BATCH_TOKENS = 64;
+export const DEFAULT_DELTA_BATCH_TOKENS = 256;
 /** How long a client waits for a node-info answer. */
 export const DEFAULT_NODE_INFO_TIMEOUT_MS = 5_000;

@@ -30,7 +30,8 @@ export async function* requestInference(
 ): AsyncGenerator<ProviderFrame, void, undefined> {
   const { signal } = options;
   signal?.throwIfAborted();
-  const stream = await node.dialProtocol(provider, INFERENCE_PROTOCOL, { signal });
+  // Optimistic protocol selection: the protocol id travels with the request frame, saving a round trip.
+  const stream = await node.dialProtocol(provider, INFERENCE_PROTOCOL, { signal, negotiateFully: false });
   const frames = new FrameStream(stream, { maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
   let finished = false;
   const onAbort = (): void => {

@@ -1,4 +1,4 @@
-import "./node-shims.js";
+import "./node-runtime.js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Libp2p } from "@libp2p/interface";

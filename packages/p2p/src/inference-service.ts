@@ -181,21 +181,22 @@ export class InferenceService {
     const model = this.#init.engine.listModels().find((candidate) => candidate.id === request.model);
     let pendingText = "";
     let pendingTokens = 0;
-    let sentAny = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let writeChain: Promise<void> = Promise.resolve();
     let writeError: unknown;
 
-    // The first token goes out at once (time to first token); later ones are coalesced so a
-    // fast engine does not pay one encrypted frame per token.
+    // At most one delta frame per batch interval: text that arrives after a quiet spell goes
+    // out at once (so the first token and slow engines add no delay), while a fast engine's
+    // tokens are coalesced instead of paying one encrypted frame, and one SSE chunk, per token.
+    let lastFlushAt = Number.NEGATIVE_INFINITY;
     const flush = (): void => {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       if (pendingText === "" && pendingTokens === 0) return;
+      lastFlushAt = performance.now();
       const frame = { t: "delta", text: pendingText, tokens: pendingTokens } as const;
       pendingText = "";
       pendingTokens = 0;
-      sentAny = true;
       // Failures are recorded, not left as a floating rejection; the loop below stops on them.
       writeChain = writeChain
         .then(() => frames.write(frame, { signal }))
@@ -212,8 +213,9 @@ export class InferenceService {
         if (event.type === "text") {
           pendingText += event.text;
           pendingTokens += event.tokens;
-          if (!sentAny || pendingTokens >= batchTokens) flush();
-          else if (timer === undefined) timer = setTimeout(flush, batchMs);
+          const sinceFlush = performance.now() - lastFlushAt;
+          if (sinceFlush >= batchMs || pendingTokens >= batchTokens) flush();
+          else if (timer === undefined) timer = setTimeout(flush, batchMs - sinceFlush);
         } else {
           finishReason = event.finishReason;
           usage = event.usage;

@@ -1,11 +1,7 @@
-import * as ed from "@noble/ed25519";
-import { sha512 } from "@noble/hashes/sha2.js";
 import { randomBytes } from "@noble/hashes/utils.js";
 import { base58, equalBytes } from "./bytes-encoding.js";
+import { ed25519Backend } from "./ed25519-backend.js";
 import { InvalidRequestError } from "./errors.js";
-
-// noble/ed25519 v3 needs a synchronous SHA-512 for its sync API.
-ed.hashes.sha512 = sha512;
 
 /**
  * The identity string is the libp2p peer id of the same Ed25519 key (base58btc of an
@@ -60,12 +56,12 @@ export function isIdentityId(value: string): boolean {
 export function identityFromSeed(seed: Uint8Array): Identity {
   if (seed.length !== 32) throw new InvalidRequestError("an Ed25519 seed has 32 bytes");
   const secret = Uint8Array.from(seed);
-  const publicKey = ed.getPublicKey(secret);
+  const publicKey = ed25519Backend().publicKey(secret);
   return {
     id: identityIdFromPublicKey(publicKey),
     publicKey,
     seed: secret,
-    sign: (message) => ed.sign(message, secret),
+    sign: (message) => ed25519Backend().sign(secret, message),
   };
 }
 
@@ -79,9 +75,5 @@ export function generateIdentity(): Identity {
  */
 export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
-  try {
-    return ed.verify(signature, message, publicKey, { zip215: false });
-  } catch {
-    return false;
-  }
+  return ed25519Backend().verify(publicKey, message, signature);
 }

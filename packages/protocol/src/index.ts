@@ -2,6 +2,7 @@ export * from "./bytes-encoding.js";
 export * from "./canonical-json.js";
 export * from "./chat-body.js";
 export * from "./constants.js";
+export * from "./ed25519-backend.js";
 export * from "./errors.js";
 export * from "./identity.js";
 export * from "./inference-engine.js";

@@ -1,8 +1,11 @@
 /**
- * libp2p 3 expects two globals that Node 20 lacks. Entry points import this module first;
- * on newer Node both branches are no-ops.
+ * Node.js runtime set-up, imported first by every Node entry point:
+ * - libp2p 3 expects two globals that Node 20 lacks (no-ops on newer Node);
+ * - Ed25519 runs on Node's native crypto instead of the portable backend.
  */
+import { useEd25519Backend } from "@opengateway/protocol";
 import { WebSocket as NodeWebSocket } from "ws";
+import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
 
 interface PromiseWithResolversShape<T> {
   promise: Promise<T>;
@@ -25,3 +28,5 @@ if (typeof promiseConstructor.withResolvers !== "function") {
 
 const globals = globalThis as { WebSocket?: unknown };
 if (typeof globals.WebSocket === "undefined") globals.WebSocket = NodeWebSocket;
+
+useEd25519Backend(createNodeEd25519Backend());
