@@ -175,8 +175,12 @@ async function main(): Promise<void> {
     console.log(
       `added latency per one-token request (${LATENCY_SAMPLES} paired; in-process p50 ${percentile(localShort, 50).toFixed(2)} ms; target p50 < 5 ms):`,
     );
-    console.log(`  bare HTTP client (fetch)   p50 ${percentile(addedBare, 50).toFixed(2)} ms   p99 ${percentile(addedBare, 99).toFixed(2)} ms`);
-    console.log(`  official openai client     p50 ${percentile(addedOpenAI, 50).toFixed(2)} ms   p99 ${percentile(addedOpenAI, 99).toFixed(2)} ms`);
+    console.log(
+      `  bare HTTP client (fetch)   p50 ${percentile(addedBare, 50).toFixed(2)} ms   p99 ${percentile(addedBare, 99).toFixed(2)} ms`,
+    );
+    console.log(
+      `  official openai client     p50 ${percentile(addedOpenAI, 50).toFixed(2)} ms   p99 ${percentile(addedOpenAI, 99).toFixed(2)} ms`,
+    );
   } finally {
     await network.stop();
     await engine.close();

@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
+import { execFile, fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { LocalNetwork } from "@opengateway/cli";
 import { startLocalNetwork } from "@opengateway/cli";
 import OpenAI from "openai";
 import { testModelPath } from "./test-model.js";
 
 const API_KEY = "og-e2e-test-key";
+const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
+const EXAMPLE = fileURLToPath(new URL("../../examples/chat-via-gateway.mjs", import.meta.url));
 
 /**
  * A real full node (node-llama-cpp on the test model) and a real gateway, each in its own
@@ -191,5 +196,43 @@ describe("walking skeleton: openai client → gateway → libp2p → full node",
     let finished = false;
     for await (const chunk of nextStream) if (chunk.choices[0]?.finish_reason) finished = true;
     assert.ok(finished);
+  });
+
+  it("runs the baseURL example unchanged against the gateway", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [EXAMPLE, "Once upon a time"], {
+      env: { ...process.env, OPENAI_BASE_URL: network.url, OPENGATEWAY_API_KEY: API_KEY },
+      timeout: 30_000,
+    });
+    assert.match(stdout, /\[stories260K: \d+ prompt \+ 60 completion tokens\]/);
+  });
+
+  it("finds the full node through --bootstrap alone, with no --peer", async () => {
+    const tcp = network.nodeAddresses.find((address) => !address.includes("/ws"));
+    assert.ok(tcp);
+    const gateway = fork(CLI_BIN, ["gateway", "start", "--port", "0", "--api-key", API_KEY, "--home", home, "--bootstrap", tcp], {
+      stdio: ["ignore", "ignore", "ignore", "ipc"],
+    });
+    try {
+      const ready = await new Promise<{ url: string }>((resolve, reject) => {
+        gateway.once("message", (message) => resolve(message as { url: string }));
+        gateway.once("exit", (code) => reject(new Error(`gateway exited with ${code}`)));
+      });
+      const viaBootstrap = new OpenAI({ baseURL: ready.url, apiKey: API_KEY, maxRetries: 0 });
+      const models = await viaBootstrap.models.list();
+      assert.deepEqual(
+        models.data.map((model) => model.id),
+        ["stories260K"],
+      );
+      const answer = await viaBootstrap.chat.completions.create({
+        model: "stories260K",
+        messages: [{ role: "user", content: "Hi" }],
+        max_tokens: 4,
+      });
+      assert.equal(answer.usage?.completion_tokens, 4);
+    } finally {
+      const exited = new Promise((resolve) => gateway.once("exit", resolve));
+      gateway.kill("SIGTERM");
+      await exited;
+    }
   });
 });

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseChatCompletionRequest } from "./chat-completion-request.js";
+import { OpenAIHttpError } from "./openai-error.js";
+
+const limits = { contextSize: 2048, defaultMaxTokens: 1024 };
+const parse = (body: unknown) => parseChatCompletionRequest(body, limits);
+
+function rejects(body: unknown, status: number, param?: string) {
+  assert.throws(
+    () => parse(body),
+    (error: unknown) =>
+      error instanceof OpenAIHttpError && error.status === status && (param === undefined || error.param === param),
+  );
+}
+
+describe("parseChatCompletionRequest", () => {
+  it("maps OpenAI's defaults explicitly", () => {
+    const parsed = parse({ model: "m", messages: [{ role: "user", content: "hi" }] });
+    assert.equal(parsed.body.temperature, 1);
+    assert.equal(parsed.body.topP, 1);
+    assert.equal(parsed.body.maxTokens, 1024);
+    assert.deepEqual(parsed.body.stop, []);
+    assert.equal(parsed.stream, false);
+    assert.ok(Number.isInteger(parsed.body.seed) && parsed.body.seed >= 0 && parsed.body.seed < 2 ** 32);
+  });
+
+  it("draws a fresh seed per request when none is given, and keeps a given one", () => {
+    const seeds = new Set(
+      Array.from({ length: 20 }, () => parse({ model: "m", messages: [{ role: "user", content: "x" }] }).body.seed),
+    );
+    assert.ok(seeds.size > 15);
+    assert.equal(parse({ model: "m", messages: [{ role: "user", content: "x" }], seed: 42 }).body.seed, 42);
+    assert.equal(parse({ model: "m", messages: [{ role: "user", content: "x" }], seed: -1 }).body.seed, 2 ** 32 - 1);
+  });
+
+  it("accepts text-part content, developer messages, a stop string and max_completion_tokens", () => {
+    const parsed = parse({
+      model: "m",
+      messages: [
+        { role: "developer", content: "be brief" },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Once " },
+            { type: "text", text: "upon" },
+          ],
+        },
+      ],
+      stop: "\n",
+      max_tokens: 10,
+      max_completion_tokens: 20,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    assert.deepEqual(parsed.body.messages, [
+      { role: "system", content: "be brief" },
+      { role: "user", content: "Once upon" },
+    ]);
+    assert.deepEqual(parsed.body.stop, ["\n"]);
+    assert.equal(parsed.body.maxTokens, 20);
+    assert.equal(parsed.stream, true);
+    assert.equal(parsed.includeUsage, true);
+  });
+
+  it("refuses bad input with a 400 naming the parameter", () => {
+    rejects(null, 400);
+    rejects([], 400);
+    rejects({ messages: [{ role: "user", content: "x" }] }, 400, "model");
+    rejects({ model: "m", messages: [] }, 400, "messages");
+    rejects({ model: "m", messages: [{ role: "wizard", content: "x" }] }, 400, "messages.0.role");
+    rejects({ model: "m", messages: [{ role: "user", content: 5 }] }, 400, "messages.0.content");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], max_tokens: -1 }, 400, "max_tokens");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], max_tokens: 1e9 }, 400, "max_tokens");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], max_tokens: 4096 }, 400, "max_tokens");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], temperature: 3 }, 400, "temperature");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], stop: ["a", "b", "c", "d", "e"] }, 400, "stop");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], n: 2 }, 400, "n");
+  });
+
+  it("refuses parameters this release does not implement, by name", () => {
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], tools: [{ type: "function" }] }, 400, "tools");
+    rejects(
+      { model: "m", messages: [{ role: "user", content: "x" }], response_format: { type: "json_object" } },
+      400,
+      "response_format",
+    );
+    assert.doesNotThrow(() => parse({ model: "m", messages: [{ role: "user", content: "x" }], logprobs: false, tools: null }));
+  });
+});
