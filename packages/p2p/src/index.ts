@@ -4,3 +4,4 @@ export * from "./frame-stream.js";
 export * from "./inference-client.js";
 export * from "./inference-service.js";
 export * from "./node-info.js";
+export * from "./service-components.js";

@@ -1,4 +1,4 @@
-import type { Connection, Stream, StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
+import type { Connection, Stream } from "@libp2p/interface";
 import type { FinishReason, Identity, InferenceEngine, InferenceRequest, Usage } from "@opengateway/protocol";
 import {
   CancelledError,
@@ -25,6 +25,7 @@ import {
   DEFAULT_REQUEST_READ_TIMEOUT_MS,
 } from "./constants.js";
 import { FrameStream } from "./frame-stream.js";
+import type { ProtocolServiceComponents } from "./service-components.js";
 
 /** What a provider reports about each request it handled: for logs, metrics and dashboards. */
 export interface InferenceServedEvent {
@@ -53,12 +54,7 @@ export interface InferenceServiceInit {
   onServed?: (event: InferenceServedEvent) => void;
 }
 
-export interface InferenceServiceComponents {
-  registrar: {
-    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
-    unhandle(protocol: string): Promise<void>;
-  };
-}
+export type InferenceServiceComponents = ProtocolServiceComponents;
 
 /**
  * The provider half of `/opengateway/infer/1.0.0`. Every failure, including garbage on the

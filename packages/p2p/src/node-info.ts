@@ -1,8 +1,9 @@
-import type { Libp2p, PeerId, Stream, StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
+import type { Libp2p, PeerId, Stream } from "@libp2p/interface";
 import { MAX_MODEL_ID_CHARS, NODE_INFO_PROTOCOL, utf8Decode, utf8Encode } from "@opengateway/protocol";
 import { z } from "zod";
 import { DEFAULT_NODE_INFO_TIMEOUT_MS } from "./constants.js";
 import { FrameStream } from "./frame-stream.js";
+import type { ProtocolServiceComponents } from "./service-components.js";
 
 export const nodeInfoSchema = z.strictObject({
   v: z.literal(1),
@@ -33,12 +34,7 @@ export interface NodeInfoServiceInit {
   getInfo: () => NodeInfo;
 }
 
-export interface NodeInfoServiceComponents {
-  registrar: {
-    handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
-    unhandle(protocol: string): Promise<void>;
-  };
-}
+export type NodeInfoServiceComponents = ProtocolServiceComponents;
 
 /** Answers `/opengateway/info/1.0.0` with what this node serves and how busy it is. */
 export class NodeInfoService {
