@@ -54,7 +54,7 @@ async function overNetwork(client: OpenAI, request: ChatGeneration): Promise<Sam
   let tokens = 0;
   const stream = await client.chat.completions.create({
     model: request.model,
-    messages: request.messages,
+    messages: request.messages.map((message) => ({ role: "user" as const, content: message.content })),
     max_tokens: request.maxTokens,
     temperature: request.temperature,
     seed: request.seed,

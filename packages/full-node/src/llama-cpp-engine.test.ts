@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { ChatGeneration, GenerationEvent } from "@opengateway/protocol";
+import type { ChatGeneration, GenerationEvent, ToolDefinition } from "@opengateway/protocol";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
 
 const MODEL_PATH =
@@ -21,12 +21,17 @@ const story = (overrides: Partial<ChatGeneration> = {}): ChatGeneration => ({
 
 async function collect(events: AsyncIterable<GenerationEvent>) {
   let text = "";
+  const texts: string[] = [];
+  const toolCalls: Array<Extract<GenerationEvent, { type: "tool_calls" }>> = [];
   let done: Extract<GenerationEvent, { type: "done" }> | undefined;
   for await (const event of events) {
-    if (event.type === "text") text += event.text;
+    if (event.type === "text") {
+      if (event.index === 0) text += event.text;
+      texts[event.index] = (texts[event.index] ?? "") + event.text;
+    } else if (event.type === "tool_calls") toolCalls.push(event);
     else done = event;
   }
-  return { text, done };
+  return { text, texts, toolCalls, done, finishReason: done?.choices[0]?.finishReason };
 }
 
 describe("LlamaCppEngine on the real test model", () => {
@@ -48,7 +53,7 @@ describe("LlamaCppEngine on the real test model", () => {
   it("stops at max_tokens and reports usage from the token meter", async () => {
     const { text, done } = await collect(engine.generateChat(story({ maxTokens: 12 })));
     assert.ok(text.length > 0);
-    assert.equal(done?.finishReason, "length");
+    assert.equal(done?.choices[0]?.finishReason, "length");
     assert.equal(done?.usage.completionTokens, 12);
     assert.ok((done?.usage.promptTokens ?? 0) > 4);
   });
@@ -66,7 +71,7 @@ describe("LlamaCppEngine on the real test model", () => {
     const word = free.text.trim().split(/\s+/)[2];
     assert.ok(word, `expected a few words, got '${free.text}'`);
     const stopped = await collect(engine.generateChat(story({ temperature: 0, maxTokens: 60, stop: [word] })));
-    assert.equal(stopped.done?.finishReason, "stop");
+    assert.equal(stopped.finishReason, "stop");
     assert.ok(!stopped.text.includes(word), `'${stopped.text}' still contains '${word}'`);
     assert.ok(free.text.startsWith(stopped.text));
   });
@@ -89,6 +94,99 @@ describe("LlamaCppEngine on the real test model", () => {
     const result = await queued;
     assert.equal(result.done?.usage.completionTokens, 4);
     assert.equal(engine.activeRequests, 0);
+  });
+
+  it("generates n choices with their own seeds, counting the prompt once", async () => {
+    const one = await collect(engine.generateChat(story({ maxTokens: 10 })));
+    const three = await collect(engine.generateChat(story({ maxTokens: 10, n: 3 })));
+    assert.deepEqual(
+      three.done?.choices.map((choice) => choice.index),
+      [0, 1, 2],
+    );
+    assert.equal(three.texts.length, 3);
+    assert.equal(three.texts[0], one.text);
+    assert.notEqual(three.texts[1], three.texts[0]);
+    assert.equal(three.done?.usage.promptTokens, one.done?.usage.promptTokens);
+    assert.equal(three.done?.usage.completionTokens, 30);
+  });
+
+  it("continues raw text without a chat template", async () => {
+    const result = await collect(
+      engine.generateCompletion({
+        model: "stories260K",
+        prompt: "Once upon a time",
+        maxTokens: 8,
+        temperature: 0,
+        topP: 1,
+        seed: 1,
+        stop: [],
+      }),
+    );
+    assert.ok(result.text.length > 0);
+    assert.equal(result.done?.usage.completionTokens, 8);
+    assert.ok((result.done?.usage.promptTokens ?? 0) >= 3 && (result.done?.usage.promptTokens ?? 0) < 10);
+  });
+
+  it("returns one embedding per input", async () => {
+    const events = [];
+    for await (const event of engine.embed({ model: "stories260K", input: ["a cat", "a dog", "a cat"] })) events.push(event);
+    const vectors = events.flatMap((event) => (event.type === "embedding" ? [event.embedding] : []));
+    assert.equal(vectors.length, 3);
+    assert.equal(vectors[0]?.length, 64);
+    assert.deepEqual(vectors[0], vectors[2]);
+    assert.notDeepEqual(vectors[0], vectors[1]);
+    const done = events.at(-1);
+    assert.equal(done?.type, "done");
+  });
+
+  it("writes valid JSON under json_object and follows a json_schema", async () => {
+    const json = await collect(engine.generateChat(story({ maxTokens: 120, responseFormat: { type: "json_object" } })));
+    if (json.finishReason === "stop") assert.doesNotThrow(() => JSON.parse(json.text));
+    else assert.match(json.text.trimStart(), /^[[{"\d-tfn]/);
+    const schema = { type: "object", properties: { name: { type: "string" }, age: { type: "integer" } } };
+    const typed = await collect(
+      engine.generateChat(story({ maxTokens: 200, responseFormat: { type: "json_schema", name: "p", schema } })),
+    );
+    assert.equal(typed.finishReason, "stop", `schema output was cut: ${typed.text}`);
+    const parsed = JSON.parse(typed.text) as { name: unknown; age: unknown };
+    assert.equal(typeof parsed.name, "string");
+    assert.ok(Number.isInteger(parsed.age));
+  });
+
+  it("turns a forced tool_choice into a tool call with JSON arguments", async () => {
+    const tools: ToolDefinition[] = [
+      {
+        name: "get_weather",
+        description: "weather for a city",
+        parameters: { type: "object", properties: { city: { type: "string" } } },
+      },
+      { name: "get_time", parameters: { type: "object", properties: { zone: { enum: ["UTC", "CET"] } } } },
+    ];
+    const forced = await collect(engine.generateChat(story({ maxTokens: 200, tools, toolChoice: { name: "get_weather" } })));
+    assert.equal(forced.finishReason, "tool_calls");
+    assert.equal(forced.text, "");
+    const call = forced.toolCalls[0]?.calls[0];
+    assert.equal(call?.name, "get_weather");
+    assert.equal(typeof (JSON.parse(call?.arguments ?? "") as { city: unknown }).city, "string");
+    const required = await collect(engine.generateChat(story({ maxTokens: 200, tools, toolChoice: "required" })));
+    assert.equal(required.finishReason, "tool_calls");
+    const chosen = required.toolCalls[0]?.calls[0];
+    assert.ok(chosen && ["get_weather", "get_time"].includes(chosen.name));
+    assert.doesNotThrow(() => JSON.parse(chosen.arguments));
+    await assert.rejects(collect(engine.generateChat(story({ tools, toolChoice: { name: "nope" } }))), {
+      name: "InvalidRequestError",
+    });
+  });
+
+  it("applies logit_bias: +100 makes a token win every step, an unknown token id is refused", async () => {
+    const token = engine.tokenize(" cat").at(-1); // "at": a token with visible text
+    assert.ok(token !== undefined);
+    const piece = engine.detokenize([token]);
+    const biased = await collect(
+      engine.generateChat(story({ temperature: 0, maxTokens: 12, logitBias: { [String(token)]: 100 } })),
+    );
+    assert.equal(biased.text.split(piece.trim()).length - 1, 12, `expected '${piece}' twelve times in '${biased.text}'`);
+    await assert.rejects(collect(engine.generateChat(story({ logitBias: { "999999": -100 } }))), { name: "InvalidRequestError" });
   });
 
   it("stops when the signal aborts", async () => {

@@ -1,10 +1,50 @@
 import { basename } from "node:path";
-import type { ChatGeneration, GenerateOptions, GenerationEvent, InferenceEngine, ServedModel } from "@opengateway/protocol";
-import { CancelledError, DEFAULT_PRICE_PER_TOKEN, EngineFailedError, ModelNotFoundError } from "@opengateway/protocol";
+import type {
+  ChatGeneration,
+  ChoiceEnd,
+  CompletionGeneration,
+  EmbeddingEvent,
+  EmbeddingGeneration,
+  FinishReason,
+  GenerateOptions,
+  GenerationEvent,
+  InferenceEngine,
+  SamplingParams,
+  ServedModel,
+  Usage,
+} from "@opengateway/protocol";
+import {
+  CancelledError,
+  DEFAULT_PRICE_PER_TOKEN,
+  EngineFailedError,
+  InvalidRequestError,
+  ModelNotFoundError,
+} from "@opengateway/protocol";
 import { pushable } from "it-pushable";
-import type { ChatHistoryItem, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
-import { GeneralChatWrapper, getLlama, LlamaChat, LlamaLogLevel, resolveChatWrapper } from "node-llama-cpp";
+import type {
+  ChatHistoryItem,
+  ChatModelFunctions,
+  Llama,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaEmbeddingContext,
+  LlamaGrammar,
+  LlamaModel,
+  Token,
+} from "node-llama-cpp";
+import {
+  GeneralChatWrapper,
+  getLlama,
+  LlamaChat,
+  LlamaCompletion,
+  LlamaLogLevel,
+  resolveChatWrapper,
+  TokenBias,
+} from "node-llama-cpp";
+import { toChatHistory } from "./chat-history.js";
+import type { Lease } from "./sequence-pool.js";
 import { SequencePool } from "./sequence-pool.js";
+import { planToolUse } from "./tool-use-plan.js";
 
 export interface LlamaCppEngineOptions {
   modelPath: string;
@@ -28,9 +68,21 @@ interface Slot {
   chat: LlamaChat;
 }
 
-const MAX_DEFAULT_CONTEXT = 4096;
+type Push = (event: GenerationEvent) => void;
+interface ChoicesResult {
+  choices: ChoiceEnd[];
+  usage: Usage;
+}
 
-/** Serves one GGUF model with node-llama-cpp: several requests at once, a bounded queue past that. */
+const MAX_DEFAULT_CONTEXT = 4096;
+/** How far back OpenAI-style presence/frequency penalties look. */
+const PENALTY_WINDOW_TOKENS = 256;
+
+/**
+ * Serves one GGUF model with node-llama-cpp: chat (with n choices, penalties, logit bias, JSON
+ * and JSON-schema output, tool calls), raw text completion and embeddings. Several requests run
+ * at once on separate context sequences; a bounded queue holds the rest.
+ */
 export class LlamaCppEngine implements InferenceEngine {
   readonly name = "node-llama-cpp";
   readonly #llama: Llama;
@@ -38,13 +90,24 @@ export class LlamaCppEngine implements InferenceEngine {
   readonly #context: LlamaContext;
   readonly #pool: SequencePool<Slot>;
   readonly #served: ServedModel;
+  readonly #threads: number;
+  #embedding: Promise<SequencePool<LlamaEmbeddingContext>> | undefined;
+  #jsonGrammar: Promise<LlamaGrammar> | undefined;
 
-  private constructor(llama: Llama, model: LlamaModel, context: LlamaContext, pool: SequencePool<Slot>, served: ServedModel) {
+  private constructor(
+    llama: Llama,
+    model: LlamaModel,
+    context: LlamaContext,
+    pool: SequencePool<Slot>,
+    served: ServedModel,
+    threads: number,
+  ) {
     this.#llama = llama;
     this.#model = model;
     this.#context = context;
     this.#pool = pool;
     this.#served = served;
+    this.#threads = threads;
   }
 
   static async load(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
@@ -60,24 +123,23 @@ export class LlamaCppEngine implements InferenceEngine {
       const contextSize = options.contextSize ?? Math.min(model.trainContextSize, MAX_DEFAULT_CONTEXT);
       const context = await model.createContext({ sequences: parallel, contextSize, threads: options.threads });
       // Models without a chat template (like the tiny test model) get a plain, general format.
-      const chatWrapper = model.fileInfo.metadata?.tokenizer?.chat_template
-        ? resolveChatWrapper(model, { fallbackToOtherWrappersOnJinjaError: true })
-        : new GeneralChatWrapper();
+      const chatWrapper =
+        (model.fileInfo.metadata?.tokenizer?.chat_template
+          ? resolveChatWrapper(model, { fallbackToOtherWrappersOnJinjaError: true })
+          : undefined) ?? new GeneralChatWrapper();
       const slots: Slot[] = [];
       for (let i = 0; i < parallel; i++) {
         const sequence = context.getSequence();
-        slots.push({
-          sequence,
-          chat: new LlamaChat({ contextSequence: sequence, chatWrapper: chatWrapper ?? new GeneralChatWrapper() }),
-        });
+        slots.push({ sequence, chat: new LlamaChat({ contextSequence: sequence, chatWrapper }) });
       }
       const pool = new SequencePool(slots, { maxQueue: options.maxQueuedRequests ?? 64 });
       const served: ServedModel = {
         id: options.modelId ?? basename(options.modelPath).replace(/\.gguf$/i, ""),
         contextSize: context.contextSize,
         pricePerToken: options.pricePerToken ?? DEFAULT_PRICE_PER_TOKEN,
+        kinds: ["chat", "completion", "embedding"],
       };
-      return new LlamaCppEngine(llama, model, context, pool, served);
+      return new LlamaCppEngine(llama, model, context, pool, served, options.threads);
     } catch (error) {
       await llama.dispose();
       throw error;
@@ -96,21 +158,79 @@ export class LlamaCppEngine implements InferenceEngine {
     return this.#pool.queued;
   }
 
+  /** Token ids of a text in this model's vocabulary (what OpenAI's logit_bias keys refer to). */
+  tokenize(text: string): number[] {
+    return [...this.#model.tokenize(text)];
+  }
+
+  detokenize(tokens: readonly number[]): string {
+    return this.#model.detokenize(tokens as Token[]);
+  }
+
   listModels(): readonly ServedModel[] {
     return [this.#served];
   }
 
-  async *generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
-    if (request.model !== this.#served.id) throw new ModelNotFoundError(`model '${request.model}' is not served here`);
+  generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
+    return this.#stream(request.model, options, (slot, push, signal) => this.#runChat(slot, request, push, signal));
+  }
+
+  generateCompletion(
+    request: CompletionGeneration,
+    options: GenerateOptions = {},
+  ): AsyncGenerator<GenerationEvent, void, undefined> {
+    return this.#stream(request.model, options, (slot, push, signal) => this.#runCompletion(slot, request, push, signal));
+  }
+
+  async *embed(request: EmbeddingGeneration, options: GenerateOptions = {}): AsyncGenerator<EmbeddingEvent, void, undefined> {
+    this.#checkModel(request.model);
+    this.#embedding ??= this.#model
+      .createEmbeddingContext({ threads: this.#threads })
+      .then((context) => new SequencePool([context], { maxQueue: 64 }));
+    const lease = await (await this.#embedding).acquire({ signal: options.signal });
+    try {
+      let promptTokens = 0;
+      for (const [index, input] of request.input.entries()) {
+        options.signal?.throwIfAborted();
+        promptTokens += this.#model.tokenize(input).length;
+        const embedding = await lease.value.getEmbeddingFor(input);
+        yield { type: "embedding", index, embedding: embedding.vector };
+      }
+      yield { type: "done", usage: { promptTokens, completionTokens: 0 } };
+    } finally {
+      lease.release();
+    }
+  }
+
+  #checkModel(model: string): void {
+    if (model !== this.#served.id) throw new ModelNotFoundError(`model '${model}' is not served here`);
+  }
+
+  /** Runs generation for one request on a leased sequence, as a pull-based event stream. */
+  async *#stream(
+    model: string,
+    options: GenerateOptions,
+    run: (slot: Slot, push: Push, signal: AbortSignal) => Promise<ChoicesResult | undefined>,
+  ): AsyncGenerator<GenerationEvent, void, undefined> {
+    this.#checkModel(model);
     const controller = new AbortController();
     const abortFromCaller = (): void => controller.abort(options.signal?.reason ?? new CancelledError());
     options.signal?.addEventListener("abort", abortFromCaller, { once: true });
     if (options.signal?.aborted) abortFromCaller();
-    const lease = await this.#pool.acquire({ signal: controller.signal });
+    let lease: Lease<Slot>;
+    try {
+      lease = await this.#pool.acquire({ signal: controller.signal });
+    } catch (error) {
+      options.signal?.removeEventListener("abort", abortFromCaller);
+      throw error;
+    }
     const events = pushable<GenerationEvent>({ objectMode: true });
-    const run = this.#run(lease.value, request, controller.signal, events)
-      .then(() => events.end())
-      .catch((error: unknown) => events.end(error instanceof Error ? error : new EngineFailedError(String(error))))
+    const running = run(lease.value, (event) => events.push(event), controller.signal)
+      .then((result) => {
+        if (result !== undefined && !controller.signal.aborted) events.push({ type: "done", ...result });
+        events.end();
+      })
+      .catch((error: unknown) => events.end(toEngineError(error)))
       .finally(() => lease.release());
     try {
       yield* events;
@@ -118,60 +238,204 @@ export class LlamaCppEngine implements InferenceEngine {
       // Reached on completion, on a thrown error, and when the consumer leaves the loop early.
       options.signal?.removeEventListener("abort", abortFromCaller);
       controller.abort(new CancelledError("the consumer stopped reading"));
-      await run;
+      await running;
     }
   }
 
-  async #run(
-    slot: Slot,
-    request: ChatGeneration,
-    signal: AbortSignal,
-    events: { push(event: GenerationEvent): void },
-  ): Promise<void> {
-    await slot.sequence.clearHistory();
-    const meterBefore = slot.sequence.tokenMeter.getState();
-    let tokensSinceText = 0;
-    const response = await slot.chat.generateResponse(toChatHistory(request), {
+  async #runChat(slot: Slot, request: ChatGeneration, push: Push, signal: AbortSignal): Promise<ChoicesResult | undefined> {
+    const plan = planToolUse(request);
+    const grammar = await this.#grammarFor(plan.schema, plan.json);
+    const functions = plan.functions as ChatModelFunctions | undefined;
+    // A tool whose parameter schema cannot be enforced is the client's error, found before generating.
+    for (const tool of Object.values(plan.functions ?? {}))
+      if (tool.params !== undefined) await this.#grammarFor(tool.params, false);
+    const history = toChatHistory(plan.messages);
+    return this.#runChoices(
+      slot,
+      request,
       signal,
-      stopOnAbortSignal: true,
-      maxTokens: request.maxTokens,
-      temperature: request.temperature,
-      topP: request.topP,
-      seed: request.seed,
-      customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
-      onToken: (tokens) => {
-        tokensSinceText += tokens.length;
+      async (index, sampling) => {
+        let textSoFar = "";
+        const common = {
+          ...sampling,
+          onTextChunk: plan.captureText
+            ? (text: string) => {
+                textSoFar += text;
+              }
+            : sampling.onTextChunk,
+        };
+        // node-llama-cpp takes either a grammar or functions, never both.
+        const response = functions
+          ? await slot.chat.generateResponse(history, { ...common, functions, documentFunctionParams: true })
+          : await slot.chat.generateResponse(history, { ...common, grammar });
+        if (response.metadata.stopReason === "abort") return undefined;
+        if (plan.captureText) {
+          push({ type: "tool_calls", index, calls: plan.toToolCalls(textSoFar) });
+          return "tool_calls";
+        }
+        if (response.functionCalls && response.functionCalls.length > 0) {
+          push({
+            type: "tool_calls",
+            index,
+            calls: response.functionCalls.map((call) => ({
+              name: call.functionName,
+              arguments: JSON.stringify(call.params ?? {}),
+            })),
+          });
+          return "tool_calls";
+        }
+        return response.metadata.stopReason === "maxTokens" ? "length" : "stop";
       },
-      onTextChunk: (text) => {
-        if (text === "") return;
-        events.push({ type: "text", text, tokens: tokensSinceText });
-        tokensSinceText = 0;
-      },
-    });
-    if (response.metadata.stopReason === "abort" || signal.aborted) return;
-    // Usage comes from the sequence's token meter: exactly what was evaluated and generated.
-    const used = slot.sequence.tokenMeter.diff(meterBefore);
-    events.push({
-      type: "done",
-      finishReason: response.metadata.stopReason === "maxTokens" ? "length" : "stop",
-      usage: { promptTokens: used.usedInputTokens, completionTokens: Math.min(used.usedOutputTokens, request.maxTokens) },
-    });
+      push,
+    );
+  }
+
+  async #runCompletion(
+    slot: Slot,
+    request: CompletionGeneration,
+    push: Push,
+    signal: AbortSignal,
+  ): Promise<ChoicesResult | undefined> {
+    const completion = new LlamaCompletion({ contextSequence: slot.sequence });
+    try {
+      return await this.#runChoices(
+        slot,
+        request,
+        signal,
+        async (_index, sampling) => {
+          const response = await completion.generateCompletionWithMeta(request.prompt, sampling);
+          if (response.metadata.stopReason === "abort") return undefined;
+          return response.metadata.stopReason === "maxTokens" ? "length" : "stop";
+        },
+        push,
+      );
+    } finally {
+      completion.dispose({ disposeSequence: false });
+    }
+  }
+
+  /**
+   * Generates `n` choices one after another on the same sequence (choice i with seed + i). The
+   * prompt is evaluated once; usage counts it once and adds every choice's completion tokens,
+   * all read from the sequence's token meter.
+   */
+  async #runChoices(
+    slot: Slot,
+    request: SamplingParams,
+    signal: AbortSignal,
+    generate: (index: number, sampling: SamplingOptions) => Promise<FinishReason | undefined>,
+    push: Push,
+  ): Promise<ChoicesResult | undefined> {
+    await slot.sequence.clearHistory();
+    const tokenBias = this.#tokenBias(request.logitBias);
+    const choices: ChoiceEnd[] = [];
+    let promptTokens = 0;
+    let completionTokens = 0;
+    for (let index = 0; index < (request.n ?? 1); index++) {
+      const meterBefore = slot.sequence.tokenMeter.getState();
+      let tokensSinceText = 0;
+      const finishReason = await generate(index, {
+        signal,
+        stopOnAbortSignal: true,
+        maxTokens: request.maxTokens,
+        temperature: request.temperature,
+        topP: request.topP,
+        seed: (request.seed + index) >>> 0,
+        customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
+        repeatPenalty: penaltiesFor(request),
+        tokenBias,
+        onToken: (tokens) => {
+          tokensSinceText += tokens.length;
+        },
+        onTextChunk: (text) => {
+          if (text === "") return;
+          push({ type: "text", index, text, tokens: tokensSinceText });
+          tokensSinceText = 0;
+        },
+      });
+      if (finishReason === undefined || signal.aborted) return undefined;
+      const used = slot.sequence.tokenMeter.diff(meterBefore);
+      if (index === 0) promptTokens = used.usedInputTokens;
+      completionTokens += Math.min(used.usedOutputTokens, request.maxTokens);
+      choices.push({ index, finishReason });
+    }
+    return { choices, usage: { promptTokens, completionTokens } };
+  }
+
+  #tokenBias(logitBias: Record<string, number> | undefined): TokenBias | undefined {
+    if (logitBias === undefined || Object.keys(logitBias).length === 0) return undefined;
+    const vocabularySize = vocabularySizeOf(this.#model);
+    const bias = new TokenBias(this.#model.tokenizer);
+    for (const [token, value] of Object.entries(logitBias)) {
+      const id = Number(token);
+      if (vocabularySize !== undefined && id >= vocabularySize) {
+        throw new InvalidRequestError(`logit_bias token ${token} is outside the model's vocabulary of ${vocabularySize}`);
+      }
+      // OpenAI: -100 bans a token outright; other values are added to its logit.
+      bias.set(id as never, value <= -100 ? "never" : { logit: value });
+    }
+    return bias;
+  }
+
+  async #grammarFor(schema: unknown, json: boolean): Promise<LlamaGrammar | undefined> {
+    if (schema !== undefined) {
+      try {
+        return await this.#llama.createGrammarForJsonSchema(schema as never);
+      } catch (error) {
+        throw new InvalidRequestError(
+          `the JSON schema cannot be enforced: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    if (!json) return undefined;
+    this.#jsonGrammar ??= this.#llama.getGrammarFor("json");
+    return this.#jsonGrammar;
   }
 
   async close(): Promise<void> {
+    const embedding = await this.#embedding?.catch(() => undefined);
+    if (embedding) {
+      const lease = await embedding.acquire();
+      await lease.value.dispose();
+    }
     await this.#context.dispose();
     await this.#model.dispose();
     await this.#llama.dispose();
   }
 }
 
-function toChatHistory(request: ChatGeneration): ChatHistoryItem[] {
-  const history = request.messages.map((message): ChatHistoryItem => {
-    if (message.role === "system") return { type: "system", text: message.content };
-    if (message.role === "user") return { type: "user", text: message.content };
-    return { type: "model", response: [message.content] };
-  });
-  // An empty model turn at the end is where generation continues.
-  history.push({ type: "model", response: [] });
-  return history;
+/** The sampling options both LlamaChat and LlamaCompletion take. */
+interface SamplingOptions {
+  signal: AbortSignal;
+  stopOnAbortSignal: true;
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  seed: number;
+  customStopTriggers: string[] | undefined;
+  repeatPenalty: false | { penalty: number; presencePenalty: number; frequencyPenalty: number; lastTokens: number };
+  tokenBias: TokenBias | undefined;
+  onToken: (tokens: Token[]) => void;
+  onTextChunk: (text: string) => void;
 }
+
+/** OpenAI has no repeat penalty by default; node-llama-cpp does, so it is switched off unless asked for. */
+function penaltiesFor(request: SamplingParams): SamplingOptions["repeatPenalty"] {
+  const presencePenalty = request.presencePenalty ?? 0;
+  const frequencyPenalty = request.frequencyPenalty ?? 0;
+  if (presencePenalty === 0 && frequencyPenalty === 0) return false;
+  return { penalty: 1, presencePenalty, frequencyPenalty, lastTokens: PENALTY_WINDOW_TOKENS };
+}
+
+function vocabularySizeOf(model: LlamaModel): number | undefined {
+  const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } } | undefined)?.tokenizer?.ggml
+    ?.tokens;
+  return Array.isArray(tokens) ? tokens.length : undefined;
+}
+
+function toEngineError(error: unknown): Error {
+  if (error instanceof Error && "code" in error) return error;
+  return new EngineFailedError(error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+export type { ChatHistoryItem };

@@ -72,7 +72,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
             agent: FULL_NODE_AGENT,
             engine: engine.name,
             region: options.region ?? null,
-            models: [...engine.listModels()],
+            models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
             activeRequests: engine.activeRequests,
             maxConcurrentRequests: engine.parallelRequests,
           }),

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { OpenAIApi, OpenAIResult } from "@opengateway/sdk";
+import type { OpenAIApi, OpenAICallContext, OpenAIResult } from "@opengateway/sdk";
 import { OpenAIHttpError, toOpenAIHttpError } from "@opengateway/sdk";
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from "express";
 import express from "express";
@@ -35,15 +35,30 @@ export function createGatewayApp(options: GatewayAppOptions): Express {
 
   v1.get("/models", (_req, res) => send(res, options.api.listModels()));
   v1.get("/models/:id", (req, res) => send(res, options.api.getModel(String(req.params.id))));
-  v1.post("/chat/completions", async (req, res) => {
-    const controller = new AbortController();
-    // A client that disconnects before the response is complete cancels the generation.
-    res.on("close", () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    const result = await options.api.chatCompletions(req.body, { payer: accountOf(res), signal: controller.signal });
-    await send(res, result);
-  });
+  const generation = (
+    call: (api: OpenAIApi, body: unknown, context: OpenAICallContext) => Promise<OpenAIResult>,
+  ): RequestHandler => {
+    return async (req, res) => {
+      const controller = new AbortController();
+      // A client that disconnects before the response is complete cancels the work on the provider.
+      res.on("close", () => {
+        if (!res.writableFinished) controller.abort();
+      });
+      await send(res, await call(options.api, req.body, { payer: accountOf(res), signal: controller.signal }));
+    };
+  };
+  v1.post(
+    "/chat/completions",
+    generation((api, body, context) => api.chatCompletions(body, context)),
+  );
+  v1.post(
+    "/completions",
+    generation((api, body, context) => api.completions(body, context)),
+  );
+  v1.post(
+    "/embeddings",
+    generation((api, body, context) => api.embeddings(body, context)),
+  );
   v1.use((req, _res, next) =>
     next(new OpenAIHttpError(404, `Unknown request URL: ${req.method} ${req.originalUrl}`, { code: "unknown_url" })),
   );

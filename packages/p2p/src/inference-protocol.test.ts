@@ -3,7 +3,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Libp2p } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
-import type { ChatGeneration, GenerateOptions, GenerationEvent, InferenceEngine, ServedModel } from "@opengateway/protocol";
+import type {
+  ChatGeneration,
+  CompletionGeneration,
+  EmbeddingEvent,
+  EmbeddingGeneration,
+  GenerateOptions,
+  GenerationEvent,
+  InferenceEngine,
+  ServedModel,
+} from "@opengateway/protocol";
 import {
   createInferenceRequest,
   decodeProviderFrame,
@@ -26,7 +35,7 @@ class ScriptedEngine implements InferenceEngine {
   aborted = 0;
   completed = 0;
   listModels(): ServedModel[] {
-    return [{ id: "scripted", contextSize: 512, pricePerToken: 2 }];
+    return [{ id: "scripted", contextSize: 512, pricePerToken: 2, kinds: ["chat", "completion", "embedding"] as const }];
   }
   async *generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
     const words = ["Once", " upon", " a", " time"];
@@ -36,13 +45,24 @@ class ScriptedEngine implements InferenceEngine {
         if (options.signal?.aborted) return;
         await new Promise((resolve) => setTimeout(resolve, request.temperature === 0 ? 0 : 20));
         produced++;
-        yield { type: "text", text: words[i % words.length] ?? "", tokens: 1 };
+        yield { type: "text", index: 0, text: words[i % words.length] ?? "", tokens: 1 };
       }
       this.completed++;
-      yield { type: "done", finishReason: "length", usage: { promptTokens: 3, completionTokens: produced } };
+      yield {
+        type: "done",
+        choices: [{ index: 0, finishReason: "length" }],
+        usage: { promptTokens: 3, completionTokens: produced },
+      };
     } finally {
       if (options.signal?.aborted && produced < request.maxTokens) this.aborted++;
     }
+  }
+  generateCompletion(request: CompletionGeneration, options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
+    return this.generateChat({ ...request, messages: [{ role: "user", content: request.prompt }] }, options);
+  }
+  async *embed(request: EmbeddingGeneration): AsyncIterable<EmbeddingEvent> {
+    for (const [index, input] of request.input.entries()) yield { type: "embedding", index, embedding: [input.length, 0.5] };
+    yield { type: "done", usage: { promptTokens: request.input.length, completionTokens: 0 } };
   }
   async close(): Promise<void> {}
 }
@@ -74,7 +94,7 @@ describe("inference protocol over real libp2p nodes", () => {
             agent: "test",
             engine: engine.name,
             region: null,
-            models: engine.listModels(),
+            models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
             activeRequests: 0,
             maxConcurrentRequests: 1,
           }),
@@ -95,7 +115,7 @@ describe("inference protocol over real libp2p nodes", () => {
   });
 
   it("streams deltas then a done frame with a receipt signed by the provider", async () => {
-    const request = createInferenceRequest({ model: "scripted", body: body(6), maxCredits: 1000 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(6), maxCredits: 1000 }, payer);
     let text = "";
     let done: unknown;
     for await (const frame of requestInference(client, provider.peerId, request)) {
@@ -107,6 +127,19 @@ describe("inference protocol over real libp2p nodes", () => {
     assert.equal(frame.usage.completionTokens, 6);
     assert.equal(frame.receipt.credits, (3 + 6) * 2);
     assert.equal(frame.receipt.provider, provider.peerId.toString());
+  });
+
+  it("streams one embedding frame per input, then done", async () => {
+    const request = createInferenceRequest(
+      { kind: "embedding", model: "scripted", body: { input: ["ab", "abcd"] }, maxCredits: 100 },
+      payer,
+    );
+    const frames = [];
+    for await (const frame of requestInference(client, provider.peerId, request)) frames.push(frame);
+    assert.deepEqual(
+      frames.map((frame) => (frame.t === "embedding" ? frame.embedding[0] : frame.t)),
+      [2, 4, "done"],
+    );
   });
 
   it("answers node-info queries", async () => {
@@ -127,19 +160,25 @@ describe("inference protocol over real libp2p nodes", () => {
   }
 
   it("answers a bad signature, an expired request, a replay, an unknown model, garbage and an oversized frame with error frames", async () => {
-    const good = createInferenceRequest({ model: "scripted", body: body(1), maxCredits: 1000 }, payer);
+    const good = createInferenceRequest({ kind: "chat", model: "scripted", body: body(1), maxCredits: 1000 }, payer);
     const cases: Array<[string, Uint8Array]> = [
       ["invalid_signature", encodeFrame({ t: "request", request: { ...good, maxCredits: 999_999 } })],
       [
         "request_expired",
         encodeFrame({
           t: "request",
-          request: createInferenceRequest({ model: "scripted", body: body(1), maxCredits: 1, now: Date.now() - 600_000 }, payer),
+          request: createInferenceRequest(
+            { kind: "chat", model: "scripted", body: body(1), maxCredits: 1, now: Date.now() - 600_000 },
+            payer,
+          ),
         }),
       ],
       [
         "model_not_found",
-        encodeFrame({ t: "request", request: createInferenceRequest({ model: "nope", body: body(1), maxCredits: 1 }, payer) }),
+        encodeFrame({
+          t: "request",
+          request: createInferenceRequest({ kind: "chat", model: "nope", body: body(1), maxCredits: 1 }, payer),
+        }),
       ],
       ["malformed_frame", utf8Encode("{this is not json")],
       ["malformed_frame", utf8Encode(JSON.stringify({ t: "request", request: { v: 1 } }))],
@@ -156,14 +195,14 @@ describe("inference protocol over real libp2p nodes", () => {
     const replay = await rawExchange(encodeFrame({ t: "request", request: good }));
     assert.equal(replay.t === "error" && replay.code, "replayed_nonce");
     // And the provider still serves a fresh request afterwards.
-    const fresh = createInferenceRequest({ model: "scripted", body: body(2), maxCredits: 1000 }, payer);
+    const fresh = createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000 }, payer);
     const frames = [];
     for await (const frame of requestInference(client, provider.peerId, fresh)) frames.push(frame.t);
     assert.equal(frames.at(-1), "done");
   });
 
   it("throws the provider's error as a typed error", async () => {
-    const request = createInferenceRequest({ model: "nope", body: body(1), maxCredits: 1 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "nope", body: body(1), maxCredits: 1 }, payer);
     await assert.rejects(
       async () => {
         for await (const _ of requestInference(client, provider.peerId, request)) {
@@ -177,25 +216,25 @@ describe("inference protocol over real libp2p nodes", () => {
   it("stops generation on the provider when the client aborts or leaves the loop", async () => {
     const abortedBefore = engine.aborted;
     const controller = new AbortController();
-    const request = createInferenceRequest({ model: "scripted", body: body(200, 1), maxCredits: 10_000 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(200, 1), maxCredits: 10_000 }, payer);
     await assert.rejects(async () => {
       for await (const frame of requestInference(client, provider.peerId, request, { signal: controller.signal })) {
         if (frame.t === "delta") controller.abort();
       }
     });
-    const second = createInferenceRequest({ model: "scripted", body: body(200, 1), maxCredits: 10_000 }, payer);
+    const second = createInferenceRequest({ kind: "chat", model: "scripted", body: body(200, 1), maxCredits: 10_000 }, payer);
     for await (const frame of requestInference(client, provider.peerId, second)) {
       if (frame.t === "delta") break;
     }
     // A fast producer cancelled mid-write must not take the provider down.
-    const fast = createInferenceRequest({ model: "scripted", body: body(500, 0), maxCredits: 100_000 }, payer);
+    const fast = createInferenceRequest({ kind: "chat", model: "scripted", body: body(500, 0), maxCredits: 100_000 }, payer);
     for await (const frame of requestInference(client, provider.peerId, fast)) {
       if (frame.t === "delta") break;
     }
     const deadline = Date.now() + 5000;
     while (engine.aborted < abortedBefore + 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(engine.aborted, abortedBefore + 3);
-    const after = createInferenceRequest({ model: "scripted", body: body(2), maxCredits: 1000 }, payer);
+    const after = createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000 }, payer);
     const kinds: string[] = [];
     for await (const frame of requestInference(client, provider.peerId, after)) kinds.push(frame.t);
     assert.equal(kinds.at(-1), "done");

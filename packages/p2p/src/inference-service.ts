@@ -1,5 +1,13 @@
 import type { Connection, Stream } from "@libp2p/interface";
-import type { FinishReason, Identity, InferenceEngine, InferenceRequest, Usage } from "@opengateway/protocol";
+import type {
+  ChoiceEnd,
+  FinishReason,
+  Identity,
+  InferenceEngine,
+  InferenceRequest,
+  ProviderFrame,
+  Usage,
+} from "@opengateway/protocol";
 import {
   CancelledError,
   createInferenceReceipt,
@@ -153,7 +161,10 @@ export class InferenceService {
     this.#replayGuard.check(request.payer, request.nonce, request.expiresAt);
     const model = this.#init.engine.listModels().find((candidate) => candidate.id === request.model);
     if (model === undefined) throw new ModelNotFoundError(`model '${request.model}' is not served here`);
-    if (request.body.maxTokens > model.contextSize) {
+    if (!model.kinds.includes(request.kind)) {
+      throw new InvalidRequestError(`model '${request.model}' does not serve ${request.kind} requests here`);
+    }
+    if (request.kind !== "embedding" && request.body.maxTokens > model.contextSize) {
       throw new InvalidRequestError(`maxTokens ${request.body.maxTokens} exceeds the model's context of ${model.contextSize}`);
     }
     return request;
@@ -167,69 +178,138 @@ export class InferenceService {
       .catch(() => controller.abort(new CancelledError("the client went away")));
   }
 
-  async #serve(
-    frames: FrameStream,
-    request: InferenceRequest,
-    signal: AbortSignal,
-  ): Promise<{ finishReason: FinishReason; usage: Usage; credits: number }> {
-    const batchMs = this.#init.deltaBatchMs ?? DEFAULT_DELTA_BATCH_MS;
-    const batchTokens = this.#init.deltaBatchTokens ?? DEFAULT_DELTA_BATCH_TOKENS;
-    const model = this.#init.engine.listModels().find((candidate) => candidate.id === request.model);
-    let pendingText = "";
-    let pendingTokens = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let writeChain: Promise<void> = Promise.resolve();
-    let writeError: unknown;
-
-    // At most one delta frame per batch interval: text that arrives after a quiet spell goes
-    // out at once (so the first token and slow engines add no delay), while a fast engine's
-    // tokens are coalesced instead of paying one encrypted frame, and one SSE chunk, per token.
-    let lastFlushAt = Number.NEGATIVE_INFINITY;
-    const flush = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      if (pendingText === "" && pendingTokens === 0) return;
-      lastFlushAt = performance.now();
-      const frame = { t: "delta", text: pendingText, tokens: pendingTokens } as const;
-      pendingText = "";
-      pendingTokens = 0;
-      // Failures are recorded, not left as a floating rejection; the loop below stops on them.
-      writeChain = writeChain
-        .then(() => frames.write(frame, { signal }))
-        .catch((error: unknown) => {
-          writeError ??= error;
-        });
-    };
-
-    let finishReason: FinishReason | undefined;
+  async #serve(frames: FrameStream, request: InferenceRequest, signal: AbortSignal): Promise<ServedResult> {
+    const writer = new FrameWriter(frames, signal, {
+      batchMs: this.#init.deltaBatchMs ?? DEFAULT_DELTA_BATCH_MS,
+      batchTokens: this.#init.deltaBatchTokens ?? DEFAULT_DELTA_BATCH_TOKENS,
+    });
+    let choices: readonly ChoiceEnd[] | undefined;
     let usage: Usage | undefined;
     try {
-      for await (const event of this.#init.engine.generateChat({ model: request.model, ...request.body }, { signal })) {
-        if (writeError !== undefined) throw writeError;
-        if (event.type === "text") {
-          pendingText += event.text;
-          pendingTokens += event.tokens;
-          const sinceFlush = performance.now() - lastFlushAt;
-          if (sinceFlush >= batchMs || pendingTokens >= batchTokens) flush();
-          else if (timer === undefined) timer = setTimeout(flush, batchMs - sinceFlush);
-        } else {
-          finishReason = event.finishReason;
-          usage = event.usage;
+      if (request.kind === "embedding") {
+        for await (const event of this.#init.engine.embed({ model: request.model, ...request.body }, { signal })) {
+          writer.throwIfFailed();
+          if (event.type === "embedding") writer.send({ t: "embedding", index: event.index, embedding: [...event.embedding] });
+          else {
+            choices = [{ index: 0, finishReason: "stop" }];
+            usage = event.usage;
+          }
+        }
+      } else {
+        const events =
+          request.kind === "chat"
+            ? this.#init.engine.generateChat({ model: request.model, ...request.body }, { signal })
+            : this.#init.engine.generateCompletion({ model: request.model, ...request.body }, { signal });
+        for await (const event of events) {
+          writer.throwIfFailed();
+          if (event.type === "text") writer.text(event.index, event.text, event.tokens);
+          else if (event.type === "tool_calls") writer.send({ t: "tool_calls", index: event.index, calls: [...event.calls] });
+          else {
+            choices = event.choices;
+            usage = event.usage;
+          }
         }
       }
-      flush();
-      await writeChain;
-      if (writeError !== undefined) throw writeError;
+      await writer.drain();
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      writer.dispose();
     }
     if (signal.aborted) throw signal.reason;
-    if (finishReason === undefined || usage === undefined) throw new EngineFailedError("the engine ended without a result");
+    if (choices === undefined || choices.length === 0 || usage === undefined) {
+      throw new EngineFailedError("the engine ended without a result");
+    }
+    const model = this.#init.engine.listModels().find((candidate) => candidate.id === request.model);
     // A provider may never charge past what the payer signed for (issue #5 makes it stop there).
     const credits = Math.min(creditsForUsage(usage, model?.pricePerToken), request.maxCredits);
+    const finishReason = choices[0]?.finishReason ?? "stop";
     const receipt = createInferenceReceipt({ request, usage, credits, finishReason }, this.#init.identity);
-    await frames.write({ t: "done", finishReason, usage, receipt }, { signal });
+    await frames.write({ t: "done", choices: [...choices], usage, receipt }, { signal });
     return { finishReason, usage, credits };
+  }
+}
+
+interface ServedResult {
+  finishReason: FinishReason;
+  usage: Usage;
+  credits: number;
+}
+
+/**
+ * Writes provider frames in order without blocking the engine. Text is coalesced: at most one
+ * delta frame per batch interval, so text after a quiet spell goes out at once (the first token,
+ * slow engines) while a fast engine's tokens share a frame instead of paying one encrypted
+ * frame, and one SSE chunk downstream, per token.
+ */
+class FrameWriter {
+  readonly #frames: FrameStream;
+  readonly #signal: AbortSignal;
+  readonly #batchMs: number;
+  readonly #batchTokens: number;
+  #pending: { index: number; text: string; tokens: number } | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastFlushAt = Number.NEGATIVE_INFINITY;
+  #chain: Promise<void> = Promise.resolve();
+  #error: unknown;
+  #failed = false;
+
+  constructor(frames: FrameStream, signal: AbortSignal, options: { batchMs: number; batchTokens: number }) {
+    this.#frames = frames;
+    this.#signal = signal;
+    this.#batchMs = options.batchMs;
+    this.#batchTokens = options.batchTokens;
+  }
+
+  text(index: number, text: string, tokens: number): void {
+    if (this.#pending !== undefined && this.#pending.index !== index) this.flush();
+    this.#pending ??= { index, text: "", tokens: 0 };
+    this.#pending.text += text;
+    this.#pending.tokens += tokens;
+    const sinceFlush = performance.now() - this.#lastFlushAt;
+    if (sinceFlush >= this.#batchMs || this.#pending.tokens >= this.#batchTokens) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), this.#batchMs - sinceFlush);
+  }
+
+  /** Sends a frame after any pending text. */
+  send(frame: ProviderFrame): void {
+    this.flush();
+    this.#enqueue(frame);
+  }
+
+  flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending === undefined) return;
+    this.#lastFlushAt = performance.now();
+    this.#enqueue({ t: "delta", index: pending.index, text: pending.text, tokens: pending.tokens });
+  }
+
+  #enqueue(frame: ProviderFrame): void {
+    // Failures are recorded, not left as a floating rejection; the engine loop stops on them.
+    this.#chain = this.#chain
+      .then(() => this.#frames.write(frame, { signal: this.#signal }))
+      .catch((error: unknown) => {
+        if (!this.#failed) {
+          this.#failed = true;
+          this.#error = error;
+        }
+      });
+  }
+
+  throwIfFailed(): void {
+    if (this.#failed) throw this.#error;
+  }
+
+  async drain(): Promise<void> {
+    this.flush();
+    await this.#chain;
+    this.throwIfFailed();
+  }
+
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }
 

@@ -17,6 +17,7 @@ export const nodeInfoSchema = z.strictObject({
         id: z.string().min(1).max(MAX_MODEL_ID_CHARS),
         contextSize: z.int().min(1),
         pricePerToken: z.number().min(0).max(1_000_000),
+        kinds: z.array(z.enum(["chat", "completion", "embedding"])).max(3),
       }),
     )
     .max(256),

@@ -1,9 +1,9 @@
-import { base58, base64urlnopad } from "@scure/base";
+import { base58, base64, base64urlnopad } from "@scure/base";
 
 /** Unpadded base64url (RFC 4648 §5): ids, nonces and signatures travel in JSON and URLs. */
 export const base64url = base64urlnopad;
 
-export { base58 };
+export { base58, base64 };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });

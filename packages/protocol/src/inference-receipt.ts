@@ -18,6 +18,7 @@ export const inferenceReceiptSchema = z.strictObject({
   model: z.string().max(256),
   usage: usageSchema,
   credits: z.int().min(0),
+  /** How the first choice ended, or `cancelled` for a receipt of partial work. */
   finishReason: finishReasonSchema.or(z.literal("cancelled")),
   issuedAt: z.int().min(0),
   sig: z.string().max(128),

@@ -5,6 +5,7 @@ import type { ChatBody } from "./chat-body.js";
 import { InvalidSignatureError, ReplayedNonceError, RequestExpiredError } from "./errors.js";
 import { generateIdentity } from "./identity.js";
 import { createInferenceReceipt, verifyInferenceReceipt } from "./inference-receipt.js";
+import type { InferenceRequest } from "./inference-request.js";
 import { createInferenceRequest, inferenceRequestSchema, verifyInferenceRequest } from "./inference-request.js";
 import { creditsForUsage } from "./pricing.js";
 import { ReplayGuard } from "./replay-guard.js";
@@ -36,7 +37,7 @@ describe("inference request envelope", () => {
   const payer = generateIdentity();
 
   it("signs and verifies, and survives a JSON round trip with reordered keys", () => {
-    const request = createInferenceRequest({ model: "stories260K", body, maxCredits: 5000 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000 }, payer);
     verifyInferenceRequest(request);
     const reordered = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(request).reverse())));
     const parsed = inferenceRequestSchema.parse(reordered);
@@ -44,11 +45,11 @@ describe("inference request envelope", () => {
   });
 
   it("rejects any tampered field", () => {
-    const request = createInferenceRequest({ model: "stories260K", body, maxCredits: 5000 }, payer);
-    const tampered = [
+    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000 }, payer);
+    const tampered: InferenceRequest[] = [
       { ...request, maxCredits: 5001 },
       { ...request, model: "other" },
-      { ...request, body: { ...body, maxTokens: 17 } },
+      { ...request, kind: "chat", body: { ...body, maxTokens: 17 } },
       { ...request, payer: generateIdentity().id },
       { ...request, sig: request.sig.replace(/^./, (c) => (c === "A" ? "B" : "A")) },
     ];
@@ -57,9 +58,12 @@ describe("inference request envelope", () => {
 
   it("rejects expired and future-dated requests", () => {
     const now = Date.now();
-    const old = createInferenceRequest({ model: "m", body, maxCredits: 1, now: now - 120_000, ttlMs: 60_000 }, payer);
+    const old = createInferenceRequest(
+      { kind: "chat", model: "m", body, maxCredits: 1, now: now - 120_000, ttlMs: 60_000 },
+      payer,
+    );
     assert.throws(() => verifyInferenceRequest(old, { now }), RequestExpiredError);
-    const future = createInferenceRequest({ model: "m", body, maxCredits: 1, now: now + 120_000 }, payer);
+    const future = createInferenceRequest({ kind: "chat", model: "m", body, maxCredits: 1, now: now + 120_000 }, payer);
     assert.throws(() => verifyInferenceRequest(future, { now }), RequestExpiredError);
   });
 
@@ -84,7 +88,7 @@ describe("inference request envelope", () => {
 describe("inference receipt", () => {
   const payer = generateIdentity();
   const provider = generateIdentity();
-  const request = createInferenceRequest({ model: "stories260K", body, maxCredits: 100 }, payer);
+  const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100 }, payer);
   const usage = { promptTokens: 10, completionTokens: 16 };
 
   it("verifies for the provider that signed it and the request it names", () => {
@@ -97,7 +101,7 @@ describe("inference receipt", () => {
     const receipt = createInferenceReceipt({ request, usage, credits: 26, finishReason: "length" }, provider);
     assert.throws(() => verifyInferenceReceipt(receipt, request, generateIdentity().id), /another identity/);
     assert.throws(() => verifyInferenceReceipt({ ...receipt, credits: 1 }, request, provider.id), InvalidSignatureError);
-    const other = createInferenceRequest({ model: "stories260K", body, maxCredits: 100 }, payer);
+    const other = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100 }, payer);
     assert.throws(() => verifyInferenceReceipt(receipt, other, provider.id), /does not refer/);
     const greedy = createInferenceReceipt({ request, usage, credits: 101, finishReason: "length" }, provider);
     assert.throws(() => verifyInferenceReceipt(greedy, request, provider.id), /maxCredits/);

@@ -3,6 +3,8 @@ import { z } from "zod";
 import { base64url } from "./bytes-encoding.js";
 import type { ChatBody } from "./chat-body.js";
 import { chatBodySchema } from "./chat-body.js";
+import type { CompletionBody } from "./completion-body.js";
+import { completionBodySchema } from "./completion-body.js";
 import {
   DEFAULT_CLOCK_SKEW_MS,
   DEFAULT_REQUEST_TTL_MS,
@@ -10,6 +12,8 @@ import {
   MAX_MODEL_ID_CHARS,
   MAX_REQUEST_TTL_MS,
 } from "./constants.js";
+import type { EmbeddingBody } from "./embedding-body.js";
+import { embeddingBodySchema } from "./embedding-body.js";
 import { InvalidSignatureError, RequestExpiredError } from "./errors.js";
 import type { Identity, IdentityId } from "./identity.js";
 import { isIdentityId } from "./identity.js";
@@ -19,12 +23,10 @@ import { signEnvelope, verifyEnvelope } from "./signed-envelope.js";
 const identityIdSchema = z.string().max(128).refine(isIdentityId, "not an Ed25519 identity id");
 const base64urlIdSchema = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/);
 
-export const inferenceRequestSchema = z.strictObject({
+const envelopeShape = {
   v: z.literal(ENVELOPE_VERSION),
   id: base64urlIdSchema,
-  kind: z.literal("chat"),
   model: z.string().min(1).max(MAX_MODEL_ID_CHARS),
-  body: chatBodySchema,
   payer: identityIdSchema,
   maxCredits: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
   nonce: base64urlIdSchema,
@@ -32,21 +34,32 @@ export const inferenceRequestSchema = z.strictObject({
   expiresAt: z.int().min(0),
   region: z.string().max(64).nullable(),
   sig: z.string().max(128),
-});
+};
+
+export const inferenceRequestSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ ...envelopeShape, kind: z.literal("chat"), body: chatBodySchema }),
+  z.strictObject({ ...envelopeShape, kind: z.literal("completion"), body: completionBodySchema }),
+  z.strictObject({ ...envelopeShape, kind: z.literal("embedding"), body: embeddingBodySchema }),
+]);
 
 export type InferenceRequest = z.infer<typeof inferenceRequestSchema>;
-export type UnsignedInferenceRequest = Omit<InferenceRequest, "sig">;
+export type InferenceKind = InferenceRequest["kind"];
+/** What each kind of request asks an engine to do. */
+export type InferencePayload =
+  | { kind: "chat"; body: ChatBody }
+  | { kind: "completion"; body: CompletionBody }
+  | { kind: "embedding"; body: EmbeddingBody };
+export type UnsignedInferenceRequest = InferenceRequest extends unknown ? Omit<InferenceRequest, "sig"> : never;
 
-export interface CreateInferenceRequestParams {
+export type CreateInferenceRequestParams = InferencePayload & {
   model: string;
-  body: ChatBody;
   maxCredits: number;
   region?: string | null;
   /** Defaults to a random id; the router reuses one id across retries so receipts point at what the client saw. */
   id?: string;
   now?: number;
   ttlMs?: number;
-}
+};
 
 export function randomId(bytes = 16): string {
   return base64url.encode(randomBytes(bytes));
@@ -54,10 +67,10 @@ export function randomId(bytes = 16): string {
 
 export function createInferenceRequest(params: CreateInferenceRequestParams, payer: Identity): InferenceRequest {
   const issuedAt = params.now ?? Date.now();
-  const unsigned: UnsignedInferenceRequest = {
+  const unsigned = {
     v: ENVELOPE_VERSION,
     id: params.id ?? randomId(),
-    kind: "chat",
+    kind: params.kind,
     model: params.model,
     body: params.body,
     payer: payer.id,
@@ -67,7 +80,7 @@ export function createInferenceRequest(params: CreateInferenceRequestParams, pay
     expiresAt: issuedAt + Math.min(params.ttlMs ?? DEFAULT_REQUEST_TTL_MS, MAX_REQUEST_TTL_MS),
     region: params.region ?? null,
   };
-  return signEnvelope("inference-request", unsigned, payer) as Signed<UnsignedInferenceRequest>;
+  return signEnvelope("inference-request", unsigned, payer) as Signed<typeof unsigned> as InferenceRequest;
 }
 
 export interface VerifyInferenceRequestOptions {

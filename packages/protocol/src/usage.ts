@@ -7,5 +7,6 @@ export const usageSchema = z.strictObject({
 
 export type Usage = z.infer<typeof usageSchema>;
 
-export const finishReasonSchema = z.enum(["stop", "length"]);
+/** Why a choice ended: a stop condition, the token limit, or a call to a tool. */
+export const finishReasonSchema = z.enum(["stop", "length", "tool_calls"]);
 export type FinishReason = z.infer<typeof finishReasonSchema>;

@@ -5,7 +5,7 @@ import { decodeClientFrame, decodeProviderFrame, encodeFrame } from "./wire-fram
 
 describe("wire frames", () => {
   it("round-trips provider frames", () => {
-    const frame = { t: "delta", text: "Once", tokens: 1 } as const;
+    const frame = { t: "delta", index: 0, text: "Once", tokens: 1 } as const;
     assert.deepEqual(decodeProviderFrame(encodeFrame(frame)), frame);
   });
 

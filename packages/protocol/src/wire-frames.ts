@@ -1,27 +1,56 @@
 import { z } from "zod";
 import { utf8Decode, utf8Encode } from "./bytes-encoding.js";
+import { MAX_EMBEDDING_INPUTS } from "./embedding-body.js";
 import { ERROR_CODES, MalformedFrameError } from "./errors.js";
 import { inferenceReceiptSchema } from "./inference-receipt.js";
 import { inferenceRequestSchema } from "./inference-request.js";
+import { MAX_CHOICES } from "./sampling-params.js";
 import { finishReasonSchema, usageSchema } from "./usage.js";
 
 /**
  * Frames of `/opengateway/infer/1.0.0`, each one length-prefixed JSON document.
  * client → provider: `request`, then optionally `cancel`.
- * provider → client: `delta`* then exactly one of `done` | `error`.
+ * provider → client: `delta` | `tool_calls` | `embedding` frames, then exactly one of `done` | `error`.
  */
 export const requestFrameSchema = z.strictObject({ t: z.literal("request"), request: inferenceRequestSchema });
 export const cancelFrameSchema = z.strictObject({ t: z.literal("cancel") });
 
 export const deltaFrameSchema = z.strictObject({
   t: z.literal("delta"),
+  /** Which choice (0-based) the text belongs to. */
+  index: z
+    .int()
+    .min(0)
+    .max(MAX_CHOICES - 1),
   /** Text of one or more tokens, batched. */
   text: z.string().max(1024 * 1024),
   tokens: z.int().min(0),
 });
+/** A choice that ended in tool calls (the model chose to call them). */
+export const toolCallsFrameSchema = z.strictObject({
+  t: z.literal("tool_calls"),
+  index: z
+    .int()
+    .min(0)
+    .max(MAX_CHOICES - 1),
+  calls: z.array(z.strictObject({ name: z.string().max(64), arguments: z.string().max(256 * 1024) })).max(64),
+});
+/** One input's embedding vector. */
+export const embeddingFrameSchema = z.strictObject({
+  t: z.literal("embedding"),
+  index: z
+    .int()
+    .min(0)
+    .max(MAX_EMBEDDING_INPUTS - 1),
+  embedding: z.array(z.number()).max(65_536),
+});
 export const doneFrameSchema = z.strictObject({
   t: z.literal("done"),
-  finishReason: finishReasonSchema,
+  /** One entry per choice, in index order (a single entry for embeddings). */
+  choices: z
+    .array(z.strictObject({ index: z.int().min(0), finishReason: finishReasonSchema }))
+    .min(1)
+    .max(MAX_CHOICES),
   usage: usageSchema,
   receipt: inferenceReceiptSchema,
 });
@@ -32,11 +61,19 @@ export const errorFrameSchema = z.strictObject({
 });
 
 export const clientFrameSchema = z.discriminatedUnion("t", [requestFrameSchema, cancelFrameSchema]);
-export const providerFrameSchema = z.discriminatedUnion("t", [deltaFrameSchema, doneFrameSchema, errorFrameSchema]);
+export const providerFrameSchema = z.discriminatedUnion("t", [
+  deltaFrameSchema,
+  toolCallsFrameSchema,
+  embeddingFrameSchema,
+  doneFrameSchema,
+  errorFrameSchema,
+]);
 
 export type RequestFrame = z.infer<typeof requestFrameSchema>;
 export type CancelFrame = z.infer<typeof cancelFrameSchema>;
 export type DeltaFrame = z.infer<typeof deltaFrameSchema>;
+export type ToolCallsFrame = z.infer<typeof toolCallsFrameSchema>;
+export type EmbeddingFrame = z.infer<typeof embeddingFrameSchema>;
 export type DoneFrame = z.infer<typeof doneFrameSchema>;
 export type ErrorFrame = z.infer<typeof errorFrameSchema>;
 export type ClientFrame = z.infer<typeof clientFrameSchema>;

@@ -75,16 +75,55 @@ describe("parseChatCompletionRequest", () => {
     rejects({ model: "m", messages: [{ role: "user", content: "x" }], max_tokens: 4096 }, 400, "max_tokens");
     rejects({ model: "m", messages: [{ role: "user", content: "x" }], temperature: 3 }, 400, "temperature");
     rejects({ model: "m", messages: [{ role: "user", content: "x" }], stop: ["a", "b", "c", "d", "e"] }, 400, "stop");
-    rejects({ model: "m", messages: [{ role: "user", content: "x" }], n: 2 }, 400, "n");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], n: 9 }, 400, "n");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], tools: [{ type: "function" }] }, 400, "tools.0.function");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], tool_choice: "required" }, 400, "tool_choice");
+    rejects({ model: "m", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] }, 400);
   });
 
-  it("refuses parameters this release does not implement, by name", () => {
-    rejects({ model: "m", messages: [{ role: "user", content: "x" }], tools: [{ type: "function" }] }, 400, "tools");
+  it("refuses parameters this release does not implement, by name, and unknown ones like OpenAI", () => {
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], logprobs: true }, 400, "logprobs");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], functions: [{ name: "f" }] }, 400, "functions");
+    rejects({ model: "m", messages: [{ role: "user", content: "x" }], frobnicate: 1 }, 400, "frobnicate");
+    assert.doesNotThrow(() => parse({ model: "m", messages: [{ role: "user", content: "x" }], logprobs: false, tools: null, store: false }));
+  });
+
+  it("maps tools, tool_choice, tool results and response formats", () => {
+    const parsed = parse({
+      model: "m",
+      messages: [
+        { role: "user", content: "weather?" },
+        { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+        { role: "tool", tool_call_id: "call_1", content: "cold" },
+      ],
+      tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      response_format: { type: "json_schema", json_schema: { name: "w", schema: { type: "object" } } },
+      n: 2,
+      presence_penalty: 0.5,
+      logit_bias: { "42": -100 },
+    });
+    assert.deepEqual(parsed.body.messages[1], {
+      role: "assistant",
+      content: "",
+      toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Oslo"}' }],
+    });
+    assert.deepEqual(parsed.body.messages[2], { role: "tool", content: "cold", toolCallId: "call_1" });
+    assert.deepEqual(parsed.body.toolChoice, { name: "get_weather" });
+    assert.equal(parsed.body.tools?.[0]?.name, "get_weather");
+    assert.deepEqual(parsed.body.responseFormat, { type: "json_schema", name: "w", schema: { type: "object" } });
+    assert.equal(parsed.body.n, 2);
+    assert.equal(parsed.body.presencePenalty, 0.5);
+    assert.deepEqual(parsed.body.logitBias, { "42": -100 });
     rejects(
-      { model: "m", messages: [{ role: "user", content: "x" }], response_format: { type: "json_object" } },
+      {
+        model: "m",
+        messages: [{ role: "user", content: "x" }],
+        tools: [{ type: "function", function: { name: "get_weather" } }],
+        tool_choice: { type: "function", function: { name: "nope" } },
+      },
       400,
-      "response_format",
+      "tool_choice",
     );
-    assert.doesNotThrow(() => parse({ model: "m", messages: [{ role: "user", content: "x" }], logprobs: false, tools: null }));
   });
 });

@@ -1,41 +1,108 @@
-import type { ChatBody, ChatMessage } from "@opengateway/protocol";
-import { MAX_COMPLETION_TOKENS, MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_STOP_SEQUENCES } from "@opengateway/protocol";
+import type { ChatBody, ChatMessage, ResponseFormat, ToolChoice, ToolDefinition } from "@opengateway/protocol";
+import { MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_TOOLS } from "@opengateway/protocol";
 import { z } from "zod";
 import { OpenAIHttpError } from "./openai-error.js";
+import { checkParameters, isPresent, parseWith, requireJsonObject } from "./request-validation.js";
+import { nullish, openAISamplingShape, toSamplingParams } from "./sampling-request.js";
 
-const textPartSchema = z.object({ type: z.literal("text"), text: z.string() });
-const contentSchema = z.union([z.string(), z.array(textPartSchema).max(MAX_MESSAGES)]);
+const jsonObject = z.record(z.string(), z.unknown());
+const toolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "function names are 1-64 letters, digits, _ or -");
 
-const messageSchema = z.object({
-  role: z.enum(["system", "developer", "user", "assistant"]),
-  content: contentSchema.nullable().optional(),
-  name: z.string().max(256).optional(),
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+const contentParts = z.array(
+  z.union([
+    textPart,
+    z
+      .object({ type: z.string() })
+      .refine((part) => part.type === "text", { message: "only text content parts are supported by the served models" }),
+  ]),
+);
+const content = z.union([z.string(), contentParts.max(MAX_MESSAGES)]);
+
+const toolCall = z.object({
+  id: z.string().min(1).max(128),
+  type: z.literal("function"),
+  function: z.object({ name: toolName, arguments: z.string().max(256 * 1024) }),
 });
 
-const nullish = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+const messageSchema = z.discriminatedUnion("role", [
+  z.object({ role: z.literal("system"), content, name: z.string().max(256).optional() }),
+  z.object({ role: z.literal("developer"), content, name: z.string().max(256).optional() }),
+  z.object({ role: z.literal("user"), content, name: z.string().max(256).optional() }),
+  z.object({
+    role: z.literal("assistant"),
+    content: nullish(content),
+    name: z.string().max(256).optional(),
+    refusal: nullish(z.string()),
+    tool_calls: nullish(z.array(toolCall).max(MAX_TOOLS)),
+  }),
+  z.object({ role: z.literal("tool"), content, tool_call_id: z.string().min(1).max(128) }),
+]);
 
-/**
- * The OpenAI `POST /v1/chat/completions` body, as far as this release serves it. Fields we do
- * not implement yet are refused by name rather than silently ignored.
- */
+const toolSchema = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: toolName,
+    description: z.string().max(8192).optional(),
+    parameters: jsonObject.optional(),
+    strict: nullish(z.boolean()),
+  }),
+});
+
+/** The OpenAI `POST /v1/chat/completions` body, as served by this gateway. */
 export const chatCompletionRequestSchema = z.object({
-  model: z.string().min(1).max(256),
+  ...openAISamplingShape,
   messages: z.array(messageSchema).min(1).max(MAX_MESSAGES),
-  max_tokens: nullish(z.int().min(1).max(MAX_COMPLETION_TOKENS)),
-  max_completion_tokens: nullish(z.int().min(1).max(MAX_COMPLETION_TOKENS)),
-  temperature: nullish(z.number().min(0).max(2)),
-  top_p: nullish(z.number().gt(0).max(1)),
-  seed: nullish(z.int()),
-  stop: nullish(z.union([z.string().min(1), z.array(z.string().min(1)).max(MAX_STOP_SEQUENCES)])),
-  stream: nullish(z.boolean()),
-  stream_options: nullish(z.object({ include_usage: z.boolean().optional() })),
-  n: nullish(z.literal(1)),
-  user: nullish(z.string().max(256)),
+  max_completion_tokens: nullish(openAISamplingShape.max_tokens.unwrap().unwrap()),
+  response_format: nullish(
+    z.discriminatedUnion("type", [
+      z.object({ type: z.literal("text") }),
+      z.object({ type: z.literal("json_object") }),
+      z.object({
+        type: z.literal("json_schema"),
+        json_schema: z.object({
+          name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/),
+          description: z.string().max(8192).optional(),
+          schema: jsonObject.optional(),
+          strict: nullish(z.boolean()),
+        }),
+      }),
+    ]),
+  ),
+  tools: nullish(z.array(toolSchema).max(MAX_TOOLS)),
+  tool_choice: nullish(
+    z.union([
+      z.enum(["none", "auto", "required"]),
+      z.object({ type: z.literal("function"), function: z.object({ name: toolName }) }),
+    ]),
+  ),
+  parallel_tool_calls: nullish(z.boolean()),
+  logprobs: nullish(z.boolean()),
+  top_logprobs: nullish(z.int().min(0).max(20)),
+  modalities: nullish(z.array(z.literal("text"))),
 });
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
-const NOT_YET_SUPPORTED = ["tools", "tool_choice", "functions", "function_call", "response_format", "logprobs", "top_logprobs"];
+const KNOWN = new Set([
+  ...Object.keys(chatCompletionRequestSchema.shape),
+  // Accepted and without effect on a served model: bookkeeping and hints.
+  "store",
+  "metadata",
+  "service_tier",
+  "reasoning_effort",
+  "prompt_cache_key",
+  "safety_identifier",
+]);
+const UNSUPPORTED = {
+  logprobs: { when: isPresent, reason: "token log-probabilities are not exposed by the network's engines yet" },
+  top_logprobs: { when: (value: unknown) => isPresent(value) && value !== 0, reason: "requires logprobs" },
+  functions: { when: isPresent, reason: "the deprecated 'functions' API is not served; use 'tools'" },
+  function_call: { when: isPresent, reason: "the deprecated 'function_call' API is not served; use 'tool_choice'" },
+  audio: { when: isPresent, reason: "the served models produce text only" },
+  prediction: { when: isPresent, reason: "predicted outputs are not supported by the engines" },
+  web_search_options: { when: isPresent, reason: "the network has no web search" },
+};
 
 export interface ValidatedChatRequest {
   model: string;
@@ -48,69 +115,94 @@ export function parseChatCompletionRequest(
   raw: unknown,
   limits: { contextSize: number; defaultMaxTokens: number },
 ): ValidatedChatRequest {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new OpenAIHttpError(400, "the request body must be a JSON object");
-  }
-  for (const field of NOT_YET_SUPPORTED) {
-    const value = (raw as Record<string, unknown>)[field];
-    if (value !== undefined && value !== null && value !== false) {
-      throw new OpenAIHttpError(400, `'${field}' is not supported by this gateway yet`, {
-        param: field,
-        code: "unsupported_parameter",
+  const object = requireJsonObject(raw);
+  checkParameters(object, KNOWN, UNSUPPORTED);
+  const request = parseWith(chatCompletionRequestSchema, object);
+  const useMaxCompletion = request.max_completion_tokens != null;
+  const body: ChatBody = {
+    messages: request.messages.map(toChatMessage),
+    ...toSamplingParams(request, {
+      value: useMaxCompletion ? request.max_completion_tokens : request.max_tokens,
+      param: useMaxCompletion ? "max_completion_tokens" : "max_tokens",
+      fallback: limits.defaultMaxTokens,
+      contextSize: limits.contextSize,
+    }),
+  };
+  const responseFormat = toResponseFormat(request.response_format);
+  if (responseFormat) body.responseFormat = responseFormat;
+  if (request.tools && request.tools.length > 0) body.tools = request.tools.map(toToolDefinition);
+  const toolChoice = toToolChoice(request.tool_choice);
+  if (toolChoice !== undefined) {
+    if (typeof toolChoice === "object" && !body.tools?.some((tool) => tool.name === toolChoice.name)) {
+      throw new OpenAIHttpError(400, `tool_choice names function '${toolChoice.name}', which is not in tools`, {
+        param: "tool_choice",
       });
     }
+    if (toolChoice !== "none" && toolChoice !== "auto" && !body.tools) {
+      throw new OpenAIHttpError(400, "tool_choice is only allowed when tools are given", { param: "tool_choice" });
+    }
+    body.toolChoice = toolChoice;
   }
-  const parsed = chatCompletionRequestSchema.safeParse(raw);
-  if (!parsed.success) throw zodToOpenAIError(parsed.error);
-  const request = parsed.data;
-  const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? Math.min(limits.defaultMaxTokens, limits.contextSize);
-  if (maxTokens > limits.contextSize) {
-    throw new OpenAIHttpError(
-      400,
-      `max_tokens is too large: ${maxTokens}. This model supports at most ${limits.contextSize} completion tokens.`,
-      { param: request.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens", code: "invalid_value" },
-    );
-  }
-  const stop = request.stop == null ? [] : typeof request.stop === "string" ? [request.stop] : request.stop;
   return {
     model: request.model,
+    body,
     stream: request.stream === true,
-    includeUsage: request.stream_options?.include_usage === true,
-    body: {
-      messages: request.messages.map(toChatMessage),
-      maxTokens,
-      // OpenAI's defaults, stated explicitly so every provider samples the same way.
-      temperature: request.temperature ?? 1,
-      topP: request.top_p ?? 1,
-      // Without a seed, each request gets a fresh random one (an engine's own default may repeat).
-      seed: request.seed == null ? randomSeed() : request.seed >>> 0,
-      stop,
-    },
+    includeUsage: request.stream === true && request.stream_options?.include_usage === true,
   };
 }
 
+function textOf(value: z.infer<typeof content> | null | undefined): string {
+  if (value == null) return "";
+  return typeof value === "string" ? value : value.map((part) => ("text" in part ? String(part.text) : "")).join("");
+}
+
 function toChatMessage(message: z.infer<typeof messageSchema>, index: number): ChatMessage {
-  const content =
-    message.content == null
-      ? ""
-      : typeof message.content === "string"
-        ? message.content
-        : message.content.map((part) => part.text).join("");
-  if (content.length > MAX_MESSAGE_CHARS) {
+  const text = textOf(message.content);
+  if (text.length > MAX_MESSAGE_CHARS) {
     throw new OpenAIHttpError(400, `messages[${index}].content is longer than ${MAX_MESSAGE_CHARS} characters`, {
       param: `messages.${index}.content`,
     });
   }
-  return { role: message.role === "developer" ? "system" : message.role, content };
+  switch (message.role) {
+    case "developer":
+      return { role: "system", content: text };
+    case "assistant":
+      return message.tool_calls && message.tool_calls.length > 0
+        ? {
+            role: "assistant",
+            content: text,
+            toolCalls: message.tool_calls.map((call) => ({
+              id: call.id,
+              name: call.function.name,
+              arguments: call.function.arguments,
+            })),
+          }
+        : { role: "assistant", content: text };
+    case "tool":
+      return { role: "tool", content: text, toolCallId: message.tool_call_id };
+    default:
+      return { role: message.role, content: text };
+  }
 }
 
-export function zodToOpenAIError(error: z.ZodError): OpenAIHttpError {
-  const issue = error.issues[0];
-  const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
-  const message = issue ? `${param ?? "body"}: ${issue.message}` : "invalid request";
-  return new OpenAIHttpError(400, message, { param, code: "invalid_value" });
+function toResponseFormat(format: ChatCompletionRequest["response_format"]): ResponseFormat | undefined {
+  if (format == null || format.type === "text") return undefined;
+  if (format.type === "json_object") return { type: "json_object" };
+  return {
+    type: "json_schema",
+    name: format.json_schema.name,
+    schema: (format.json_schema.schema ?? { type: "object" }) as never,
+  };
 }
 
-function randomSeed(): number {
-  return globalThis.crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
+function toToolDefinition(tool: z.infer<typeof toolSchema>): ToolDefinition {
+  const definition: ToolDefinition = { name: tool.function.name };
+  if (tool.function.description) definition.description = tool.function.description;
+  if (tool.function.parameters) definition.parameters = tool.function.parameters as never;
+  return definition;
+}
+
+function toToolChoice(choice: ChatCompletionRequest["tool_choice"]): ToolChoice | undefined {
+  if (choice == null) return undefined;
+  return typeof choice === "string" ? choice : { name: choice.function.name };
 }

@@ -1,7 +1,7 @@
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { requestInference } from "@opengateway/p2p";
-import type { ChatBody, FinishReason, Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
+import type { ChoiceEnd, Identity, InferencePayload, InferenceReceipt, ToolCallRequest, Usage } from "@opengateway/protocol";
 import {
   CancelledError,
   createInferenceRequest,
@@ -13,15 +13,16 @@ import {
 import type { ProviderTable } from "./provider-table.js";
 
 export type RouterEvent =
-  | { type: "delta"; text: string; tokens: number; provider: string }
-  | { type: "done"; finishReason: FinishReason; usage: Usage; receipt: InferenceReceipt; providers: string[] };
+  | { type: "delta"; index: number; text: string; tokens: number; provider: string }
+  | { type: "tool_calls"; index: number; calls: readonly ToolCallRequest[]; provider: string }
+  | { type: "embedding"; index: number; embedding: readonly number[]; provider: string }
+  | { type: "done"; choices: readonly ChoiceEnd[]; usage: Usage; receipt: InferenceReceipt; providers: string[] };
 
-export interface ChatRouteRequest {
+export type RouteRequest = InferencePayload & {
   model: string;
-  body: ChatBody;
   /** One id across retries, so the receipt names the id the client saw. */
   requestId?: string;
-}
+};
 
 export interface InferenceRouterOptions {
   /** Providers tried before the first token arrives. */
@@ -60,9 +61,9 @@ export class InferenceRouter {
     return this.#table;
   }
 
-  async *chat(
+  async *route(
     payer: Identity,
-    route: ChatRouteRequest,
+    route: RouteRequest,
     options: { signal?: AbortSignal } = {},
   ): AsyncGenerator<RouterEvent, void, undefined> {
     const { signal } = options;
@@ -72,16 +73,16 @@ export class InferenceRouter {
     let lastError: unknown;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       signal?.throwIfAborted();
-      const provider = this.#table.candidatesFor(route.model, tried)[0];
+      const provider = this.#table.candidatesFor(route.model, tried, route.kind)[0];
       if (provider === undefined) break;
       tried.add(provider.peerId);
       const price = provider.info.models.find((m) => m.id === route.model)?.pricePerToken ?? 1;
       const request = createInferenceRequest(
         {
+          ...payloadOf(route),
           id: requestId,
           model: route.model,
-          body: route.body,
-          maxCredits: maxCreditsFor(route.body, price),
+          maxCredits: maxCreditsFor(route, price),
           region: this.#options.region ?? null,
         },
         payer,
@@ -90,18 +91,29 @@ export class InferenceRouter {
       provider.inFlight++;
       try {
         for await (const frame of requestInference(this.#node, peerIdFromString(provider.peerId), request, { signal })) {
-          if (frame.t === "delta") {
-            started = true;
-            yield { type: "delta", text: frame.text, tokens: frame.tokens, provider: provider.peerId };
-          } else if (frame.t === "done") {
-            provider.failures = 0;
-            yield {
-              type: "done",
-              finishReason: frame.finishReason,
-              usage: frame.usage,
-              receipt: frame.receipt,
-              providers: [provider.peerId],
-            };
+          switch (frame.t) {
+            case "delta":
+              started = true;
+              yield { type: "delta", index: frame.index, text: frame.text, tokens: frame.tokens, provider: provider.peerId };
+              break;
+            case "tool_calls":
+              started = true;
+              yield { type: "tool_calls", index: frame.index, calls: frame.calls, provider: provider.peerId };
+              break;
+            case "embedding":
+              started = true;
+              yield { type: "embedding", index: frame.index, embedding: frame.embedding, provider: provider.peerId };
+              break;
+            case "done":
+              provider.failures = 0;
+              yield {
+                type: "done",
+                choices: frame.choices,
+                usage: frame.usage,
+                receipt: frame.receipt,
+                providers: [provider.peerId],
+              };
+              break;
           }
         }
         return;
@@ -129,11 +141,40 @@ function isRetryable(error: unknown): boolean {
   return true;
 }
 
+function payloadOf(route: RouteRequest): InferencePayload {
+  switch (route.kind) {
+    case "chat":
+      return { kind: "chat", body: route.body };
+    case "completion":
+      return { kind: "completion", body: route.body };
+    case "embedding":
+      return { kind: "embedding", body: route.body };
+  }
+}
+
 /**
- * The most the payer authorises for one request: its prompt cannot exceed one token per
- * character plus a per-message template allowance, and its completion is capped by maxTokens.
+ * The most the payer authorises for one request: the prompt cannot exceed one token per character
+ * plus a per-message template allowance, and the completion is capped by maxTokens × n.
  */
-export function maxCreditsFor(body: ChatBody, pricePerToken: number): number {
-  const promptBound = body.messages.reduce((sum, message) => sum + message.content.length + 32, 64);
-  return Math.ceil((promptBound + body.maxTokens) * pricePerToken);
+export function maxCreditsFor(payload: InferencePayload, pricePerToken: number): number {
+  let tokens: number;
+  switch (payload.kind) {
+    case "chat": {
+      const body = payload.body;
+      const tools = JSON.stringify(body.tools ?? []).length + JSON.stringify(body.responseFormat ?? {}).length;
+      const prompt = body.messages.reduce(
+        (sum, message) => sum + message.content.length + 32 + JSON.stringify(message.toolCalls ?? []).length,
+        64 + tools,
+      );
+      tokens = prompt + body.maxTokens * (body.n ?? 1);
+      break;
+    }
+    case "completion":
+      tokens = payload.body.prompt.length + 8 + payload.body.maxTokens * (payload.body.n ?? 1);
+      break;
+    case "embedding":
+      tokens = payload.body.input.reduce((sum, input) => sum + input.length + 2, 0);
+      break;
+  }
+  return Math.ceil(tokens * pricePerToken);
 }

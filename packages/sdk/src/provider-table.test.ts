@@ -8,7 +8,7 @@ const info = (models: string[], maxConcurrentRequests = 4): NodeInfo => ({
   agent: "test",
   engine: "test",
   region: null,
-  models: models.map((id) => ({ id, contextSize: 2048, pricePerToken: 1 })),
+  models: models.map((id) => ({ id, contextSize: 2048, pricePerToken: 1, kinds: ["chat" as const] })),
   activeRequests: 0,
   maxConcurrentRequests,
 });

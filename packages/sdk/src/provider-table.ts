@@ -1,4 +1,5 @@
 import type { NodeInfo } from "@opengateway/p2p";
+import type { InferenceKind } from "@opengateway/protocol";
 
 export interface ProviderEntry {
   readonly peerId: string;
@@ -14,6 +15,8 @@ export interface ServedModelView {
   id: string;
   contextSize: number;
   pricePerToken: number;
+  /** Request kinds at least one provider serves for the model. */
+  kinds: InferenceKind[];
   providers: number;
 }
 
@@ -57,8 +60,9 @@ export class ProviderTable {
           view.providers++;
           view.contextSize = Math.min(view.contextSize, model.contextSize);
           view.pricePerToken = Math.max(view.pricePerToken, model.pricePerToken);
+          for (const kind of model.kinds) if (!view.kinds.includes(kind)) view.kinds.push(kind);
         } else {
-          byId.set(model.id, { ...model, providers: 1 });
+          byId.set(model.id, { ...model, kinds: [...model.kinds], providers: 1 });
         }
       }
     }
@@ -69,9 +73,13 @@ export class ProviderTable {
    * Providers of a model, best first: fewest failures, then lowest load (in flight relative to
    * the provider's parallel capacity), ties broken at random so equal nodes share the work.
    */
-  candidatesFor(model: string, exclude: ReadonlySet<string> = new Set()): ProviderEntry[] {
+  candidatesFor(model: string, exclude: ReadonlySet<string> = new Set(), kind?: InferenceKind): ProviderEntry[] {
     return this.entries()
-      .filter((entry) => !exclude.has(entry.peerId) && entry.info.models.some((m) => m.id === model))
+      .filter(
+        (entry) =>
+          !exclude.has(entry.peerId) &&
+          entry.info.models.some((m) => m.id === model && (kind === undefined || m.kinds.includes(kind))),
+      )
       .map((entry) => ({ entry, load: entry.inFlight / entry.info.maxConcurrentRequests, tie: Math.random() }))
       .sort((a, b) => a.entry.failures - b.entry.failures || a.load - b.load || a.tie - b.tie)
       .map(({ entry }) => entry);
