@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { startGateway } from "@opengateway/gateway";
+import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
-import { loadOrCreateSecret } from "./key-file.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { startFullNode } from "@opengateway/full-node";
+import { loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
-import { loadOrCreateIdentity } from "./key-file.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 

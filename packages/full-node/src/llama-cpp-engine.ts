@@ -271,7 +271,8 @@ export class LlamaCppEngine implements InferenceEngine {
         if (response.metadata.stopReason === "abort") return undefined;
         if (plan.captureText) {
           push({ type: "tool_calls", index, calls: plan.toToolCalls(textSoFar) });
-          return "tool_calls";
+          // Cut by max_tokens, the call's arguments are incomplete: say so, as OpenAI does.
+          return response.metadata.stopReason === "maxTokens" ? "length" : "tool_calls";
         }
         if (response.functionCalls && response.functionCalls.length > 0) {
           push({

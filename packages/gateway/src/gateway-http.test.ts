@@ -41,7 +41,7 @@ describe("gateway HTTP surface without providers", () => {
     assert.equal((await errorOf(wrong)).code, "invalid_api_key");
   });
 
-  it("lists no models and answers unknown ones with 404", async () => {
+  it("lists no models, answers an unknown one with 404 and a generation request with 503", async () => {
     const list = await call("/models");
     assert.deepEqual(await list.json(), { object: "list", data: [] });
     const one = await call("/models/stories260K");
@@ -50,8 +50,9 @@ describe("gateway HTTP surface without providers", () => {
       method: "POST",
       body: JSON.stringify({ model: "stories260K", messages: [{ role: "user", content: "hi" }] }),
     });
-    assert.equal(chat.status, 404);
-    assert.equal((await errorOf(chat)).code, "model_not_found");
+    assert.equal(chat.status, 503);
+    assert.equal(chat.headers.get("retry-after"), "1");
+    assert.equal((await errorOf(chat)).code, "no_provider");
   });
 
   it("answers malformed JSON with 400 and an oversized body with 413, after reading it", async () => {

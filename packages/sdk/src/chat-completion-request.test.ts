@@ -85,7 +85,9 @@ describe("parseChatCompletionRequest", () => {
     rejects({ model: "m", messages: [{ role: "user", content: "x" }], logprobs: true }, 400, "logprobs");
     rejects({ model: "m", messages: [{ role: "user", content: "x" }], functions: [{ name: "f" }] }, 400, "functions");
     rejects({ model: "m", messages: [{ role: "user", content: "x" }], frobnicate: 1 }, 400, "frobnicate");
-    assert.doesNotThrow(() => parse({ model: "m", messages: [{ role: "user", content: "x" }], logprobs: false, tools: null, store: false }));
+    assert.doesNotThrow(() =>
+      parse({ model: "m", messages: [{ role: "user", content: "x" }], logprobs: false, tools: null, store: false }),
+    );
   });
 
   it("maps tools, tool_choice, tool results and response formats", () => {
@@ -93,10 +95,19 @@ describe("parseChatCompletionRequest", () => {
       model: "m",
       messages: [
         { role: "user", content: "weather?" },
-        { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }],
+        },
         { role: "tool", tool_call_id: "call_1", content: "cold" },
       ],
-      tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+      tools: [
+        {
+          type: "function",
+          function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+        },
+      ],
       tool_choice: { type: "function", function: { name: "get_weather" } },
       response_format: { type: "json_schema", json_schema: { name: "w", schema: { type: "object" } } },
       n: 2,

@@ -302,6 +302,13 @@ export class OpenAIApi {
   }
 
   #checkServes(served: ServedModelView | undefined, model: string, kind: InferenceKind): void {
+    // With no provider reachable at all, nobody can say the model does not exist: that is a 503.
+    if (served === undefined && this.#router.table.size === 0) {
+      throw new OpenAIHttpError(503, "No provider is reachable right now; try again shortly", {
+        code: "no_provider",
+        headers: { "retry-after": "1" },
+      });
+    }
     if (served === undefined) throw modelNotFound(model);
     if (!served.kinds.includes(kind)) {
       throw new OpenAIHttpError(400, `The model '${model}' does not support ${kind} requests on this network`, {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { loadOrCreateIdentity, loadOrCreateSecret } from "./key-file.js";
+import { loadOrCreateIdentity, loadOrCreateSecret } from "./identity-file.js";
 
 describe("key files", () => {
   const dir = mkdtempSync(join(tmpdir(), "opengateway-keys-"));

@@ -1,0 +1,240 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { Identity } from "@opengateway/protocol";
+import {
+  base64url,
+  canonicalBytes,
+  inferenceReceiptSchema,
+  inferenceRequestSchema,
+  isIdentityId,
+  publicKeyFromIdentityId,
+  utf8Encode,
+  verifyEnvelope,
+  verifyInferenceReceipt,
+  verifySignature,
+} from "@opengateway/protocol";
+import { z } from "zod";
+import type { BlockRejectedError } from "./ledger-errors.js";
+import {
+  BlockTooLargeError,
+  ClaimTooEarlyError,
+  InvalidBlockSignatureError,
+  InvalidEvidenceError,
+  InvalidProofOfWorkError,
+  InvalidReceiptError,
+  MalformedBlockError,
+  SelfDealingError,
+} from "./ledger-errors.js";
+import type { LedgerParams } from "./ledger-params.js";
+import { verifyRegistrationPow } from "./registration-pow.js";
+
+export const LEDGER_BLOCK_VERSION = 1;
+
+/** A signature over a ledger block can never pass as one over a request or a receipt. */
+const BLOCK_SIGNATURE_DOMAIN = utf8Encode("opengateway:ledger-block:v1\n");
+
+const safeInt = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** base64url (unpadded) SHA-256. */
+export const blockHashSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "not a base64url SHA-256 hash");
+const identityIdSchema = z.string().max(128).refine(isIdentityId, "not an Ed25519 identity id");
+/** An Ed25519 signature: 64 bytes, 86 base64url characters. */
+const signatureSchema = z.string().regex(/^[A-Za-z0-9_-]{86}$/, "not a base64url Ed25519 signature");
+
+const header = {
+  v: z.literal(LEDGER_BLOCK_VERSION),
+  account: identityIdSchema,
+  timestamp: safeInt,
+  sig: signatureSchema,
+};
+const linked = { ...header, height: safeInt.min(1), previous: blockHashSchema };
+
+/** Registration: the first block of every chain; mints the grant. */
+export const openBlockSchema = z.strictObject({
+  ...header,
+  kind: z.literal("open"),
+  height: z.literal(0),
+  previous: z.null(),
+  fingerprint: blockHashSchema,
+  powNonce: safeInt,
+});
+
+export const sendBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("send"),
+  to: identityIdSchema,
+  amount: safeInt.min(1),
+});
+
+/** Claims one send addressed to this account: credits arrive only when received. */
+export const receiveBlockSchema = z.strictObject({ ...linked, kind: z.literal("receive"), source: blockHashSchema });
+
+/**
+ * Payment for inference on the payer's chain: the block's own signature is the payer's
+ * countersignature of the provider-signed receipt. The request itself stays off the ledger
+ * (it holds the prompt); the receipt commits to it by hash.
+ */
+export const settleBlockSchema = z.strictObject({ ...linked, kind: z.literal("settle"), receipt: inferenceReceiptSchema });
+
+/** The provider collects a settlement addressed to it. */
+export const earnBlockSchema = z.strictObject({ ...linked, kind: z.literal("earn"), source: blockHashSchema });
+
+/** The provider's proof of an unpaid receipt: records a debt, moves no credits (see README). */
+export const claimBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("claim"),
+  request: inferenceRequestSchema,
+  receipt: inferenceReceiptSchema,
+});
+
+const evidenceBlockSchema = z.discriminatedUnion("kind", [
+  openBlockSchema,
+  sendBlockSchema,
+  receiveBlockSchema,
+  settleBlockSchema,
+  earnBlockSchema,
+  claimBlockSchema,
+]);
+
+/** Two signed blocks of one account at one height: burns the offender's balance. */
+export const slashBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("slash"),
+  evidence: z.tuple([evidenceBlockSchema, evidenceBlockSchema]),
+});
+
+export const ledgerBlockSchema = z.discriminatedUnion("kind", [
+  openBlockSchema,
+  sendBlockSchema,
+  receiveBlockSchema,
+  settleBlockSchema,
+  earnBlockSchema,
+  claimBlockSchema,
+  slashBlockSchema,
+]);
+
+export type OpenBlock = z.infer<typeof openBlockSchema>;
+export type SendBlock = z.infer<typeof sendBlockSchema>;
+export type ReceiveBlock = z.infer<typeof receiveBlockSchema>;
+export type SettleBlock = z.infer<typeof settleBlockSchema>;
+export type EarnBlock = z.infer<typeof earnBlockSchema>;
+export type ClaimBlock = z.infer<typeof claimBlockSchema>;
+export type SlashBlock = z.infer<typeof slashBlockSchema>;
+export type LedgerBlock = z.infer<typeof ledgerBlockSchema>;
+export type EvidenceBlock = Exclude<LedgerBlock, SlashBlock>;
+export type BlockKind = LedgerBlock["kind"];
+
+type Unsigned<T> = T extends unknown ? Omit<T, "sig"> : never;
+export type UnsignedLedgerBlock = Unsigned<LedgerBlock>;
+
+function signingBytes(unsigned: object): Uint8Array {
+  const body = canonicalBytes(unsigned);
+  const bytes = new Uint8Array(BLOCK_SIGNATURE_DOMAIN.length + body.length);
+  bytes.set(BLOCK_SIGNATURE_DOMAIN, 0);
+  bytes.set(body, BLOCK_SIGNATURE_DOMAIN.length);
+  return bytes;
+}
+
+export function signLedgerBlock<T extends UnsignedLedgerBlock>(unsigned: T, signer: Identity): T & { readonly sig: string } {
+  if (unsigned.account !== signer.id) throw new RangeError("a block is signed by its own account");
+  return { ...unsigned, sig: base64url.encode(signer.sign(signingBytes(unsigned))) };
+}
+
+export function verifyLedgerBlockSignature(block: LedgerBlock): boolean {
+  const { sig, ...unsigned } = block;
+  try {
+    return verifySignature(publicKeyFromIdentityId(block.account), signingBytes(unsigned), base64url.decode(sig));
+  } catch {
+    return false;
+  }
+}
+
+/** base64url SHA-256 of the canonical bytes of the signed block: what chains and receives point at. */
+export function ledgerBlockHash(block: LedgerBlock): string {
+  return base64url.encode(sha256(canonicalBytes(block)));
+}
+
+/** Sort key for settlements and claims: a request id is paid at most once per provider. */
+export function settlementKey(payer: string, requestId: string, provider: string): string {
+  return `${payer}\n${requestId}\n${provider}`;
+}
+
+export type VerifiedBlock =
+  | { readonly ok: true; readonly block: LedgerBlock; readonly hash: string }
+  | { readonly ok: false; readonly error: BlockRejectedError };
+
+function reject(error: BlockRejectedError): VerifiedBlock {
+  return { ok: false, error };
+}
+
+/**
+ * Everything about a block that needs no ledger state: schema, size, signatures, proof-of-work,
+ * receipts and evidence. Done once on arrival; the state machine then only checks positions and
+ * amounts, so rebuilding state from verified blocks costs no signature checks.
+ */
+export function verifyLedgerBlock(input: unknown, params: LedgerParams): VerifiedBlock {
+  const parsed = ledgerBlockSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return reject(new MalformedBlockError(issue ? `${issue.path.join(".") || "block"}: ${issue.message}` : "not a ledger block"));
+  }
+  const block = parsed.data;
+  const bytes = canonicalBytes(block);
+  const limit = block.kind === "slash" ? 2 * params.maxBlockBytes + 4096 : params.maxBlockBytes;
+  if (bytes.length > limit) return reject(new BlockTooLargeError(bytes.length, limit));
+  if (!verifyLedgerBlockSignature(block)) return reject(new InvalidBlockSignatureError());
+  const contentError = verifyContent(block, params);
+  if (contentError !== null) return reject(contentError);
+  return { ok: true, block, hash: base64url.encode(sha256(bytes)) };
+}
+
+function verifyContent(block: LedgerBlock, params: LedgerParams): BlockRejectedError | null {
+  switch (block.kind) {
+    case "open":
+      return verifyRegistrationPow({
+        publicKey: publicKeyFromIdentityId(block.account),
+        fingerprintHash: block.fingerprint,
+        difficultyBits: params.registrationDifficultyBits,
+        nonce: block.powNonce,
+      })
+        ? null
+        : new InvalidProofOfWorkError(params.registrationDifficultyBits);
+    case "send":
+      return block.to === block.account ? new SelfDealingError("an account cannot send to itself") : null;
+    case "settle":
+      if (block.receipt.payer !== block.account) return new InvalidReceiptError("the receipt names another payer");
+      if (block.receipt.provider === block.account) return new SelfDealingError("an account cannot pay itself for inference");
+      if (!verifyEnvelope("inference-receipt", block.receipt, block.receipt.provider)) {
+        return new InvalidReceiptError("the receipt's signature does not match its provider");
+      }
+      return null;
+    case "claim":
+      if (block.receipt.provider !== block.account) return new InvalidReceiptError("only the receipt's provider may claim it");
+      if (block.request.payer === block.account) return new SelfDealingError("an account cannot claim from itself");
+      if (!verifyEnvelope("inference-request", block.request, block.request.payer)) {
+        return new InvalidReceiptError("the request's signature does not match its payer");
+      }
+      try {
+        verifyInferenceReceipt(block.receipt, block.request, block.account);
+      } catch (error) {
+        return new InvalidReceiptError(error instanceof Error ? error.message : "the receipt does not match the request");
+      }
+      if (block.timestamp < block.request.expiresAt) return new ClaimTooEarlyError(block.request.expiresAt);
+      return null;
+    case "slash":
+      return verifyEvidence(block, params);
+    default:
+      return null;
+  }
+}
+
+function verifyEvidence(block: SlashBlock, params: LedgerParams): BlockRejectedError | null {
+  const [first, second] = block.evidence;
+  if (first.account !== second.account || first.height !== second.height) {
+    return new InvalidEvidenceError("evidence blocks must share account and height");
+  }
+  if (first.account === block.account) return new InvalidEvidenceError("an account cannot slash itself");
+  const a = verifyLedgerBlock(first, params);
+  const b = verifyLedgerBlock(second, params);
+  if (!a.ok || !b.ok) return new InvalidEvidenceError("an evidence block is not validly signed");
+  if (a.hash === b.hash) return new InvalidEvidenceError("evidence blocks are the same block");
+  return null;
+}

@@ -1,0 +1,51 @@
+import { DEFAULT_CLOCK_SKEW_MS } from "@opengateway/protocol";
+import { z } from "zod";
+
+/**
+ * Network parameters. Every peer of one network must use the same values (they decide which
+ * blocks are valid), so they are configuration, never constants buried in the state machine.
+ */
+export interface LedgerParams {
+  /** Credits minted by an open block (DESIGN §4: 100,000). */
+  readonly grantCredits: number;
+  /** How long granted credits stay non-transferable after the open block (DESIGN §4: 24 h). */
+  readonly grantLockMs: number;
+  /** Leading zero bits the registration proof-of-work must reach. */
+  readonly registrationDifficultyBits: number;
+  /** Spendable credits an account needs before it may reserve for a request (DESIGN §4: 1,000). */
+  readonly minRequestCredits: number;
+  /** How far a block's timestamp may run ahead of the verifier's clock. */
+  readonly maxClockSkewMs: number;
+  /** Largest canonical size of one block (a slash may carry two blocks of this size). */
+  readonly maxBlockBytes: number;
+}
+
+/**
+ * 2^26 SHA-256 hashes is about 100 s at the ~650,000 hashes/s measured on this project's 2-core
+ * CI machine (JS SHA-256 runs at a similar speed in browsers), and about a minute on a faster
+ * desktop: the "1–2 minutes" the design asks for. Devnets and tests lower it.
+ */
+export const DEFAULT_REGISTRATION_DIFFICULTY_BITS = 26;
+
+export const DEFAULT_LEDGER_PARAMS: LedgerParams = Object.freeze({
+  grantCredits: 100_000,
+  grantLockMs: 24 * 60 * 60 * 1000,
+  registrationDifficultyBits: DEFAULT_REGISTRATION_DIFFICULTY_BITS,
+  minRequestCredits: 1_000,
+  maxClockSkewMs: DEFAULT_CLOCK_SKEW_MS,
+  maxBlockBytes: 1024 * 1024,
+});
+
+const paramsSchema = z.strictObject({
+  grantCredits: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  grantLockMs: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  registrationDifficultyBits: z.int().min(0).max(64),
+  minRequestCredits: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  maxClockSkewMs: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  maxBlockBytes: z.int().min(1024).max(64 * 1024 * 1024),
+});
+
+/** The defaults with `overrides` applied, validated (overrides usually come from config files). */
+export function ledgerParams(overrides: Partial<LedgerParams> = {}): LedgerParams {
+  return Object.freeze(paramsSchema.parse({ ...DEFAULT_LEDGER_PARAMS, ...overrides }));
+}

@@ -1,0 +1,81 @@
+import type { Libp2p } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import { createLibp2pNode } from "@opengateway/p2p";
+import type { Identity, InferenceReceipt } from "@opengateway/protocol";
+import { generateIdentity } from "@opengateway/protocol";
+import type { ClientOptions } from "openai";
+import OpenAI from "openai";
+import { loadOrCreateIdentity } from "./identity-file.js";
+import { InferenceRouter } from "./inference-router.js";
+import { NetworkWatcher } from "./network-watcher.js";
+import { OpenAIApi } from "./openai-api.js";
+import { createP2PFetch } from "./p2p-fetch.js";
+import { ProviderTable } from "./provider-table.js";
+
+export interface CreateClientOptions {
+  /** The paying identity. Give this or `keyFile`; without either a new identity is made. */
+  identity?: Identity;
+  /** Node.js only: where the identity is kept (created on first use, readable by its owner only). */
+  keyFile?: string;
+  /** Peers to join the network through (multiaddrs ending in /p2p/<peer id>). */
+  bootstrap?: string[];
+  /** Providers to dial directly. */
+  peers?: string[];
+  region?: string | null;
+  /** Resolve `createClient` once a provider is known, waiting at most this long (default 10 s; 0 = don't wait). */
+  waitForProvidersMs?: number;
+  /** Passed to the official client (timeouts, retries, default headers…); `fetch` and `baseURL` are the SDK's. */
+  openai?: Omit<ClientOptions, "fetch" | "baseURL" | "apiKey">;
+}
+
+export interface Wallet {
+  /** The identity that signs and pays for this client's requests. */
+  readonly identity: string;
+  /** Receipts of the requests this client made, the latest first. */
+  history(): InferenceReceipt[];
+}
+
+export type OpenGatewayClient = OpenAI & {
+  readonly wallet: Wallet;
+  readonly libp2p: Libp2p;
+  /** Stops the client's libp2p node. */
+  close(): Promise<void>;
+};
+
+const MAX_HISTORY = 1000;
+
+/**
+ * An official `openai` client whose requests never go to an HTTP server: each one is validated,
+ * signed with the caller's identity and routed over libp2p to a provider, with the same code the
+ * gateway runs. Use it exactly as any OpenAI client.
+ */
+export async function createClient(options: CreateClientOptions = {}): Promise<OpenGatewayClient> {
+  const identity = options.identity ?? (options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity());
+  const libp2p = await createLibp2pNode({ identity, listen: [], bootstrap: options.bootstrap });
+  const table = new ProviderTable();
+  const watcher = new NetworkWatcher(libp2p, table);
+  watcher.start();
+  for (const peer of options.peers ?? []) libp2p.dial(multiaddr(peer)).catch(() => {});
+  const receipts: InferenceReceipt[] = [];
+  const api = new OpenAIApi(new InferenceRouter(libp2p, table, { region: options.region ?? null }));
+  const fetch = createP2PFetch({
+    api,
+    payer: identity,
+    onReceipt: (receipt) => {
+      receipts.unshift(receipt);
+      if (receipts.length > MAX_HISTORY) receipts.pop();
+    },
+  });
+  if ((options.waitForProvidersMs ?? 10_000) > 0)
+    await watcher.waitForProviders({ timeoutMs: options.waitForProvidersMs ?? 10_000 });
+  const client = new OpenAI({ ...options.openai, apiKey: identity.id, baseURL: "http://opengateway.p2p/v1", fetch });
+  const wallet: Wallet = { identity: identity.id, history: () => [...receipts] };
+  return Object.assign(client, {
+    wallet,
+    libp2p,
+    close: async () => {
+      watcher.stop();
+      await libp2p.stop();
+    },
+  });
+}
