@@ -6,7 +6,7 @@ import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelResponse } from "
  * call items carrying the results of the matching `tool` messages; a tool message that answers
  * no known call is kept as user text so nothing the client sent is dropped.
  */
-export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+export function toChatHistory(messages: readonly ChatMessage[], options: { continueFinal?: boolean } = {}): ChatHistoryItem[] {
   const results = new Map<string, string>();
   for (const message of messages)
     if (message.role === "tool" && message.toolCallId) results.set(message.toolCallId, message.content);
@@ -45,8 +45,10 @@ export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem
         break;
     }
   }
-  // An empty model turn at the end is where generation continues.
-  history.push({ type: "model", response: [] });
+  // Generation continues the last model turn: a resumed answer's own text, or else an empty new turn.
+  const last = messages.at(-1);
+  if (!(options.continueFinal && last?.role === "assistant" && !last.toolCalls?.length))
+    history.push({ type: "model", response: [] });
   return history;
 }
 

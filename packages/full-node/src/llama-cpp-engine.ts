@@ -158,6 +158,14 @@ export class LlamaCppEngine implements InferenceEngine {
     return this.#pool.queued;
   }
 
+  /** The GPU generation runs on, with its video memory; null on CPU. */
+  async gpuInfo(): Promise<{ type: string; totalVramBytes: number } | null> {
+    const type = this.#llama.gpu;
+    if (type === false) return null;
+    const vram = await this.#llama.getVramState();
+    return { type, totalVramBytes: vram.total };
+  }
+
   /** Token ids of a text in this model's vocabulary (what OpenAI's logit_bias keys refer to). */
   tokenize(text: string): number[] {
     return [...this.#model.tokenize(text)];
@@ -249,7 +257,7 @@ export class LlamaCppEngine implements InferenceEngine {
     // A tool whose parameter schema cannot be enforced is the client's error, found before generating.
     for (const tool of Object.values(plan.functions ?? {}))
       if (tool.params !== undefined) await this.#grammarFor(tool.params, false);
-    const history = toChatHistory(plan.messages);
+    const history = toChatHistory(plan.messages, { continueFinal: request.continueFinal });
     return this.#runChoices(
       slot,
       request,

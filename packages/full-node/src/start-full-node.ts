@@ -1,11 +1,15 @@
+import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Libp2p } from "@libp2p/interface";
-import type { InferenceServedEvent } from "@opengateway/p2p";
-import { createLibp2pNode, inferenceService, nodeInfoService } from "@opengateway/p2p";
-import type { Identity } from "@opengateway/protocol";
-import { generateIdentity } from "@opengateway/protocol";
+import type { IceServer, InferenceServedEvent, NetworkServices } from "@opengateway/p2p";
+import { AdvertPublisher, createLibp2pNode, inferenceService, nodeInfoService } from "@opengateway/p2p";
+import type { Identity, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
+import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
+import type { HardwareProfile } from "./hardware-profile.js";
+import { hardwareProfile } from "./hardware-profile.js";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
 import { modelIdFromSpec, resolveModel } from "./model-source.js";
+import { ThroughputMeter } from "./throughput-meter.js";
 
 export const FULL_NODE_AGENT = "opengateway-full-node/0.1.0";
 
@@ -17,24 +21,36 @@ export interface StartFullNodeOptions {
   listen?: string[];
   bootstrap?: string[];
   identity?: Identity;
+  /** The region this node serves; `undefined` guesses it from the time zone. */
   region?: string | null;
+  /** Also act as a circuit relay server (for browsers and peers behind NAT). */
+  relay?: boolean;
+  /** Devnet/LAN: accept loopback and private addresses in the DHT. */
+  localNetwork?: boolean;
+  iceServers?: IceServer[];
   /** Defaults to all cores but one (at least one): generation must not starve the network loop. */
   threads?: number;
   parallelRequests?: number;
   maxQueuedRequests?: number;
   contextSize?: number;
   gpu?: false | "auto";
-  /** After the first token, streamed text is coalesced for this long into one frame. */
+  pricePerToken?: number;
+  /** A provider sends at most one delta frame per this interval. */
   deltaBatchMs?: number;
+  advertIntervalMs?: number;
   onServed?: (event: InferenceServedEvent) => void;
   showDownloadProgress?: boolean;
 }
 
 export interface FullNode {
   readonly identity: Identity;
-  readonly libp2p: Libp2p;
+  readonly libp2p: Libp2p<NetworkServices>;
   readonly engine: LlamaCppEngine;
   readonly modelPath: string;
+  readonly region: string | null;
+  readonly hardware: HardwareProfile;
+  readonly modelCluster: ModelCluster;
+  capabilities(): NodeCapabilities;
   addresses(): string[];
   stop(): Promise<void>;
 }
@@ -43,7 +59,7 @@ export function defaultThreadCount(): number {
   return Math.max(1, availableParallelism() - 1);
 }
 
-/** Loads the model, then joins the network serving it over `/opengateway/infer/1.0.0`. */
+/** Loads the model, then joins the network serving it over `/opengateway/infer/1.0.0` and advertising it. */
 export async function startFullNode(options: StartFullNodeOptions): Promise<FullNode> {
   const identity = options.identity ?? generateIdentity();
   const modelPath = await resolveModel(options.model, {
@@ -58,34 +74,65 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     maxQueuedRequests: options.maxQueuedRequests,
     contextSize: options.contextSize,
     gpu: options.gpu,
+    pricePerToken: options.pricePerToken,
   });
   try {
+    const hardware = hardwareProfile(await engine.gpuInfo());
+    const modelCluster = clusterForModelFile((await stat(modelPath)).size);
+    const region =
+      options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
+    const throughput = new ThroughputMeter();
+    const capabilities = (): NodeCapabilities => ({
+      v: 1,
+      agent: FULL_NODE_AGENT,
+      engine: engine.name,
+      region,
+      // The node's own model's cluster always, plus every cluster its memory allows.
+      clusters: [...new Set<ModelCluster>([modelCluster, ...hardware.clusters])].sort(),
+      models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
+      activeRequests: engine.activeRequests,
+      maxConcurrentRequests: engine.parallelRequests,
+      queuedRequests: engine.queuedRequests,
+      tokensPerSecond: throughput.tokensPerSecond,
+    });
     const libp2p = await createLibp2pNode({
       identity,
       listen: options.listen,
       bootstrap: options.bootstrap,
+      relay: options.relay,
+      localNetwork: options.localNetwork,
+      iceServers: options.iceServers,
       services: {
-        inference: inferenceService({ engine, identity, onServed: options.onServed, deltaBatchMs: options.deltaBatchMs }),
-        nodeInfo: nodeInfoService({
-          getInfo: () => ({
-            v: 1,
-            agent: FULL_NODE_AGENT,
-            engine: engine.name,
-            region: options.region ?? null,
-            models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
-            activeRequests: engine.activeRequests,
-            maxConcurrentRequests: engine.parallelRequests,
-          }),
+        inference: inferenceService({
+          engine,
+          identity,
+          deltaBatchMs: options.deltaBatchMs,
+          onServed: (event) => {
+            if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
+            options.onServed?.(event);
+          },
         }),
+        nodeInfo: nodeInfoService({ getInfo: capabilities }),
       },
     });
+    const adverts = new AdvertPublisher(libp2p, {
+      identity,
+      getCapabilities: capabilities,
+      intervalMs: options.advertIntervalMs,
+    });
+    adverts.start();
     return {
       identity,
       libp2p,
       engine,
       modelPath,
+      region,
+      hardware,
+      modelCluster,
+      capabilities,
       addresses: () => libp2p.getMultiaddrs().map((address) => address.toString()),
       stop: async () => {
+        adverts.stop();
         await libp2p.stop();
         await engine.close();
       },

@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { isRegion, REGIONS } from "@opengateway/protocol";
 import type { OpenAIApi, OpenAICallContext, OpenAIResult } from "@opengateway/sdk";
 import { OpenAIHttpError, toOpenAIHttpError } from "@opengateway/sdk";
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from "express";
@@ -14,7 +15,11 @@ export interface GatewayAppOptions {
   maxBodyBytes?: number;
   /** Reports readiness: how many providers the gateway can reach. */
   health: () => { providers: number; peers: number };
+  /** What `GET /v1/opengateway/network` shows: known peers with region, clusters, models and load. */
+  network: () => unknown;
 }
+
+export const REGION_HEADER = "x-opengateway-region";
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -44,7 +49,10 @@ export function createGatewayApp(options: GatewayAppOptions): Express {
       res.on("close", () => {
         if (!res.writableFinished) controller.abort();
       });
-      await send(res, await call(options.api, req.body, { payer: accountOf(res), signal: controller.signal }));
+      const context: OpenAICallContext = { payer: accountOf(res), signal: controller.signal };
+      const region = regionOf(req);
+      if (region !== undefined) context.region = region;
+      await send(res, await call(options.api, req.body, context));
     };
   };
   v1.post(
@@ -76,6 +84,21 @@ function authenticate(accounts: ApiKeyAccounts): RequestHandler {
     res.locals.payer = accounts.authenticate(req.headers.authorization);
     next();
   };
+}
+
+/** `x-opengateway-region: europe` routes in that region; `any` allows every region. */
+function regionOf(req: Request): string | null | undefined {
+  const header = req.get(REGION_HEADER);
+  if (header === undefined || header.trim() === "") return undefined;
+  const value = header.trim().toLowerCase();
+  if (value === "any") return null;
+  if (!isRegion(value)) {
+    throw new OpenAIHttpError(400, `${REGION_HEADER} must be one of ${REGIONS.join(", ")} or 'any'`, {
+      param: REGION_HEADER,
+      code: "invalid_value",
+    });
+  }
+  return value;
 }
 
 function accountOf(res: Response) {

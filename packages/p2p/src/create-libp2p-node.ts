@@ -1,15 +1,28 @@
 import { bootstrap } from "@libp2p/bootstrap";
+import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
+import type { GossipSub } from "@libp2p/gossipsub";
+import { gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import type { Libp2p, ServiceMap } from "@libp2p/interface";
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from "@libp2p/kad-dht";
 import { noise } from "@libp2p/noise";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
+import { webRTC } from "@libp2p/webrtc";
 import { webSockets } from "@libp2p/websockets";
 import { yamux } from "@libp2p/yamux";
 import type { Identity } from "@opengateway/protocol";
 import type { ServiceFactoryMap } from "libp2p";
 import { createLibp2p } from "libp2p";
+import { KAD_DHT_PROTOCOL } from "./constants.js";
+
+/** One STUN/TURN server, as RTCPeerConnection takes it. */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
 
 export interface CreateLibp2pNodeOptions<T extends ServiceMap> {
   /** The node's OpenGateway identity doubles as its libp2p key, so peer id = identity id. */
@@ -17,19 +30,51 @@ export interface CreateLibp2pNodeOptions<T extends ServiceMap> {
   listen?: string[];
   /** Multiaddrs (with /p2p/ peer ids) to discover peers from. */
   bootstrap?: string[];
+  /** Act as a circuit relay v2 server: browsers and peers behind NAT reserve a slot and are reached through us. */
+  relay?: boolean;
+  /**
+   * ICE servers for WebRTC. Always explicit: the library default is a list of public STUN servers.
+   * Empty works when peers share a network (a LAN, or a test's network namespace).
+   */
+  iceServers?: IceServer[];
+  /**
+   * Devnet/LAN mode: accept loopback and private addresses in the DHT (which otherwise strips
+   * them, leaving empty routing tables on one machine). Off by default.
+   */
+  localNetwork?: boolean;
+  /** Answer DHT queries for others (servers), or only ask (clients: gateways, SDKs). */
+  dhtMode?: "server" | "client";
   services?: ServiceFactoryMap<T>;
 }
 
-export const DEFAULT_NODE_LISTEN = ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"];
+/** The services every OpenGateway node runs. */
+export type NetworkServices = {
+  identify: unknown;
+  ping: unknown;
+  pubsub: GossipSub;
+  dht: unknown;
+};
 
-/** A Node.js libp2p peer speaking TCP and WebSockets, Noise-encrypted, yamux-multiplexed. */
+export const DEFAULT_NODE_LISTEN = ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"];
+/** Relay limits: inference streams are long and busy, so relayed connections only carry WebRTC signalling. */
+const RELAY_MAX_RESERVATIONS = 256;
+
+/**
+ * A Node.js libp2p peer: TCP and WebSockets (Noise, yamux), WebRTC through circuit-relay
+ * signalling (so it can reach browser tabs directly), optionally a relay server itself.
+ */
 export async function createLibp2pNode<T extends ServiceMap>(options: CreateLibp2pNodeOptions<T>) {
   const privateKey = await generateKeyPairFromSeed("Ed25519", options.identity.seed);
   const bootstrapList = options.bootstrap ?? [];
   return createLibp2p({
     privateKey,
     addresses: { listen: options.listen ?? DEFAULT_NODE_LISTEN },
-    transports: [tcp(), webSockets()],
+    transports: [
+      tcp(),
+      webSockets(),
+      webRTC({ rtcConfiguration: { iceServers: options.iceServers ?? [] } }),
+      circuitRelayTransport(),
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
@@ -38,7 +83,14 @@ export async function createLibp2pNode<T extends ServiceMap>(options: CreateLibp
     services: {
       identify: identify(),
       ping: ping({ maxOutboundStreams: 64 }),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+      dht: kadDHT({
+        protocol: KAD_DHT_PROTOCOL,
+        clientMode: (options.dhtMode ?? "server") === "client",
+        peerInfoMapper: options.localNetwork ? passthroughMapper : removePrivateAddressesMapper,
+      }),
+      ...(options.relay ? { relay: circuitRelayServer({ reservations: { maxReservations: RELAY_MAX_RESERVATIONS } }) } : {}),
       ...options.services,
-    } as ServiceFactoryMap<T & { identify: unknown; ping: unknown }>,
-  }) as Promise<Libp2p<T & { identify: unknown; ping: unknown }>>;
+    } as ServiceFactoryMap<T & NetworkServices>,
+  }) as Promise<Libp2p<T & NetworkServices>>;
 }

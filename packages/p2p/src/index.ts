@@ -1,3 +1,4 @@
+export * from "./advert-publisher.js";
 export * from "./constants.js";
 export * from "./create-libp2p-node.js";
 export * from "./frame-stream.js";

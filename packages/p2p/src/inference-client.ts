@@ -6,6 +6,7 @@ import {
   decodeProviderFrame,
   errorFromCode,
   INFERENCE_PROTOCOL,
+  ProtocolViolationError,
   verifyInferenceReceipt,
 } from "@opengateway/protocol";
 import { FrameStream } from "./frame-stream.js";
@@ -14,6 +15,8 @@ export interface RequestInferenceOptions {
   /** Aborting sends `cancel` to the provider and closes the stream; generation stops there. */
   signal?: AbortSignal;
   maxFrameBytes?: number;
+  /** A provider that sends no frame for this long is treated as failed (a hung node). */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -44,7 +47,7 @@ export async function* requestInference(
   try {
     await frames.write({ t: "request", request }, { signal });
     while (true) {
-      const frame = decodeProviderFrame(await frames.readBytes({ signal }));
+      const frame = decodeProviderFrame(await readFrame(frames, signal, options.idleTimeoutMs));
       if (frame.t === "error") {
         finished = true;
         throw errorFromCode(frame.code, frame.message);
@@ -66,5 +69,20 @@ export async function* requestInference(
       await frames.write({ t: "cancel" }).catch(() => {});
       stream.abort(new CancelledError());
     }
+  }
+}
+
+async function readFrame(
+  frames: FrameStream,
+  signal: AbortSignal | undefined,
+  idleTimeoutMs: number | undefined,
+): Promise<Uint8Array> {
+  if (idleTimeoutMs === undefined) return frames.readBytes({ signal });
+  const idle = AbortSignal.timeout(idleTimeoutMs);
+  try {
+    return await frames.readBytes({ signal: signal ? AbortSignal.any([signal, idle]) : idle });
+  } catch (error) {
+    if (idle.aborted && !signal?.aborted) throw new ProtocolViolationError(`the provider sent nothing for ${idleTimeoutMs} ms`);
+    throw error;
   }
 }

@@ -1,32 +1,12 @@
 import type { Libp2p, PeerId, Stream } from "@libp2p/interface";
-import { MAX_MODEL_ID_CHARS, NODE_INFO_PROTOCOL, utf8Decode, utf8Encode } from "@opengateway/protocol";
-import { z } from "zod";
+import type { NodeCapabilities } from "@opengateway/protocol";
+import { NODE_INFO_PROTOCOL, nodeCapabilitiesSchema, utf8Decode, utf8Encode } from "@opengateway/protocol";
 import { DEFAULT_NODE_INFO_TIMEOUT_MS } from "./constants.js";
 import { FrameStream } from "./frame-stream.js";
 import type { ProtocolServiceComponents } from "./service-components.js";
 
-export const nodeInfoSchema = z.strictObject({
-  v: z.literal(1),
-  /** Software and version, e.g. `opengateway-full-node/0.1.0`. */
-  agent: z.string().max(128),
-  engine: z.string().max(64),
-  region: z.string().max(64).nullable(),
-  models: z
-    .array(
-      z.strictObject({
-        id: z.string().min(1).max(MAX_MODEL_ID_CHARS),
-        contextSize: z.int().min(1),
-        pricePerToken: z.number().min(0).max(1_000_000),
-        kinds: z.array(z.enum(["chat", "completion", "embedding"])).max(3),
-      }),
-    )
-    .max(256),
-  /** Requests being served now, and how many can run at once before queueing. */
-  activeRequests: z.int().min(0),
-  maxConcurrentRequests: z.int().min(1),
-});
-
-export type NodeInfo = z.infer<typeof nodeInfoSchema>;
+export const nodeInfoSchema = nodeCapabilitiesSchema;
+export type NodeInfo = NodeCapabilities;
 
 const MAX_NODE_INFO_BYTES = 64 * 1024;
 

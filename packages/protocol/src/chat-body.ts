@@ -55,6 +55,11 @@ export const chatBodySchema = z.strictObject({
   responseFormat: responseFormatSchema.optional(),
   tools: z.array(toolDefinitionSchema).max(MAX_TOOLS).optional(),
   toolChoice: toolChoiceSchema.optional(),
+  /**
+   * The last message is an assistant turn to continue rather than answer: how a stream resumes
+   * on another provider after its first one died mid-way.
+   */
+  continueFinal: z.boolean().optional(),
 });
 
 export type ToolCall = z.infer<typeof toolCallSchema>;

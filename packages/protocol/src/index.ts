@@ -1,5 +1,6 @@
 export * from "./bytes-encoding.js";
 export * from "./canonical-json.js";
+export * from "./capability-advert.js";
 export * from "./chat-body.js";
 export * from "./completion-body.js";
 export * from "./constants.js";
@@ -11,7 +12,9 @@ export * from "./inference-engine.js";
 export * from "./inference-receipt.js";
 export * from "./inference-request.js";
 export * from "./json-value.js";
+export * from "./model-cluster.js";
 export * from "./pricing.js";
+export * from "./region.js";
 export * from "./replay-guard.js";
 export * from "./sampling-params.js";
 export * from "./signed-envelope.js";

@@ -5,7 +5,7 @@ import type { Identity, IdentityId } from "./identity.js";
 import { publicKeyFromIdentityId, verifySignature } from "./identity.js";
 
 /** Each signed kind gets its own domain, so a signature over a receipt can never pass as one over a request. */
-export type SignatureDomain = "inference-request" | "inference-receipt";
+export type SignatureDomain = "inference-request" | "inference-receipt" | "capability-advert";
 
 function signingBytes(domain: SignatureDomain, unsigned: object): Uint8Array {
   const prefix = utf8Encode(`opengateway:${domain}:v1\n`);

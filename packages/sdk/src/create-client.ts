@@ -1,5 +1,6 @@
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import type { NetworkServices } from "@opengateway/p2p";
 import { createLibp2pNode } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
@@ -21,7 +22,10 @@ export interface CreateClientOptions {
   bootstrap?: string[];
   /** Providers to dial directly. */
   peers?: string[];
+  /** Region to route in; `null` (the default) = any region. */
   region?: string | null;
+  /** Devnet/LAN: accept loopback and private addresses in the DHT. */
+  localNetwork?: boolean;
   /** Resolve `createClient` once a provider is known, waiting at most this long (default 10 s; 0 = don't wait). */
   waitForProvidersMs?: number;
   /** Passed to the official client (timeouts, retries, default headers…); `fetch` and `baseURL` are the SDK's. */
@@ -37,7 +41,7 @@ export interface Wallet {
 
 export type OpenGatewayClient = OpenAI & {
   readonly wallet: Wallet;
-  readonly libp2p: Libp2p;
+  readonly libp2p: Libp2p<NetworkServices>;
   /** Stops the client's libp2p node. */
   close(): Promise<void>;
 };
@@ -51,7 +55,13 @@ const MAX_HISTORY = 1000;
  */
 export async function createClient(options: CreateClientOptions = {}): Promise<OpenGatewayClient> {
   const identity = options.identity ?? (options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity());
-  const libp2p = await createLibp2pNode({ identity, listen: [], bootstrap: options.bootstrap });
+  const libp2p = await createLibp2pNode({
+    identity,
+    listen: [],
+    bootstrap: options.bootstrap,
+    localNetwork: options.localNetwork,
+    dhtMode: "client",
+  });
   const table = new ProviderTable();
   const watcher = new NetworkWatcher(libp2p, table);
   watcher.start();

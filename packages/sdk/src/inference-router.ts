@@ -8,27 +8,43 @@ import {
   ModelNotFoundError,
   NoProviderError,
   OpenGatewayError,
+  OverloadedError,
   randomId,
 } from "@opengateway/protocol";
-import type { ProviderTable } from "./provider-table.js";
+import type { ProviderEntry, ProviderTable } from "./provider-table.js";
 
 export type RouterEvent =
   | { type: "delta"; index: number; text: string; tokens: number; provider: string }
   | { type: "tool_calls"; index: number; calls: readonly ToolCallRequest[]; provider: string }
   | { type: "embedding"; index: number; embedding: readonly number[]; provider: string }
-  | { type: "done"; choices: readonly ChoiceEnd[]; usage: Usage; receipt: InferenceReceipt; providers: string[] };
+  | {
+      type: "done";
+      choices: readonly ChoiceEnd[];
+      usage: Usage;
+      /** One receipt per provider that finished its part (several after a mid-stream failover). */
+      receipts: InferenceReceipt[];
+      /** Every provider that served part of the answer, in order. */
+      providers: string[];
+    };
 
 export type RouteRequest = InferencePayload & {
   model: string;
-  /** One id across retries, so the receipt names the id the client saw. */
+  /** One id across retries, so receipts name the id the client saw. */
   requestId?: string;
+  /** Route only to providers in this region; `null` = any region. Defaults to the router's region. */
+  region?: string | null;
 };
 
 export interface InferenceRouterOptions {
-  /** Providers tried before the first token arrives. */
+  /** Providers tried for one request, counting failovers. */
   maxAttempts?: number;
+  /** The router's home region: requests stay in it unless they say otherwise. `null` = any. */
   region?: string | null;
+  /** A provider that sends nothing for this long is treated as dead (hung), and the request moves on. */
+  providerIdleTimeoutMs?: number;
 }
+
+export const DEFAULT_PROVIDER_IDLE_TIMEOUT_MS = 30_000;
 
 /** Failures that say nothing about the request itself: another provider may well succeed. */
 const RETRYABLE_CODES = new Set([
@@ -40,11 +56,14 @@ const RETRYABLE_CODES = new Set([
   "model_not_found",
   "request_expired",
   "invalid_signature",
+  "cancelled",
 ]);
 
 /**
- * Signs a chat request for the paying identity and streams it from the best provider. If a
- * provider fails before its first token, the next one is tried behind the same stream.
+ * Signs requests for the paying identity and streams them from the best provider. A provider that
+ * fails before its first token is replaced transparently; one that dies mid-stream is replaced by
+ * another that continues from the text delivered so far, behind the same stream, and each
+ * provider is paid by its own receipt for its own part.
  */
 export class InferenceRouter {
   readonly #node: Pick<Libp2p, "dialProtocol">;
@@ -61,6 +80,10 @@ export class InferenceRouter {
     return this.#table;
   }
 
+  get region(): string | null {
+    return this.#options.region ?? null;
+  }
+
   async *route(
     payer: Identity,
     route: RouteRequest,
@@ -68,67 +91,107 @@ export class InferenceRouter {
   ): AsyncGenerator<RouterEvent, void, undefined> {
     const { signal } = options;
     const requestId = route.requestId ?? randomId();
+    const region = route.region === undefined ? this.region : route.region;
     const tried = new Set<string>();
+    const servedBy: string[] = [];
+    const receipts: InferenceReceipt[] = [];
     const maxAttempts = this.#options.maxAttempts ?? 3;
+    /** Text and tokens already streamed to the client, for resuming after a mid-stream failure. */
+    const delivered = { text: "", tokens: 0 };
+    let resumedAfterTokens = 0;
+    let payload: InferencePayload = payloadOf(route);
     let lastError: unknown;
+
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       signal?.throwIfAborted();
-      const provider = this.#table.candidatesFor(route.model, tried, route.kind)[0];
-      if (provider === undefined) break;
+      const provider = this.#pick(route, { exclude: tried, region });
       tried.add(provider.peerId);
       const price = provider.info.models.find((m) => m.id === route.model)?.pricePerToken ?? 1;
       const request = createInferenceRequest(
         {
-          ...payloadOf(route),
-          id: requestId,
+          ...payload,
+          id: attempt === 0 ? requestId : `${requestId}-${attempt}`,
           model: route.model,
-          maxCredits: maxCreditsFor(route, price),
-          region: this.#options.region ?? null,
+          maxCredits: maxCreditsFor(payload, price),
+          region,
         },
         payer,
       );
-      let started = false;
+      let startedHere = false;
       provider.inFlight++;
       try {
-        for await (const frame of requestInference(this.#node, peerIdFromString(provider.peerId), request, { signal })) {
+        const frames = requestInference(this.#node, peerIdFromString(provider.peerId), request, {
+          signal,
+          idleTimeoutMs: this.#options.providerIdleTimeoutMs ?? DEFAULT_PROVIDER_IDLE_TIMEOUT_MS,
+        });
+        for await (const frame of frames) {
           switch (frame.t) {
             case "delta":
-              started = true;
+              if (!startedHere) servedBy.push(provider.peerId);
+              startedHere = true;
+              if (frame.index === 0) {
+                delivered.text += frame.text;
+                delivered.tokens += frame.tokens;
+              }
               yield { type: "delta", index: frame.index, text: frame.text, tokens: frame.tokens, provider: provider.peerId };
               break;
             case "tool_calls":
-              started = true;
+              if (!startedHere) servedBy.push(provider.peerId);
+              startedHere = true;
               yield { type: "tool_calls", index: frame.index, calls: frame.calls, provider: provider.peerId };
               break;
             case "embedding":
-              started = true;
+              if (!startedHere) servedBy.push(provider.peerId);
+              startedHere = true;
               yield { type: "embedding", index: frame.index, embedding: frame.embedding, provider: provider.peerId };
               break;
-            case "done":
+            case "done": {
               provider.failures = 0;
-              yield {
-                type: "done",
-                choices: frame.choices,
-                usage: frame.usage,
-                receipt: frame.receipt,
-                providers: [provider.peerId],
+              if (!startedHere) servedBy.push(provider.peerId);
+              receipts.push(frame.receipt);
+              // After a resume the last provider's prompt included the text already delivered.
+              const usage: Usage = {
+                promptTokens: Math.max(0, frame.usage.promptTokens - resumedAfterTokens),
+                completionTokens: frame.usage.completionTokens + resumedAfterTokens,
               };
-              break;
+              yield { type: "done", choices: frame.choices, usage, receipts, providers: servedBy };
+              return;
+            }
           }
         }
-        return;
+        throw new OpenGatewayError("protocol_violation", "the provider ended the stream without a result");
       } catch (error) {
         if (signal?.aborted) throw signal.reason ?? new CancelledError();
         provider.failures++;
         lastError = error;
-        if (started || !isRetryable(error)) throw error;
+        if (!isRetryable(error)) throw error;
+        if (delivered.tokens > 0 || startedHere) {
+          const resumed = resumePayload(payloadOf(route), delivered);
+          if (resumed === undefined) throw error;
+          payload = resumed;
+          resumedAfterTokens = delivered.tokens;
+        }
       } finally {
         provider.inFlight--;
       }
     }
-    if (lastError !== undefined) throw lastError;
-    if (this.#table.models().some((model) => model.id === route.model)) {
-      throw new NoProviderError(`no provider of '${route.model}' could serve the request`);
+    throw lastError ?? new NoProviderError("no provider could serve the request");
+  }
+
+  /** The best provider for a request right now, or the error that explains why there is none. */
+  #pick(route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }): ProviderEntry {
+    const candidates = this.#table.candidatesFor(route.model, { ...filter, kind: route.kind });
+    const best = candidates[0];
+    if (best) return best;
+    const eligible = this.#table.providersOf(route.model, { ...filter, kind: route.kind });
+    if (eligible.length > 0) {
+      throw new OverloadedError(`every provider of '${route.model}'${filter.region ? ` in ${filter.region}` : ""} is busy`);
+    }
+    if (filter.exclude.size > 0) throw new NoProviderError(`no other provider of '${route.model}' is left to try`);
+    if (this.#table.providersOf(route.model, { kind: route.kind }).length > 0) {
+      throw new NoProviderError(
+        `no provider of '${route.model}' in region '${filter.region}'; allow other regions to use one elsewhere`,
+      );
     }
     if (this.#table.size === 0) throw new NoProviderError("no provider is reachable right now");
     throw new ModelNotFoundError(`The model '${route.model}' does not exist or is not served by the network right now`);
@@ -149,6 +212,42 @@ function payloadOf(route: RouteRequest): InferencePayload {
       return { kind: "completion", body: route.body };
     case "embedding":
       return { kind: "embedding", body: route.body };
+  }
+}
+
+/**
+ * The request that continues a stream from where it broke: the text delivered so far becomes the
+ * start of the answer, and only the tokens left are asked for. Only plain single-choice text can
+ * be resumed: a grammar (JSON, tools) or several choices cannot be picked up mid-way.
+ */
+export function resumePayload(
+  original: InferencePayload,
+  delivered: { text: string; tokens: number },
+): InferencePayload | undefined {
+  switch (original.kind) {
+    case "embedding":
+      return undefined;
+    case "completion": {
+      const body = original.body;
+      const remaining = body.maxTokens - delivered.tokens;
+      if ((body.n ?? 1) !== 1 || remaining < 1) return undefined;
+      return { kind: "completion", body: { ...body, prompt: body.prompt + delivered.text, maxTokens: remaining } };
+    }
+    case "chat": {
+      const body = original.body;
+      const remaining = body.maxTokens - delivered.tokens;
+      if ((body.n ?? 1) !== 1 || remaining < 1 || body.responseFormat !== undefined || (body.tools?.length ?? 0) > 0)
+        return undefined;
+      return {
+        kind: "chat",
+        body: {
+          ...body,
+          messages: [...body.messages, { role: "assistant", content: delivered.text }],
+          continueFinal: true,
+          maxTokens: remaining,
+        },
+      };
+    }
   }
 }
 

@@ -17,6 +17,8 @@ export interface OpenAICallContext {
   signal?: AbortSignal;
   /** Told about every receipt a request produced (the SDK's wallet history keeps them). */
   onReceipt?: (receipt: InferenceReceipt) => void;
+  /** Region to route in (`null` = any); absent = the router's home region. */
+  region?: string | null;
 }
 
 export const DEFAULT_MAX_TOKENS = 1024;
@@ -74,7 +76,7 @@ export class OpenAIApi {
         else if (event.type === "done") done = event;
       });
       const finished = requireDone(done);
-      context.onReceipt?.(finished.receipt);
+      for (const receipt of finished.receipts) context.onReceipt?.(receipt);
       return json(
         {
           id,
@@ -99,9 +101,9 @@ export class OpenAIApi {
             };
           }),
           usage: openAIUsage(finished.usage),
-          opengateway: { receipts: [finished.receipt], providers: finished.providers },
+          opengateway: { receipts: finished.receipts, providers: finished.providers },
         },
-        headers,
+        { ...headers, "x-opengateway-provider": finished.providers.join(",") },
       );
     }
 
@@ -138,7 +140,11 @@ export class OpenAIApi {
         }
         if (event.type !== "done") return [];
         return [
-          ...event.choices.flatMap((choice) => [...open(choice.index), chunk(choice.index, {}, choice.finishReason)]),
+          ...event.choices.flatMap((choice) => [
+            ...open(choice.index),
+            // Headers left before a failover could happen: the last chunk names every provider.
+            { ...chunk(choice.index, {}, choice.finishReason), opengateway: { providers: event.providers } },
+          ]),
           ...(request.includeUsage
             ? [
                 {
@@ -188,7 +194,7 @@ export class OpenAIApi {
           for (const choice of event.choices) choices.push({ ...choice, prompt });
           usage.promptTokens += event.usage.promptTokens;
           usage.completionTokens += event.usage.completionTokens;
-          receipts.push(event.receipt);
+          receipts.push(...event.receipts);
           prompt++;
         }
       });
@@ -275,7 +281,7 @@ export class OpenAIApi {
     if (vectors.length !== request.body.input.length || vectors.some((vector) => vector === undefined)) {
       throw new OpenAIHttpError(502, "the provider returned an incomplete set of embeddings", { code: "protocol_violation" });
     }
-    context.onReceipt?.(finished.receipt);
+    for (const receipt of finished.receipts) context.onReceipt?.(receipt);
     return json(
       {
         object: "list",
@@ -286,7 +292,7 @@ export class OpenAIApi {
         })),
         model: request.model,
         usage: { prompt_tokens: finished.usage.promptTokens, total_tokens: finished.usage.promptTokens },
-        opengateway: { receipts: [finished.receipt], providers: finished.providers },
+        opengateway: { receipts: finished.receipts, providers: finished.providers },
       },
       headers,
     );
@@ -327,7 +333,8 @@ export class OpenAIApi {
     const providers: string[] = [];
     async function* all(): AsyncGenerator<RouterEvent, void, undefined> {
       for (const route of routes) {
-        for await (const event of router.route(context.payer, route, { signal: context.signal })) {
+        const routed = context.region === undefined ? route : { ...route, region: context.region };
+        for await (const event of router.route(context.payer, routed, { signal: context.signal })) {
           const provider = event.type === "done" ? event.providers.join(",") : event.provider;
           if (!providers.includes(provider)) providers.push(provider);
           yield event;
@@ -371,7 +378,7 @@ async function* inBandErrors(
     for (let next = first; !next.done; next = await events.next()) {
       if (next.value.type === "done") {
         finished = true;
-        context.onReceipt?.(next.value.receipt);
+        for (const receipt of next.value.receipts) context.onReceipt?.(receipt);
       }
       yield* toChunks(next.value);
     }

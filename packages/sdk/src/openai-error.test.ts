@@ -8,7 +8,7 @@ describe("toOpenAIHttpError", () => {
     const cases: Array<[Error, number, string]> = [
       [new ModelNotFoundError("gone"), 404, "invalid_request_error"],
       [new NoProviderError("none"), 503, "server_error"],
-      [new OverloadedError(), 503, "server_error"],
+      [new OverloadedError(), 429, "rate_limit_error"],
       [new ProtocolViolationError("bad peer"), 502, "server_error"],
     ];
     for (const [error, status, type] of cases) {

@@ -37,7 +37,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { status: number; type: string }> = {
   invalid_request: { status: 400, type: "invalid_request_error" },
   model_not_found: { status: 404, type: "invalid_request_error" },
   insufficient_credits: { status: 402, type: "insufficient_quota" },
-  overloaded: { status: 503, type: "server_error" },
+  overloaded: { status: 429, type: "rate_limit_error" },
   no_provider: { status: 503, type: "server_error" },
   cancelled: { status: 499, type: "server_error" },
   // The rest are a provider misbehaving or a failure between us and it: an upstream error.
@@ -58,7 +58,7 @@ export function toOpenAIHttpError(error: unknown): OpenAIHttpError {
     return new OpenAIHttpError(status, error.message, {
       type,
       code: error.code,
-      headers: status === 503 ? { "retry-after": "1" } : {},
+      headers: status === 503 || status === 429 ? { "retry-after": "1" } : {},
     });
   }
   return new OpenAIHttpError(500, "internal error", { code: "internal_error" });

@@ -8,6 +8,9 @@ const info = (models: string[], maxConcurrentRequests = 4): NodeInfo => ({
   agent: "test",
   engine: "test",
   region: null,
+  clusters: ["A"],
+  queuedRequests: 0,
+  tokensPerSecond: null,
   models: models.map((id) => ({ id, contextSize: 2048, pricePerToken: 1, kinds: ["chat" as const] })),
   activeRequests: 0,
   maxConcurrentRequests,
@@ -16,8 +19,8 @@ const info = (models: string[], maxConcurrentRequests = 4): NodeInfo => ({
 describe("ProviderTable", () => {
   it("merges the models that providers serve", () => {
     const table = new ProviderTable();
-    table.upsert("a", info(["m1", "m2"]));
-    table.upsert("b", info(["m2"]));
+    table.upsert("a", info(["m1", "m2"]), { expiresAt: Date.now() + 60_000 });
+    table.upsert("b", info(["m2"]), { expiresAt: Date.now() + 60_000 });
     assert.deepEqual(
       table.models().map((model) => [model.id, model.providers]),
       [
@@ -32,10 +35,29 @@ describe("ProviderTable", () => {
     );
   });
 
+  it("keeps only providers of the region asked for, and forgets expired ones", () => {
+    let now = 1_000;
+    const table = new ProviderTable({ now: () => now });
+    table.upsert("eu", { ...info(["m"]), region: "europe" }, { expiresAt: 2_000 });
+    table.upsert("asia", { ...info(["m"]), region: "asia" }, { expiresAt: 5_000 });
+    assert.deepEqual(
+      table.candidatesFor("m", { region: "asia" }).map((entry) => entry.peerId),
+      ["asia"],
+    );
+    assert.equal(table.candidatesFor("m", { region: null }).length, 2);
+    now = 3_000;
+    assert.deepEqual(
+      table.candidatesFor("m").map((entry) => entry.peerId),
+      ["asia"],
+    );
+    table.prune();
+    assert.equal(table.size, 1);
+  });
+
   it("prefers the less loaded and the less failing provider, and spreads ties", () => {
     const table = new ProviderTable();
-    table.upsert("busy", info(["m"]));
-    table.upsert("idle", info(["m"]));
+    table.upsert("busy", info(["m"]), { expiresAt: Date.now() + 60_000 });
+    table.upsert("idle", info(["m"]), { expiresAt: Date.now() + 60_000 });
     const busy = table.get("busy");
     assert.ok(busy);
     busy.inFlight = 3;
@@ -45,14 +67,20 @@ describe("ProviderTable", () => {
     idle.failures = 1;
     assert.equal(table.candidatesFor("m")[0]?.peerId, "busy");
     assert.deepEqual(
-      table.candidatesFor("m", new Set(["busy"])).map((entry) => entry.peerId),
+      table.candidatesFor("m", { exclude: new Set(["busy"]) }).map((entry) => entry.peerId),
       ["idle"],
     );
     assert.deepEqual(table.candidatesFor("other"), []);
+    // A provider with every slot and its queue taken by us is not a candidate at all.
+    busy.inFlight = 8;
+    assert.deepEqual(
+      table.candidatesFor("m").map((entry) => entry.peerId),
+      ["idle"],
+    );
 
     const even = new ProviderTable();
-    even.upsert("x", info(["m"]));
-    even.upsert("y", info(["m"]));
+    even.upsert("x", info(["m"]), { expiresAt: Date.now() + 60_000 });
+    even.upsert("y", info(["m"]), { expiresAt: Date.now() + 60_000 });
     const firsts = new Set(Array.from({ length: 50 }, () => even.candidatesFor("m")[0]?.peerId));
     assert.deepEqual([...firsts].sort(), ["x", "y"]);
   });

@@ -1,10 +1,13 @@
-import type { NodeInfo } from "@opengateway/p2p";
-import type { InferenceKind } from "@opengateway/protocol";
+import type { InferenceKind, NodeCapabilities } from "@opengateway/protocol";
 
 export interface ProviderEntry {
   readonly peerId: string;
-  info: NodeInfo;
+  info: NodeCapabilities;
+  /** Where the provider said it can be dialled (from its advert). */
+  addresses: string[];
   lastSeen: number;
+  /** After this the entry is dropped unless refreshed (adverts expire; direct queries last a while). */
+  expiresAt: number;
   /** Requests this router has in flight on the provider right now. */
   inFlight: number;
   /** Consecutive failures; a provider that keeps failing is tried last. */
@@ -20,17 +23,40 @@ export interface ServedModelView {
   providers: number;
 }
 
+export interface CandidateFilter {
+  kind?: InferenceKind;
+  exclude?: ReadonlySet<string>;
+  /** Only providers in this region (phase-1 routing); `null`/absent = any region. */
+  region?: string | null;
+}
+
 /** What this router knows about the providers it can reach, and how busy it keeps them. */
 export class ProviderTable {
   readonly #entries = new Map<string, ProviderEntry>();
+  readonly #now: () => number;
 
-  upsert(peerId: string, info: NodeInfo, now = Date.now()): void {
+  constructor(options: { now?: () => number } = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  upsert(peerId: string, info: NodeCapabilities, options: { expiresAt: number; addresses?: string[] }): void {
+    const now = this.#now();
     const known = this.#entries.get(peerId);
     if (known) {
       known.info = info;
       known.lastSeen = now;
+      known.expiresAt = Math.max(known.expiresAt, options.expiresAt);
+      if (options.addresses && options.addresses.length > 0) known.addresses = options.addresses;
     } else {
-      this.#entries.set(peerId, { peerId, info, lastSeen: now, inFlight: 0, failures: 0 });
+      this.#entries.set(peerId, {
+        peerId,
+        info,
+        addresses: options.addresses ?? [],
+        lastSeen: now,
+        expiresAt: options.expiresAt,
+        inFlight: 0,
+        failures: 0,
+      });
     }
   }
 
@@ -39,21 +65,29 @@ export class ProviderTable {
   }
 
   get(peerId: string): ProviderEntry | undefined {
-    return this.#entries.get(peerId);
+    const entry = this.#entries.get(peerId);
+    return entry && entry.expiresAt > this.#now() ? entry : undefined;
+  }
+
+  /** Drops expired entries (a provider that stopped advertising is gone). */
+  prune(): void {
+    const now = this.#now();
+    for (const [peerId, entry] of this.#entries) if (entry.expiresAt <= now && entry.inFlight === 0) this.#entries.delete(peerId);
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.entries().length;
   }
 
   entries(): ProviderEntry[] {
-    return [...this.#entries.values()];
+    const now = this.#now();
+    return [...this.#entries.values()].filter((entry) => entry.expiresAt > now);
   }
 
   /** Models served by at least one known provider, merged across providers. */
   models(): ServedModelView[] {
     const byId = new Map<string, ServedModelView>();
-    for (const entry of this.#entries.values()) {
+    for (const entry of this.entries()) {
       for (const model of entry.info.models) {
         const view = byId.get(model.id);
         if (view) {
@@ -69,19 +103,36 @@ export class ProviderTable {
     return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /** Providers that could serve a model under the filter, ignoring how busy they are. */
+  providersOf(model: string, filter: CandidateFilter = {}): ProviderEntry[] {
+    return this.entries().filter(
+      (entry) =>
+        !filter.exclude?.has(entry.peerId) &&
+        (filter.region == null || entry.info.region === filter.region) &&
+        entry.info.models.some((m) => m.id === model && (filter.kind === undefined || m.kinds.includes(filter.kind))),
+    );
+  }
+
   /**
-   * Providers of a model, best first: fewest failures, then lowest load (in flight relative to
-   * the provider's parallel capacity), ties broken at random so equal nodes share the work.
+   * Providers with room for one more request, best first: fewest failures, then lowest load
+   * (what we have in flight, or what it reports, relative to its parallel capacity), then the
+   * fastest; ties broken at random so equal providers share the work instead of one taking all.
    */
-  candidatesFor(model: string, exclude: ReadonlySet<string> = new Set(), kind?: InferenceKind): ProviderEntry[] {
-    return this.entries()
-      .filter(
-        (entry) =>
-          !exclude.has(entry.peerId) &&
-          entry.info.models.some((m) => m.id === model && (kind === undefined || m.kinds.includes(kind))),
-      )
-      .map((entry) => ({ entry, load: entry.inFlight / entry.info.maxConcurrentRequests, tie: Math.random() }))
-      .sort((a, b) => a.entry.failures - b.entry.failures || a.load - b.load || a.tie - b.tie)
+  candidatesFor(model: string, filter: CandidateFilter = {}): ProviderEntry[] {
+    return this.providersOf(model, filter)
+      .filter((entry) => entry.inFlight < capacityOf(entry))
+      .map((entry) => ({
+        entry,
+        load: Math.max(entry.inFlight, entry.info.activeRequests) / entry.info.maxConcurrentRequests,
+        speed: entry.info.tokensPerSecond ?? 0,
+        tie: Math.random(),
+      }))
+      .sort((a, b) => a.entry.failures - b.entry.failures || a.load - b.load || b.speed - a.speed || a.tie - b.tie)
       .map(({ entry }) => entry);
   }
+}
+
+/** Requests a router sends one provider at once: its parallel slots plus as many queued. */
+export function capacityOf(entry: ProviderEntry): number {
+  return entry.info.maxConcurrentRequests * 2;
 }
