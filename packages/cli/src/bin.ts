@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
+import { REGIONS } from "@opengateway/protocol";
 import { onShutdown } from "./shutdown.js";
 
 /** The model `opengateway start` serves when OPENGATEWAY_MODEL is not set. */
@@ -34,7 +35,9 @@ nodeCommand
   .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
   .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
   .option("--key-file <path>", "where the node's identity is kept (default: a new identity each run)")
-  .option("--region <region>", "the region this node serves")
+  .addOption(new Option("--region <region>", "the region this node serves (default: guessed from the time zone)").choices([...REGIONS]))
+  .option("--relay", "also act as a circuit relay for browsers and peers behind NAT", false)
+  .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
   .option("--threads <n>", "CPU threads for generation (default: cores - 1)", integer("--threads"))
   .option("--parallel <n>", "requests generated at once", integer("--parallel"))
   .option("--stream-batch-ms <ms>", "coalesce streamed tokens for up to this long per frame", integer("--stream-batch-ms"))
@@ -59,7 +62,9 @@ gatewayCommand
   .option("--api-keys-file <path>", "a file with one API key per line")
   .option("--peer <multiaddr...>", "full nodes to dial directly", [])
   .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
-  .option("--region <region>", "the region requests are routed in")
+  .addOption(new Option("--region <region>", "home region: requests stay in it unless they ask for 'any'").choices([...REGIONS]))
+  .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
+  .option("--provider-idle-timeout-ms <ms>", "treat a provider silent this long mid-request as dead", integer("--provider-idle-timeout-ms"))
   .option("--home <dir>", "data directory", defaultHome)
   .action(async (options) => {
     const { readFile } = await import("node:fs/promises");
@@ -72,7 +77,55 @@ gatewayCommand
     const apiKeys = [...options.apiKey, ...fileKeys];
     if (apiKeys.length === 0) program.error("no API key: pass --api-key, --api-keys-file or set OPENGATEWAY_API_KEY");
     const { runGatewayCommand } = await import("./run-gateway-command.js");
-    await runGatewayCommand({ ...options, peers: options.peer, apiKeys }, logger.child({ role: "gateway" }));
+    await runGatewayCommand(
+      { ...options, peers: options.peer, apiKeys, providerIdleTimeoutMs: options.providerIdleTimeoutMs },
+      logger.child({ role: "gateway" }),
+    );
+  });
+
+const relayCommand = program.command("relay").description("run a bootstrap and relay node (serves no model)");
+relayCommand
+  .command("start")
+  .description("be the first address peers dial: a DHT server, a circuit relay and an advert forwarder")
+  .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
+  .option("--bootstrap <multiaddr...>", "other bootstrap peers", [])
+  .option("--key-file <path>", "where the node's identity is kept (default: a new identity each run)")
+  .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
+  .action(async (options) => {
+    const { runRelayCommand } = await import("./run-relay-command.js");
+    await runRelayCommand(options);
+  });
+
+program
+  .command("devnet")
+  .description("start a multi-process local network: a bootstrap/relay node, N full nodes over several regions, and a gateway")
+  .option("--nodes <n>", "full nodes to start", integer("--nodes"), 3)
+  .option("--model <path|hf:uri>", "model every node serves (or OPENGATEWAY_MODEL)", env.OPENGATEWAY_MODEL ?? DEFAULT_MODEL)
+  .option("--port <port>", "gateway HTTP port (or OPENGATEWAY_PORT)", integer("--port"), Number(env.OPENGATEWAY_PORT ?? 8080))
+  .option("--host <host>", "gateway HTTP host", "127.0.0.1")
+  .option("--home <dir>", "data directory", defaultHome)
+  .action(async (options) => {
+    const generated = env.OPENGATEWAY_API_KEY === undefined;
+    const apiKey = env.OPENGATEWAY_API_KEY ?? `og-${randomBytes(18).toString("base64url")}`;
+    const { startDevnet } = await import("./start-devnet.js");
+    process.stdout.write(`Starting a devnet: 1 bootstrap/relay node, ${options.nodes} full nodes, 1 gateway ...\n`);
+    const devnet = await startDevnet({ ...options, apiKey, nodeArgs: ["--parallel", "2"] });
+    process.stdout.write(
+      [
+        "",
+        "  OpenGateway devnet is up.",
+        `  OpenAI base URL  ${devnet.url}`,
+        `  API key          ${apiKey}${generated ? "   (generated; set OPENGATEWAY_API_KEY to choose one)" : ""}`,
+        `  bootstrap/relay  ${devnet.relay.addresses[0] ?? devnet.relay.peerId}`,
+        ...devnet.nodes.map((node, index) => `  full node ${index + 1}      ${node.peerId}  (${node.region ?? "any region"})`),
+        `  network view     curl -s ${devnet.url}/opengateway/network -H "Authorization: Bearer ${apiKey}"`,
+        `  pin a region     -H "x-opengateway-region: europe"   (default: any)`,
+        "",
+        "  Ctrl-C stops everything.",
+        "",
+      ].join("\n"),
+    );
+    onShutdown(() => devnet.stop());
   });
 
 program

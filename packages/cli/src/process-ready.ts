@@ -1,7 +1,8 @@
-/** What a child process started by `opengateway start` reports once it serves. */
+/** What a child process started by `opengateway start` or `devnet` reports once it serves. */
 export type ReadyMessage =
-  | { type: "ready"; role: "node"; peerId: string; addresses: string[]; models: string[] }
-  | { type: "ready"; role: "gateway"; url: string };
+  | { type: "ready"; role: "node"; peerId: string; addresses: string[]; models: string[]; region: string | null }
+  | { type: "ready"; role: "relay"; peerId: string; addresses: string[] }
+  | { type: "ready"; role: "gateway"; url: string; peerId: string };
 
 /** Tells a parent that spawned this process over IPC that it is ready; a no-op otherwise. */
 export function reportReady(message: ReadyMessage): void {

@@ -13,6 +13,8 @@ export interface GatewayCommandOptions {
   bootstrap: string[];
   home: string;
   region?: string;
+  local: boolean;
+  providerIdleTimeoutMs?: number;
 }
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
@@ -24,12 +26,14 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
     peers: options.peers,
     bootstrap: options.bootstrap,
     region: options.region ?? null,
+    localNetwork: options.local,
+    providerIdleTimeoutMs: options.providerIdleTimeoutMs,
     logger,
   });
   const found = await gateway.waitForProviders({ timeoutMs: 15_000 });
   process.stdout.write(
     `\n  OpenGateway gateway\n  OpenAI API  ${gateway.url}\n  peer id     ${gateway.libp2p.peerId}\n  providers   ${gateway.table.size}${found ? "" : " (none yet: waiting for full nodes)"}\n\n`,
   );
-  reportReady({ type: "ready", role: "gateway", url: gateway.url });
+  reportReady({ type: "ready", role: "gateway", url: gateway.url, peerId: gateway.libp2p.peerId.toString() });
   onShutdown(() => gateway.stop());
 }

@@ -13,6 +13,8 @@ export interface NodeCommandOptions {
   home: string;
   keyFile?: string;
   region?: string;
+  relay: boolean;
+  local: boolean;
   threads?: number;
   parallel?: number;
   gpu: false | "auto";
@@ -28,7 +30,10 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     listen: options.listen,
     bootstrap: options.bootstrap,
     identity,
-    region: options.region ?? null,
+    // Without --region the node guesses its region from its time zone.
+    region: options.region,
+    relay: options.relay,
+    localNetwork: options.local,
     threads: options.threads,
     parallelRequests: options.parallel,
     gpu: options.gpu,
@@ -42,11 +47,12 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     `  peer id    ${node.identity.id}`,
     `  model      ${models.join(", ")}  (${node.modelPath})`,
     `  engine     ${node.engine.name}, ${node.engine.parallelRequests} parallel sequences`,
+    `  region     ${node.region ?? "any"}   clusters ${node.capabilities().clusters.join(", ") || "none"}${options.relay ? "   relay on" : ""}`,
     "  addresses",
     ...node.addresses().map((address) => `    ${address}`),
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
-  reportReady({ type: "ready", role: "node", peerId: node.identity.id, addresses: node.addresses(), models });
+  reportReady({ type: "ready", role: "node", peerId: node.identity.id, addresses: node.addresses(), models, region: node.region });
   onShutdown(() => node.stop());
 }

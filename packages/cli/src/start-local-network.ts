@@ -1,10 +1,7 @@
-import type { ChildProcess } from "node:child_process";
-import { fork } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import type { ReadyMessage } from "./process-ready.js";
+import type { NetworkPart } from "./network-process.js";
+import { NetworkProcess, tcpAddresses } from "./network-process.js";
 
-export type NetworkPart = "node" | "gateway";
+export type { NetworkPart };
 
 export interface LocalNetworkOptions {
   model: string;
@@ -27,19 +24,17 @@ export interface LocalNetwork {
   stop(): Promise<void>;
 }
 
-const BIN = fileURLToPath(new URL("./bin.js", import.meta.url));
-
 /**
  * A whole network on this machine, each part in its own process and talking over libp2p:
- * a full node (which also acts as the bootstrap peer) and a gateway that dials it.
+ * a full node (also the relay and bootstrap peer) and a gateway that dials it.
  */
 export async function startLocalNetwork(options: LocalNetworkOptions): Promise<LocalNetwork> {
-  const children: ChildProcess[] = [];
+  const parts: NetworkProcess[] = [];
   const stop = async () => {
-    await Promise.all(children.map((child) => stopChild(child)));
+    await Promise.all(parts.map((part) => part.stop()));
   };
   try {
-    const node = spawnPart(
+    const node = NetworkProcess.spawn(
       [
         "node",
         "start",
@@ -47,18 +42,20 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
         options.model,
         "--home",
         options.home,
+        "--relay",
+        "--local",
         ...(options.nodeArgs ?? []),
         "--listen",
         "/ip4/127.0.0.1/tcp/0",
         "/ip4/127.0.0.1/tcp/0/ws",
       ],
       "node",
-      options,
+      options.onOutput,
     );
-    children.push(node);
-    const nodeReady = await waitForReady(node, "node", 180_000, options.signal);
+    parts.push(node);
+    const nodeReady = await node.ready(180_000, options.signal);
     if (nodeReady.role !== "node") throw new Error("unexpected ready message");
-    const gateway = spawnPart(
+    const gateway = NetworkProcess.spawn(
       [
         "gateway",
         "start",
@@ -70,68 +67,19 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
         options.apiKey,
         "--home",
         options.home,
+        "--local",
         "--peer",
-        ...nodeReady.addresses.filter((address) => address.includes("/tcp/") && !address.includes("/ws")),
+        ...tcpAddresses(nodeReady.addresses),
       ],
       "gateway",
-      options,
+      options.onOutput,
     );
-    children.push(gateway);
-    const gatewayReady = await waitForReady(gateway, "gateway", 60_000, options.signal);
+    parts.push(gateway);
+    const gatewayReady = await gateway.ready(60_000, options.signal);
     if (gatewayReady.role !== "gateway") throw new Error("unexpected ready message");
-    return {
-      url: gatewayReady.url,
-      nodePeerId: nodeReady.peerId,
-      nodeAddresses: nodeReady.addresses,
-      models: nodeReady.models,
-      stop,
-    };
+    return { url: gatewayReady.url, nodePeerId: nodeReady.peerId, nodeAddresses: nodeReady.addresses, models: nodeReady.models, stop };
   } catch (error) {
     await stop();
     throw error;
   }
-}
-
-function spawnPart(args: string[], part: NetworkPart, options: LocalNetworkOptions): ChildProcess {
-  const { onOutput } = options;
-  const child = fork(BIN, args, {
-    stdio: onOutput ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"],
-  });
-  if (onOutput) {
-    for (const stream of [child.stdout, child.stderr]) {
-      if (stream) createInterface({ input: stream }).on("line", (line) => onOutput(part, line));
-    }
-  }
-  return child;
-}
-
-function waitForReady(child: ChildProcess, role: string, timeoutMs: number, signal?: AbortSignal): Promise<ReadyMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`the ${role} did not become ready within ${timeoutMs / 1000}s`)), timeoutMs);
-    const onMessage = (message: unknown) => {
-      if ((message as ReadyMessage | null)?.type === "ready") finish(undefined, message as ReadyMessage);
-    };
-    const onExit = (code: number | null) => finish(new Error(`the ${role} exited with code ${code} before it was ready`));
-    const onAbort = () => finish(new Error("cancelled"));
-    function finish(error?: Error, message?: ReadyMessage) {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      signal?.removeEventListener("abort", onAbort);
-      if (error) reject(error);
-      else if (message) resolve(message);
-    }
-    child.on("message", onMessage);
-    child.on("exit", onExit);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
 }

@@ -67,6 +67,9 @@ export function createGatewayApp(options: GatewayAppOptions): Express {
     "/embeddings",
     generation((api, body, context) => api.embeddings(body, context)),
   );
+  v1.get("/opengateway/network", (_req, res) => {
+    res.json(options.network());
+  });
   v1.use((req, _res, next) =>
     next(new OpenAIHttpError(404, `Unknown request URL: ${req.method} ${req.originalUrl}`, { code: "unknown_url" })),
   );

@@ -1,0 +1,86 @@
+import type { ChildProcess } from "node:child_process";
+import { fork } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { ReadyMessage } from "./process-ready.js";
+
+/** A process of a local network: which role it plays and its index among its kind. */
+export type NetworkPart = "relay" | "node" | "gateway";
+
+const BIN = fileURLToPath(new URL("./bin.js", import.meta.url));
+
+/** One `opengateway …` child process, with what it reported when it became ready. */
+export class NetworkProcess {
+  readonly child: ChildProcess;
+  readonly part: NetworkPart;
+
+  private constructor(child: ChildProcess, part: NetworkPart) {
+    this.child = child;
+    this.part = part;
+  }
+
+  /** Starts `opengateway <args>` with an IPC channel; its output goes to `onOutput` or this terminal. */
+  static spawn(args: string[], part: NetworkPart, onOutput?: (part: NetworkPart, line: string) => void): NetworkProcess {
+    const child = fork(BIN, args, { stdio: onOutput ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"] });
+    if (onOutput) {
+      for (const stream of [child.stdout, child.stderr]) {
+        if (stream) createInterface({ input: stream }).on("line", (line) => onOutput(part, line));
+      }
+    }
+    return new NetworkProcess(child, part);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  ready(timeoutMs: number, signal?: AbortSignal): Promise<ReadyMessage> {
+    const { child, part } = this;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`the ${part} did not become ready within ${timeoutMs / 1000}s`)), timeoutMs);
+      const onMessage = (message: unknown) => {
+        if ((message as ReadyMessage | null)?.type === "ready") finish(undefined, message as ReadyMessage);
+      };
+      const onExit = (code: number | null) => finish(new Error(`the ${part} exited with code ${code} before it was ready`));
+      const onAbort = () => finish(new Error("cancelled"));
+      function finish(error?: Error, message?: ReadyMessage) {
+        clearTimeout(timer);
+        child.off("message", onMessage);
+        child.off("exit", onExit);
+        signal?.removeEventListener("abort", onAbort);
+        if (error) reject(error);
+        else if (message) resolve(message);
+      }
+      child.on("message", onMessage);
+      child.on("exit", onExit);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within the grace period. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Dies at once, as a crashed machine would (for chaos tests). */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** TCP (not WebSocket) addresses from a ready message, for Node peers to dial. */
+export function tcpAddresses(addresses: readonly string[]): string[] {
+  return addresses.filter((address) => address.includes("/tcp/") && !address.includes("/ws") && !address.includes("/p2p-circuit"));
+}

@@ -1,0 +1,129 @@
+import { REGIONS } from "@opengateway/protocol";
+import type { NetworkPart } from "./network-process.js";
+import { NetworkProcess, tcpAddresses } from "./network-process.js";
+
+export interface DevnetOptions {
+  nodes: number;
+  model: string;
+  port: number;
+  host: string;
+  apiKey: string;
+  home: string;
+  /** Regions the nodes are spread over, in turn (default: europe, north-america, asia, …). */
+  regions?: string[];
+  onOutput?: (part: NetworkPart, line: string) => void;
+  nodeArgs?: string[];
+  gatewayArgs?: string[];
+  signal?: AbortSignal;
+}
+
+export interface DevnetNode {
+  process: NetworkProcess;
+  peerId: string;
+  addresses: string[];
+  region: string | null;
+}
+
+export interface Devnet {
+  url: string;
+  relay: { process: NetworkProcess; peerId: string; addresses: string[] };
+  nodes: DevnetNode[];
+  gateway: { process: NetworkProcess; peerId: string };
+  /** Starts one more full node joining through the relay. */
+  addNode(region?: string): Promise<DevnetNode>;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_REGIONS = ["europe", "north-america", "asia", ...REGIONS.filter((r) => !["europe", "north-america", "asia"].includes(r))];
+
+/**
+ * A multi-process network on one machine, discovered the way a real one is: a bootstrap/relay
+ * node, N full nodes and a gateway that know only the bootstrap address and find each other
+ * through it (gossiped adverts, the DHT, identify) — no peer lists.
+ */
+export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
+  const processes: NetworkProcess[] = [];
+  const stop = async () => {
+    await Promise.all(processes.map((part) => part.stop()));
+  };
+  try {
+    const relayProcess = NetworkProcess.spawn(
+      ["relay", "start", "--local", "--listen", "/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
+      "relay",
+      options.onOutput,
+    );
+    processes.push(relayProcess);
+    const relayReady = await relayProcess.ready(30_000, options.signal);
+    if (relayReady.role !== "relay") throw new Error("unexpected ready message");
+    const bootstrap = tcpAddresses(relayReady.addresses);
+    const regions = options.regions ?? DEFAULT_REGIONS;
+
+    const addNode = async (region?: string): Promise<DevnetNode> => {
+      const nodeRegion = region ?? regions[nodes.length % regions.length] ?? null;
+      const process = NetworkProcess.spawn(
+        [
+          "node",
+          "start",
+          "--model",
+          options.model,
+          "--home",
+          options.home,
+          "--local",
+          ...(nodeRegion ? ["--region", nodeRegion] : []),
+          ...(options.nodeArgs ?? []),
+          "--bootstrap",
+          ...bootstrap,
+          "--listen",
+          "/ip4/127.0.0.1/tcp/0",
+          "/ip4/127.0.0.1/tcp/0/ws",
+        ],
+        "node",
+        options.onOutput,
+      );
+      processes.push(process);
+      const ready = await process.ready(180_000, options.signal);
+      if (ready.role !== "node") throw new Error("unexpected ready message");
+      const node = { process, peerId: ready.peerId, addresses: ready.addresses, region: ready.region };
+      nodes.push(node);
+      return node;
+    };
+    const nodes: DevnetNode[] = [];
+    // Models load one at a time: on two cores, parallel loads only slow each other down.
+    for (let i = 0; i < options.nodes; i++) await addNode();
+
+    const gatewayProcess = NetworkProcess.spawn(
+      [
+        "gateway",
+        "start",
+        "--host",
+        options.host,
+        "--port",
+        String(options.port),
+        "--api-key",
+        options.apiKey,
+        "--home",
+        options.home,
+        "--local",
+        ...(options.gatewayArgs ?? []),
+        "--bootstrap",
+        ...bootstrap,
+      ],
+      "gateway",
+      options.onOutput,
+    );
+    processes.push(gatewayProcess);
+    const gatewayReady = await gatewayProcess.ready(60_000, options.signal);
+    if (gatewayReady.role !== "gateway") throw new Error("unexpected ready message");
+    return {
+      url: gatewayReady.url,
+      relay: { process: relayProcess, peerId: relayReady.peerId, addresses: relayReady.addresses },
+      nodes,
+      gateway: { process: gatewayProcess, peerId: gatewayReady.peerId },
+      addNode,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
