@@ -3,9 +3,9 @@ import "@opengateway/p2p/node-runtime";
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { REGIONS } from "@opengateway/protocol";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
-import { REGIONS } from "@opengateway/protocol";
 import { onShutdown } from "./shutdown.js";
 
 /** The model `opengateway start` serves when OPENGATEWAY_MODEL is not set. */
@@ -35,7 +35,9 @@ nodeCommand
   .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
   .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
   .option("--key-file <path>", "where the node's identity is kept (default: a new identity each run)")
-  .addOption(new Option("--region <region>", "the region this node serves (default: guessed from the time zone)").choices([...REGIONS]))
+  .addOption(
+    new Option("--region <region>", "the region this node serves (default: guessed from the time zone)").choices([...REGIONS]),
+  )
   .option("--relay", "also act as a circuit relay for browsers and peers behind NAT", false)
   .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
   .option("--threads <n>", "CPU threads for generation (default: cores - 1)", integer("--threads"))
@@ -64,7 +66,11 @@ gatewayCommand
   .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
   .addOption(new Option("--region <region>", "home region: requests stay in it unless they ask for 'any'").choices([...REGIONS]))
   .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
-  .option("--provider-idle-timeout-ms <ms>", "treat a provider silent this long mid-request as dead", integer("--provider-idle-timeout-ms"))
+  .option(
+    "--provider-idle-timeout-ms <ms>",
+    "treat a provider silent this long mid-request as dead",
+    integer("--provider-idle-timeout-ms"),
+  )
   .option("--home <dir>", "data directory", defaultHome)
   .action(async (options) => {
     const { readFile } = await import("node:fs/promises");

@@ -21,7 +21,9 @@ export class NetworkProcess {
 
   /** Starts `opengateway <args>` with an IPC channel; its output goes to `onOutput` or this terminal. */
   static spawn(args: string[], part: NetworkPart, onOutput?: (part: NetworkPart, line: string) => void): NetworkProcess {
-    const child = fork(BIN, args, { stdio: onOutput ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(BIN, args, {
+      stdio: onOutput ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"],
+    });
     if (onOutput) {
       for (const stream of [child.stdout, child.stderr]) {
         if (stream) createInterface({ input: stream }).on("line", (line) => onOutput(part, line));
@@ -41,7 +43,10 @@ export class NetworkProcess {
   ready(timeoutMs: number, signal?: AbortSignal): Promise<ReadyMessage> {
     const { child, part } = this;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`the ${part} did not become ready within ${timeoutMs / 1000}s`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`the ${part} did not become ready within ${timeoutMs / 1000}s`)),
+        timeoutMs,
+      );
       const onMessage = (message: unknown) => {
         if ((message as ReadyMessage | null)?.type === "ready") finish(undefined, message as ReadyMessage);
       };
@@ -82,5 +87,7 @@ export class NetworkProcess {
 
 /** TCP (not WebSocket) addresses from a ready message, for Node peers to dial. */
 export function tcpAddresses(addresses: readonly string[]): string[] {
-  return addresses.filter((address) => address.includes("/tcp/") && !address.includes("/ws") && !address.includes("/p2p-circuit"));
+  return addresses.filter(
+    (address) => address.includes("/tcp/") && !address.includes("/ws") && !address.includes("/p2p-circuit"),
+  );
 }

@@ -53,6 +53,13 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     "",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
-  reportReady({ type: "ready", role: "node", peerId: node.identity.id, addresses: node.addresses(), models, region: node.region });
+  reportReady({
+    type: "ready",
+    role: "node",
+    peerId: node.identity.id,
+    addresses: node.addresses(),
+    models,
+    region: node.region,
+  });
   onShutdown(() => node.stop());
 }

@@ -34,7 +34,12 @@ export interface Devnet {
   stop(): Promise<void>;
 }
 
-const DEFAULT_REGIONS = ["europe", "north-america", "asia", ...REGIONS.filter((r) => !["europe", "north-america", "asia"].includes(r))];
+const DEFAULT_REGIONS = [
+  "europe",
+  "north-america",
+  "asia",
+  ...REGIONS.filter((r) => !["europe", "north-america", "asia"].includes(r)),
+];
 
 /**
  * A multi-process network on one machine, discovered the way a real one is: a bootstrap/relay

@@ -77,7 +77,13 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
     parts.push(gateway);
     const gatewayReady = await gateway.ready(60_000, options.signal);
     if (gatewayReady.role !== "gateway") throw new Error("unexpected ready message");
-    return { url: gatewayReady.url, nodePeerId: nodeReady.peerId, nodeAddresses: nodeReady.addresses, models: nodeReady.models, stop };
+    return {
+      url: gatewayReady.url,
+      nodePeerId: nodeReady.peerId,
+      nodeAddresses: nodeReady.addresses,
+      models: nodeReady.models,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
