@@ -47,6 +47,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     `  peer id    ${node.identity.id}`,
     `  model      ${models.join(", ")}  (${node.modelPath})`,
     `  engine     ${node.engine.name}, ${node.engine.parallelRequests} parallel sequences`,
+    `  hardware   ${node.hardware.cores} cores, ${(node.hardware.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB RAM${node.hardware.gpu ? `, ${node.hardware.gpu.type} ${(node.hardware.gpu.totalVramBytes / 1024 ** 3).toFixed(1)} GiB VRAM` : ", no GPU"}${node.hardware.freeDiskBytes === null ? "" : `, ${(node.hardware.freeDiskBytes / 1024 ** 3).toFixed(0)} GiB disk free`}`,
     `  region     ${node.region ?? "any"}   clusters ${node.capabilities().clusters.join(", ") || "none"}${options.relay ? "   relay on" : ""}`,
     "  addresses",
     ...node.addresses().map((address) => `    ${address}`),

@@ -77,7 +77,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     pricePerToken: options.pricePerToken,
   });
   try {
-    const hardware = hardwareProfile(await engine.gpuInfo());
+    const hardware = hardwareProfile(await engine.gpuInfo(), options.cacheDir);
     const modelCluster = clusterForModelFile((await stat(modelPath)).size);
     const region =
       options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
