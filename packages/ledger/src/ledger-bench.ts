@@ -1,0 +1,257 @@
+// Ledger benchmark (not a test): node packages/ledger/dist/ledger-bench.js [--blocks 100000] [--accounts 1000]
+// (a) blocks verified + applied per second, with the portable and the native Ed25519 backend;
+// (b) reconciling two ledgers of N blocks that differ by 1%: time and bytes on the wire.
+import type { ChatBody, Identity } from "@opengateway/protocol";
+import {
+  createInferenceReceipt,
+  createInferenceRequest,
+  identityFromSeed,
+  nobleEd25519Backend,
+  useEd25519Backend,
+} from "@opengateway/protocol";
+import { BlockAuthor } from "./block-author.js";
+import { Ledger } from "./ledger.js";
+import type { LedgerBlock } from "./ledger-block.js";
+import { ledgerBlockHash } from "./ledger-block.js";
+import { DEFAULT_REGISTRATION_DIFFICULTY_BITS, ledgerParams } from "./ledger-params.js";
+import type { AccountHead } from "./ledger-state.js";
+import { machineFingerprintHash } from "./machine-fingerprint.js";
+import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
+import { solveRegistrationPow } from "./registration-pow.js";
+
+function argument(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index === -1 ? undefined : Number(process.argv[index + 1]);
+  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : fallback;
+}
+
+const TOTAL_BLOCKS = argument("blocks", 100_000);
+const ACCOUNTS = argument("accounts", 1_000);
+const BENCH_DIFFICULTY = 8;
+const params = ledgerParams({ registrationDifficultyBits: BENCH_DIFFICULTY });
+const T0 = 1_700_000_000_000;
+const BODY: ChatBody = {
+  messages: [{ role: "user", content: "Tell me a story." }],
+  maxTokens: 64,
+  temperature: 1,
+  topP: 1,
+  seed: 1,
+  stop: [],
+};
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Wallet {
+  readonly identity: Identity;
+  readonly author: BlockAuthor;
+  balance: number;
+  /** Credits addressed to this account and not collected yet. */
+  readonly incoming: { hash: string; kind: "send" | "settle"; amount: number }[];
+}
+
+/** Builds valid blocks quickly by tracking balances itself (no verification while generating). */
+class Workload {
+  readonly wallets: Wallet[];
+  readonly random = mulberry32(42);
+  clock = T0 + 2 * 24 * 3_600_000;
+  #requests = 0;
+
+  constructor(accounts: number) {
+    this.wallets = Array.from({ length: accounts }, (_, i) => {
+      const seed = new Uint8Array(32);
+      new DataView(seed.buffer).setUint32(0, i + 1);
+      const identity = identityFromSeed(seed);
+      return { identity, author: new BlockAuthor(identity), balance: 0, incoming: [] };
+    });
+  }
+
+  async opens(): Promise<LedgerBlock[]> {
+    const blocks: LedgerBlock[] = [];
+    for (const [i, wallet] of this.wallets.entries()) {
+      const fingerprint = machineFingerprintHash({ machine: `bench ${i}` });
+      const powNonce = await solveRegistrationPow({
+        publicKey: wallet.identity.publicKey,
+        fingerprintHash: fingerprint,
+        difficultyBits: BENCH_DIFFICULTY,
+      });
+      blocks.push(wallet.author.append({ kind: "open", fingerprint, powNonce }, T0));
+      wallet.balance = params.grantCredits;
+    }
+    return blocks;
+  }
+
+  /** One random valid block among `pool`; credits only flow between accounts of the pool. */
+  next(pool: readonly Wallet[]): LedgerBlock {
+    this.clock += 1_000;
+    for (;;) {
+      const wallet = pool[Math.floor(this.random() * pool.length)] as Wallet;
+      const roll = this.random();
+      const incoming = wallet.incoming.length > 0 ? wallet.incoming.shift() : undefined;
+      if (incoming !== undefined && roll < 0.45) {
+        wallet.balance += incoming.amount;
+        return wallet.author.append({ kind: incoming.kind === "send" ? "receive" : "earn", source: incoming.hash }, this.clock);
+      }
+      if (incoming !== undefined) wallet.incoming.unshift(incoming);
+      if (wallet.balance < 100) continue;
+      const other = pool[Math.floor(this.random() * pool.length)] as Wallet;
+      if (other === wallet) continue;
+      const amount = 1 + Math.floor(this.random() * Math.min(wallet.balance, 5_000));
+      wallet.balance -= amount;
+      if (roll < 0.75) {
+        const block = wallet.author.append({ kind: "send", to: other.identity.id, amount }, this.clock);
+        other.incoming.push({ hash: ledgerBlockHash(block), kind: "send", amount });
+        return block;
+      }
+      const request = createInferenceRequest(
+        {
+          kind: "chat",
+          model: "stories260K",
+          body: BODY,
+          maxCredits: amount,
+          id: `bench-${String(++this.#requests).padStart(10, "0")}`,
+          now: this.clock,
+        },
+        wallet.identity,
+      );
+      const receipt = createInferenceReceipt(
+        { request, usage: { promptTokens: amount, completionTokens: 0 }, credits: amount, finishReason: "stop", now: this.clock },
+        other.identity,
+      );
+      const block = wallet.author.append({ kind: "settle", receipt }, this.clock);
+      other.incoming.push({ hash: ledgerBlockHash(block), kind: "settle", amount });
+      return block;
+    }
+  }
+}
+
+function feed(ledger: Ledger, blocks: readonly unknown[], now: number): number {
+  const started = performance.now();
+  for (const block of blocks) {
+    const result = ledger.add(block, { now });
+    if (result.status !== "applied") throw new Error(`benchmark block not applied: ${result.status} ${result.error?.message}`);
+  }
+  return performance.now() - started;
+}
+
+const bytes = (value: unknown): number => new TextEncoder().encode(JSON.stringify(value)).length;
+const compactHeads = (heads: readonly AccountHead[]) =>
+  heads.map((head) => [head.account, head.height, head.hash, head.frozenAt]);
+const expandHeads = (rows: unknown): AccountHead[] =>
+  (rows as [string, number, string | null, number | null][]).map(([account, height, hash, frozenAt]) => ({
+    account,
+    height,
+    hash,
+    frozenAt,
+  }));
+const rate = (count: number, ms: number): string => `${Math.round(count / (ms / 1000)).toLocaleString("en-US")}/s`;
+
+async function main(): Promise<void> {
+  const native = createNodeEd25519Backend();
+  useEd25519Backend(native);
+  console.log(`ledger benchmark: ${TOTAL_BLOCKS.toLocaleString("en-US")} blocks, ${ACCOUNTS} accounts, Node ${process.version}`);
+
+  // Registration proof-of-work speed, and what the default difficulty costs at that speed.
+  const powStart = performance.now();
+  let hashes = 0;
+  for (let i = 0; performance.now() - powStart < 3_000; i++) {
+    const nonce = await solveRegistrationPow({
+      publicKey: identityFromSeed(new Uint8Array(32).fill(i + 1)).publicKey,
+      fingerprintHash: machineFingerprintHash({ run: String(i) }),
+      difficultyBits: 20,
+    });
+    hashes += nonce + 1;
+  }
+  const hashRate = hashes / ((performance.now() - powStart) / 1000);
+  console.log(
+    `registration PoW: ${Math.round(hashRate).toLocaleString("en-US")} SHA-256/s; default ${DEFAULT_REGISTRATION_DIFFICULTY_BITS} bits ≈ ${Math.round(2 ** DEFAULT_REGISTRATION_DIFFICULTY_BITS / hashRate)} s expected`,
+  );
+
+  // Generate: common history, then 0.5% more on each side, on disjoint halves of the accounts.
+  const genStart = performance.now();
+  const workload = new Workload(ACCOUNTS);
+  const common: LedgerBlock[] = await workload.opens();
+  const tail = Math.round(TOTAL_BLOCKS * 0.005);
+  while (common.length < TOTAL_BLOCKS - tail) common.push(workload.next(workload.wallets));
+  const half = Math.floor(ACCOUNTS / 2);
+  const onlyA = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(0, half)));
+  const onlyB = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(half)));
+  const now = workload.clock + 1;
+  const kinds = new Map<string, number>();
+  for (const block of common) kinds.set(block.kind, (kinds.get(block.kind) ?? 0) + 1);
+  console.log(
+    `generated ${(common.length + 2 * tail).toLocaleString("en-US")} signed blocks in ${((performance.now() - genStart) / 1000).toFixed(1)} s (native signing); mix: ${[...kinds].map(([kind, n]) => `${kind} ${n}`).join(", ")}`,
+  );
+
+  // (a) verified + applied per second.
+  const sample = common.slice(0, Math.min(common.length, 4_000));
+  useEd25519Backend(nobleEd25519Backend);
+  const nobleMs = feed(new Ledger({ params }), sample, now);
+  useEd25519Backend(native);
+  const nativeSampleMs = feed(new Ledger({ params }), sample, now);
+  console.log(
+    `(a) verify+apply, first ${sample.length} blocks: @noble/ed25519 ${rate(sample.length, nobleMs)}, node:crypto ${rate(sample.length, nativeSampleMs)}`,
+  );
+
+  const a = new Ledger({ params });
+  const aMs = feed(a, [...common, ...onlyA], now);
+  const b = new Ledger({ params });
+  const bMs = feed(b, [...common, ...onlyB], now);
+  console.log(
+    `(a) verify+apply at scale (node:crypto): ledger A ${(common.length + tail).toLocaleString("en-US")} blocks in ${(aMs / 1000).toFixed(1)} s (${rate(common.length + tail, aMs)}), ledger B ${rate(common.length + tail, bMs)}`,
+  );
+  const fullBytes = bytes(common) + bytes(onlyA);
+  const memory = process.memoryUsage();
+  console.log(
+    `    heap ${Math.round(memory.heapUsed / 2 ** 20)} MiB for both ledgers; the whole of A as JSON is ${(fullBytes / 2 ** 20).toFixed(1)} MiB`,
+  );
+
+  // (b) reconciliation, simulated in-process: every message is serialised and parsed as on the wire.
+  const rootStart = performance.now();
+  a.merkleRoot();
+  const rootMs = performance.now() - rootStart;
+  const started = performance.now();
+  const wire: { from: string; kind: string; bytes: number; blocks: number }[] = [];
+  const send = (from: string, kind: string, message: object, blocks = 0): unknown => {
+    const text = JSON.stringify(message);
+    wire.push({ from, kind, bytes: new TextEncoder().encode(text).length, blocks });
+    return JSON.parse(text);
+  };
+  let rounds = 0;
+  for (;;) {
+    rounds++;
+    const hello = send("A", "root", { root: a.merkleRoot(), accounts: a.heads().length }) as { root: string };
+    if (send("B", "root", { root: b.merkleRoot(), same: hello.root === b.merkleRoot() }) && hello.root === b.merkleRoot()) break;
+    const headsOfA = expandHeads((send("A", "heads", { heads: compactHeads(a.heads()) }) as { heads: unknown }).heads);
+    const forA = b.blocksMissingFrom(headsOfA);
+    const reply = send("B", "blocks+heads", { blocks: forA, heads: compactHeads(b.headsToRequest(headsOfA)) }, forA.length) as {
+      blocks: unknown[];
+      heads: unknown;
+    };
+    for (const block of reply.blocks) a.add(block, { now });
+    const forB = a.blocksMissingFrom(expandHeads(reply.heads), { complete: false });
+    const last = send("A", "blocks", { blocks: forB }, forB.length) as { blocks: unknown[] };
+    for (const block of last.blocks) b.add(block, { now });
+    if (rounds > 5) throw new Error("did not converge");
+  }
+  const reconcileMs = performance.now() - started;
+  const total = wire.reduce((sum, message) => sum + message.bytes, 0);
+  const transferred = wire.reduce((sum, message) => sum + message.blocks, 0);
+  console.log(
+    `(b) reconcile A and B (${(2 * tail).toLocaleString("en-US")} blocks differ, ${(((2 * tail) / TOTAL_BLOCKS) * 100).toFixed(1)}%): ` +
+      `${reconcileMs.toFixed(0)} ms, ${rounds} round(s), ${transferred} blocks moved, ${(total / 1024).toFixed(1)} KiB on the wire ` +
+      `(${((total / fullBytes) * 100).toFixed(2)}% of a full copy); Merkle root over ${a.heads().length} heads: ${rootMs.toFixed(1)} ms`,
+  );
+  for (const message of wire) console.log(`    ${message.from} → ${message.kind}: ${(message.bytes / 1024).toFixed(1)} KiB`);
+  if (a.merkleRoot() !== b.merkleRoot()) throw new Error("roots differ after reconciliation");
+}
+
+await main();

@@ -1,0 +1,153 @@
+// Shared builders for the ledger tests (this file holds no tests of its own).
+import type { ChatBody, Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+import { createInferenceReceipt, createInferenceRequest, identityFromSeed } from "@opengateway/protocol";
+import { BlockAuthor } from "./block-author.js";
+import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
+import type { LedgerParams } from "./ledger-params.js";
+import { ledgerParams } from "./ledger-params.js";
+import type { ChainPosition } from "./ledger-state.js";
+import { machineFingerprintHash } from "./machine-fingerprint.js";
+import { verifyRegistrationPow } from "./registration-pow.js";
+
+export const T0 = 1_700_000_000_000;
+export const HOUR = 3_600_000;
+export const DAY = 24 * HOUR;
+export const TEST_DIFFICULTY_BITS = 6;
+
+export function testParams(overrides: Partial<LedgerParams> = {}): LedgerParams {
+  return ledgerParams({ registrationDifficultyBits: TEST_DIFFICULTY_BITS, ...overrides });
+}
+
+const identities = new Map<number, Identity>();
+
+/** The same identity for the same number, in every test file. */
+export function testIdentity(n: number): Identity {
+  let identity = identities.get(n);
+  if (identity === undefined) {
+    const seed = new Uint8Array(32);
+    seed[0] = n & 0xff;
+    seed[1] = (n >>> 8) & 0xff;
+    seed[31] = 0x5a;
+    identity = identityFromSeed(seed);
+    identities.set(n, identity);
+  }
+  return identity;
+}
+
+export function testFingerprint(label: string | number): string {
+  return machineFingerprintHash({ machine: String(label) });
+}
+
+const nonces = new Map<string, number>();
+
+/** Smallest valid nonce, found synchronously (test difficulties take a few dozen hashes). */
+export function powNonce(identity: Identity, fingerprint: string, difficultyBits = TEST_DIFFICULTY_BITS): number {
+  const key = `${identity.id}/${fingerprint}/${difficultyBits}`;
+  let nonce = nonces.get(key);
+  if (nonce === undefined) {
+    nonce = 0;
+    while (!verifyRegistrationPow({ publicKey: identity.publicKey, fingerprintHash: fingerprint, difficultyBits, nonce }))
+      nonce++;
+    nonces.set(key, nonce);
+  }
+  return nonce;
+}
+
+/** The first nonce that does not solve the puzzle. */
+export function badPowNonce(identity: Identity, fingerprint: string, difficultyBits = TEST_DIFFICULTY_BITS): number {
+  let nonce = 0;
+  while (verifyRegistrationPow({ publicKey: identity.publicKey, fingerprintHash: fingerprint, difficultyBits, nonce })) nonce++;
+  return nonce;
+}
+
+/** One account's wallet in tests: signs its chain's blocks in order. */
+export class TestAccount {
+  readonly identity: Identity;
+  author: BlockAuthor;
+
+  constructor(identity: Identity, position?: ChainPosition) {
+    this.identity = identity;
+    this.author = new BlockAuthor(identity, position);
+  }
+
+  get id(): string {
+    return this.identity.id;
+  }
+
+  open(fingerprint: string, timestamp = T0, difficultyBits = TEST_DIFFICULTY_BITS): LedgerBlock {
+    return this.author.append(
+      { kind: "open", fingerprint, powNonce: powNonce(this.identity, fingerprint, difficultyBits) },
+      timestamp,
+    );
+  }
+
+  send(to: string, amount: number, timestamp = T0): LedgerBlock {
+    return this.author.append({ kind: "send", to, amount }, timestamp);
+  }
+
+  receive(source: string, timestamp = T0): LedgerBlock {
+    return this.author.append({ kind: "receive", source }, timestamp);
+  }
+
+  settle(receipt: InferenceReceipt, timestamp = T0): LedgerBlock {
+    return this.author.append({ kind: "settle", receipt }, timestamp);
+  }
+
+  earn(source: string, timestamp = T0): LedgerBlock {
+    return this.author.append({ kind: "earn", source }, timestamp);
+  }
+
+  claim(request: InferenceRequest, receipt: InferenceReceipt, timestamp = T0): LedgerBlock {
+    return this.author.append({ kind: "claim", request, receipt }, timestamp);
+  }
+
+  slash(evidence: [EvidenceBlock, EvidenceBlock], timestamp = T0): LedgerBlock {
+    return this.author.append({ kind: "slash", evidence }, timestamp);
+  }
+
+  /** A second author at the current position: its blocks compete with this account's next ones. */
+  fork(): TestAccount {
+    const twin = new TestAccount(this.identity);
+    twin.author = this.author.fork();
+    return twin;
+  }
+}
+
+const BODY: ChatBody = {
+  messages: [{ role: "user", content: "Once upon a time" }],
+  maxTokens: 16,
+  temperature: 1,
+  topP: 1,
+  seed: 7,
+  stop: [],
+};
+
+export function testRequest(
+  payer: Identity,
+  options: { id?: string; maxCredits?: number; now?: number; ttlMs?: number } = {},
+): InferenceRequest {
+  return createInferenceRequest(
+    {
+      kind: "chat",
+      model: "stories260K",
+      body: BODY,
+      maxCredits: options.maxCredits ?? 5_000,
+      id: options.id,
+      now: options.now ?? T0,
+      ttlMs: options.ttlMs,
+    },
+    payer,
+  );
+}
+
+export function testReceipt(request: InferenceRequest, provider: Identity, credits: number, now = T0): InferenceReceipt {
+  return createInferenceReceipt(
+    { request, usage: { promptTokens: Math.min(credits, 1_000_000), completionTokens: 0 }, credits, finishReason: "stop", now },
+    provider,
+  );
+}
+
+/** Asserts the ledger invariants that must hold after any sequence of blocks. */
+export function conservationHolds(totals: { minted: number; balances: number; inFlight: number; burned: number }): boolean {
+  return totals.minted === totals.balances + totals.inFlight + totals.burned;
+}

@@ -1,0 +1,369 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Ledger } from "./ledger.js";
+import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
+import { ledgerBlockHash } from "./ledger-block.js";
+import type { BlockRejectedError } from "./ledger-errors.js";
+import {
+  AccountFrozenError,
+  AlreadyCollectedError,
+  ChainLinkError,
+  ClaimTooEarlyError,
+  DuplicateBlockError,
+  DuplicateClaimError,
+  DuplicateFingerprintError,
+  DuplicateSettlementError,
+  EquivocationError,
+  ForkUnresolvedError,
+  FutureTimestampError,
+  InsufficientBalanceError,
+  InvalidBlockSignatureError,
+  InvalidEvidenceError,
+  InvalidProofOfWorkError,
+  InvalidReceiptError,
+  MalformedBlockError,
+  MissingDependencyError,
+  SelfDealingError,
+  TimeLockedError,
+  TimestampRegressionError,
+  WrongHeightError,
+  WrongSourceError,
+} from "./ledger-errors.js";
+import {
+  badPowNonce,
+  conservationHolds,
+  DAY,
+  HOUR,
+  powNonce,
+  T0,
+  TestAccount,
+  testFingerprint,
+  testIdentity,
+  testParams,
+  testReceipt,
+  testRequest,
+} from "./ledger-fixtures.test.js";
+import type { LedgerState } from "./ledger-state.js";
+import { accountSummary, applyBlock, createLedgerState, ledgerTotals, nextPosition } from "./ledger-state.js";
+
+const NOW = T0 + 30 * DAY;
+
+function apply(state: LedgerState, ...blocks: LedgerBlock[]): LedgerState {
+  let current = state;
+  for (const block of blocks) {
+    const result = applyBlock(current, block, { now: NOW });
+    if (!result.ok) throw result.error;
+    current = result.state;
+  }
+  return current;
+}
+
+/**
+ * The block is refused with this class and code by the pure state machine, and a Ledger holding
+ * the same blocks keeps the same balances and Merkle root after seeing it.
+ */
+function assertRejected(
+  state: LedgerState,
+  history: readonly LedgerBlock[],
+  block: unknown,
+  ErrorClass: new (...args: never[]) => BlockRejectedError,
+  code: string,
+): BlockRejectedError {
+  const result = applyBlock(state, block, { now: NOW });
+  assert.equal(result.ok, false, "the block was accepted");
+  if (result.ok) throw new Error("unreachable");
+  assert.ok(result.error instanceof ErrorClass, `expected ${ErrorClass.name}, got ${result.error.name}: ${result.error.message}`);
+  assert.equal(result.error.code, code);
+  assert.ok(result.error.message.length > 10, "the reason is spelled out");
+
+  const ledger = new Ledger({ params: state.params });
+  for (const earlier of history) assert.equal(ledger.add(earlier, { now: NOW }).status, "applied");
+  const root = ledger.merkleRoot();
+  const totals = ledger.totals();
+  const views = history.map((earlier) => ledger.account(earlier.account, { now: NOW }));
+  const outcome = ledger.add(block, { now: NOW });
+  assert.notEqual(outcome.status, "applied");
+  assert.equal(ledger.merkleRoot(), root);
+  assert.deepEqual(ledger.totals(), totals);
+  assert.deepEqual(
+    history.map((earlier) => ledger.account(earlier.account, { now: NOW })),
+    views,
+  );
+  return result.error;
+}
+
+function setup() {
+  const params = testParams();
+  const alice = new TestAccount(testIdentity(1));
+  const bob = new TestAccount(testIdentity(2));
+  const carol = new TestAccount(testIdentity(3));
+  const opens = [alice.open(testFingerprint("a")), bob.open(testFingerprint("b")), carol.open(testFingerprint("c"))];
+  const state = apply(createLedgerState(params), ...opens);
+  return { params, alice, bob, carol, opens, state };
+}
+
+describe("ledger state machine", () => {
+  it("an open block mints the grant: spendable on inference at once, transferable after 24 h", () => {
+    const { state, alice } = setup();
+    const before = accountSummary(state, alice.id, T0 + HOUR);
+    assert.equal(before.balance, 100_000);
+    assert.equal(before.locked, 100_000);
+    assert.equal(before.unlockAt, T0 + DAY);
+    assert.equal(accountSummary(state, alice.id, T0 + DAY).locked, 0);
+    assert.deepEqual(ledgerTotals(state), { minted: 300_000, balances: 300_000, inFlight: 0, burned: 0, accounts: 3, blocks: 3 });
+  });
+
+  it("moves credits only when they are received, and conserves them throughout", () => {
+    const { state, alice, bob } = setup();
+    const send = alice.send(bob.id, 40_000, T0 + DAY);
+    const afterSend = apply(state, send);
+    assert.equal(accountSummary(afterSend, alice.id, NOW).balance, 60_000);
+    assert.equal(accountSummary(afterSend, bob.id, NOW).balance, 100_000);
+    assert.equal(afterSend.inFlight, 40_000);
+    const afterReceive = apply(afterSend, bob.receive(ledgerBlockHash(send), T0 + DAY));
+    assert.equal(accountSummary(afterReceive, bob.id, NOW).balance, 140_000);
+    assert.equal(afterReceive.inFlight, 0);
+    assert.ok(conservationHolds(ledgerTotals(afterReceive)));
+  });
+
+  it("settles inference from the payer's chain and lets the provider earn it exactly once", () => {
+    const { state, alice, carol, opens } = setup();
+    const request = testRequest(alice.identity, { maxCredits: 5_000 });
+    const receipt = testReceipt(request, carol.identity, 1_234);
+    const settle = alice.settle(receipt, T0 + HOUR);
+    const settled = apply(state, settle);
+    // Granted credits pay for inference at once, and the locked part is spent first.
+    const payer = accountSummary(settled, alice.id, T0 + HOUR);
+    assert.equal(payer.balance, 100_000 - 1_234);
+    assert.equal(payer.locked, 100_000 - 1_234);
+    const earn = carol.earn(ledgerBlockHash(settle), T0 + HOUR);
+    const earned = apply(settled, earn);
+    assert.equal(accountSummary(earned, carol.id, NOW).balance, 101_234);
+    assert.ok(conservationHolds(ledgerTotals(earned)));
+    const history = [...opens, settle, earn];
+    assertRejected(
+      earned,
+      history,
+      carol.fork().earn(ledgerBlockHash(settle), T0 + HOUR),
+      AlreadyCollectedError,
+      "already_collected",
+    );
+    assertRejected(earned, history, alice.fork().earn(ledgerBlockHash(settle), T0 + HOUR), WrongSourceError, "wrong_source");
+  });
+
+  it("rejects a forged signature", () => {
+    const { state, alice, bob, opens } = setup();
+    const send = alice.fork().send(bob.id, 10, T0 + DAY);
+    assertRejected(state, opens, { ...send, amount: 10_000 }, InvalidBlockSignatureError, "invalid_signature");
+    // Signed by bob but claiming to be alice's block.
+    const impostor = new TestAccount(testIdentity(2), alice.author.position).send(bob.id, 10, T0 + DAY);
+    assertRejected(state, opens, { ...impostor, account: alice.id }, InvalidBlockSignatureError, "invalid_signature");
+  });
+
+  it("rejects a malformed block before looking at it further", () => {
+    const { state, alice, bob, opens } = setup();
+    const send = alice.fork().send(bob.id, 10, T0 + DAY);
+    assertRejected(state, opens, { ...send, amount: -5 }, MalformedBlockError, "malformed_block");
+    assertRejected(state, opens, { ...send, extra: 1 }, MalformedBlockError, "malformed_block");
+    assertRejected(state, opens, { ...send, amount: 1.5 }, MalformedBlockError, "malformed_block");
+  });
+
+  it("rejects a wrong chain link", () => {
+    const { state, alice, bob, opens } = setup();
+    const stranger = new TestAccount(alice.identity, {
+      height: 1,
+      previous: ledgerBlockHash(bob.send(alice.id, 1, T0)),
+      notBefore: T0,
+    });
+    assertRejected(state, opens, stranger.send(bob.id, 10, T0 + DAY), ChainLinkError, "wrong_link");
+    const dangling = new TestAccount(alice.identity, { height: 1, previous: "A".repeat(43), notBefore: T0 });
+    assertRejected(state, opens, dangling.send(bob.id, 10, T0 + DAY), ChainLinkError, "wrong_link");
+  });
+
+  it("rejects a wrong height", () => {
+    const { state, alice, bob, opens } = setup();
+    const head = alice.author.position.previous;
+    const skipping = new TestAccount(alice.identity, { height: 3, previous: head, notBefore: T0 });
+    assertRejected(state, opens, skipping.send(bob.id, 10, T0 + DAY), WrongHeightError, "wrong_height");
+    // A height already taken is an equivocation, never a silent overwrite.
+    const again = new TestAccount(alice.identity).open(testFingerprint("a2"), T0 + 1);
+    const result = applyBlock(state, again, { now: NOW });
+    assert.ok(!result.ok && result.error instanceof EquivocationError);
+  });
+
+  it("rejects a block dated before its predecessor, and one from the future until the clock catches up", () => {
+    const { state, alice, bob, opens } = setup();
+    const early = new TestAccount(alice.identity, { ...alice.author.position, notBefore: 0 }).send(bob.id, 1, T0 - 1);
+    assertRejected(state, opens, early, TimestampRegressionError, "timestamp_regression");
+    const future = alice.fork().send(bob.id, 1, NOW + HOUR);
+    const result = applyBlock(state, future, { now: NOW });
+    assert.ok(!result.ok && result.error instanceof FutureTimestampError && result.error.transient);
+    assert.ok(applyBlock(state, future, { now: NOW + HOUR }).ok);
+  });
+
+  it("rejects a double spend: two sends that together overspend", () => {
+    const { state, alice, bob, carol, opens } = setup();
+    const first = alice.send(bob.id, 60_000, T0 + DAY);
+    const afterFirst = apply(state, first);
+    assertRejected(
+      afterFirst,
+      [...opens, first],
+      alice.fork().send(carol.id, 60_000, T0 + DAY),
+      InsufficientBalanceError,
+      "insufficient_balance",
+    );
+  });
+
+  it("rejects an overdraft, by transfer or by settlement", () => {
+    const { state, alice, bob, carol, opens } = setup();
+    assertRejected(state, opens, alice.fork().send(bob.id, 100_001, T0 + DAY), InsufficientBalanceError, "insufficient_balance");
+    const request = testRequest(alice.identity, { maxCredits: 200_000 });
+    const receipt = testReceipt(request, carol.identity, 150_000);
+    assertRejected(state, opens, alice.fork().settle(receipt, T0 + HOUR), InsufficientBalanceError, "insufficient_balance");
+  });
+
+  it("rejects spending time-locked credits by transfer before 24 h, and allows it after", () => {
+    const { state, alice, bob, opens } = setup();
+    const early = alice.fork().send(bob.id, 1, T0 + DAY - 1);
+    const error = assertRejected(state, opens, early, TimeLockedError, "time_locked");
+    assert.match(error.message, /unlock/);
+    assert.ok(applyBlock(state, alice.fork().send(bob.id, 100_000, T0 + DAY), { now: NOW }).ok);
+  });
+
+  it("locks only the grant: credits received from others can be passed on at once", () => {
+    const { state, alice, bob, opens } = setup();
+    const late = new TestAccount(testIdentity(9));
+    const lateOpen = late.open(testFingerprint("late"), T0 + 12 * HOUR);
+    const send = alice.send(late.id, 5_000, T0 + DAY);
+    const receive = late.receive(ledgerBlockHash(send), T0 + DAY);
+    const received = apply(state, lateOpen, send, receive);
+    assert.equal(accountSummary(received, late.id, T0 + DAY).locked, 100_000);
+    assert.ok(applyBlock(received, late.fork().send(bob.id, 5_000, T0 + DAY), { now: NOW }).ok);
+    const history = [...opens, lateOpen, send, receive];
+    assertRejected(received, history, late.fork().send(bob.id, 5_001, T0 + DAY), TimeLockedError, "time_locked");
+  });
+
+  it("rejects a replayed settlement", () => {
+    const { state, alice, carol, opens } = setup();
+    const request = testRequest(alice.identity);
+    const receipt = testReceipt(request, carol.identity, 700);
+    const settle = alice.settle(receipt, T0 + HOUR);
+    const settled = apply(state, settle);
+    assertRejected(
+      settled,
+      [...opens, settle],
+      alice.fork().settle(receipt, T0 + HOUR),
+      DuplicateSettlementError,
+      "duplicate_settlement",
+    );
+    assertRejected(settled, [...opens, settle], settle, DuplicateBlockError, "duplicate_block");
+    // The same request id with another provider (a resumed stream) is a separate payment.
+    const other = new TestAccount(testIdentity(4));
+    const resumed = testReceipt(request, other.identity, 300);
+    assert.ok(applyBlock(settled, alice.fork().settle(resumed, T0 + HOUR), { now: NOW }).ok);
+  });
+
+  it("rejects receiving a send twice, someone else's send, or a send it has not seen", () => {
+    const { state, alice, bob, carol, opens } = setup();
+    const send = alice.send(bob.id, 1_000, T0 + DAY);
+    const receive = bob.receive(ledgerBlockHash(send), T0 + DAY);
+    const received = apply(state, send, receive);
+    const history = [...opens, send, receive];
+    assertRejected(
+      received,
+      history,
+      bob.fork().receive(ledgerBlockHash(send), T0 + DAY),
+      AlreadyCollectedError,
+      "already_collected",
+    );
+    assertRejected(received, history, carol.fork().receive(ledgerBlockHash(send), T0 + DAY), WrongSourceError, "wrong_source");
+    assertRejected(received, history, bob.fork().receive(ledgerBlockHash(receive), T0 + DAY), WrongSourceError, "wrong_source");
+    const unknown = applyBlock(received, bob.fork().receive("B".repeat(43), T0 + DAY), { now: NOW });
+    assert.ok(!unknown.ok && unknown.error instanceof MissingDependencyError && unknown.error.transient);
+  });
+
+  it("rejects a second open with the same machine fingerprint", () => {
+    const { state, opens } = setup();
+    const dave = new TestAccount(testIdentity(4));
+    assertRejected(state, opens, dave.open(testFingerprint("a"), T0 + HOUR), DuplicateFingerprintError, "duplicate_fingerprint");
+  });
+
+  it("rejects an open with an invalid proof-of-work", () => {
+    const { state, params, opens } = setup();
+    const dave = new TestAccount(testIdentity(4));
+    const fingerprint = testFingerprint("d");
+    const block = dave.author.fork().append({ kind: "open", fingerprint, powNonce: badPowNonce(dave.identity, fingerprint) }, T0);
+    assertRejected(state, opens, block, InvalidProofOfWorkError, "invalid_pow");
+    // Work done for one key does not register another (unless it happens to solve that key's puzzle too).
+    const eve = new TestAccount(testIdentity(5));
+    const stolen = eve.author.fork().append({ kind: "open", fingerprint, powNonce: powNonce(dave.identity, fingerprint) }, T0);
+    if (!applyBlock(state, stolen, { now: NOW }).ok) assertRejected(state, opens, stolen, InvalidProofOfWorkError, "invalid_pow");
+    assert.equal(params.registrationDifficultyBits, 6);
+  });
+
+  it("rejects self-dealing and receipts that do not match", () => {
+    const { state, alice, bob, carol, opens } = setup();
+    assertRejected(state, opens, alice.fork().send(alice.id, 1, T0 + DAY), SelfDealingError, "self_dealing");
+    const own = testReceipt(testRequest(alice.identity), alice.identity, 10);
+    assertRejected(state, opens, alice.fork().settle(own, T0 + HOUR), SelfDealingError, "self_dealing");
+    const bobsReceipt = testReceipt(testRequest(bob.identity), carol.identity, 10);
+    assertRejected(state, opens, alice.fork().settle(bobsReceipt, T0 + HOUR), InvalidReceiptError, "invalid_receipt");
+    const forged = { ...testReceipt(testRequest(alice.identity), carol.identity, 10), credits: 1 };
+    assertRejected(state, opens, alice.fork().settle(forged, T0 + HOUR), InvalidReceiptError, "invalid_receipt");
+  });
+
+  it("records a claim as the payer's debt until the payer settles, and pays once", () => {
+    const { state, alice, carol, opens } = setup();
+    const request = testRequest(alice.identity, { now: T0, ttlMs: 60_000 });
+    const receipt = testReceipt(request, carol.identity, 2_000);
+    assertRejected(state, opens, carol.fork().claim(request, receipt, T0 + 1_000), ClaimTooEarlyError, "claim_too_early");
+    const forgedRequest = { ...request, maxCredits: 1 };
+    assertRejected(state, opens, carol.fork().claim(forgedRequest, receipt, T0 + HOUR), InvalidReceiptError, "invalid_receipt");
+    const claim = carol.claim(request, receipt, T0 + HOUR);
+    const claimed = apply(state, claim);
+    assert.equal(accountSummary(claimed, alice.id, NOW).debt, 2_000);
+    assert.equal(accountSummary(claimed, alice.id, NOW).balance, 100_000, "a claim moves no credits");
+    assertRejected(
+      claimed,
+      [...opens, claim],
+      carol.fork().claim(request, receipt, T0 + HOUR),
+      DuplicateClaimError,
+      "duplicate_claim",
+    );
+    const settle = alice.settle(receipt, T0 + 2 * HOUR);
+    const settled = apply(claimed, settle, carol.earn(ledgerBlockHash(settle), T0 + 2 * HOUR));
+    assert.equal(accountSummary(settled, alice.id, NOW).debt, 0);
+    assert.equal(accountSummary(settled, carol.id, NOW).balance, 102_000);
+    assert.ok(conservationHolds(ledgerTotals(settled)));
+    // Order does not matter: settled first, the claim is moot.
+    const settledFirst = apply(state, settle);
+    const thenClaimed = apply(
+      settledFirst,
+      new TestAccount(carol.identity, nextPosition(settledFirst, carol.id)).claim(request, receipt, T0 + HOUR),
+    );
+    assert.equal(accountSummary(thenClaimed, alice.id, NOW).debt, 0);
+  });
+
+  it("slashes an equivocating account: freezes it at the fork and burns its balance", () => {
+    const { state, alice, bob, carol, opens } = setup();
+    const one = alice.fork().send(bob.id, 10, T0 + DAY) as EvidenceBlock;
+    const two = alice.fork().send(carol.id, 10, T0 + DAY) as EvidenceBlock;
+    const slash = bob.slash([one, two], T0 + DAY);
+    const slashed = apply(state, slash);
+    const offender = accountSummary(slashed, alice.id, NOW);
+    assert.equal(offender.balance, 0);
+    assert.equal(offender.frozenAt, 1);
+    assert.equal(offender.slashed, true);
+    assert.equal(slashed.burned, 100_000);
+    assert.ok(conservationHolds(ledgerTotals(slashed)));
+    const afterwards = applyBlock(slashed, one, { now: NOW });
+    assert.ok(!afterwards.ok && afterwards.error instanceof AccountFrozenError);
+    // Evidence about an applied height needs the Ledger to roll back first.
+    const applied = apply(state, one);
+    const reporter = new TestAccount(bob.identity, nextPosition(applied, bob.id));
+    const early = applyBlock(applied, reporter.slash([one, two], T0 + DAY), { now: NOW });
+    assert.ok(!early.ok && early.error instanceof ForkUnresolvedError);
+    assertRejected(state, opens, bob.fork().slash([one, one], T0 + DAY), InvalidEvidenceError, "invalid_evidence");
+    assertRejected(state, opens, alice.fork().slash([one, two], T0 + DAY), InvalidEvidenceError, "invalid_evidence");
+  });
+});

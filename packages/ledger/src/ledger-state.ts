@@ -1,0 +1,396 @@
+import type { LedgerBlock } from "./ledger-block.js";
+import { settlementKey, verifyLedgerBlock } from "./ledger-block.js";
+import type { BlockRejectedError } from "./ledger-errors.js";
+import {
+  AccountFrozenError,
+  AlreadyCollectedError,
+  AmountOverflowError,
+  ChainLinkError,
+  DuplicateBlockError,
+  DuplicateClaimError,
+  DuplicateFingerprintError,
+  DuplicateSettlementError,
+  EquivocationError,
+  ForkUnresolvedError,
+  FutureTimestampError,
+  InsufficientBalanceError,
+  MissingDependencyError,
+  TimeLockedError,
+  TimestampRegressionError,
+  WrongHeightError,
+  WrongSourceError,
+} from "./ledger-errors.js";
+import type { LedgerParams } from "./ledger-params.js";
+import { ledgerParams } from "./ledger-params.js";
+import { PersistentMap } from "./persistent-map.js";
+
+export interface AccountRecord {
+  readonly height: number;
+  readonly head: string;
+  readonly headTimestamp: number;
+  readonly balance: number;
+  /** The part of the grant not yet spent on inference: not transferable before `unlockAt`. */
+  readonly lockedGrant: number;
+  readonly unlockAt: number;
+}
+
+/** What the state remembers of an applied block; sends and settles also carry the credits in flight. */
+export interface BlockEntry {
+  readonly account: string;
+  readonly height: number;
+  readonly kind: LedgerBlock["kind"];
+  readonly credit: { readonly to: string; readonly amount: number; readonly collectedBy: string | null } | null;
+}
+
+export interface ClaimRecord {
+  readonly hash: string;
+  readonly payer: string;
+  readonly credits: number;
+}
+
+/**
+ * The whole derived ledger: immutable, so `applyBlock` returns a new state and the old one
+ * stays valid (tests compare them; a wallet can try a block without committing it).
+ */
+export interface LedgerState {
+  readonly params: LedgerParams;
+  readonly accounts: PersistentMap<AccountRecord>;
+  readonly blocks: PersistentMap<BlockEntry>;
+  /** Fingerprint hash → the open block that used it. */
+  readonly fingerprints: PersistentMap<string>;
+  /** settlementKey → settle block hash. */
+  readonly settlements: PersistentMap<string>;
+  /** settlementKey → claim. */
+  readonly claims: PersistentMap<ClaimRecord>;
+  /** Payer → credits claimed by providers and not settled yet. */
+  readonly debts: PersistentMap<number>;
+  /** Account → the height at which it equivocated: no block at or above it is applied. */
+  readonly frozen: PersistentMap<number>;
+  /** Offender → the first slash block that burned its balance. */
+  readonly slashed: PersistentMap<string>;
+  readonly minted: number;
+  /** Sum of account balances, kept alongside so conservation is checked in O(1). */
+  readonly balances: number;
+  /** Credits sent or settled and not yet received or earned. */
+  readonly inFlight: number;
+  readonly burned: number;
+}
+
+export function createLedgerState(params: Partial<LedgerParams> | LedgerParams = {}): LedgerState {
+  return {
+    params: ledgerParams(params),
+    accounts: PersistentMap.empty(),
+    blocks: PersistentMap.empty(),
+    fingerprints: PersistentMap.empty(),
+    settlements: PersistentMap.empty(),
+    claims: PersistentMap.empty(),
+    debts: PersistentMap.empty(),
+    frozen: PersistentMap.empty(),
+    slashed: PersistentMap.empty(),
+    minted: 0,
+    balances: 0,
+    inFlight: 0,
+    burned: 0,
+  };
+}
+
+export interface ApplyOptions {
+  /** This peer's clock: only used to refuse blocks dated in its future. */
+  readonly now: number;
+}
+
+export type ApplyResult =
+  | { readonly ok: true; readonly state: LedgerState; readonly block: LedgerBlock; readonly hash: string }
+  | { readonly ok: false; readonly error: BlockRejectedError };
+
+/**
+ * Checks one block against the state and returns the state after it, or why it was refused.
+ * Pure and deterministic: validity depends only on the block, its account's chain and the
+ * blocks it names, never on arrival order (the Ledger class builds order independence on that).
+ */
+export function applyBlock(state: LedgerState, input: unknown, options: ApplyOptions): ApplyResult {
+  const verified = verifyLedgerBlock(input, state.params);
+  if (!verified.ok) return verified;
+  return applyVerifiedBlock(state, verified.block, verified.hash, options);
+}
+
+function fail(error: BlockRejectedError): ApplyResult {
+  return { ok: false, error };
+}
+
+/** `applyBlock` for a block that already passed `verifyLedgerBlock` (the Ledger's rebuild path). */
+export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash: string, options: ApplyOptions): ApplyResult {
+  if (block.timestamp > options.now + state.params.maxClockSkewMs)
+    return fail(new FutureTimestampError(block.timestamp, options.now));
+  if (state.blocks.has(hash)) return fail(new DuplicateBlockError(hash));
+  const frozenAt = state.frozen.get(block.account);
+  if (frozenAt !== undefined && block.height >= frozenAt) return fail(new AccountFrozenError(block.account, frozenAt));
+
+  const account = state.accounts.get(block.account);
+  const headHeight = account?.height ?? -1;
+  if (block.height <= headHeight) return fail(new EquivocationError(block.account, block.height));
+  if (block.previous !== null) {
+    const previous = state.blocks.get(block.previous);
+    if (previous !== undefined && previous.account !== block.account) {
+      return fail(new ChainLinkError("the block's previous hash is another account's block"));
+    }
+    if (previous !== undefined && previous.height !== block.height - 1)
+      return fail(new WrongHeightError(block.height, previous.height + 1));
+  }
+  if (block.height > headHeight + 1) {
+    return fail(new MissingDependencyError({ type: "chain", account: block.account, height: block.height - 1 }));
+  }
+  if (account !== undefined) {
+    if (block.previous !== account.head) return fail(new ChainLinkError());
+    if (block.timestamp < account.headTimestamp) return fail(new TimestampRegressionError());
+  }
+
+  const entry: BlockEntry = { account: block.account, height: block.height, kind: block.kind, credit: null };
+  const next = { ...state, blocks: state.blocks.set(hash, entry) };
+  const advance = (record: AccountRecord, changes: Partial<AccountRecord> = {}): AccountRecord => ({
+    ...record,
+    ...changes,
+    height: block.height,
+    head: hash,
+    headTimestamp: block.timestamp,
+  });
+
+  switch (block.kind) {
+    case "open": {
+      if (state.fingerprints.has(block.fingerprint)) return fail(new DuplicateFingerprintError());
+      const grant = state.params.grantCredits;
+      if (state.minted + grant > Number.MAX_SAFE_INTEGER) return fail(new AmountOverflowError());
+      const record: AccountRecord = {
+        height: 0,
+        head: hash,
+        headTimestamp: block.timestamp,
+        balance: grant,
+        lockedGrant: grant,
+        unlockAt: block.timestamp + state.params.grantLockMs,
+      };
+      return ok({
+        ...next,
+        accounts: state.accounts.set(block.account, record),
+        fingerprints: state.fingerprints.set(block.fingerprint, hash),
+        minted: state.minted + grant,
+        balances: state.balances + grant,
+      });
+    }
+    case "send": {
+      const current = account as AccountRecord;
+      if (block.amount > current.balance) return fail(new InsufficientBalanceError(block.amount, current.balance));
+      const transferable = current.balance - (block.timestamp < current.unlockAt ? current.lockedGrant : 0);
+      if (block.amount > transferable) return fail(new TimeLockedError(block.amount, transferable, current.unlockAt));
+      return ok({
+        ...next,
+        blocks: state.blocks.set(hash, { ...entry, credit: { to: block.to, amount: block.amount, collectedBy: null } }),
+        accounts: state.accounts.set(block.account, advance(current, { balance: current.balance - block.amount })),
+        balances: state.balances - block.amount,
+        inFlight: state.inFlight + block.amount,
+      });
+    }
+    case "receive":
+    case "earn": {
+      const current = account as AccountRecord;
+      const source = state.blocks.get(block.source);
+      if (source === undefined) return fail(new MissingDependencyError({ type: "block", hash: block.source }));
+      const expectedKind = block.kind === "receive" ? "send" : "settle";
+      if (source.kind !== expectedKind || source.credit === null) {
+        return fail(new WrongSourceError(`a ${block.kind} block collects a ${expectedKind} block, not a ${source.kind}`));
+      }
+      if (source.credit.to !== block.account) return fail(new WrongSourceError("the source block pays another account"));
+      if (source.credit.collectedBy !== null) return fail(new AlreadyCollectedError(block.source));
+      const amount = source.credit.amount;
+      return ok({
+        ...next,
+        blocks: next.blocks.set(block.source, { ...source, credit: { ...source.credit, collectedBy: hash } }),
+        accounts: state.accounts.set(block.account, advance(current, { balance: current.balance + amount })),
+        balances: state.balances + amount,
+        inFlight: state.inFlight - amount,
+      });
+    }
+    case "settle": {
+      const current = account as AccountRecord;
+      const { receipt } = block;
+      const key = settlementKey(block.account, receipt.requestId, receipt.provider);
+      if (state.settlements.has(key)) return fail(new DuplicateSettlementError(receipt.requestId, receipt.provider));
+      if (receipt.credits > current.balance) return fail(new InsufficientBalanceError(receipt.credits, current.balance));
+      const claim = state.claims.get(key);
+      return ok({
+        ...next,
+        blocks: state.blocks.set(hash, {
+          ...entry,
+          credit: { to: receipt.provider, amount: receipt.credits, collectedBy: null },
+        }),
+        accounts: state.accounts.set(
+          block.account,
+          // Inference may spend granted credits at once: spend the locked part first.
+          advance(current, {
+            balance: current.balance - receipt.credits,
+            lockedGrant: current.lockedGrant - Math.min(current.lockedGrant, receipt.credits),
+          }),
+        ),
+        settlements: state.settlements.set(key, hash),
+        debts: claim === undefined ? state.debts : addDebt(state.debts, block.account, -claim.credits),
+        balances: state.balances - receipt.credits,
+        inFlight: state.inFlight + receipt.credits,
+      });
+    }
+    case "claim": {
+      const current = account as AccountRecord;
+      const { receipt } = block;
+      const key = settlementKey(receipt.payer, receipt.requestId, block.account);
+      if (state.claims.has(key)) return fail(new DuplicateClaimError(receipt.requestId));
+      return ok({
+        ...next,
+        accounts: state.accounts.set(block.account, advance(current)),
+        claims: state.claims.set(key, { hash, payer: receipt.payer, credits: receipt.credits }),
+        // Already settled: the claim is moot. Otherwise the payer owes it until it settles.
+        debts: state.settlements.has(key) ? state.debts : addDebt(state.debts, receipt.payer, receipt.credits),
+      });
+    }
+    case "slash": {
+      const current = account as AccountRecord;
+      const [evidence] = block.evidence;
+      const offender = evidence.account;
+      const forkHeight = Math.min(evidence.height, state.frozen.get(offender) ?? Number.POSITIVE_INFINITY);
+      const offenderRecord = state.accounts.get(offender);
+      const offenderHeight = offenderRecord?.height ?? -1;
+      if (offenderHeight >= forkHeight) return fail(new ForkUnresolvedError(offender, forkHeight));
+      // The burn must not depend on how much of the offender's chain this peer has seen.
+      if (offenderHeight < forkHeight - 1) {
+        return fail(new MissingDependencyError({ type: "chain", account: offender, height: forkHeight - 1 }));
+      }
+      let after: LedgerState = {
+        ...next,
+        accounts: state.accounts.set(block.account, advance(current)),
+        frozen: state.frozen.set(offender, forkHeight),
+      };
+      if (!state.slashed.has(offender)) {
+        const burn = offenderRecord?.balance ?? 0;
+        after = {
+          ...after,
+          accounts:
+            offenderRecord === undefined
+              ? after.accounts
+              : after.accounts.set(offender, { ...offenderRecord, balance: 0, lockedGrant: 0 }),
+          slashed: state.slashed.set(offender, hash),
+          balances: state.balances - burn,
+          burned: state.burned + burn,
+        };
+      }
+      return ok(after);
+    }
+  }
+
+  function ok(after: LedgerState): ApplyResult {
+    return { ok: true, state: after, block, hash };
+  }
+}
+
+function addDebt(debts: PersistentMap<number>, payer: string, delta: number): PersistentMap<number> {
+  return debts.set(payer, (debts.get(payer) ?? 0) + delta);
+}
+
+/**
+ * Marks an account as having equivocated at `height`: blocks at or above it are refused from
+ * now on. Only valid while none is applied (the Ledger freezes before replaying blocks).
+ */
+export function freezeAccount(state: LedgerState, account: string, height: number): LedgerState {
+  const current = state.frozen.get(account);
+  if (current !== undefined && current <= height) return state;
+  if ((state.accounts.get(account)?.height ?? -1) >= height) {
+    throw new RangeError(`account ${account} already has blocks at or above height ${height}`);
+  }
+  return { ...state, frozen: state.frozen.set(account, height) };
+}
+
+/** Where an account's next block goes. */
+export interface ChainPosition {
+  readonly height: number;
+  readonly previous: string | null;
+  /** The head's timestamp: the next block may not be dated earlier. */
+  readonly notBefore: number;
+}
+
+export function nextPosition(state: LedgerState, account: string): ChainPosition {
+  const record = state.accounts.get(account);
+  if (record === undefined) return { height: 0, previous: null, notBefore: 0 };
+  return { height: record.height + 1, previous: record.head, notBefore: record.headTimestamp };
+}
+
+export interface AccountSummary {
+  readonly account: string;
+  readonly opened: boolean;
+  /** Height of the head block; -1 before the open block. */
+  readonly height: number;
+  readonly head: string | null;
+  readonly balance: number;
+  /** Granted credits that cannot be transferred yet (they can pay for inference). */
+  readonly locked: number;
+  readonly unlockAt: number | null;
+  /** Credits providers claimed and this account has not settled. */
+  readonly debt: number;
+  readonly frozenAt: number | null;
+  readonly slashed: boolean;
+}
+
+export function accountSummary(state: LedgerState, account: string, now: number): AccountSummary {
+  const record = state.accounts.get(account);
+  return {
+    account,
+    opened: record !== undefined,
+    height: record?.height ?? -1,
+    head: record?.head ?? null,
+    balance: record?.balance ?? 0,
+    locked: record !== undefined && now < record.unlockAt ? record.lockedGrant : 0,
+    unlockAt: record?.unlockAt ?? null,
+    debt: state.debts.get(account) ?? 0,
+    frozenAt: state.frozen.get(account) ?? null,
+    slashed: state.slashed.has(account),
+  };
+}
+
+export interface LedgerTotals {
+  readonly minted: number;
+  /** Recomputed by summing every account, not read from the running counter. */
+  readonly balances: number;
+  readonly inFlight: number;
+  readonly burned: number;
+  readonly accounts: number;
+  readonly blocks: number;
+}
+
+/** Conservation holds when minted = balances + inFlight + burned. */
+export function ledgerTotals(state: LedgerState): LedgerTotals {
+  let balances = 0;
+  for (const record of state.accounts.values()) balances += record.balance;
+  return {
+    minted: state.minted,
+    balances,
+    inFlight: state.inFlight,
+    burned: state.burned,
+    accounts: state.accounts.size,
+    blocks: state.blocks.size,
+  };
+}
+
+/** One account's head, as peers compare them for reconciliation. */
+export interface AccountHead {
+  readonly account: string;
+  readonly height: number;
+  readonly hash: string | null;
+  readonly frozenAt: number | null;
+}
+
+/** Every account with a chain or an equivocation, sorted by account id (UTF-16 code unit order). */
+export function accountHeads(state: LedgerState): AccountHead[] {
+  const heads = new Map<string, AccountHead>();
+  for (const [account, record] of state.accounts.entries()) {
+    heads.set(account, { account, height: record.height, hash: record.head, frozenAt: state.frozen.get(account) ?? null });
+  }
+  for (const [account, frozenAt] of state.frozen.entries()) {
+    if (!heads.has(account)) heads.set(account, { account, height: -1, hash: null, frozenAt });
+  }
+  return [...heads.values()].sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
+}
