@@ -422,6 +422,55 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
   }
 
   describe("gateway only", () => {
+    it("charges the calling key's account on the ledger and shows it in /v1/opengateway/wallet", async () => {
+      const walletOf = async () =>
+        (await (
+          await fetch(`${network.url}/opengateway/wallet`, { headers: { authorization: `Bearer ${API_KEY}` } })
+        ).json()) as {
+          identity: string;
+          registered: boolean;
+          balance: number;
+          spendable: number;
+          locked: number;
+          reserved: number;
+          receipts: Array<{
+            id: string;
+            provider: string;
+            usage: { promptTokens: number; completionTokens: number };
+            credits: number;
+          }>;
+        };
+      const before = await walletOf();
+      assert.equal(before.registered, true);
+      assert.match(before.identity, /^12D3KooW/);
+      const result = await viaGateway.chat.completions.create({ model: MODEL, messages: story, max_tokens: 7 });
+      const after = await walletOf();
+      const receipt = after.receipts[0];
+      assert.equal(receipt?.id, result.id);
+      assert.equal(receipt?.provider, network.nodePeerId);
+      assert.equal(receipt?.usage.completionTokens, 7);
+      assert.equal(receipt?.credits, (result.usage?.prompt_tokens ?? 0) + 7);
+      assert.equal(after.balance, before.balance - (receipt?.credits ?? 0), "exactly the receipt's credits were paid");
+      assert.equal(after.reserved, 0, "the reservation was released");
+      assert.equal(after.spendable, after.balance);
+      // Zero-sum: what the payer paid, the provider collects (earn blocks, replicated back to the gateway).
+      const providerBalance = async () =>
+        (
+          (await (
+            await fetch(`${network.url}/opengateway/network`, { headers: { authorization: `Bearer ${API_KEY}` } })
+          ).json()) as {
+            peers: Array<{ peerId: string; balance: number | null }>;
+          }
+        ).peers.find((peer) => peer.peerId === network.nodePeerId)?.balance;
+      const deadline = Date.now() + 20_000;
+      let earned = await providerBalance();
+      while (earned !== 100_000 + (100_000 - after.balance) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        earned = await providerBalance();
+      }
+      assert.equal(earned, 100_000 + (100_000 - after.balance), "the provider earned exactly what the payer paid");
+    });
+
     it("refuses a missing or wrong API key with 401", async () => {
       const wrong = new OpenAI({ baseURL: network.url, apiKey: "og-not-a-key", maxRetries: 0 });
       await assert.rejects(wrong.models.list(), (error: unknown) => error instanceof OpenAI.AuthenticationError);
@@ -485,7 +534,7 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       assert.ok(tcp);
       const gateway = fork(
         CLI_BIN,
-        ["gateway", "start", "--port", "0", "--api-key", API_KEY, "--home", home, "--bootstrap", tcp],
+        ["gateway", "start", "--port", "0", "--api-key", API_KEY, "--home", home, "--local", "--bootstrap", tcp],
         {
           stdio: ["ignore", "ignore", "ignore", "ipc"],
         },

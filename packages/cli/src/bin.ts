@@ -44,6 +44,13 @@ nodeCommand
   .option("--parallel <n>", "requests generated at once", integer("--parallel"))
   .option("--stream-batch-ms <ms>", "coalesce streamed tokens for up to this long per frame", integer("--stream-batch-ms"))
   .addOption(new Option("--gpu <mode>", "use a GPU when one is found").choices(["auto", "off"]).default("auto"))
+  .option("--no-credits", "keep no ledger: serve without being paid")
+  .option("--ledger-file <path>", "where the node keeps its copy of the ledger (default: in <home>)")
+  .option(
+    "--registration-difficulty <bits>",
+    "proof-of-work difficulty of registrations (a network parameter; --local: 12)",
+    integer("--registration-difficulty"),
+  )
   .option("--home <dir>", "data directory (model cache, keys)", defaultHome)
   .action(async (options) => {
     const { runNodeCommand } = await import("./run-node-command.js");
@@ -70,6 +77,14 @@ gatewayCommand
     "--provider-idle-timeout-ms <ms>",
     "treat a provider silent this long mid-request as dead",
     integer("--provider-idle-timeout-ms"),
+  )
+  .option("--no-credits", "do not charge API keys' accounts (no ledger)")
+  .option("--ledger-file <path>", "where the gateway keeps its ledger (default: <home>/gateway-ledger.sqlite)")
+  .option("--register-accounts", "register every API key's account on start (default with --local)")
+  .option(
+    "--registration-difficulty <bits>",
+    "proof-of-work difficulty of registrations (a network parameter; --local: 12)",
+    integer("--registration-difficulty"),
   )
   .option("--home <dir>", "data directory", defaultHome)
   .action(async (options) => {

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { startGateway } from "@opengateway/gateway";
 import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
+import { LOCAL_REGISTRATION_DIFFICULTY_BITS } from "./network-params.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -15,6 +16,10 @@ export interface GatewayCommandOptions {
   region?: string;
   local: boolean;
   providerIdleTimeoutMs?: number;
+  credits: boolean;
+  ledgerFile?: string;
+  registerAccounts?: boolean;
+  registrationDifficulty?: number;
 }
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
@@ -28,6 +33,17 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
     region: options.region ?? null,
     localNetwork: options.local,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    ledger: options.credits
+      ? {
+          path: options.ledgerFile ?? join(options.home, "gateway-ledger.sqlite"),
+          registerAccounts: options.registerAccounts ?? options.local,
+          // Devnets register in milliseconds; the network default takes a minute or two of work.
+          params:
+            options.registrationDifficulty !== undefined || options.local
+              ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
+              : {},
+        }
+      : undefined,
     logger,
   });
   const found = await gateway.waitForProviders({ timeoutMs: 15_000 });

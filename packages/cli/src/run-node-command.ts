@@ -1,7 +1,11 @@
 import { join } from "node:path";
 import { startFullNode } from "@opengateway/full-node";
+import { machineFingerprintHash } from "@opengateway/ledger";
+import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
+import { generateIdentity } from "@opengateway/protocol";
 import { loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
+import { LOCAL_REGISTRATION_DIFFICULTY_BITS } from "./network-params.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -18,11 +22,15 @@ export interface NodeCommandOptions {
   threads?: number;
   parallel?: number;
   gpu: false | "auto";
+  credits: boolean;
+  ledgerFile?: string;
+  registrationDifficulty?: number;
   streamBatchMs?: number;
 }
 
 export async function runNodeCommand(options: NodeCommandOptions, logger: Logger): Promise<void> {
-  const identity = options.keyFile ? await loadOrCreateIdentity(options.keyFile) : undefined;
+  const identity = options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity();
+  const machine = options.credits ? await nodeMachineFingerprintHash() : "";
   const node = await startFullNode({
     model: options.model,
     modelAlias: options.alias,
@@ -33,6 +41,18 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     // Without --region the node guesses its region from its time zone.
     region: options.region,
     relay: options.relay,
+    ledger: options.credits
+      ? {
+          path: options.ledgerFile ?? join(options.home, `node-ledger-${identity.id.slice(-8)}.sqlite`),
+          // A devnet runs many nodes on one machine: each gets its own grant there, never on a real network.
+          fingerprintHash: options.local ? machineFingerprintHash({ machine, account: identity.id }) : machine,
+          params:
+            options.registrationDifficulty !== undefined || options.local
+              ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
+              : {},
+          onError: (error) => logger.debug({ err: error }, "ledger"),
+        }
+      : undefined,
     localNetwork: options.local,
     threads: options.threads,
     parallelRequests: options.parallel,

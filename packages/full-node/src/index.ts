@@ -1,3 +1,4 @@
+export * from "./earnings-collector.js";
 export * from "./hardware-profile.js";
 export * from "./llama-cpp-engine.js";
 export * from "./model-source.js";

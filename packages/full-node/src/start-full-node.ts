@@ -1,10 +1,15 @@
-import { stat } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
+import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
+import type { LedgerParams } from "@opengateway/ledger";
+import { Ledger, ledgerParams, registerAccount } from "@opengateway/ledger";
+import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
 import type { IceServer, InferenceServedEvent, NetworkServices } from "@opengateway/p2p";
-import { AdvertPublisher, createLibp2pNode, inferenceService, nodeInfoService } from "@opengateway/p2p";
-import type { Identity, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
+import { AdvertPublisher, createLibp2pNode, inferenceService, LedgerSync, nodeInfoService } from "@opengateway/p2p";
+import type { Identity, InferenceReceipt, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
+import { EarningsCollector } from "./earnings-collector.js";
 import type { HardwareProfile } from "./hardware-profile.js";
 import { hardwareProfile } from "./hardware-profile.js";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
@@ -38,6 +43,15 @@ export interface StartFullNodeOptions {
   /** A provider sends at most one delta frame per this interval. */
   deltaBatchMs?: number;
   advertIntervalMs?: number;
+  /** The credit ledger this node replicates and earns into. Absent = no ledger (serves unpaid). */
+  ledger?: {
+    /** SQLite file; absent = in memory. */
+    path?: string;
+    params?: Partial<LedgerParams>;
+    /** Machine fingerprint hash for this node's registration (one grant per machine). */
+    fingerprintHash: string;
+    onError?: (error: unknown) => void;
+  };
   onServed?: (event: InferenceServedEvent) => void;
   showDownloadProgress?: boolean;
 }
@@ -51,6 +65,9 @@ export interface FullNode {
   readonly hardware: HardwareProfile;
   readonly modelCluster: ModelCluster;
   capabilities(): NodeCapabilities;
+  /** The node's replicated ledger and its earnings, when it keeps one. */
+  readonly ledger?: Ledger;
+  readonly earnings?: EarningsCollector;
   addresses(): string[];
   stop(): Promise<void>;
 }
@@ -82,6 +99,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     const region =
       options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
     const throughput = new ThroughputMeter();
+    let servedReceipts: (receipt: InferenceReceipt) => void = () => {};
     const capabilities = (): NodeCapabilities => ({
       v: 1,
       agent: FULL_NODE_AGENT,
@@ -109,6 +127,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
           deltaBatchMs: options.deltaBatchMs,
           onServed: (event) => {
             if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
+            if (event.receipt) servedReceipts(event.receipt);
             options.onServed?.(event);
           },
         }),
@@ -121,6 +140,8 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       intervalMs: options.advertIntervalMs,
     });
     adverts.start();
+    const credits = options.ledger ? await startCredits(options.ledger, libp2p, identity) : undefined;
+    servedReceipts = (receipt) => credits?.earnings.track(receipt);
     return {
       identity,
       libp2p,
@@ -130,9 +151,12 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       hardware,
       modelCluster,
       capabilities,
+      ledger: credits?.ledger,
+      earnings: credits?.earnings,
       addresses: () => libp2p.getMultiaddrs().map((address) => address.toString()),
       stop: async () => {
         adverts.stop();
+        await credits?.stop();
         await libp2p.stop();
         await engine.close();
       },
@@ -141,4 +165,49 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     await engine.close();
     throw error;
   }
+}
+
+/**
+ * The node's part in the economy: it replicates the ledger (gossip + reconciliation), registers
+ * its own account in the background (the proof-of-work takes a minute or two at the network's
+ * difficulty, and serving need not wait for it), and collects the settlements of its receipts.
+ */
+async function startCredits(
+  options: NonNullable<StartFullNodeOptions["ledger"]>,
+  libp2p: Libp2p<NetworkServices>,
+  identity: Identity,
+) {
+  const params = ledgerParams(options.params ?? {});
+  if (options.path) await mkdir(dirname(options.path), { recursive: true });
+  const store = options.path ? await SqliteLedgerStore.open(options.path) : undefined;
+  const ledger = store ? await Ledger.load(store, { params }) : new Ledger({ params });
+  const sync = new LedgerSync(libp2p, ledger, { onError: options.onError });
+  await sync.start();
+  const earnings = new EarningsCollector(ledger, sync, identity, { onError: options.onError });
+  earnings.start();
+  const controller = new AbortController();
+  const registration = ledger.account(identity.id).opened
+    ? Promise.resolve()
+    : registerAccount(
+        identity,
+        { fingerprintHash: options.fingerprintHash, difficultyBits: params.registrationDifficultyBits },
+        { signal: controller.signal },
+      )
+        .then((open) => sync.publish(open))
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          if (!controller.signal.aborted) options.onError?.(error);
+        });
+  return {
+    ledger,
+    earnings,
+    stop: async () => {
+      controller.abort();
+      await registration;
+      await earnings.stop();
+      await sync.stop();
+      await ledger.save();
+      await store?.close();
+    },
+  };
 }

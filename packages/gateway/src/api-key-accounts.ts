@@ -27,6 +27,11 @@ export class ApiKeyAccounts {
     }));
   }
 
+  /** Every account behind the configured keys. */
+  identities(): Identity[] {
+    return this.#accounts.map((account) => account.identity);
+  }
+
   /** Resolves an `Authorization` header to its account, or throws OpenAI's 401. */
   authenticate(authorization: string | undefined): Identity {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");

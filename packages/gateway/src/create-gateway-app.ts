@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import type { Identity, InferenceReceipt } from "@opengateway/protocol";
 import { isRegion, REGIONS } from "@opengateway/protocol";
 import type { OpenAIApi, OpenAICallContext, OpenAIResult } from "@opengateway/sdk";
 import { OpenAIHttpError, toOpenAIHttpError } from "@opengateway/sdk";
@@ -17,6 +18,9 @@ export interface GatewayAppOptions {
   health: () => { providers: number; peers: number };
   /** What `GET /v1/opengateway/network` shows: known peers with region, clusters, models and load. */
   network: () => unknown;
+  /** What `GET /v1/opengateway/wallet` shows for the calling key's account. */
+  wallet: (payer: Identity) => unknown;
+  onReceipt: (payer: string, receipt: InferenceReceipt, clientId: string) => void;
 }
 
 export const REGION_HEADER = "x-opengateway-region";
@@ -49,7 +53,12 @@ export function createGatewayApp(options: GatewayAppOptions): Express {
       res.on("close", () => {
         if (!res.writableFinished) controller.abort();
       });
-      const context: OpenAICallContext = { payer: accountOf(res), signal: controller.signal };
+      const payer = accountOf(res);
+      const context: OpenAICallContext = {
+        payer,
+        signal: controller.signal,
+        onReceipt: (receipt, clientId) => options.onReceipt(payer.id, receipt, clientId),
+      };
       const region = regionOf(req);
       if (region !== undefined) context.region = region;
       await send(res, await call(options.api, req.body, context));
@@ -67,6 +76,9 @@ export function createGatewayApp(options: GatewayAppOptions): Express {
     "/embeddings",
     generation((api, body, context) => api.embeddings(body, context)),
   );
+  v1.get("/opengateway/wallet", (_req, res) => {
+    res.json(options.wallet(accountOf(res)));
+  });
   v1.get("/opengateway/network", (_req, res) => {
     res.json(options.network());
   });
@@ -104,8 +116,8 @@ function regionOf(req: Request): string | null | undefined {
   return value;
 }
 
-function accountOf(res: Response) {
-  return res.locals.payer;
+function accountOf(res: Response): Identity {
+  return res.locals.payer as Identity;
 }
 
 async function send(res: Response, result: OpenAIResult): Promise<void> {

@@ -1,13 +1,19 @@
+import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import type { LedgerParams } from "@opengateway/ledger";
+import { Ledger, ledgerParams, machineFingerprintHash } from "@opengateway/ledger";
+import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
+import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
 import type { NetworkServices } from "@opengateway/p2p";
-import { createLibp2pNode } from "@opengateway/p2p";
-import type { Identity } from "@opengateway/protocol";
+import { createLibp2pNode, LedgerSync } from "@opengateway/p2p";
+import type { Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
-import { InferenceRouter, NetworkWatcher, OpenAIApi, ProviderTable } from "@opengateway/sdk";
+import { InferenceRouter, LedgerWallet, NetworkWatcher, OpenAIApi, ProviderTable } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { pino } from "pino";
 import { ApiKeyAccounts } from "./api-key-accounts.js";
@@ -32,6 +38,19 @@ export interface StartGatewayOptions {
   providerIdleTimeoutMs?: number;
   maxBodyBytes?: number;
   logger?: Logger;
+  /** Credits: each API key's account pays for its requests from the ledger. Absent = requests are not paid for. */
+  ledger?: GatewayLedgerOptions;
+}
+
+export interface GatewayLedgerOptions {
+  /** SQLite file that keeps the ledger across restarts; absent = in memory. */
+  path?: string;
+  params?: Partial<LedgerParams>;
+  /**
+   * Register every API key's account on start (proof-of-work, then the grant). Devnet/local only:
+   * each account is fingerprinted with this machine *and* the account, so one machine gets several grants.
+   */
+  registerAccounts?: boolean;
 }
 
 export interface Gateway {
@@ -59,21 +78,39 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     onError: (peerId, error) => logger.debug({ peerId, err: error }, "node-info query failed"),
   });
   watcher.start();
-  const router = new InferenceRouter(libp2p, table, {
-    region: options.region ?? null,
-    providerIdleTimeoutMs: options.providerIdleTimeoutMs,
-  });
   const accounts = new ApiKeyAccounts({
     keys: options.apiKeys,
     accountSecret: options.accountSecret ?? globalThis.crypto.getRandomValues(new Uint8Array(32)),
   });
+  const wallet = options.ledger ? await openWallet(options.ledger, accounts, libp2p, logger) : undefined;
+  const receipts = new ReceiptLog();
+  const router = new InferenceRouter(libp2p, table, {
+    region: options.region ?? null,
+    providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    payments: wallet?.wallet,
+    onPaymentError: (error) => logger.warn({ err: error }, "settlement failed"),
+  });
   const app = createGatewayApp({
     api: new OpenAIApi(router),
+    onReceipt: (payer, receipt, clientId) => receipts.add(payer, receipt, clientId),
+    wallet: (payer) => ({
+      ...(wallet?.wallet.view(payer.id) ?? {
+        identity: payer.id,
+        registered: false,
+        balance: 0,
+        spendable: 0,
+        locked: 0,
+        reserved: 0,
+        debt: 0,
+      }),
+      ledger: wallet ? "on" : "off",
+      receipts: receipts.list(payer.id),
+    }),
     accounts,
     logger,
     maxBodyBytes: options.maxBodyBytes,
     health: () => ({ providers: table.size, peers: libp2p.getPeers().length }),
-    network: () => networkView(libp2p, table, options.region ?? null),
+    network: () => networkView(libp2p, table, options.region ?? null, wallet?.ledger),
   });
 
   const server: Server = createServer(app);
@@ -101,12 +138,75 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await wallet?.close();
       await libp2p.stop();
     },
   };
 }
 
-function networkView(libp2p: Libp2p, table: ProviderTable, region: string | null) {
+async function openWallet(
+  options: GatewayLedgerOptions,
+  accounts: ApiKeyAccounts,
+  libp2p: Libp2p<NetworkServices>,
+  logger: Logger,
+) {
+  const params = ledgerParams(options.params ?? {});
+  if (options.path) await mkdir(dirname(options.path), { recursive: true });
+  const store = options.path ? await SqliteLedgerStore.open(options.path) : undefined;
+  const ledger = store ? await Ledger.load(store, { params }) : new Ledger({ params });
+  // Blocks gossip to the network and reconcile with every peer that keeps a ledger.
+  const sync = new LedgerSync(libp2p, ledger, { onError: (error) => logger.debug({ err: error }, "ledger sync") });
+  await sync.start();
+  const wallet = new LedgerWallet(ledger, { publish: (block) => sync.publish(block) });
+  if (options.registerAccounts) {
+    const machine = await nodeMachineFingerprintHash();
+    for (const identity of accounts.identities()) {
+      const started = Date.now();
+      await wallet.ensureRegistered(identity, {
+        fingerprintHash: machineFingerprintHash({ machine, account: identity.id }),
+        difficultyBits: params.registrationDifficultyBits,
+      });
+      logger.info({ account: identity.id, ms: Date.now() - started, ...wallet.view(identity.id) }, "account registered");
+    }
+  }
+  return {
+    wallet,
+    ledger,
+    close: async () => {
+      await sync.stop();
+      await ledger.save();
+      await store?.close();
+    },
+  };
+}
+
+/** The latest receipts per account, with the id the client saw, for the wallet endpoint. */
+class ReceiptLog {
+  readonly #byAccount = new Map<
+    string,
+    Array<{ id: string; provider: string; model: string; usage: Usage; credits: number; at: string }>
+  >();
+
+  add(payer: string, receipt: InferenceReceipt, clientId: string): void {
+    const list = this.#byAccount.get(payer) ?? [];
+    list.unshift({
+      id: clientId,
+      provider: receipt.provider,
+      model: receipt.model,
+      usage: receipt.usage,
+      credits: receipt.credits,
+      at: new Date(receipt.issuedAt).toISOString(),
+    });
+    if (list.length > 100) list.pop();
+    this.#byAccount.set(payer, list);
+  }
+
+  list(payer: string) {
+    return [...(this.#byAccount.get(payer) ?? [])];
+  }
+}
+
+function networkView(libp2p: Libp2p, table: ProviderTable, region: string | null, ledger: Ledger | undefined) {
   const connected = new Set(libp2p.getConnections().map((connection) => connection.remotePeer.toString()));
   return {
     self: { peerId: libp2p.peerId.toString(), region, role: "gateway" },
@@ -125,6 +225,8 @@ function networkView(libp2p: Libp2p, table: ProviderTable, region: string | null
       },
       tokensPerSecond: entry.info.tokensPerSecond,
       failures: entry.failures,
+      /** The provider's account as this gateway's copy of the ledger sees it (earnings collected). */
+      balance: ledger ? ledger.account(entry.peerId).balance : null,
       connected: connected.has(entry.peerId),
       lastSeen: new Date(entry.lastSeen).toISOString(),
       expiresAt: new Date(entry.expiresAt).toISOString(),

@@ -16,3 +16,23 @@ export const DEFAULT_ADVERT_INTERVAL_MS = 10_000;
 export const DEFAULT_ADVERT_TTL_MS = 30_000;
 /** Kad-DHT protocol of this network (its own, so it never mixes with the public IPFS DHT). */
 export const KAD_DHT_PROTOCOL = "/opengateway/kad/1.0.0";
+/** Gossipsub topic of new signed ledger blocks. */
+export const LEDGER_TOPIC = "/opengateway/ledger/1.0.0";
+/** Request/response protocol of Merkle-root reconciliation between two ledgers. */
+export const LEDGER_SYNC_PROTOCOL = "/opengateway/ledger-sync/1.0.0";
+/** How often every connected peer is reconciled with (roots first: one round trip when in sync). */
+export const LEDGER_SYNC_INTERVAL_MS = 10 * 60 * 1000;
+/** Longest one reconciliation exchange may take, end to end. */
+export const LEDGER_SYNC_TIMEOUT_MS = 30_000;
+/** Blocks are sent in frames of about this many bytes (one larger block still travels alone). */
+export const LEDGER_SYNC_BATCH_BYTES = 256 * 1024;
+/** Account heads per frame (a head is ~200 bytes of JSON). */
+export const LEDGER_SYNC_HEADS_PER_FRAME = 1_000;
+/** Most account heads one side accepts in one exchange. */
+export const LEDGER_SYNC_MAX_HEADS = 200_000;
+/** Most blocks sent in one direction of one exchange; the rest follow in the next reconciliation. */
+export const LEDGER_SYNC_MAX_BLOCKS = 20_000;
+/** Reconciliations run at once by `reconcileAll`, and inbound exchanges accepted per connection. */
+export const LEDGER_SYNC_CONCURRENCY = 4;
+/** Most inbound reconciliation exchanges served at once (over all connections); more are refused. */
+export const LEDGER_SYNC_MAX_INBOUND = 16;

@@ -4,5 +4,6 @@ export * from "./create-libp2p-node.js";
 export * from "./frame-stream.js";
 export * from "./inference-client.js";
 export * from "./inference-service.js";
+export * from "./ledger-sync.js";
 export * from "./node-info.js";
 export * from "./service-components.js";

@@ -4,6 +4,7 @@ import type {
   FinishReason,
   Identity,
   InferenceEngine,
+  InferenceReceipt,
   InferenceRequest,
   ProviderFrame,
   Usage,
@@ -45,6 +46,8 @@ export interface InferenceServedEvent {
   errorCode?: string;
   usage?: Usage;
   credits?: number;
+  /** The receipt this provider signed, for collecting the payment once the payer settles. */
+  receipt?: InferenceReceipt;
   durationMs: number;
 }
 
@@ -224,7 +227,7 @@ export class InferenceService {
     const finishReason = choices[0]?.finishReason ?? "stop";
     const receipt = createInferenceReceipt({ request, usage, credits, finishReason }, this.#init.identity);
     await frames.write({ t: "done", choices: [...choices], usage, receipt }, { signal });
-    return { finishReason, usage, credits };
+    return { finishReason, usage, credits, receipt };
   }
 }
 
@@ -232,6 +235,7 @@ interface ServedResult {
   finishReason: FinishReason;
   usage: Usage;
   credits: number;
+  receipt: InferenceReceipt;
 }
 
 /**

@@ -4,6 +4,7 @@ export * from "./create-client.js";
 export * from "./embedding-request.js";
 export * from "./identity-file.js";
 export * from "./inference-router.js";
+export * from "./ledger-wallet.js";
 export * from "./network-watcher.js";
 export * from "./openai-api.js";
 export * from "./openai-error.js";

@@ -11,6 +11,7 @@ import {
   OverloadedError,
   randomId,
 } from "@opengateway/protocol";
+import type { PaymentHooks } from "./ledger-wallet.js";
 import type { ProviderEntry, ProviderTable } from "./provider-table.js";
 
 export type RouterEvent =
@@ -42,6 +43,9 @@ export interface InferenceRouterOptions {
   region?: string | null;
   /** A provider that sends nothing for this long is treated as dead (hung), and the request moves on. */
   providerIdleTimeoutMs?: number;
+  /** Credits: reserved before a request starts, settled per receipt, the rest released. Without it nothing is paid. */
+  payments?: PaymentHooks;
+  onPaymentError?: (error: unknown) => void;
 }
 
 export const DEFAULT_PROVIDER_IDLE_TIMEOUT_MS = 30_000;
@@ -102,80 +106,101 @@ export class InferenceRouter {
     let payload: InferencePayload = payloadOf(route);
     let lastError: unknown;
 
-    for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      signal?.throwIfAborted();
-      const provider = this.#pick(route, { exclude: tried, region });
-      tried.add(provider.peerId);
-      const price = provider.info.models.find((m) => m.id === route.model)?.pricePerToken ?? 1;
-      const request = createInferenceRequest(
-        {
-          ...payload,
-          id: attempt === 0 ? requestId : `${requestId}-${attempt}`,
-          model: route.model,
-          maxCredits: maxCreditsFor(payload, price),
-          region,
-        },
-        payer,
-      );
-      let startedHere = false;
-      provider.inFlight++;
-      try {
-        const frames = requestInference(this.#node, peerIdFromString(provider.peerId), request, {
-          signal,
-          idleTimeoutMs: this.#options.providerIdleTimeoutMs ?? DEFAULT_PROVIDER_IDLE_TIMEOUT_MS,
-        });
-        for await (const frame of frames) {
-          switch (frame.t) {
-            case "delta":
-              if (!startedHere) servedBy.push(provider.peerId);
-              startedHere = true;
-              if (frame.index === 0) {
-                delivered.text += frame.text;
-                delivered.tokens += frame.tokens;
+    const payments = this.#options.payments;
+    let reserved = false;
+    try {
+      for (let attempt = 0; attempt < maxAttempts; attempt++) {
+        signal?.throwIfAborted();
+        const provider = this.#pick(route, { exclude: tried, region });
+        if (payments && !reserved) {
+          // Held once, at the highest price any eligible provider asks; never overdrawn, released at the end.
+          const price = Math.max(
+            ...this.#table
+              .providersOf(route.model, { kind: route.kind })
+              .flatMap((entry) => entry.info.models.filter((m) => m.id === route.model).map((m) => m.pricePerToken)),
+            0,
+          );
+          payments.reserve(payer, requestId, maxCreditsFor(payload, price), Date.now() + 10 * 60_000);
+          reserved = true;
+        }
+        tried.add(provider.peerId);
+        const price = provider.info.models.find((m) => m.id === route.model)?.pricePerToken ?? 1;
+        const request = createInferenceRequest(
+          {
+            ...payload,
+            id: attempt === 0 ? requestId : `${requestId}-${attempt}`,
+            model: route.model,
+            maxCredits: maxCreditsFor(payload, price),
+            region,
+          },
+          payer,
+        );
+        let startedHere = false;
+        provider.inFlight++;
+        try {
+          const frames = requestInference(this.#node, peerIdFromString(provider.peerId), request, {
+            signal,
+            idleTimeoutMs: this.#options.providerIdleTimeoutMs ?? DEFAULT_PROVIDER_IDLE_TIMEOUT_MS,
+          });
+          for await (const frame of frames) {
+            switch (frame.t) {
+              case "delta":
+                if (!startedHere) servedBy.push(provider.peerId);
+                startedHere = true;
+                if (frame.index === 0) {
+                  delivered.text += frame.text;
+                  delivered.tokens += frame.tokens;
+                }
+                yield { type: "delta", index: frame.index, text: frame.text, tokens: frame.tokens, provider: provider.peerId };
+                break;
+              case "tool_calls":
+                if (!startedHere) servedBy.push(provider.peerId);
+                startedHere = true;
+                yield { type: "tool_calls", index: frame.index, calls: frame.calls, provider: provider.peerId };
+                break;
+              case "embedding":
+                if (!startedHere) servedBy.push(provider.peerId);
+                startedHere = true;
+                yield { type: "embedding", index: frame.index, embedding: frame.embedding, provider: provider.peerId };
+                break;
+              case "done": {
+                provider.failures = 0;
+                if (!startedHere) servedBy.push(provider.peerId);
+                receipts.push(frame.receipt);
+                if (payments) {
+                  // The payer's countersignature; if it fails the provider can still claim with the receipt.
+                  await payments.settle(payer, frame.receipt).catch((error: unknown) => this.#options.onPaymentError?.(error));
+                }
+                // After a resume the last provider's prompt included the text already delivered.
+                const usage: Usage = {
+                  promptTokens: Math.max(0, frame.usage.promptTokens - resumedAfterTokens),
+                  completionTokens: frame.usage.completionTokens + resumedAfterTokens,
+                };
+                yield { type: "done", choices: frame.choices, usage, receipts, providers: servedBy };
+                return;
               }
-              yield { type: "delta", index: frame.index, text: frame.text, tokens: frame.tokens, provider: provider.peerId };
-              break;
-            case "tool_calls":
-              if (!startedHere) servedBy.push(provider.peerId);
-              startedHere = true;
-              yield { type: "tool_calls", index: frame.index, calls: frame.calls, provider: provider.peerId };
-              break;
-            case "embedding":
-              if (!startedHere) servedBy.push(provider.peerId);
-              startedHere = true;
-              yield { type: "embedding", index: frame.index, embedding: frame.embedding, provider: provider.peerId };
-              break;
-            case "done": {
-              provider.failures = 0;
-              if (!startedHere) servedBy.push(provider.peerId);
-              receipts.push(frame.receipt);
-              // After a resume the last provider's prompt included the text already delivered.
-              const usage: Usage = {
-                promptTokens: Math.max(0, frame.usage.promptTokens - resumedAfterTokens),
-                completionTokens: frame.usage.completionTokens + resumedAfterTokens,
-              };
-              yield { type: "done", choices: frame.choices, usage, receipts, providers: servedBy };
-              return;
             }
           }
+          throw new OpenGatewayError("protocol_violation", "the provider ended the stream without a result");
+        } catch (error) {
+          if (signal?.aborted) throw signal.reason ?? new CancelledError();
+          provider.failures++;
+          lastError = error;
+          if (!isRetryable(error)) throw error;
+          if (delivered.tokens > 0 || startedHere) {
+            const resumed = resumePayload(payloadOf(route), delivered);
+            if (resumed === undefined) throw error;
+            payload = resumed;
+            resumedAfterTokens = delivered.tokens;
+          }
+        } finally {
+          provider.inFlight--;
         }
-        throw new OpenGatewayError("protocol_violation", "the provider ended the stream without a result");
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason ?? new CancelledError();
-        provider.failures++;
-        lastError = error;
-        if (!isRetryable(error)) throw error;
-        if (delivered.tokens > 0 || startedHere) {
-          const resumed = resumePayload(payloadOf(route), delivered);
-          if (resumed === undefined) throw error;
-          payload = resumed;
-          resumedAfterTokens = delivered.tokens;
-        }
-      } finally {
-        provider.inFlight--;
       }
+      throw lastError ?? new NoProviderError("no provider could serve the request");
+    } finally {
+      if (reserved) payments?.release(requestId);
     }
-    throw lastError ?? new NoProviderError("no provider could serve the request");
   }
 
   /** The best provider for a request right now, or the error that explains why there is none. */

@@ -16,7 +16,7 @@ export interface OpenAICallContext {
   payer: Identity;
   signal?: AbortSignal;
   /** Told about every receipt a request produced (the SDK's wallet history keeps them). */
-  onReceipt?: (receipt: InferenceReceipt) => void;
+  onReceipt?: (receipt: InferenceReceipt, clientId: string) => void;
   /** Region to route in (`null` = any); absent = the router's home region. */
   region?: string | null;
 }
@@ -76,7 +76,7 @@ export class OpenAIApi {
         else if (event.type === "done") done = event;
       });
       const finished = requireDone(done);
-      for (const receipt of finished.receipts) context.onReceipt?.(receipt);
+      for (const receipt of finished.receipts) context.onReceipt?.(receipt, id);
       return json(
         {
           id,
@@ -125,7 +125,7 @@ export class OpenAIApi {
     return {
       kind: "event-stream",
       headers,
-      events: inBandErrors(first, events, context, (event) => {
+      events: inBandErrors(first, events, context, id, (event) => {
         if (event.type === "delta")
           return [...open(event.index), ...(event.text === "" ? [] : [chunk(event.index, { content: event.text }, null)])];
         if (event.type === "tool_calls") {
@@ -200,7 +200,7 @@ export class OpenAIApi {
       });
       if (prompt !== routes.length)
         throw new OpenAIHttpError(502, "a provider ended without a result", { code: "protocol_violation" });
-      for (const receipt of receipts) context.onReceipt?.(receipt);
+      for (const receipt of receipts) context.onReceipt?.(receipt, id);
       return json(
         {
           id,
@@ -234,7 +234,7 @@ export class OpenAIApi {
     return {
       kind: "event-stream",
       headers,
-      events: inBandErrors(first, events, context, (event) => {
+      events: inBandErrors(first, events, context, id, (event) => {
         if (event.type === "delta") {
           const index = prompt * perPrompt + event.index;
           const prefix = echoed.has(index) ? "" : echo(prompt);
@@ -281,7 +281,7 @@ export class OpenAIApi {
     if (vectors.length !== request.body.input.length || vectors.some((vector) => vector === undefined)) {
       throw new OpenAIHttpError(502, "the provider returned an incomplete set of embeddings", { code: "protocol_violation" });
     }
-    for (const receipt of finished.receipts) context.onReceipt?.(receipt);
+    for (const receipt of finished.receipts) context.onReceipt?.(receipt, receipt.requestId);
     return json(
       {
         object: "list",
@@ -371,6 +371,7 @@ async function* inBandErrors(
   first: IteratorResult<RouterEvent, void>,
   events: AsyncGenerator<RouterEvent, void, undefined>,
   context: OpenAICallContext,
+  clientId: string,
   toChunks: (event: RouterEvent) => unknown[],
 ): AsyncGenerator<unknown, void, undefined> {
   let finished = false;
@@ -378,7 +379,7 @@ async function* inBandErrors(
     for (let next = first; !next.done; next = await events.next()) {
       if (next.value.type === "done") {
         finished = true;
-        for (const receipt of next.value.receipts) context.onReceipt?.(receipt);
+        for (const receipt of next.value.receipts) context.onReceipt?.(receipt, clientId);
       }
       yield* toChunks(next.value);
     }

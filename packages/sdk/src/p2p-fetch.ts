@@ -5,7 +5,7 @@ import { OpenAIHttpError, toOpenAIHttpError } from "./openai-error.js";
 export interface P2PFetchOptions {
   api: OpenAIApi;
   payer: Identity;
-  onReceipt?: (receipt: InferenceReceipt) => void;
+  onReceipt?: (receipt: InferenceReceipt, clientId: string) => void;
   /** Largest request body accepted, as the gateway does. */
   maxBodyBytes?: number;
 }
