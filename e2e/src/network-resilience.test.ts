@@ -8,10 +8,12 @@ import type { Libp2p, Stream } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import type { Devnet } from "@opengateway/cli";
 import { startDevnet } from "@opengateway/cli";
+import { machineFingerprintHash } from "@opengateway/ledger";
 import type { NetworkServices } from "@opengateway/p2p";
 import { AdvertPublisher, createLibp2pNode } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
 import { decodeClientFrame, encodeFrame, generateIdentity, INFERENCE_PROTOCOL } from "@opengateway/protocol";
+import { createClient } from "@opengateway/sdk";
 import OpenAI from "openai";
 import { testModelPath } from "./test-model.js";
 
@@ -106,7 +108,7 @@ describe("a network with no centre: discovery, regions, failover, churn", { time
       apiKey: API_KEY,
       home,
       regions: ["europe", "europe", "asia"],
-      nodeArgs: ["--gpu", "off", "--parallel", "2", "--threads", "1"],
+      nodeArgs: ["--gpu", "off", "--parallel", "2", "--threads", "1", "--require-payment"],
       gatewayArgs: ["--provider-idle-timeout-ms", String(IDLE_TIMEOUT_MS)],
       onOutput: () => {},
     });
@@ -156,6 +158,41 @@ describe("a network with no centre: discovery, regions, failover, churn", { time
       ),
       (error: unknown) => error instanceof OpenAI.BadRequestError,
     );
+  });
+
+  it("serves only payers the ledger says can pay: an unregistered SDK client gets 402, a registered one pays", async () => {
+    const bootstrap = tcp(devnet.relay.addresses);
+    const unpaid = await createClient({ bootstrap, localNetwork: true, region: null, openai: { maxRetries: 0 } });
+    try {
+      await assert.rejects(
+        unpaid.chat.completions.create({ model: MODEL, messages: story, max_tokens: 3 }),
+        (error: unknown) => error instanceof OpenAI.APIError && error.status === 402,
+      );
+    } finally {
+      await unpaid.close();
+    }
+    const paying = await createClient({
+      bootstrap,
+      localNetwork: true,
+      region: null,
+      openai: { maxRetries: 0 },
+      // A devnet registration: trivial proof-of-work, a fingerprint of its own.
+      ledger: {
+        params: { registrationDifficultyBits: 12 },
+        fingerprintHash: machineFingerprintHash({ test: "sdk-client", at: String(Date.now()) }),
+      },
+    });
+    try {
+      const before = paying.wallet.balance();
+      assert.equal(before?.balance, 100_000);
+      const result = await paying.chat.completions.create({ model: MODEL, messages: story, max_tokens: 5 });
+      const paid = paying.wallet.history()[0]?.credits ?? 0;
+      assert.equal(paid, (result.usage?.prompt_tokens ?? 0) + 5);
+      assert.equal(paying.wallet.balance()?.balance, 100_000 - paid);
+      assert.equal(paying.wallet.balance()?.reserved, 0);
+    } finally {
+      await paying.close();
+    }
   });
 
   for (const misbehaviour of ["dies-before-first-token", "hangs", "sends-garbage"] as const) {

@@ -23,6 +23,7 @@ export interface NodeCommandOptions {
   parallel?: number;
   gpu: false | "auto";
   credits: boolean;
+  requirePayment: boolean;
   ledgerFile?: string;
   registrationDifficulty?: number;
   streamBatchMs?: number;
@@ -50,6 +51,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
             options.registrationDifficulty !== undefined || options.local
               ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
               : {},
+          requirePayment: options.requirePayment,
           onError: (error) => logger.debug({ err: error }, "ledger"),
         }
       : undefined,

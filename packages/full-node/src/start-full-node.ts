@@ -2,12 +2,13 @@ import { mkdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
 import type { LedgerParams } from "@opengateway/ledger";
-import { Ledger, ledgerParams, registerAccount } from "@opengateway/ledger";
+import { InsufficientCreditsError, Ledger, ledgerParams, registerAccount } from "@opengateway/ledger";
 import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
 import type { IceServer, InferenceServedEvent, NetworkServices } from "@opengateway/p2p";
 import { AdvertPublisher, createLibp2pNode, inferenceService, LedgerSync, nodeInfoService } from "@opengateway/p2p";
-import type { Identity, InferenceReceipt, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
+import type { Identity, InferenceReceipt, InferenceRequest, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
 import { EarningsCollector } from "./earnings-collector.js";
 import type { HardwareProfile } from "./hardware-profile.js";
@@ -50,6 +51,8 @@ export interface StartFullNodeOptions {
     params?: Partial<LedgerParams>;
     /** Machine fingerprint hash for this node's registration (one grant per machine). */
     fingerprintHash: string;
+    /** Refuse payers whose ledger account cannot cover a request's maxCredits (or who owe unsettled claims). */
+    requirePayment?: boolean;
     onError?: (error: unknown) => void;
   };
   onServed?: (event: InferenceServedEvent) => void;
@@ -100,6 +103,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
     const throughput = new ThroughputMeter();
     let servedReceipts: (receipt: InferenceReceipt) => void = () => {};
+    let authorizePayer: ((request: InferenceRequest, fromPeer: string) => Promise<void>) | undefined;
     const capabilities = (): NodeCapabilities => ({
       v: 1,
       agent: FULL_NODE_AGENT,
@@ -125,6 +129,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
           engine,
           identity,
           deltaBatchMs: options.deltaBatchMs,
+          authorize: async (request, fromPeer) => authorizePayer?.(request, fromPeer),
           onServed: (event) => {
             if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
             if (event.receipt) servedReceipts(event.receipt);
@@ -142,6 +147,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     adverts.start();
     const credits = options.ledger ? await startCredits(options.ledger, libp2p, identity) : undefined;
     servedReceipts = (receipt) => credits?.earnings.track(receipt);
+    if (credits && options.ledger?.requirePayment) authorizePayer = (request, fromPeer) => credits.authorize(request, fromPeer);
     return {
       identity,
       libp2p,
@@ -198,9 +204,25 @@ async function startCredits(
         .catch((error: unknown) => {
           if (!controller.signal.aborted) options.onError?.(error);
         });
+  /** A payer must be on the ledger, owe nothing, and hold maxCredits; an unknown payer's chain is fetched from the peer that sent the request first. */
+  const authorize = async (request: InferenceRequest, fromPeer: string): Promise<void> => {
+    if (!ledger.account(request.payer).opened) {
+      await sync.reconcile(peerIdFromString(fromPeer), { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+    }
+    const account = ledger.account(request.payer);
+    if (!account.opened) throw new InsufficientCreditsError(`payer ${request.payer} is not registered on the ledger`);
+    if (account.debt > 0)
+      throw new InsufficientCreditsError(`payer ${request.payer} owes ${account.debt} credits from unsettled claims`);
+    if (account.balance < request.maxCredits) {
+      throw new InsufficientCreditsError(
+        `payer ${request.payer} holds ${account.balance} credits; the request may cost ${request.maxCredits}`,
+      );
+    }
+  };
   return {
     ledger,
     earnings,
+    authorize,
     stop: async () => {
       controller.abort();
       await registration;

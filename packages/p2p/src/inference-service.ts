@@ -63,6 +63,11 @@ export interface InferenceServiceInit {
   maxInboundStreams?: number;
   replayGuard?: ReplayGuard;
   onServed?: (event: InferenceServedEvent) => void;
+  /**
+   * Decides whether this payer may be served (e.g. it can cover `maxCredits` on the ledger). Runs
+   * after the signature and replay checks, before any work; throw a typed error to refuse.
+   */
+  authorize?: (request: InferenceRequest, fromPeer: string, options: { signal: AbortSignal }) => Promise<void>;
 }
 
 export type InferenceServiceComponents = ProtocolServiceComponents;
@@ -108,7 +113,7 @@ export class InferenceService {
     return this.#started;
   }
 
-  async #handle(stream: Stream, _connection: Connection): Promise<void> {
+  async #handle(stream: Stream, connection: Connection): Promise<void> {
     const frames = new FrameStream(stream, { maxFrameBytes: this.#init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
     const controller = new AbortController();
     const onClose = (): void => controller.abort(new CancelledError("the client closed the stream"));
@@ -118,6 +123,7 @@ export class InferenceService {
     let request: InferenceRequest | undefined;
     try {
       request = await this.#readRequest(frames);
+      await this.#init.authorize?.(request, connection.remotePeer.toString(), { signal: controller.signal });
       this.#watchForCancel(frames, controller);
       const result = await this.#serve(frames, request, controller.signal);
       this.#init.onServed?.({

@@ -1,13 +1,17 @@
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import type { LedgerParams } from "@opengateway/ledger";
+import { Ledger, ledgerParams } from "@opengateway/ledger";
 import type { NetworkServices } from "@opengateway/p2p";
-import { createLibp2pNode } from "@opengateway/p2p";
+import { createLibp2pNode, LedgerSync } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
 import type { ClientOptions } from "openai";
 import OpenAI from "openai";
 import { loadOrCreateIdentity } from "./identity-file.js";
 import { InferenceRouter } from "./inference-router.js";
+import type { WalletView } from "./ledger-wallet.js";
+import { LedgerWallet } from "./ledger-wallet.js";
 import { NetworkWatcher } from "./network-watcher.js";
 import { OpenAIApi } from "./openai-api.js";
 import { createP2PFetch } from "./p2p-fetch.js";
@@ -26,6 +30,15 @@ export interface CreateClientOptions {
   region?: string | null;
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
+  /**
+   * Pay for requests from this identity's ledger account: the client replicates the ledger,
+   * registers the identity (proof-of-work) if needed, reserves, and settles every receipt.
+   */
+  ledger?: {
+    params?: Partial<LedgerParams>;
+    /** Hash of stable machine facts (one grant per machine); in Node see `nodeMachineFingerprintHash`. */
+    fingerprintHash: string;
+  };
   /** Resolve `createClient` once a provider is known, waiting at most this long (default 10 s; 0 = don't wait). */
   waitForProvidersMs?: number;
   /** Passed to the official client (timeouts, retries, default headers…); `fetch` and `baseURL` are the SDK's. */
@@ -37,6 +50,8 @@ export interface Wallet {
   readonly identity: string;
   /** Receipts of the requests this client made, the latest first. */
   history(): InferenceReceipt[];
+  /** The account as this client's copy of the ledger sees it (null without the `ledger` option). */
+  balance(): WalletView | null;
 }
 
 export type OpenGatewayClient = OpenAI & {
@@ -67,7 +82,19 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
   watcher.start();
   for (const peer of options.peers ?? []) libp2p.dial(multiaddr(peer)).catch(() => {});
   const receipts: InferenceReceipt[] = [];
-  const api = new OpenAIApi(new InferenceRouter(libp2p, table, { region: options.region ?? null }));
+  let credits: Awaited<ReturnType<typeof openLedger>> | undefined;
+  try {
+    credits = options.ledger ? await openLedger(libp2p, identity, options.ledger) : undefined;
+    if ((options.waitForProvidersMs ?? 10_000) > 0)
+      await watcher.waitForProviders({ timeoutMs: options.waitForProvidersMs ?? 10_000 });
+  } catch (error) {
+    // Nothing started here may outlive a failed construction.
+    watcher.stop();
+    await credits?.sync.stop();
+    await libp2p.stop();
+    throw error;
+  }
+  const api = new OpenAIApi(new InferenceRouter(libp2p, table, { region: options.region ?? null, payments: credits?.wallet }));
   const fetch = createP2PFetch({
     api,
     payer: identity,
@@ -76,16 +103,36 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
       if (receipts.length > MAX_HISTORY) receipts.pop();
     },
   });
-  if ((options.waitForProvidersMs ?? 10_000) > 0)
-    await watcher.waitForProviders({ timeoutMs: options.waitForProvidersMs ?? 10_000 });
   const client = new OpenAI({ ...options.openai, apiKey: identity.id, baseURL: "http://opengateway.p2p/v1", fetch });
-  const wallet: Wallet = { identity: identity.id, history: () => [...receipts] };
+  const wallet: Wallet = {
+    identity: identity.id,
+    history: () => [...receipts],
+    balance: () => credits?.wallet.view(identity.id) ?? null,
+  };
   return Object.assign(client, {
     wallet,
     libp2p,
     close: async () => {
       watcher.stop();
+      await credits?.sync.stop();
       await libp2p.stop();
     },
   });
+}
+
+async function openLedger(
+  libp2p: Libp2p<NetworkServices>,
+  identity: Identity,
+  options: NonNullable<CreateClientOptions["ledger"]>,
+) {
+  const params = ledgerParams(options.params ?? {});
+  const ledger = new Ledger({ params });
+  const sync = new LedgerSync(libp2p, ledger);
+  await sync.start();
+  const wallet = new LedgerWallet(ledger, { publish: (block) => sync.publish(block) });
+  await wallet.ensureRegistered(identity, {
+    fingerprintHash: options.fingerprintHash,
+    difficultyBits: params.registrationDifficultyBits,
+  });
+  return { sync, wallet };
 }
