@@ -79,6 +79,9 @@ gatewayCommand
     "treat a provider silent this long mid-request as dead",
     integer("--provider-idle-timeout-ms"),
   )
+  .option("--contribute-bootstrap <multiaddr...>", "relay /ws addresses the /contribute page's tabs join through", [])
+  .option("--contribute-model <path...>", "GGUF files /contribute offers to tabs", [])
+  .option("--contribute-dir <dir>", "the built contributor page (default: packages/browser-node/dist/contribute)")
   .option("--no-credits", "do not charge API keys' accounts (no ledger)")
   .option("--ledger-file <path>", "where the gateway keeps its ledger (default: <home>/gateway-ledger.sqlite)")
   .option("--register-accounts", "register every API key's account on start (default with --local)")

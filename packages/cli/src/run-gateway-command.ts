@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startGateway } from "@opengateway/gateway";
 import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
@@ -17,12 +19,16 @@ export interface GatewayCommandOptions {
   local: boolean;
   providerIdleTimeoutMs?: number;
   credits: boolean;
+  contributeBootstrap: string[];
+  contributeModel: string[];
+  contributeDir?: string;
   ledgerFile?: string;
   registerAccounts?: boolean;
   registrationDifficulty?: number;
 }
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
+  const pageDir = options.contributeDir ?? fileURLToPath(new URL("../../browser-node/dist/contribute/", import.meta.url));
   const gateway = await startGateway({
     host: options.host,
     port: options.port,
@@ -32,6 +38,15 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
     bootstrap: options.bootstrap,
     region: options.region ?? null,
     localNetwork: options.local,
+    contribute: existsSync(join(pageDir, "index.html"))
+      ? {
+          pageDir,
+          bootstrap: () => options.contributeBootstrap,
+          modelFiles: options.contributeModel,
+          region: options.region ?? null,
+          localNetwork: options.local,
+        }
+      : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
     ledger: options.credits
       ? {
@@ -48,7 +63,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
   });
   const found = await gateway.waitForProviders({ timeoutMs: 15_000 });
   process.stdout.write(
-    `\n  OpenGateway gateway\n  OpenAI API  ${gateway.url}\n  peer id     ${gateway.libp2p.peerId}\n  providers   ${gateway.table.size}${found ? "" : " (none yet: waiting for full nodes)"}\n\n`,
+    `\n  OpenGateway gateway\n  OpenAI API  ${gateway.url}\n  contribute  ${gateway.url.replace(/\/v1$/, "/contribute")}\n  peer id     ${gateway.libp2p.peerId}\n  providers   ${gateway.table.size}${found ? "" : " (none yet: waiting for full nodes)"}\n\n`,
   );
   reportReady({ type: "ready", role: "gateway", url: gateway.url, peerId: gateway.libp2p.peerId.toString() });
   onShutdown(() => gateway.stop());

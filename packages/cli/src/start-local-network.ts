@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import type { NetworkPart } from "./network-process.js";
 import { NetworkProcess, tcpAddresses } from "./network-process.js";
 
@@ -68,6 +70,7 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
         "--home",
         options.home,
         "--local",
+        ...contributeArgs(options.model, nodeReady.addresses),
         "--peer",
         ...tcpAddresses(nodeReady.addresses),
       ],
@@ -88,4 +91,13 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
     await stop();
     throw error;
   }
+}
+
+/** The node is the relay the /contribute page's tabs join through; a local model file is offered to them. */
+function contributeArgs(model: string, nodeAddresses: string[]): string[] {
+  const ws = nodeAddresses.filter((address) => address.includes("/ws/"));
+  return [
+    ...(ws.length > 0 ? ["--contribute-bootstrap", ...ws] : []),
+    ...(existsSync(model) ? ["--contribute-model", resolve(model)] : []),
+  ];
 }

@@ -7,6 +7,8 @@ import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } 
 import express from "express";
 import type { Logger } from "pino";
 import type { ApiKeyAccounts } from "./api-key-accounts.js";
+import type { ContributePageOptions } from "./contribute-routes.js";
+import { mountContributePage } from "./contribute-routes.js";
 
 export interface GatewayAppOptions {
   api: OpenAIApi;
@@ -21,6 +23,8 @@ export interface GatewayAppOptions {
   /** What `GET /v1/opengateway/wallet` shows for the calling key's account. */
   wallet: (payer: Identity) => unknown;
   onReceipt: (payer: string, receipt: InferenceReceipt, clientId: string) => void;
+  /** Serve the browser contributor page at /contribute. */
+  contribute?: ContributePageOptions;
 }
 
 export const REGION_HEADER = "x-opengateway-region";
@@ -37,6 +41,8 @@ export function createGatewayApp(options: GatewayAppOptions): Express {
     const health = options.health();
     res.status(health.providers > 0 ? 200 : 503).json({ status: health.providers > 0 ? "ok" : "no_providers", ...health });
   });
+
+  if (options.contribute) mountContributePage(app, options.contribute);
 
   const v1 = express.Router();
   v1.use(authenticate(options.accounts));

@@ -1,5 +1,8 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import type { Gateway } from "./start-gateway.js";
@@ -10,6 +13,7 @@ const KEY = "og-unit-test";
 /** A real gateway (HTTP server and libp2p peer) with no provider reachable. */
 describe("gateway HTTP surface without providers", () => {
   let gateway: Gateway;
+  let pageDir: string;
   const call = (path: string, init: RequestInit = {}) =>
     fetch(`${gateway.url}${path}`, {
       ...init,
@@ -22,9 +26,38 @@ describe("gateway HTTP surface without providers", () => {
   };
 
   before(async () => {
-    gateway = await startGateway({ port: 0, apiKeys: [KEY], logger: pino({ level: "silent" }), maxBodyBytes: 64 * 1024 });
+    pageDir = mkdtempSync(join(tmpdir(), "opengateway-page-"));
+    writeFileSync(join(pageDir, "index.html"), "<!doctype html><title>Contribute</title>");
+    writeFileSync(join(pageDir, "tiny.gguf"), Buffer.alloc(1234));
+    gateway = await startGateway({
+      port: 0,
+      apiKeys: [KEY],
+      logger: pino({ level: "silent" }),
+      maxBodyBytes: 64 * 1024,
+      contribute: { pageDir, bootstrap: () => ["/ip4/127.0.0.1/tcp/1/ws/p2p/x"], modelFiles: [join(pageDir, "tiny.gguf")] },
+    });
   });
-  after(async () => gateway?.stop());
+  after(async () => {
+    await gateway?.stop();
+    rmSync(pageDir, { recursive: true, force: true });
+  });
+
+  it("serves the contributor page, its config and the offered models at /contribute", async () => {
+    const root = gateway.url.replace(/\/v1$/, "");
+    const redirect = await fetch(`${root}/contribute`, { redirect: "manual" });
+    assert.equal(redirect.status, 301);
+    assert.equal(redirect.headers.get("location"), "/contribute/");
+    assert.match(await (await fetch(`${root}/contribute/`)).text(), /Contribute/);
+    const config = (await (await fetch(`${root}/contribute/config.json`)).json()) as {
+      bootstrap: string[];
+      models: Array<{ url: string; sizeBytes: number }>;
+    };
+    assert.deepEqual(config.bootstrap, ["/ip4/127.0.0.1/tcp/1/ws/p2p/x"]);
+    assert.deepEqual(config.models, [{ url: "models/tiny.gguf", sizeBytes: 1234 }]);
+    const head = await fetch(`${root}/contribute/models/tiny.gguf`, { method: "HEAD" });
+    assert.equal(head.headers.get("content-length"), "1234");
+    assert.equal((await fetch(`${root}/contribute/models/other.gguf`)).status, 404);
+  });
 
   it("reports no providers on /healthz", async () => {
     const response = await fetch(gateway.url.replace(/\/v1$/, "/healthz"));

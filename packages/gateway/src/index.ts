@@ -1,3 +1,4 @@
 export * from "./api-key-accounts.js";
+export * from "./contribute-routes.js";
 export * from "./create-gateway-app.js";
 export * from "./start-gateway.js";

@@ -17,6 +17,7 @@ import { InferenceRouter, LedgerWallet, NetworkWatcher, OpenAIApi, ProviderTable
 import type { Logger } from "pino";
 import { pino } from "pino";
 import { ApiKeyAccounts } from "./api-key-accounts.js";
+import type { ContributePageOptions } from "./contribute-routes.js";
 import { createGatewayApp } from "./create-gateway-app.js";
 
 export interface StartGatewayOptions {
@@ -38,6 +39,8 @@ export interface StartGatewayOptions {
   providerIdleTimeoutMs?: number;
   maxBodyBytes?: number;
   logger?: Logger;
+  /** Serve the browser contributor page at /contribute. */
+  contribute?: ContributePageOptions;
   /** Credits: each API key's account pays for its requests from the ledger. Absent = requests are not paid for. */
   ledger?: GatewayLedgerOptions;
 }
@@ -110,6 +113,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     logger,
     maxBodyBytes: options.maxBodyBytes,
     health: () => ({ providers: table.size, peers: libp2p.getPeers().length }),
+    contribute: options.contribute,
     network: () => networkView(libp2p, table, options.region ?? null, wallet?.ledger),
   });
 

@@ -36,3 +36,5 @@ export const LEDGER_SYNC_MAX_BLOCKS = 20_000;
 export const LEDGER_SYNC_CONCURRENCY = 4;
 /** Most inbound reconciliation exchanges served at once (over all connections); more are refused. */
 export const LEDGER_SYNC_MAX_INBOUND = 16;
+/** Where a browser tab listens: through a relay reservation, upgraded to direct WebRTC. */
+export const BROWSER_RELAYED_LISTEN = ["/p2p-circuit", "/webrtc"];

@@ -18,7 +18,6 @@ import type { CreateLibp2pNodeOptions, IceServer, NetworkServices } from "./crea
 export type { CreateLibp2pNodeOptions, IceServer, NetworkServices };
 /** A tab cannot listen on sockets; it is reached through a relay reservation, upgraded to WebRTC. */
 export const DEFAULT_NODE_LISTEN: string[] = [];
-export const BROWSER_RELAYED_LISTEN = ["/p2p-circuit", "/webrtc"];
 
 /** The browser build: WebSockets out, WebRTC in and out, circuit relay for signalling. */
 export async function createLibp2pNode<T extends ServiceMap>(options: CreateLibp2pNodeOptions<T>) {

@@ -1,0 +1,209 @@
+/**
+ * Browser node benchmark (issue #6). On the same model and prompts, in one run and one after the
+ * other (never at once: the machines have two cores), it measures:
+ *   (a) the full node's engine, node-llama-cpp in-process with one thread, and
+ *   (b) the browser node's engine, wllama (llama.cpp in WebAssembly, single-threaded: the page is
+ *       not cross-origin isolated) in its Web Worker in headless Chromium, driven through the
+ *       contributor page,
+ * and prints tokens/s of each, their ratio, and the time from opening the page to the first
+ * token the tab serves (download, WebAssembly start, model load, warm-up, first request).
+ *
+ * Run: `pnpm build` (the page too), then `node bench/dist/browser-node-bench.js`.
+ */
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { basename, extname, join, normalize, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LlamaCppEngine } from "@opengateway/full-node";
+import type { CompletionGeneration } from "@opengateway/protocol";
+import type { Page } from "playwright-core";
+import { chromium } from "playwright-core";
+
+const modelPath =
+  process.env.OPENGATEWAY_TEST_MODEL ?? fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
+const MODEL = basename(modelPath).replace(/\.gguf$/i, "");
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 256);
+const PROMPTS = ["Once upon a time", "The little dog", "Lily and Tom went to the park", "One day, a big bird"];
+const PAGE_DIR = fileURLToPath(new URL("../../packages/browser-node/dist/contribute/", import.meta.url));
+const CHROMIUM = process.env.OPENGATEWAY_CHROMIUM ?? "/usr/bin/chromium";
+
+interface Sample {
+  tokens: number;
+  ms: number;
+}
+
+const request = (prompt: string, seed: number): CompletionGeneration => ({
+  model: MODEL,
+  prompt,
+  maxTokens: TOKENS,
+  temperature: 0.8,
+  topP: 1,
+  seed,
+  stop: [],
+});
+
+async function fullNodeSample(engine: LlamaCppEngine, generation: CompletionGeneration): Promise<Sample> {
+  const start = performance.now();
+  let tokens = 0;
+  for await (const event of engine.generateCompletion(generation))
+    if (event.type === "done") tokens = event.usage.completionTokens;
+  return { tokens, ms: performance.now() - start };
+}
+
+/** Times one generation inside the page, on the tab's engine (the clock is the page's own). */
+function browserSample(page: Page, generation: CompletionGeneration): Promise<Sample> {
+  return page.evaluate(async (body) => {
+    type Engine = { generateCompletion(request: unknown): AsyncIterable<{ type: string; usage?: { completionTokens: number } }> };
+    const engine = (globalThis as unknown as { opengateway: { engine: Engine } }).opengateway.engine;
+    const start = performance.now();
+    let tokens = 0;
+    for await (const event of engine.generateCompletion(body))
+      if (event.type === "done") tokens = event.usage?.completionTokens ?? 0;
+    return { tokens, ms: performance.now() - start };
+  }, generation);
+}
+
+const rate = (samples: Sample[]): number =>
+  (samples.reduce((sum, sample) => sum + sample.tokens, 0) * 1000) / samples.reduce((sum, sample) => sum + sample.ms, 0);
+
+async function startStaticServer(): Promise<{ url: string; close(): Promise<void> }> {
+  let modelUrl = "";
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? "/", "http://bench").pathname);
+    if (path === "/contribute/config.json") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ bootstrap: [], models: [{ url: modelUrl }], iceServers: [], autostart: true }));
+      return;
+    }
+    const file =
+      path === `/models/${basename(modelPath)}`
+        ? modelPath
+        : path.startsWith("/contribute/")
+          ? normalize(join(PAGE_DIR, path.slice("/contribute/".length) || "index.html"))
+          : undefined;
+    if (!file || (file !== modelPath && !file.startsWith(PAGE_DIR.replace(/\/$/, "") + sep)) || !existsSync(file)) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    const types: Record<string, string> = {
+      ".html": "text/html",
+      ".js": "text/javascript",
+      ".css": "text/css",
+      ".wasm": "application/wasm",
+    };
+    res.writeHead(200, {
+      "content-type": types[extname(file)] ?? "application/octet-stream",
+      "content-length": statSync(file).size,
+    });
+    if (req.method === "HEAD") res.end();
+    else createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  modelUrl = `${origin}/models/${basename(modelPath)}`;
+  return {
+    url: `${origin}/contribute/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(PAGE_DIR, "index.html"))) {
+    throw new Error(
+      "the contributor page is not built: run `pnpm build` (or `pnpm --filter @opengateway/browser-node build:page`)",
+    );
+  }
+  console.log(`model ${MODEL}, ${PROMPTS.length} prompts × ${ROUNDS} rounds, ${TOKENS} tokens each, temperature 0.8\n`);
+
+  const engine = await LlamaCppEngine.load({ modelPath, threads: 1, parallelRequests: 1 });
+  const full: Sample[] = [];
+  try {
+    await fullNodeSample(engine, request(PROMPTS[0] ?? "", 0));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [index, prompt] of PROMPTS.entries())
+        full.push(await fullNodeSample(engine, request(prompt, round * 100 + index)));
+    }
+  } finally {
+    await engine.close();
+  }
+
+  const server = await startStaticServer();
+  const profile = mkdtempSync(join(tmpdir(), "opengateway-bench-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-quic",
+      "--no-first-run",
+      "--enable-unsafe-webgpu",
+    ],
+  });
+  const browser: Sample[] = [];
+  let openToServingMs = Number.NaN;
+  let openToFirstTokenMs = Number.NaN;
+  let warmUpTokensPerSecond: number | null = null;
+  try {
+    const page = await context.newPage();
+    const opened = performance.now();
+    await page.goto(server.url);
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as { opengateway?: { status(): { phase: string } } }).opengateway?.status().phase === "serving",
+      undefined,
+      { timeout: 120_000, polling: 20 },
+    );
+    openToServingMs = performance.now() - opened;
+    const firstToken = await page.evaluate(
+      async (body) => {
+        type Engine = { generateCompletion(request: unknown): AsyncIterable<{ type: string }> };
+        const engine = (globalThis as unknown as { opengateway: { engine: Engine } }).opengateway.engine;
+        const start = performance.now();
+        for await (const event of engine.generateCompletion(body)) if (event.type === "text") return performance.now() - start;
+        return Number.NaN;
+      },
+      request(PROMPTS[0] ?? "", 0),
+    );
+    openToFirstTokenMs = openToServingMs + firstToken;
+    warmUpTokensPerSecond = await page.evaluate(
+      () =>
+        (globalThis as unknown as { opengateway: { status(): { measuredTokensPerSecond: number | null } } }).opengateway.status()
+          .measuredTokensPerSecond,
+      undefined,
+    );
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [index, prompt] of PROMPTS.entries())
+        browser.push(await browserSample(page, request(prompt, round * 100 + index)));
+    }
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+    await server.close();
+  }
+
+  const fullRate = rate(full);
+  const browserRate = rate(browser);
+  const row = (name: string, value: string) => console.log(`${name.padEnd(68)}${value}`);
+  row("full node, node-llama-cpp (1 thread), tokens/s", fullRate.toFixed(0));
+  row("browser node, wllama in headless Chromium (1 thread), tokens/s", browserRate.toFixed(0));
+  row("ratio browser / full node", `${(browserRate / fullRate).toFixed(2)}×`);
+  row("browser warm-up measurement (what the tab advertises), tokens/s", String(warmUpTokensPerSecond));
+  row("page open → serving (download, wasm, load, warm-up), ms", openToServingMs.toFixed(0));
+  row("page open → first served token, ms", openToFirstTokenMs.toFixed(0));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,95 @@
+import type { Page } from "playwright-core";
+
+/**
+ * What the tests read from a running contributor page. The page exposes its node as
+ * `window.opengateway` (documented in the browser-node README); these are the parts tests use,
+ * typed here because e2e is compiled without DOM types.
+ */
+export interface PageStatus {
+  phase: string;
+  detail: string;
+  peerId: string;
+  peers: Array<{ peerId: string; transport: string }>;
+  addresses: string[];
+  engine: string | null;
+  engineReason: string | null;
+  verdicts: Array<{ id: string; engine: string | null; reason: string }>;
+  model: string | null;
+  clusters: string[];
+  measuredTokensPerSecond: number | null;
+  activeRequests: number;
+  settings: { contributing: boolean; maxConcurrentRequests: number; pauseWhenHidden: boolean };
+  counters: { requestsServed: number; requestsFailed: number; tokensServed: number; creditsEarned: number; creditsSpent: number };
+  error: string | null;
+}
+
+export interface EngineEvent {
+  type: string;
+  index?: number;
+  text?: string;
+  tokens?: number;
+  choices?: Array<{ index: number; finishReason: string }>;
+  usage?: { promptTokens: number; completionTokens: number };
+}
+
+interface PageGlobals {
+  opengateway?: {
+    status(): PageStatus;
+    engine?: {
+      generateCompletion(request: unknown): AsyncIterable<EngineEvent>;
+      generateChat(request: unknown): AsyncIterable<EngineEvent>;
+      readonly activeRequests: number;
+    };
+  };
+}
+
+export function pageStatus(page: Page): Promise<PageStatus | null> {
+  return page.evaluate(() => (globalThis as unknown as PageGlobals).opengateway?.status() ?? null);
+}
+
+/** Waits until the page's node reports a status that satisfies the check (polling, as a user would watch it). */
+export async function waitForStatus(
+  page: Page,
+  check: (status: PageStatus) => boolean,
+  options: { timeoutMs?: number; what?: string } = {},
+): Promise<PageStatus> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let last: PageStatus | null = null;
+  while (Date.now() < deadline) {
+    last = await pageStatus(page).catch(() => null);
+    if (last !== null && check(last)) return last;
+    if (last?.phase === "failed") throw new Error(`the page failed: ${last.detail}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${options.what ?? "a page status"}; last status: ${JSON.stringify(last)}`);
+}
+
+/**
+ * Runs one generation on the tab's engine (in its Web Worker, through the page's main thread),
+ * reading at most `stopAfter` events when given: leaving early must cancel in the worker.
+ */
+export function generateInPage(
+  page: Page,
+  kind: "chat" | "completion",
+  request: Record<string, unknown>,
+  stopAfter?: number,
+): Promise<EngineEvent[]> {
+  return page.evaluate(
+    async ({ kind, request, stopAfter }) => {
+      const engine = (globalThis as unknown as PageGlobals).opengateway?.engine;
+      if (!engine) throw new Error("no engine is loaded");
+      const events: EngineEvent[] = [];
+      const stream = kind === "chat" ? engine.generateChat(request) : engine.generateCompletion(request);
+      for await (const event of stream) {
+        events.push(event);
+        if (stopAfter !== undefined && events.length >= stopAfter) break;
+      }
+      return events;
+    },
+    { kind, request, stopAfter },
+  );
+}
+
+export function textOf(events: EngineEvent[]): string {
+  return events.map((event) => (event.type === "text" ? (event.text ?? "") : "")).join("");
+}

@@ -1,0 +1,13 @@
+export * from "./browser-node-store.js";
+export * from "./engine-choice.js";
+export type * from "./engine-worker-protocol.js";
+export * from "./identity-vault.js";
+export * from "./measure-tokens-per-second.js";
+export type * from "./model-offer.js";
+export * from "./page-config.js";
+export * from "./provider-directory.js";
+export * from "./start-browser-node.js";
+export * from "./throttled-engine.js";
+export * from "./web-llm-engine.js";
+export * from "./wllama-engine.js";
+export * from "./worker-engine.js";

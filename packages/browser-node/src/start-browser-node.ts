@@ -1,0 +1,545 @@
+import type { Connection, Libp2p } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import type { IceServer, InferenceServedEvent, NetworkServices, NodeInfoService } from "@opengateway/p2p";
+import {
+  AdvertPublisher,
+  BROWSER_RELAYED_LISTEN,
+  createLibp2pNode,
+  InferenceService,
+  nodeInfoService,
+  requestInference,
+} from "@opengateway/p2p";
+import type { ChatMessage, Identity, InferenceReceipt, ModelCluster, NodeCapabilities, Usage } from "@opengateway/protocol";
+import { CancelledError, createInferenceRequest, guessRegionFromTimeZone } from "@opengateway/protocol";
+import type { BrowserNodeCounters, BrowserNodeSettings } from "./browser-node-store.js";
+import { BrowserNodeStore } from "./browser-node-store.js";
+import type { DeviceProbe, EngineKind, ModelVerdict } from "./engine-choice.js";
+import { chooseEngine, probeDevice } from "./engine-choice.js";
+import type { EngineLoadSpec } from "./engine-worker-protocol.js";
+import { measureTokensPerSecond } from "./measure-tokens-per-second.js";
+import type { ModelOffer } from "./model-offer.js";
+import type { KnownProvider } from "./provider-directory.js";
+import { ProviderDirectory } from "./provider-directory.js";
+import { ThrottledEngine } from "./throttled-engine.js";
+import type { WorkerLike } from "./worker-engine.js";
+import { WorkerEngine } from "./worker-engine.js";
+
+export const BROWSER_NODE_AGENT = "opengateway-browser-node/0.1.0";
+/** What the chat box lets one request cost at most (the provider stops there). */
+const CHAT_MAX_CREDITS = 20_000;
+const CHAT_IDLE_TIMEOUT_MS = 30_000;
+/** Weight of the newest request in the advertised speed's moving average. */
+const SPEED_WEIGHT = 0.2;
+
+export interface BrowserNodeOptions {
+  /** Bootstrap/relay multiaddrs the tab dials over WebSockets (with /p2p/<peer id>). */
+  bootstrap: string[];
+  /** Models the operator offers; the tab serves the first one it really can. */
+  models: ModelOffer[];
+  /** URL of wllama's WebAssembly file (bundlers give it; the contributor page passes its own). */
+  wllamaWasmUrl: string;
+  /** STUN/TURN servers for WebRTC. Explicit: the default is none (peers on one network, or a test's namespace). */
+  iceServers?: IceServer[];
+  /** Overrides the guess from the time zone. */
+  region?: string | null;
+  /** Needed when the stored identity is protected by one; also protects a new identity. */
+  passphrase?: string;
+  /** IndexedDB database name (tests and several nodes in one origin use their own). */
+  databaseName?: string;
+  /** Start contributing now; defaults to what the contributor chose last time (first visit: wait for start()). */
+  contribute?: boolean;
+  /** Devnet/LAN: accept private addresses in the DHT. */
+  localNetwork?: boolean;
+  createWorker?: () => WorkerLike;
+  signal?: AbortSignal;
+}
+
+export type BrowserNodePhase =
+  | "idle"
+  | "probing"
+  | "loading"
+  | "warming-up"
+  | "serving"
+  | "paused"
+  | "unavailable"
+  | "failed"
+  | "stopped";
+
+export type PeerTransport = "webrtc" | "websockets" | "relayed" | "other";
+
+export interface BrowserNodeStatus {
+  phase: BrowserNodePhase;
+  /** A sentence on the phase: why paused, what failed, which model loads. */
+  detail: string;
+  peerId: string;
+  region: string | null;
+  peers: Array<{ peerId: string; transport: PeerTransport }>;
+  /** Where others can reach this tab (relay reservations with /webrtc). */
+  addresses: string[];
+  engine: EngineKind | null;
+  engineReason: string | null;
+  verdicts: ModelVerdict[];
+  model: string | null;
+  clusters: ModelCluster[];
+  loadProgress: { loaded: number; total: number } | null;
+  /** Measured by the warm-up generation. */
+  measuredTokensPerSecond: number | null;
+  liveTokensPerSecond: number;
+  activeRequests: number;
+  settings: BrowserNodeSettings;
+  hidden: boolean;
+  counters: BrowserNodeCounters;
+  error: string | null;
+}
+
+export interface ChatParams {
+  messages: ChatMessage[];
+  /** A model to ask for; defaults to any model a known provider serves for chat. */
+  model?: string;
+  maxTokens?: number;
+  temperature?: number;
+  signal?: AbortSignal;
+}
+
+export interface ChatResult {
+  provider: string;
+  model: string;
+  text: string;
+  usage: Usage;
+  receipt: InferenceReceipt;
+}
+
+/**
+ * A browser tab as an OpenGateway node: it joins over WebSockets to its bootstrap/relay peers,
+ * listens through circuit relay and accepts WebRTC, serves the best model it really can from an
+ * engine in a Web Worker, earns credits for what it serves, and can spend them from its chat box.
+ * Events: `status` (any change; read `status()`), `served` (one per request, detail = the event).
+ */
+export class BrowserNode extends EventTarget {
+  readonly identity: Identity;
+  readonly libp2p: Libp2p<NetworkServices & { nodeInfo: NodeInfoService }>;
+  readonly #store: BrowserNodeStore;
+  readonly #options: BrowserNodeOptions;
+  readonly #region: string | null;
+  readonly #providers: ProviderDirectory;
+  readonly #controller = new AbortController();
+  #settings: BrowserNodeSettings;
+  #counters: BrowserNodeCounters;
+  #phase: BrowserNodePhase = "idle";
+  #detail = "not contributing yet";
+  #error: string | null = null;
+  #probe: DeviceProbe | undefined;
+  #engine: ThrottledEngine | undefined;
+  #engineKind: EngineKind | null = null;
+  #engineReason: string | null = null;
+  #verdicts: ModelVerdict[] = [];
+  #clusters: ModelCluster[] = [];
+  #loadProgress: { loaded: number; total: number } | null = null;
+  #measuredTokensPerSecond: number | null = null;
+  /** Recent average over served requests (what a client sees, network included); null until one is served. */
+  #servedTokensPerSecond: number | null = null;
+  #service: InferenceService | undefined;
+  #adverts: AdvertPublisher | undefined;
+  #loading: Promise<void> | undefined;
+  #hidden = false;
+
+  private constructor(
+    identity: Identity,
+    libp2p: Libp2p<NetworkServices & { nodeInfo: NodeInfoService }>,
+    store: BrowserNodeStore,
+    options: BrowserNodeOptions,
+    state: { settings: BrowserNodeSettings; counters: BrowserNodeCounters; region: string | null },
+  ) {
+    super();
+    this.identity = identity;
+    this.libp2p = libp2p;
+    this.#store = store;
+    this.#options = options;
+    this.#settings = state.settings;
+    this.#counters = state.counters;
+    this.#region = state.region;
+    this.#providers = new ProviderDirectory(libp2p, { onChange: () => this.#changed() });
+  }
+
+  static async start(options: BrowserNodeOptions): Promise<BrowserNode> {
+    if (globalThis.isSecureContext === false) throw new InsecureContextError();
+    const store = await BrowserNodeStore.open(options.databaseName);
+    try {
+      const identity = await store.loadOrCreateIdentity({ passphrase: options.passphrase });
+      const [settings, counters] = await Promise.all([store.settings(), store.counters()]);
+      const region =
+        options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
+      let node: BrowserNode | undefined;
+      const libp2p = await createLibp2pNode({
+        identity,
+        listen: BROWSER_RELAYED_LISTEN,
+        bootstrap: options.bootstrap,
+        iceServers: options.iceServers ?? [],
+        localNetwork: options.localNetwork,
+        services: { nodeInfo: nodeInfoService({ getInfo: () => (node as BrowserNode).capabilities() }) },
+      });
+      node = new BrowserNode(identity, libp2p, store, options, { settings, counters, region });
+      node.#attach();
+      if (options.contribute ?? settings.contributing) void node.startContributing().catch(() => {});
+      return node;
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+  }
+
+  #attach(): void {
+    for (const event of ["connection:open", "connection:close", "self:peer:update"] as const) {
+      this.libp2p.addEventListener(event, () => this.#changed());
+    }
+    this.#providers.start();
+    // Bootstrap peers are also dialled at once: the relay reservation (and so the /webrtc address) needs them.
+    for (const address of this.#options.bootstrap) {
+      this.libp2p.dial(multiaddr(address), { signal: this.#controller.signal }).catch(() => {});
+    }
+    if (typeof document !== "undefined") {
+      this.#hidden = document.visibilityState === "hidden";
+      document.addEventListener("visibilitychange", this.#onVisibility, { signal: this.#controller.signal });
+    }
+  }
+
+  readonly #onVisibility = (): void => {
+    this.#hidden = document.visibilityState === "hidden";
+    this.#applyGate();
+  };
+
+  get peerId(): string {
+    return this.identity.id;
+  }
+
+  /** The engine this tab serves with (behind the contributor's throttle), once loaded. */
+  get engine(): ThrottledEngine | undefined {
+    return this.#engine;
+  }
+
+  /** The capabilities this tab answers node-info queries and gossips adverts with. */
+  capabilities(): NodeCapabilities {
+    const engine = this.#phase === "serving" ? this.#engine : undefined;
+    return {
+      v: 1,
+      agent: BROWSER_NODE_AGENT,
+      engine: this.#engine?.name ?? "none",
+      region: this.#region,
+      clusters: this.#clusters,
+      // A paused or loading tab advertises no models, so routers do not send it work.
+      models: engine ? engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })) : [],
+      activeRequests: this.#engine?.activeRequests ?? 0,
+      maxConcurrentRequests: this.#settings.maxConcurrentRequests,
+      queuedRequests: 0,
+      tokensPerSecond: this.#servedTokensPerSecond ?? this.#measuredTokensPerSecond,
+    };
+  }
+
+  status(): BrowserNodeStatus {
+    return {
+      phase: this.#phase,
+      detail: this.#detail,
+      peerId: this.identity.id,
+      region: this.#region,
+      peers: connectedPeers(this.libp2p.getConnections()),
+      addresses: this.libp2p.getMultiaddrs().map((address) => address.toString()),
+      engine: this.#engineKind,
+      engineReason: this.#engineReason,
+      verdicts: this.#verdicts,
+      model: this.#engine?.listModels()[0]?.id ?? null,
+      clusters: this.#clusters,
+      loadProgress: this.#loadProgress,
+      measuredTokensPerSecond: this.#measuredTokensPerSecond,
+      liveTokensPerSecond: Math.round(this.#engine?.liveTokensPerSecond() ?? 0),
+      activeRequests: this.#engine?.activeRequests ?? 0,
+      settings: { ...this.#settings },
+      hidden: this.#hidden,
+      counters: { ...this.#counters },
+      error: this.#error,
+    };
+  }
+
+  /** Providers this tab knows of (for its chat box). */
+  providers(): KnownProvider[] {
+    return this.#providers.list();
+  }
+
+  /** Loads the model if needed (probing the device first) and starts serving. The choice is remembered. */
+  async startContributing(): Promise<void> {
+    this.#settings = await this.#store.updateSettings({ contributing: true });
+    if (this.#engine === undefined) {
+      this.#loading ??= this.#load().finally(() => {
+        this.#loading = undefined;
+      });
+      await this.#loading;
+    }
+    this.#applyGate();
+  }
+
+  /** Stops taking new requests (those in progress finish). The choice is remembered. */
+  async pauseContributing(): Promise<void> {
+    this.#settings = await this.#store.updateSettings({ contributing: false });
+    this.#applyGate();
+  }
+
+  async setThrottle(change: { maxConcurrentRequests?: number; pauseWhenHidden?: boolean }): Promise<void> {
+    const maxConcurrentRequests =
+      change.maxConcurrentRequests === undefined ? undefined : Math.max(1, Math.min(8, Math.floor(change.maxConcurrentRequests)));
+    this.#settings = await this.#store.updateSettings({
+      ...(maxConcurrentRequests === undefined ? {} : { maxConcurrentRequests }),
+      ...(change.pauseWhenHidden === undefined ? {} : { pauseWhenHidden: change.pauseWhenHidden }),
+    });
+    if (this.#engine) this.#engine.maxConcurrentRequests = this.#settings.maxConcurrentRequests;
+    this.#applyGate();
+  }
+
+  /** Protects the stored identity with a passphrase (asked for on every start), or null for this browser's key. */
+  async setPassphrase(passphrase: string | null): Promise<void> {
+    await this.#store.protectIdentity(this.identity, passphrase);
+    this.#changed();
+  }
+
+  identityProtection(): Promise<"device-key" | "passphrase" | undefined> {
+    return this.#store.identityProtection();
+  }
+
+  /**
+   * Sends a chat request through the network to a provider this tab knows, signed and paid by
+   * this tab's identity; yields the text as it streams, and returns what the receipt says.
+   */
+  async *chat(params: ChatParams): AsyncGenerator<string, ChatResult, undefined> {
+    const { peer, model } = await this.#providers.pick("chat", params.model, { signal: params.signal });
+    const request = createInferenceRequest(
+      {
+        kind: "chat",
+        model,
+        body: {
+          messages: params.messages,
+          maxTokens: params.maxTokens ?? 128,
+          temperature: params.temperature ?? 1,
+          topP: 1,
+          seed: crypto.getRandomValues(new Uint32Array(1))[0] ?? 0,
+          stop: [],
+        },
+        maxCredits: CHAT_MAX_CREDITS,
+        region: null,
+      },
+      this.identity,
+    );
+    let text = "";
+    const frames = requestInference(this.libp2p, peer, request, { signal: params.signal, idleTimeoutMs: CHAT_IDLE_TIMEOUT_MS });
+    try {
+      while (true) {
+        const next = await frames.next();
+        if (next.done) break;
+        const frame = next.value;
+        if (frame.t === "delta") {
+          text += frame.text;
+          yield frame.text;
+        } else if (frame.t === "done") {
+          // The answer is complete: the stream's orderly close need not hold up the caller.
+          void frames.return(undefined).catch(() => {});
+          this.#counters = await this.#store.addToCounters({ creditsSpent: frame.receipt.credits });
+          this.#changed();
+          return { provider: peer.toString(), model, text, usage: frame.usage, receipt: frame.receipt };
+        }
+      }
+    } catch (error) {
+      await frames.return(undefined).catch(() => {});
+      throw error;
+    }
+    throw new CancelledError("the provider ended the stream without a result");
+  }
+
+  async stop(): Promise<void> {
+    if (this.#phase === "stopped") return;
+    this.#controller.abort();
+    this.#adverts?.stop();
+    this.#providers.stop();
+    await this.#service?.stop().catch(() => {});
+    await this.libp2p.stop();
+    await this.#engine?.close().catch(() => {});
+    this.#store.close();
+    this.#setPhase("stopped", "stopped");
+  }
+
+  async #load(): Promise<void> {
+    const signal = this.#controller.signal;
+    try {
+      this.#error = null;
+      this.#setPhase("probing", "checking WebGPU, memory and the offered models");
+      this.#probe = await probeDevice({ signal });
+      const offers = await Promise.all(this.#options.models.map((offer) => withProbedSize(offer, signal)));
+      const decision = chooseEngine(this.#probe, offers);
+      this.#verdicts = decision.verdicts;
+      if (!decision.serve) {
+        this.#setPhase("unavailable", `this tab cannot serve: ${decision.reason}`);
+        return;
+      }
+      this.#engineKind = decision.engine;
+      this.#engineReason = decision.verdicts.find((verdict) => verdict.id === decision.offer.id)?.reason ?? null;
+      this.#clusters = decision.clusters;
+      this.#loadProgress = { loaded: 0, total: decision.sizeBytes };
+      this.#setPhase("loading", `loading ${decision.offer.id} with ${decision.engine}`);
+      const parallelRequests = decision.engine === "webllm" ? 1 : Math.max(2, this.#settings.maxConcurrentRequests);
+      const spec: EngineLoadSpec =
+        decision.engine === "webllm" && decision.offer.webllm
+          ? {
+              engine: "webllm",
+              modelId: decision.offer.id,
+              webllm: decision.offer.webllm,
+              contextSize: decision.offer.contextSize,
+              pricePerToken: decision.offer.pricePerToken,
+            }
+          : {
+              engine: "wllama",
+              modelId: decision.offer.id,
+              modelUrl: new URL(decision.offer.url ?? "", globalThis.location?.href).href,
+              wasmUrl: new URL(this.#options.wllamaWasmUrl, globalThis.location?.href).href,
+              threads: decision.threads,
+              parallelRequests,
+              contextSize: decision.offer.contextSize,
+              pricePerToken: decision.offer.pricePerToken,
+            };
+      const worker = await WorkerEngine.start({
+        spec,
+        worker: this.#options.createWorker?.(),
+        signal,
+        onProgress: (progress) => {
+          this.#loadProgress = progress;
+          this.#changed();
+        },
+      });
+      this.#setPhase("warming-up", "measuring generation speed");
+      const speed = await measureTokensPerSecond(worker, { model: decision.offer.id, signal });
+      this.#measuredTokensPerSecond = speed.tokensPerSecond;
+      const engine = new ThrottledEngine(worker, {
+        maxConcurrentRequests: this.#settings.maxConcurrentRequests,
+        onChange: () => this.#changed(),
+      });
+      this.#engine = engine;
+      this.#service = new InferenceService(
+        {
+          registrar: {
+            handle: (protocol, handler, options) => this.libp2p.handle(protocol, handler, options),
+            unhandle: (protocol) => this.libp2p.unhandle(protocol),
+          },
+        },
+        { engine, identity: this.identity, onServed: (event) => void this.#onServed(event) },
+      );
+      await this.#service.start();
+      this.#adverts = new AdvertPublisher(this.libp2p, { identity: this.identity, getCapabilities: () => this.capabilities() });
+      this.#adverts.start();
+    } catch (error) {
+      if (signal.aborted) return;
+      this.#error = error instanceof Error ? error.message : String(error);
+      this.#setPhase("failed", `could not start serving: ${this.#error}`);
+      throw error;
+    }
+  }
+
+  async #onServed(event: InferenceServedEvent): Promise<void> {
+    const tokens = event.usage?.completionTokens ?? 0;
+    if (event.outcome === "done" && tokens > 0 && event.durationMs > 0) {
+      const rate = (tokens * 1000) / event.durationMs;
+      this.#servedTokensPerSecond = Math.round(
+        this.#servedTokensPerSecond === null ? rate : this.#servedTokensPerSecond * (1 - SPEED_WEIGHT) + rate * SPEED_WEIGHT,
+      );
+    }
+    this.#counters = await this.#store.addToCounters(
+      event.outcome === "done"
+        ? {
+            requestsServed: 1,
+            tokensServed: event.usage?.completionTokens ?? 0,
+            creditsEarned: event.credits ?? 0,
+            servedAt: Date.now(),
+          }
+        : { requestsFailed: 1 },
+    );
+    this.dispatchEvent(new CustomEvent<InferenceServedEvent>("served", { detail: event }));
+    this.#changed();
+  }
+
+  /** Opens or closes the throttle's gate from the contributor's choices and the tab's visibility. */
+  #applyGate(): void {
+    const engine = this.#engine;
+    if (engine === undefined || this.#phase === "stopped") {
+      this.#changed();
+      return;
+    }
+    const reason = !this.#settings.contributing
+      ? "contribution is paused"
+      : this.#settings.pauseWhenHidden && this.#hidden
+        ? "the tab is hidden"
+        : null;
+    if (reason === null) {
+      engine.resume();
+      this.#setPhase("serving", `serving ${engine.listModels()[0]?.id ?? "a model"} with ${engine.name}`);
+    } else {
+      engine.pause(reason);
+      this.#setPhase("paused", reason);
+    }
+    // Routers learn at once rather than at the next interval.
+    void this.#adverts?.publish();
+  }
+
+  #setPhase(phase: BrowserNodePhase, detail: string): void {
+    this.#phase = phase;
+    this.#detail = detail;
+    this.#changed();
+  }
+
+  #changed(): void {
+    this.dispatchEvent(new Event("status"));
+  }
+}
+
+/** WebCrypto (the identity's protection) and WebGPU exist only in secure contexts. */
+export class InsecureContextError extends Error {
+  constructor(message = "the browser node needs a secure context: serve the page over https (or from localhost)") {
+    super(message);
+    this.name = "InsecureContextError";
+  }
+}
+
+/** Starts a browser node: see {@link BrowserNode}. */
+export function startBrowserNode(options: BrowserNodeOptions): Promise<BrowserNode> {
+  return BrowserNode.start(options);
+}
+
+const TRANSPORT_PREFERENCE: PeerTransport[] = ["webrtc", "websockets", "other", "relayed"];
+
+/** One entry per peer, by its best connection: a WebRTC peer keeps its relayed signalling connection open too. */
+function connectedPeers(connections: Connection[]): BrowserNodeStatus["peers"] {
+  const best = new Map<string, PeerTransport>();
+  for (const connection of connections) {
+    const peerId = connection.remotePeer.toString();
+    const transport = transportOf(connection);
+    const known = best.get(peerId);
+    if (known === undefined || TRANSPORT_PREFERENCE.indexOf(transport) < TRANSPORT_PREFERENCE.indexOf(known))
+      best.set(peerId, transport);
+  }
+  return [...best].map(([peerId, transport]) => ({ peerId, transport }));
+}
+
+/** How a connection reaches its peer: directly over WebRTC, over WebSockets, or through a relay. */
+export function transportOf(connection: Pick<Connection, "remoteAddr" | "limits">): PeerTransport {
+  const address = connection.remoteAddr.toString();
+  if (connection.limits !== undefined) return "relayed";
+  if (address.includes("/webrtc")) return "webrtc";
+  if (address.includes("/p2p-circuit")) return "relayed";
+  if (address.includes("/ws") || address.includes("/wss")) return "websockets";
+  return "other";
+}
+
+/** The offered GGUF file's size, asked of its server when the config does not say: sizes are probed, not assumed. */
+async function withProbedSize(offer: ModelOffer, signal: AbortSignal): Promise<ModelOffer> {
+  if (offer.sizeBytes !== undefined || offer.url === undefined) return offer;
+  try {
+    const response = await fetch(new URL(offer.url, globalThis.location?.href), { method: "HEAD", signal });
+    const length = Number(response.headers.get("content-length"));
+    return response.ok && Number.isFinite(length) && length > 0 ? { ...offer, sizeBytes: length } : offer;
+  } catch {
+    return offer;
+  }
+}

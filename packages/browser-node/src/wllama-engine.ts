@@ -1,0 +1,409 @@
+import type {
+  ChatGeneration,
+  ChatMessage,
+  ChoiceEnd,
+  CompletionGeneration,
+  EmbeddingEvent,
+  EmbeddingGeneration,
+  FinishReason,
+  GenerateOptions,
+  GenerationEvent,
+  InferenceEngine,
+  SamplingParams,
+  ServedModel,
+  ToolCallRequest,
+  Usage,
+} from "@opengateway/protocol";
+import {
+  CancelledError,
+  DEFAULT_PRICE_PER_TOKEN,
+  EngineFailedError,
+  InvalidRequestError,
+  ModelNotFoundError,
+} from "@opengateway/protocol";
+import type {
+  ChatCompletionChunk,
+  ChatCompletionMessage,
+  ChatCompletionParams,
+  ChatCompletionTool,
+  ChatCompletionToolFunctionParameters,
+  RawCompletionChunk,
+  RawCompletionParams,
+  ResultTimings,
+  Wllama,
+} from "@wllama/wllama";
+import { ChunkQueue } from "./chunk-queue.js";
+
+export interface WllamaEngineOptions {
+  modelId: string;
+  /** The GGUF file: the same file full nodes serve. */
+  modelUrl: string;
+  /** wllama's WebAssembly file (it ships in the package; the page's bundler gives its URL). */
+  wasmUrl: string;
+  /** 1 unless the page is cross-origin isolated. */
+  threads: number;
+  /** Requests generated at once, each in its own llama.cpp slot. */
+  parallelRequests: number;
+  /** Tokens of context per request; capped at the model's training context. */
+  contextSize?: number;
+  pricePerToken?: number;
+  onProgress?: (progress: { loaded: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_CONTEXT_SIZE = 2048;
+
+/** One generated choice as wllama streams it, reduced to what the protocol needs. */
+type ChoicePart =
+  | { type: "text"; text: string; tokens: number }
+  | { type: "tool_calls"; calls: ToolCallRequest[] }
+  | { type: "end"; finishReason: FinishReason; usage: Usage };
+
+/**
+ * Sampling settings sent to llama.cpp's server code inside wllama. OpenAI samples with
+ * temperature and top_p only, so llama.cpp's other samplers (top-k, min-p, typical, repeat
+ * penalty) are switched off explicitly rather than left at llama.cpp's defaults.
+ */
+interface LlamaSamplingExtras {
+  top_k: number;
+  min_p: number;
+  typical_p: number;
+  repeat_penalty: number;
+  stop?: string[];
+  timings_per_token: boolean;
+}
+
+/**
+ * llama.cpp compiled to WebAssembly (wllama), CPU only (`n_gpu_layers: 0`: the WebGPU path needs
+ * a real adapter and is not what a fallback adapter should run). Serves chat and raw text
+ * completions of one GGUF model, with several requests at once in separate slots.
+ */
+export class WllamaEngine implements InferenceEngine {
+  readonly name = "wllama";
+  readonly #wllama: Wllama;
+  readonly #served: ServedModel;
+
+  private constructor(wllama: Wllama, served: ServedModel) {
+    this.#wllama = wllama;
+    this.#served = served;
+  }
+
+  static async load(options: WllamaEngineOptions): Promise<WllamaEngine> {
+    const { Wllama } = await import("@wllama/wllama");
+    const wllama = new Wllama(
+      { default: options.wasmUrl },
+      { suppressNativeLog: true, logger: { debug: () => {}, log: () => {}, warn: console.warn, error: console.error } },
+    );
+    const parallel = Math.max(1, options.parallelRequests);
+    const perRequest = options.contextSize ?? DEFAULT_CONTEXT_SIZE;
+    const onAbort = (): void => void wllama.exit().catch(() => {});
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await wllama.loadModelFromUrl(options.modelUrl, {
+        n_gpu_layers: 0,
+        n_threads: options.threads,
+        // Slots share one KV cache; each request may use its own share of it.
+        n_ctx: perRequest * parallel,
+        n_parallel: parallel,
+        kv_unified: true,
+        progressCallback: options.onProgress,
+      });
+      options.signal?.throwIfAborted();
+      const info = wllama.getLoadedContextInfo();
+      const contextSize = Math.min(info.n_ctx_train > 0 ? info.n_ctx_train : perRequest, Math.floor(info.n_ctx / parallel));
+      return new WllamaEngine(wllama, {
+        id: options.modelId,
+        contextSize,
+        pricePerToken: options.pricePerToken ?? DEFAULT_PRICE_PER_TOKEN,
+        // Embeddings need a context loaded in embedding mode; this engine does not claim them.
+        kinds: ["chat", "completion"],
+      });
+    } catch (error) {
+      await wllama.exit().catch(() => {});
+      throw options.signal?.aborted ? options.signal.reason : toEngineError(error);
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  get threads(): number {
+    return this.#wllama.getNumThreads();
+  }
+
+  listModels(): readonly ServedModel[] {
+    return [this.#served];
+  }
+
+  generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
+    const messages = request.messages.map(toWllamaMessage);
+    return this.#generate(request, options, (index, signal) =>
+      this.#streamChat(
+        {
+          messages,
+          ...samplingFor(request, index),
+          ...toolingFor(request),
+        } as ChatCompletionParams,
+        signal,
+      ),
+    );
+  }
+
+  generateCompletion(
+    request: CompletionGeneration,
+    options: GenerateOptions = {},
+  ): AsyncGenerator<GenerationEvent, void, undefined> {
+    return this.#generate(request, options, (index, signal) =>
+      this.#streamCompletion({ prompt: request.prompt, ...samplingFor(request, index) } as RawCompletionParams, signal),
+    );
+  }
+
+  // biome-ignore lint/correctness/useYield: refuses before any event, as the interface asks.
+  async *embed(request: EmbeddingGeneration, _options: GenerateOptions = {}): AsyncGenerator<EmbeddingEvent, void, undefined> {
+    this.#checkModel(request.model);
+    throw new InvalidRequestError(`model '${request.model}' does not serve embedding requests in this browser engine`);
+  }
+
+  async close(): Promise<void> {
+    await this.#wllama.exit();
+  }
+
+  #checkModel(model: string): void {
+    if (model !== this.#served.id) throw new ModelNotFoundError(`model '${model}' is not served here`);
+  }
+
+  /**
+   * Generates `n` choices one after another (choice i with seed + i). Usage counts the prompt
+   * once and every choice's completion tokens, as llama.cpp counted them.
+   */
+  async *#generate(
+    request: SamplingParams & { model: string },
+    options: GenerateOptions,
+    choice: (index: number, signal: AbortSignal) => AsyncIterable<ChoicePart>,
+  ): AsyncGenerator<GenerationEvent, void, undefined> {
+    this.#checkModel(request.model);
+    if (request.maxTokens > this.#served.contextSize) {
+      throw new InvalidRequestError(`maxTokens ${request.maxTokens} exceeds the model's context of ${this.#served.contextSize}`);
+    }
+    const controller = new AbortController();
+    const abort = (): void => controller.abort(options.signal?.reason ?? new CancelledError());
+    options.signal?.addEventListener("abort", abort, { once: true });
+    if (options.signal?.aborted) abort();
+    try {
+      const choices: ChoiceEnd[] = [];
+      let promptTokens = 0;
+      let completionTokens = 0;
+      for (let index = 0; index < (request.n ?? 1); index++) {
+        let end: Extract<ChoicePart, { type: "end" }> | undefined;
+        for await (const part of choice(index, controller.signal)) {
+          if (part.type === "text") yield { type: "text", index, text: part.text, tokens: part.tokens };
+          else if (part.type === "tool_calls") yield { type: "tool_calls", index, calls: part.calls };
+          else end = part;
+        }
+        // Aborted: the consumer is gone or asked to stop; no result to report.
+        if (end === undefined || controller.signal.aborted) return;
+        if (index === 0) promptTokens = end.usage.promptTokens;
+        completionTokens += Math.min(end.usage.completionTokens, request.maxTokens);
+        choices.push({ index, finishReason: end.finishReason });
+      }
+      yield { type: "done", choices, usage: { promptTokens, completionTokens } };
+    } finally {
+      // Reached on completion, on errors, and when the consumer leaves the loop early.
+      options.signal?.removeEventListener("abort", abort);
+      controller.abort(new CancelledError("the consumer stopped reading"));
+    }
+  }
+
+  async *#streamCompletion(params: RawCompletionParams, signal: AbortSignal): AsyncGenerator<ChoicePart, void, undefined> {
+    const queue = new ChunkQueue<RawCompletionChunk>();
+    const running = this.#wllama
+      .createCompletion({ ...params, stream: true, abortSignal: signal, onData: (chunk) => queue.push(chunk) })
+      .then(() => queue.end())
+      .catch((error: unknown) => queue.end(error));
+    const meter = new TokenMeter();
+    try {
+      for await (const chunk of queue) {
+        const choice = chunk.choices[0];
+        meter.advance(chunk.timings);
+        if (choice?.text) yield { type: "text", text: choice.text, tokens: meter.take() };
+        if (choice?.finish_reason) {
+          yield { type: "end", finishReason: toFinishReason(choice.finish_reason), usage: meter.usage(chunk.usage) };
+          return;
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      throw toEngineError(error);
+    } finally {
+      await running;
+    }
+  }
+
+  async *#streamChat(params: ChatCompletionParams, signal: AbortSignal): AsyncGenerator<ChoicePart, void, undefined> {
+    const queue = new ChunkQueue<ChatCompletionChunk>();
+    const running = this.#wllama
+      .createChatCompletion({ ...params, stream: true, abortSignal: signal, onData: (chunk) => queue.push(chunk) })
+      .then(() => queue.end())
+      .catch((error: unknown) => queue.end(error));
+    const meter = new TokenMeter();
+    const toolCalls = new ToolCallCollector();
+    try {
+      for await (const chunk of queue) {
+        const choice = chunk.choices[0];
+        meter.advance(chunk.timings);
+        if (choice?.delta.content) yield { type: "text", text: choice.delta.content, tokens: meter.take() };
+        if (choice?.delta.tool_calls) toolCalls.add(choice.delta.tool_calls);
+        if (choice?.finish_reason) {
+          const calls = toolCalls.calls();
+          if (calls.length > 0) yield { type: "tool_calls", calls };
+          yield { type: "end", finishReason: toFinishReason(choice.finish_reason), usage: meter.usage(chunk.usage) };
+          return;
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      throw toEngineError(error);
+    } finally {
+      await running;
+    }
+  }
+}
+
+function samplingFor(request: SamplingParams, index: number): Record<string, unknown> {
+  const extras: LlamaSamplingExtras = {
+    top_k: 0,
+    min_p: 0,
+    typical_p: 1,
+    repeat_penalty: 1,
+    stop: request.stop.length > 0 ? [...request.stop] : undefined,
+    timings_per_token: true,
+  };
+  return {
+    max_tokens: request.maxTokens,
+    temperature: request.temperature,
+    top_p: request.topP,
+    seed: (request.seed + index) >>> 0,
+    presence_penalty: request.presencePenalty ?? 0,
+    frequency_penalty: request.frequencyPenalty ?? 0,
+    ...(request.logitBias && Object.keys(request.logitBias).length > 0 ? { logit_bias: { ...request.logitBias } } : {}),
+    ...extras,
+  };
+}
+
+function toolingFor(request: ChatGeneration): Partial<ChatCompletionParams> {
+  const tooling: Partial<ChatCompletionParams> = {};
+  if (request.tools && request.tools.length > 0) {
+    tooling.tools = request.tools.map(
+      (tool): ChatCompletionTool => ({
+        type: "function",
+        function: {
+          name: tool.name,
+          description: tool.description,
+          parameters: tool.parameters as ChatCompletionToolFunctionParameters | undefined,
+        },
+      }),
+    );
+  }
+  if (request.toolChoice !== undefined) {
+    tooling.tool_choice =
+      typeof request.toolChoice === "string"
+        ? request.toolChoice
+        : { type: "function", function: { name: request.toolChoice.name } };
+  }
+  const format = request.responseFormat;
+  if (format !== undefined && format.type !== "text") {
+    tooling.response_format =
+      format.type === "json_object"
+        ? { type: "json_object" }
+        : { type: "json_schema", json_schema: { name: format.name, schema: format.schema, strict: true } };
+  }
+  return tooling;
+}
+
+function toWllamaMessage(message: ChatMessage): ChatCompletionMessage {
+  switch (message.role) {
+    case "system":
+      return { role: "system", content: message.content };
+    case "user":
+      return { role: "user", content: message.content };
+    case "assistant":
+      return {
+        role: "assistant",
+        content: message.content,
+        ...(message.toolCalls && message.toolCalls.length > 0
+          ? {
+              tool_calls: message.toolCalls.map((call) => ({
+                id: call.id,
+                type: "function" as const,
+                function: { name: call.name, arguments: call.arguments },
+              })),
+            }
+          : {}),
+      };
+    case "tool":
+      return { role: "tool", content: message.content, tool_call_id: message.toolCallId ?? "" };
+  }
+}
+
+function toFinishReason(reason: string): FinishReason {
+  if (reason === "length" || reason === "tool_calls") return reason;
+  return "stop";
+}
+
+/**
+ * Counts generated tokens from llama.cpp's own per-token timings (`predicted_n`), never by
+ * re-tokenizing text: a chunk held back while a stop string might be matching carries its
+ * tokens over to the next text that is sent.
+ */
+class TokenMeter {
+  #predicted = 0;
+  #pending = 0;
+  #prompt = 0;
+
+  advance(timings: ResultTimings | undefined): void {
+    if (timings === undefined) {
+      this.#pending += 1;
+      return;
+    }
+    this.#prompt = timings.prompt_n + timings.cache_n;
+    this.#pending += Math.max(0, timings.predicted_n - this.#predicted);
+    this.#predicted = Math.max(this.#predicted, timings.predicted_n);
+  }
+
+  /** Tokens to report with the text being sent now (those held back included). */
+  take(): number {
+    const tokens = this.#pending;
+    this.#pending = 0;
+    return tokens;
+  }
+
+  usage(reported: { prompt_tokens: number; completion_tokens: number } | null | undefined): Usage {
+    if (reported) return { promptTokens: reported.prompt_tokens, completionTokens: reported.completion_tokens };
+    return { promptTokens: this.#prompt, completionTokens: this.#predicted };
+  }
+}
+
+/** Tool calls stream as fragments keyed by index; they are reported whole, once the choice ends. */
+class ToolCallCollector {
+  readonly #calls = new Map<number, { name: string; arguments: string }>();
+
+  add(fragments: NonNullable<ChatCompletionChunk["choices"][number]["delta"]["tool_calls"]>): void {
+    for (const fragment of fragments) {
+      const call = this.#calls.get(fragment.index) ?? { name: "", arguments: "" };
+      call.name += fragment.function?.name ?? "";
+      call.arguments += fragment.function?.arguments ?? "";
+      this.#calls.set(fragment.index, call);
+    }
+  }
+
+  calls(): ToolCallRequest[] {
+    return [...this.#calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
+  }
+}
+
+function toEngineError(error: unknown): Error {
+  if (error instanceof Error && "code" in error) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  // llama.cpp refuses a prompt longer than the context before generating: the request's fault.
+  if (/exceeds the available context size/.test(message)) return new InvalidRequestError(message);
+  return new EngineFailedError(message, { cause: error });
+}

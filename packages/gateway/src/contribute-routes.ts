@@ -1,0 +1,49 @@
+import { statSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import type { Express } from "express";
+import express from "express";
+
+export interface ContributePageOptions {
+  /** The built contributor page (packages/browser-node/dist/contribute). */
+  pageDir: string;
+  /** Bootstrap/relay multiaddrs a tab dials over WebSockets (with /p2p/<peer id>). */
+  bootstrap: () => string[];
+  /** GGUF files offered to tabs, served under /contribute/models/<file name>. */
+  modelFiles: string[];
+  iceServers?: Array<{ urls: string | string[]; username?: string; credential?: string }>;
+  region?: string | null;
+  localNetwork?: boolean;
+}
+
+/**
+ * `/contribute`: the page that lets a browser tab join the network, its `config.json` (where to
+ * connect, which models to load), and the model files themselves (sendFile answers HEAD with a
+ * Content-Length, which the page reads before deciding a model fits).
+ */
+export function mountContributePage(app: Express, options: ContributePageOptions): void {
+  const models = new Map(options.modelFiles.map((path) => [basename(path), resolve(path)]));
+  // The page's assets are relative, so it must be loaded from /contribute/ (non-strict routing also sends that here).
+  app.get("/contribute", (req, res, next) => {
+    if (req.originalUrl.split("?")[0] === "/contribute") res.redirect(301, "/contribute/");
+    else next();
+  });
+  app.get("/contribute/config.json", (_req, res) => {
+    res.setHeader("cache-control", "no-store");
+    res.json({
+      bootstrap: options.bootstrap(),
+      models: [...models].map(([name, path]) => ({ url: `models/${encodeURIComponent(name)}`, sizeBytes: statSync(path).size })),
+      iceServers: options.iceServers ?? [],
+      region: options.region ?? null,
+      localNetwork: options.localNetwork ?? false,
+    });
+  });
+  app.get("/contribute/models/:name", (req, res, next) => {
+    const path = models.get(String(req.params.name));
+    if (path === undefined) {
+      next();
+      return;
+    }
+    res.sendFile(path, { headers: { "content-type": "application/octet-stream" } });
+  });
+  app.use("/contribute", express.static(options.pageDir, { index: "index.html" }));
+}
