@@ -529,6 +529,44 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       assert.match(viaSdk.stdout, /\[stories260K: \d+ prompt \+ 60 completion tokens, paid by 12D3KooW\w+\]/);
     });
 
+    it("creates an encrypted wallet, registers it, and reads its balance with the opengateway CLI", async () => {
+      const run = promisify(execFile);
+      const keyFile = join(home, "cli-wallet.json");
+      const tcp = network.nodeAddresses.filter((address) => !address.includes("/ws"));
+      const env = { ...process.env, OPENGATEWAY_PASSPHRASE: "e2e passphrase" };
+      const common = ["--key-file", keyFile, "--local", "--json", "--bootstrap", ...tcp];
+      const created = await run(process.execPath, [CLI_BIN, "wallet", "create", "--register", ...common], {
+        env,
+        timeout: 60_000,
+      });
+      const identity = (JSON.parse(created.stdout.split("\n")[0] ?? "{}") as { identity: string }).identity;
+      assert.match(identity, /^12D3KooW/);
+      assert.ok(!(await import("node:fs")).readFileSync(keyFile, "utf8").includes('"seed"'), "the key file is encrypted");
+      const balance = JSON.parse(
+        (await run(process.execPath, [CLI_BIN, "wallet", "balance", ...common], { env, timeout: 60_000 })).stdout,
+      ) as {
+        balance: number;
+        locked: number;
+        transferable: number;
+      };
+      assert.deepEqual([balance.balance, balance.locked, balance.transferable], [100_000, 100_000, 0]);
+      // Granted credits cannot be transferred for 24 h: refused with a clear reason.
+      await assert.rejects(
+        run(process.execPath, [CLI_BIN, "wallet", "transfer", "--to", network.nodePeerId, "--amount", "5", ...common], {
+          env,
+          timeout: 60_000,
+        }),
+        (error: unknown) => String((error as { stderr?: string }).stderr).includes("transferable"),
+      );
+      await assert.rejects(
+        run(process.execPath, [CLI_BIN, "wallet", "show", ...common], {
+          env: { ...env, OPENGATEWAY_PASSPHRASE: "wrong" },
+          timeout: 30_000,
+        }),
+        (error: unknown) => String((error as { stderr?: string }).stderr).includes("wrong passphrase"),
+      );
+    });
+
     it("finds the full node through --bootstrap alone, with no --peer", async () => {
       const tcp = network.nodeAddresses.find((address) => !address.includes("/ws"));
       assert.ok(tcp);

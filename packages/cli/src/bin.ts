@@ -121,6 +121,52 @@ relayCommand
     await runRelayCommand(options);
   });
 
+const wallet = program.command("wallet").description("your identity and credits on the ledger");
+const walletOptions = (command: Command) =>
+  command
+    .option("--key-file <path>", "the identity's key file", join(defaultHome, "wallet-key.json"))
+    .option("--json", "machine-readable output", false)
+    .option("--bootstrap <multiaddr...>", "peers to reach the ledger through", [])
+    .option("--local", "devnet/LAN mode (devnet ledger parameters, private addresses)", false)
+    .option(
+      "--registration-difficulty <bits>",
+      "proof-of-work difficulty (a network parameter)",
+      integer("--registration-difficulty"),
+    );
+// The passphrase comes from the environment only: never a command-line argument other users can see.
+const passphrase = env.OPENGATEWAY_PASSPHRASE;
+walletOptions(wallet.command("create").description("make a new identity (encrypted with OPENGATEWAY_PASSPHRASE)"))
+  .option("--register", "also register it on the network (proof-of-work, then the grant)", false)
+  .action(async (options) => (await import("./run-wallet-command.js")).walletCreate({ ...options, passphrase }));
+walletOptions(wallet.command("show").description("print the identity")).action(async (options) =>
+  (await import("./run-wallet-command.js")).walletShow({ ...options, passphrase }),
+);
+walletOptions(wallet.command("register").description("register the identity on the network")).action(async (options) =>
+  (await import("./run-wallet-command.js")).walletRegister({ ...options, passphrase }),
+);
+walletOptions(wallet.command("balance").description("balance, transferable, locked and debt, from the network's ledger")).action(
+  async (options) => (await import("./run-wallet-command.js")).walletBalance({ ...options, passphrase }),
+);
+walletOptions(wallet.command("history").description("the identity's blocks, latest first")).action(async (options) =>
+  (await import("./run-wallet-command.js")).walletHistory({ ...options, passphrase }),
+);
+walletOptions(wallet.command("transfer").description("send credits to another identity"))
+  .requiredOption("--to <identity>", "the recipient's identity id")
+  .requiredOption("--amount <credits>", "credits to send", integer("--amount"))
+  .action(async (options) => (await import("./run-wallet-command.js")).walletTransfer({ ...options, passphrase }));
+walletOptions(wallet.command("export").description("print the key file (encrypted if it is) to move it elsewhere")).action(
+  async (options) => (await import("./run-wallet-command.js")).walletExport({ ...options, passphrase }),
+);
+walletOptions(wallet.command("import").description("store a key file exported elsewhere, encrypted with OPENGATEWAY_PASSPHRASE"))
+  .requiredOption("--from <path>", "the exported key file (OPENGATEWAY_IMPORT_PASSPHRASE if it is encrypted differently)")
+  .action(async (options) =>
+    (await import("./run-wallet-command.js")).walletImport({
+      ...options,
+      passphrase,
+      fromPassphrase: env.OPENGATEWAY_IMPORT_PASSPHRASE,
+    }),
+  );
+
 program
   .command("devnet")
   .description("start a multi-process local network: a bootstrap/relay node, N full nodes over several regions, and a gateway")

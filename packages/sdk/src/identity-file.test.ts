@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { loadOrCreateIdentity, loadOrCreateSecret } from "./identity-file.js";
+import { KeyFileError, loadOrCreateIdentity, loadOrCreateSecret, readIdentityFile } from "./identity-file.js";
 
 describe("key files", () => {
   const dir = mkdtempSync(join(tmpdir(), "opengateway-keys-"));
@@ -21,6 +21,21 @@ describe("key files", () => {
     const path = join(dir, "garbage.json");
     writeFileSync(path, '{"hello":"world"}');
     await assert.rejects(loadOrCreateIdentity(path), /not an OpenGateway key file/);
+  });
+
+  it("encrypts a key under a passphrase and refuses a wrong one", async () => {
+    const path = join(dir, "encrypted.json");
+    const first = await loadOrCreateIdentity(path, { passphrase: "correct horse" });
+    const text = readFileSync(path, "utf8");
+    assert.ok(!text.includes(Buffer.from(first.seed).toString("base64url")), "the seed is not in the file");
+    assert.equal(JSON.parse(text).cipher.name, "aes-256-gcm");
+    assert.equal((await readIdentityFile(path, { passphrase: "correct horse" })).id, first.id);
+    await assert.rejects(readIdentityFile(path, { passphrase: "wrong" }), KeyFileError);
+    await assert.rejects(readIdentityFile(path), /passphrase is needed/);
+    const tampered = JSON.parse(text);
+    tampered.id = (await loadOrCreateIdentity(join(dir, "other.json"))).id;
+    writeFileSync(path, JSON.stringify(tampered));
+    await assert.rejects(readIdentityFile(path, { passphrase: "correct horse" }), KeyFileError);
   });
 
   it("keeps a secret across loads", async () => {
