@@ -59,11 +59,7 @@ export async function walletImport(options: WalletOptions & { from: string; from
 }
 
 /** Joins the network just long enough to bring this ledger copy up to date, then runs `task`. */
-async function withLedger<T>(
-  options: WalletOptions,
-  identity: Identity,
-  task: (ledger: Ledger, sync: LedgerSync) => Promise<T>,
-): Promise<T> {
+async function withLedger<T>(options: WalletOptions, task: (ledger: Ledger, sync: LedgerSync) => Promise<T>): Promise<T> {
   const params = ledgerParams(
     options.registrationDifficulty !== undefined || options.local
       ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
@@ -97,7 +93,7 @@ async function withLedger<T>(
 export async function walletRegister(options: WalletOptions, known?: Identity): Promise<void> {
   const identity = known ?? (await readIdentityFile(options.keyFile, { passphrase: options.passphrase }));
   const machine = await nodeMachineFingerprintHash();
-  await withLedger(options, identity, async (ledger, sync) => {
+  await withLedger(options, async (ledger, sync) => {
     if (ledger.account(identity.id).opened) {
       printer(options.json)(`${identity.id} is already registered`, { identity: identity.id, registered: true });
       return;
@@ -124,7 +120,7 @@ export async function walletRegister(options: WalletOptions, known?: Identity): 
 
 export async function walletBalance(options: WalletOptions): Promise<void> {
   const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
-  await withLedger(options, identity, async (ledger) => {
+  await withLedger(options, async (ledger) => {
     const account = ledger.account(identity.id);
     printer(options.json)(
       `${identity.id}\n  balance       ${account.balance}\n  transferable  ${account.transferable}\n  locked        ${account.locked}\n  debt          ${account.debt}`,
@@ -135,7 +131,7 @@ export async function walletBalance(options: WalletOptions): Promise<void> {
 
 export async function walletHistory(options: WalletOptions): Promise<void> {
   const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
-  await withLedger(options, identity, async (ledger) => {
+  await withLedger(options, async (ledger) => {
     const history = ledger.history(identity.id).reverse().map(describeBlock);
     printer(options.json)(
       history.map((entry) => `  ${entry.height}  ${entry.at}  ${entry.summary}`).join("\n") || "  (no blocks)",
@@ -147,7 +143,7 @@ export async function walletHistory(options: WalletOptions): Promise<void> {
 export async function walletTransfer(options: WalletOptions & { to: string; amount: number }): Promise<void> {
   if (!isIdentityId(options.to)) throw new Error(`'${options.to}' is not an identity id`);
   const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
-  await withLedger(options, identity, async (ledger, sync) => {
+  await withLedger(options, async (ledger, sync) => {
     const send = new BlockAuthor(identity, ledger.position(identity.id)).append(
       { kind: "send", to: options.to, amount: options.amount },
       Date.now(),
