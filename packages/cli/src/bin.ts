@@ -154,6 +154,9 @@ walletOptions(wallet.command("transfer").description("send credits to another id
   .requiredOption("--to <identity>", "the recipient's identity id")
   .requiredOption("--amount <credits>", "credits to send", integer("--amount"))
   .action(async (options) => (await import("./run-wallet-command.js")).walletTransfer({ ...options, passphrase }));
+walletOptions(wallet.command("receive").description("collect the transfers sent to this identity")).action(async (options) =>
+  (await import("./run-wallet-command.js")).walletReceive({ ...options, passphrase }),
+);
 walletOptions(wallet.command("export").description("print the key file (encrypted if it is) to move it elsewhere")).action(
   async (options) => (await import("./run-wallet-command.js")).walletExport({ ...options, passphrase }),
 );

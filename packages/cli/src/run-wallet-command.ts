@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { LedgerBlock } from "@opengateway/ledger";
-import { BlockAuthor, Ledger, ledgerParams, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
+import { BlockAuthor, Ledger, ledgerBlockHash, ledgerParams, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
 import { createLibp2pNode, LedgerSync } from "@opengateway/p2p";
 import type { Identity } from "@opengateway/protocol";
@@ -164,6 +164,39 @@ export async function walletTransfer(options: WalletOptions & { to: string; amou
   });
 }
 
+/** Collects every transfer sent to this identity that it has not received yet (one receive block each). */
+export async function walletReceive(options: WalletOptions): Promise<void> {
+  const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
+  await withLedger(options, async (ledger, sync) => {
+    let received = 0;
+    let credits = 0;
+    for (const head of ledger.heads()) {
+      for (const block of ledger.history(head.account)) {
+        if (block.kind !== "send" || block.to !== identity.id) continue;
+        const receive = new BlockAuthor(identity, ledger.position(identity.id)).append(
+          { kind: "receive", source: ledgerBlockHash(block) },
+          Date.now(),
+        );
+        // Already received (or not receivable yet): the ledger says so without anything being signed away.
+        if (ledger.check(receive) !== null) continue;
+        await sync.publish(receive);
+        received++;
+        credits += block.amount;
+      }
+    }
+    if (received > 0) await sync.reconcileAll({ signal: AbortSignal.timeout(20_000) });
+    printer(options.json)(
+      `received ${received} transfer(s), ${credits} credits; balance ${ledger.account(identity.id).balance}`,
+      {
+        identity: identity.id,
+        received,
+        credits,
+        ...ledger.account(identity.id),
+      },
+    );
+  });
+}
+
 function describeBlock(block: LedgerBlock) {
   const at = new Date(block.timestamp).toISOString();
   switch (block.kind) {
@@ -171,6 +204,10 @@ function describeBlock(block: LedgerBlock) {
       return { height: block.height, at, kind: block.kind, summary: "registered (grant)" };
     case "send":
       return { height: block.height, at, kind: block.kind, summary: `sent ${block.amount} to ${block.to}` };
+    case "receive":
+      return { height: block.height, at, kind: block.kind, summary: `received transfer ${block.source}` };
+    case "earn":
+      return { height: block.height, at, kind: block.kind, summary: `earned settlement ${block.source}` };
     case "settle":
       return {
         height: block.height,
