@@ -1,6 +1,5 @@
 import type {
   ChatCompletionChunk,
-  ChatCompletionMessageParam,
   ChatCompletionRequestStreaming,
   Completion,
   CompletionCreateParamsStreaming,
@@ -11,7 +10,6 @@ import type {
 } from "@mlc-ai/web-llm";
 import type {
   ChatGeneration,
-  ChatMessage,
   ChoiceEnd,
   CompletionGeneration,
   EmbeddingEvent,
@@ -31,6 +29,7 @@ import {
   InvalidRequestError,
   ModelNotFoundError,
 } from "@opengateway/protocol";
+import { toOpenAIMessage } from "./openai-message.js";
 
 export interface WebLlmEngineOptions {
   /** The id clients ask for. */
@@ -105,7 +104,7 @@ export class WebLlmEngine implements InferenceEngine {
     return this.#generate(request, options, async (index) => {
       const params: ChatCompletionRequestStreaming = {
         ...this.#sampling(request, index),
-        messages: request.messages.map(toMlcMessage),
+        messages: request.messages.map(toOpenAIMessage),
         ...(request.responseFormat ? { response_format: toResponseFormat(request.responseFormat) } : {}),
       };
       const chunks = await this.#engine.chat.completions.create(params);
@@ -241,31 +240,6 @@ async function* mapChunks<T>(chunks: AsyncIterable<T>, map: (chunk: T) => Stream
 // biome-ignore lint/correctness/useYield: refuses before any event, as the interface asks.
 async function* refuse<T>(error: Error): AsyncGenerator<T, void, undefined> {
   throw error;
-}
-
-function toMlcMessage(message: ChatMessage): ChatCompletionMessageParam {
-  switch (message.role) {
-    case "system":
-      return { role: "system", content: message.content };
-    case "user":
-      return { role: "user", content: message.content };
-    case "assistant":
-      return {
-        role: "assistant",
-        content: message.content,
-        ...(message.toolCalls && message.toolCalls.length > 0
-          ? {
-              tool_calls: message.toolCalls.map((call) => ({
-                id: call.id,
-                type: "function" as const,
-                function: { name: call.name, arguments: call.arguments },
-              })),
-            }
-          : {}),
-      };
-    case "tool":
-      return { role: "tool", content: message.content, tool_call_id: message.toolCallId ?? "" };
-  }
 }
 
 function toResponseFormat(format: NonNullable<ChatGeneration["responseFormat"]>): ResponseFormat {

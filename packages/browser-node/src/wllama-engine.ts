@@ -1,6 +1,5 @@
 import type {
   ChatGeneration,
-  ChatMessage,
   ChoiceEnd,
   CompletionGeneration,
   EmbeddingEvent,
@@ -23,7 +22,6 @@ import {
 } from "@opengateway/protocol";
 import type {
   ChatCompletionChunk,
-  ChatCompletionMessage,
   ChatCompletionParams,
   ChatCompletionTool,
   ChatCompletionToolFunctionParameters,
@@ -33,6 +31,7 @@ import type {
   Wllama,
 } from "@wllama/wllama";
 import { ChunkQueue } from "./chunk-queue.js";
+import { toOpenAIMessage } from "./openai-message.js";
 
 export interface WllamaEngineOptions {
   modelId: string;
@@ -135,7 +134,7 @@ export class WllamaEngine implements InferenceEngine {
   }
 
   generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
-    const messages = request.messages.map(toWllamaMessage);
+    const messages = request.messages.map(toOpenAIMessage);
     return this.#generate(request, options, (index, signal) =>
       this.#streamChat(
         {
@@ -317,31 +316,6 @@ function toolingFor(request: ChatGeneration): Partial<ChatCompletionParams> {
         : { type: "json_schema", json_schema: { name: format.name, schema: format.schema, strict: true } };
   }
   return tooling;
-}
-
-function toWllamaMessage(message: ChatMessage): ChatCompletionMessage {
-  switch (message.role) {
-    case "system":
-      return { role: "system", content: message.content };
-    case "user":
-      return { role: "user", content: message.content };
-    case "assistant":
-      return {
-        role: "assistant",
-        content: message.content,
-        ...(message.toolCalls && message.toolCalls.length > 0
-          ? {
-              tool_calls: message.toolCalls.map((call) => ({
-                id: call.id,
-                type: "function" as const,
-                function: { name: call.name, arguments: call.arguments },
-              })),
-            }
-          : {}),
-      };
-    case "tool":
-      return { role: "tool", content: message.content, tool_call_id: message.toolCallId ?? "" };
-  }
 }
 
 function toFinishReason(reason: string): FinishReason {

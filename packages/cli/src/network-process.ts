@@ -40,6 +40,17 @@ export class NetworkProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** Waits for the ready message of the role this process plays. */
+  async readyAs<R extends ReadyMessage["role"]>(
+    role: R,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Extract<ReadyMessage, { role: R }>> {
+    const message = await this.ready(timeoutMs, signal);
+    if (message.role !== role) throw new Error(`expected the ${role} to report ready, got the ${message.role}`);
+    return message as Extract<ReadyMessage, { role: R }>;
+  }
+
   ready(timeoutMs: number, signal?: AbortSignal): Promise<ReadyMessage> {
     const { child, part } = this;
     return new Promise((resolve, reject) => {
@@ -90,4 +101,33 @@ export function tcpAddresses(addresses: readonly string[]): string[] {
   return addresses.filter(
     (address) => address.includes("/tcp/") && !address.includes("/ws") && !address.includes("/p2p-circuit"),
   );
+}
+
+/** Every local process listens on loopback, on ports the system picks, over TCP and WebSockets. */
+export const LOOPBACK_LISTEN = ["--listen", "/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"];
+
+/** `opengateway node start` for a local network (devnet ledger parameters and addresses). */
+export function localNodeArgs(options: { model: string; home: string }, extra: string[]): string[] {
+  return ["node", "start", "--model", options.model, "--home", options.home, "--local", ...extra, ...LOOPBACK_LISTEN];
+}
+
+/** `opengateway gateway start` for a local network; `extra` says how it finds providers. */
+export function localGatewayArgs(
+  options: { host: string; port: number; apiKey: string; home: string },
+  extra: string[],
+): string[] {
+  return [
+    "gateway",
+    "start",
+    "--host",
+    options.host,
+    "--port",
+    String(options.port),
+    "--api-key",
+    options.apiKey,
+    "--home",
+    options.home,
+    "--local",
+    ...extra,
+  ];
 }

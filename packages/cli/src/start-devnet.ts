@@ -1,6 +1,6 @@
 import { REGIONS } from "@opengateway/protocol";
 import type { NetworkPart } from "./network-process.js";
-import { NetworkProcess, tcpAddresses } from "./network-process.js";
+import { LOOPBACK_LISTEN, localGatewayArgs, localNodeArgs, NetworkProcess, tcpAddresses } from "./network-process.js";
 
 export interface DevnetOptions {
   nodes: number;
@@ -52,42 +52,26 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     await Promise.all(processes.map((part) => part.stop()));
   };
   try {
-    const relayProcess = NetworkProcess.spawn(
-      ["relay", "start", "--local", "--listen", "/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
-      "relay",
-      options.onOutput,
-    );
+    const relayProcess = NetworkProcess.spawn(["relay", "start", "--local", ...LOOPBACK_LISTEN], "relay", options.onOutput);
     processes.push(relayProcess);
-    const relayReady = await relayProcess.ready(30_000, options.signal);
-    if (relayReady.role !== "relay") throw new Error("unexpected ready message");
+    const relayReady = await relayProcess.readyAs("relay", 30_000, options.signal);
     const bootstrap = tcpAddresses(relayReady.addresses);
     const regions = options.regions ?? DEFAULT_REGIONS;
 
     const addNode = async (region?: string): Promise<DevnetNode> => {
       const nodeRegion = region ?? regions[nodes.length % regions.length] ?? null;
       const process = NetworkProcess.spawn(
-        [
-          "node",
-          "start",
-          "--model",
-          options.model,
-          "--home",
-          options.home,
-          "--local",
+        localNodeArgs(options, [
           ...(nodeRegion ? ["--region", nodeRegion] : []),
           ...(options.nodeArgs ?? []),
           "--bootstrap",
           ...bootstrap,
-          "--listen",
-          "/ip4/127.0.0.1/tcp/0",
-          "/ip4/127.0.0.1/tcp/0/ws",
-        ],
+        ]),
         "node",
         options.onOutput,
       );
       processes.push(process);
-      const ready = await process.ready(180_000, options.signal);
-      if (ready.role !== "node") throw new Error("unexpected ready message");
+      const ready = await process.readyAs("node", 180_000, options.signal);
       const node = { process, peerId: ready.peerId, addresses: ready.addresses, region: ready.region };
       nodes.push(node);
       return node;
@@ -97,28 +81,12 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     for (let i = 0; i < options.nodes; i++) await addNode();
 
     const gatewayProcess = NetworkProcess.spawn(
-      [
-        "gateway",
-        "start",
-        "--host",
-        options.host,
-        "--port",
-        String(options.port),
-        "--api-key",
-        options.apiKey,
-        "--home",
-        options.home,
-        "--local",
-        ...(options.gatewayArgs ?? []),
-        "--bootstrap",
-        ...bootstrap,
-      ],
+      localGatewayArgs(options, [...(options.gatewayArgs ?? []), "--bootstrap", ...bootstrap]),
       "gateway",
       options.onOutput,
     );
     processes.push(gatewayProcess);
-    const gatewayReady = await gatewayProcess.ready(60_000, options.signal);
-    if (gatewayReady.role !== "gateway") throw new Error("unexpected ready message");
+    const gatewayReady = await gatewayProcess.readyAs("gateway", 60_000, options.signal);
     return {
       url: gatewayReady.url,
       relay: { process: relayProcess, peerId: relayReady.peerId, addresses: relayReady.addresses },

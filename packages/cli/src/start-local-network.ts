@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { NetworkPart } from "./network-process.js";
-import { NetworkProcess, tcpAddresses } from "./network-process.js";
+import { localGatewayArgs, localNodeArgs, NetworkProcess, tcpAddresses } from "./network-process.js";
 
 export type { NetworkPart };
 
@@ -36,50 +36,20 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
     await Promise.all(parts.map((part) => part.stop()));
   };
   try {
-    const node = NetworkProcess.spawn(
-      [
-        "node",
-        "start",
-        "--model",
-        options.model,
-        "--home",
-        options.home,
-        "--relay",
-        "--local",
-        ...(options.nodeArgs ?? []),
-        "--listen",
-        "/ip4/127.0.0.1/tcp/0",
-        "/ip4/127.0.0.1/tcp/0/ws",
-      ],
-      "node",
-      options.onOutput,
-    );
+    const node = NetworkProcess.spawn(localNodeArgs(options, ["--relay", ...(options.nodeArgs ?? [])]), "node", options.onOutput);
     parts.push(node);
-    const nodeReady = await node.ready(180_000, options.signal);
-    if (nodeReady.role !== "node") throw new Error("unexpected ready message");
+    const nodeReady = await node.readyAs("node", 180_000, options.signal);
     const gateway = NetworkProcess.spawn(
-      [
-        "gateway",
-        "start",
-        "--host",
-        options.host,
-        "--port",
-        String(options.port),
-        "--api-key",
-        options.apiKey,
-        "--home",
-        options.home,
-        "--local",
+      localGatewayArgs(options, [
         ...contributeArgs(options.model, nodeReady.addresses),
         "--peer",
         ...tcpAddresses(nodeReady.addresses),
-      ],
+      ]),
       "gateway",
       options.onOutput,
     );
     parts.push(gateway);
-    const gatewayReady = await gateway.ready(60_000, options.signal);
-    if (gatewayReady.role !== "gateway") throw new Error("unexpected ready message");
+    const gatewayReady = await gateway.readyAs("gateway", 60_000, options.signal);
     return {
       url: gatewayReady.url,
       nodePeerId: nodeReady.peerId,
