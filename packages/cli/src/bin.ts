@@ -48,6 +48,18 @@ nodeCommand
   .option("--require-payment", "refuse payers whose ledger account cannot cover a request", false)
   .option("--ledger-file <path>", "where the node keeps its copy of the ledger (default: in <home>)")
   .option(
+    "--ledger-sync-interval-ms <ms>",
+    "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
+    integer("--ledger-sync-interval-ms"),
+  )
+  .option(
+    "--claim-after-ms <ms>",
+    "how long after a request expired to wait for the payer's settlement before claiming it (default 60000)",
+    integer("--claim-after-ms"),
+  )
+  .option("--sweep-to <identity>", "automatically transfer earnings above --sweep-above to this identity")
+  .option("--sweep-above <credits>", "credits the node keeps when sweeping (default 0)", integer("--sweep-above"))
+  .option(
     "--registration-difficulty <bits>",
     "proof-of-work difficulty of registrations (a network parameter; --local: 12)",
     integer("--registration-difficulty"),
@@ -84,6 +96,11 @@ gatewayCommand
   .option("--contribute-dir <dir>", "the built contributor page (default: packages/browser-node/dist/contribute)")
   .option("--no-credits", "do not charge API keys' accounts (no ledger)")
   .option("--ledger-file <path>", "where the gateway keeps its ledger (default: <home>/gateway-ledger.sqlite)")
+  .option(
+    "--ledger-sync-interval-ms <ms>",
+    "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
+    integer("--ledger-sync-interval-ms"),
+  )
   .option("--register-accounts", "register every API key's account on start (default with --local)")
   .option(
     "--registration-difficulty <bits>",

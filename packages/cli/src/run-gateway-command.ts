@@ -23,6 +23,7 @@ export interface GatewayCommandOptions {
   contributeModel: string[];
   contributeDir?: string;
   ledgerFile?: string;
+  ledgerSyncIntervalMs?: number;
   registerAccounts?: boolean;
   registrationDifficulty?: number;
 }
@@ -52,6 +53,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
       ? {
           path: options.ledgerFile ?? join(options.home, "gateway-ledger.sqlite"),
           registerAccounts: options.registerAccounts ?? options.local,
+          syncIntervalMs: options.ledgerSyncIntervalMs,
           // Devnets register in milliseconds; the network default takes a minute or two of work.
           params:
             options.registrationDifficulty !== undefined || options.local

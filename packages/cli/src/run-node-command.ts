@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { startFullNode } from "@opengateway/full-node";
-import { machineFingerprintHash } from "@opengateway/ledger";
+import { InvalidSweepRuleError, machineFingerprintHash, validateSweepRule } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
 import { generateIdentity } from "@opengateway/protocol";
 import { loadOrCreateIdentity } from "@opengateway/sdk";
@@ -25,12 +25,23 @@ export interface NodeCommandOptions {
   credits: boolean;
   requirePayment: boolean;
   ledgerFile?: string;
+  ledgerSyncIntervalMs?: number;
+  claimAfterMs?: number;
+  sweepTo?: string;
+  sweepAbove?: number;
   registrationDifficulty?: number;
   streamBatchMs?: number;
 }
 
 export async function runNodeCommand(options: NodeCommandOptions, logger: Logger): Promise<void> {
   const identity = options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity();
+  // A bad rule is refused before the model loads, not a minute later.
+  if (options.sweepAbove !== undefined && options.sweepTo === undefined)
+    throw new InvalidSweepRuleError("--sweep-above needs --sweep-to");
+  if (options.sweepTo !== undefined) {
+    if (!options.credits) throw new InvalidSweepRuleError("--sweep-to needs the ledger (drop --no-credits)");
+    validateSweepRule({ to: options.sweepTo, above: options.sweepAbove ?? 0 }, identity.id);
+  }
   const machine = options.credits ? await nodeMachineFingerprintHash() : "";
   const node = await startFullNode({
     model: options.model,
@@ -52,6 +63,9 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
               ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
               : {},
           requirePayment: options.requirePayment,
+          syncIntervalMs: options.ledgerSyncIntervalMs,
+          claimAfterMs: options.claimAfterMs,
+          sweep: options.sweepTo === undefined ? undefined : { to: options.sweepTo, above: options.sweepAbove ?? 0 },
           onError: (error) => logger.debug({ err: error }, "ledger"),
         }
       : undefined,
@@ -60,7 +74,9 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     parallelRequests: options.parallel,
     gpu: options.gpu,
     deltaBatchMs: options.streamBatchMs,
-    onServed: (event) => logger.info(event, event.outcome === "done" ? "served request" : "request failed"),
+    // The request carries the prompt and stays out of the logs; the receipt is summed up by `credits`.
+    onServed: ({ request: _request, receipt: _receipt, ...event }) =>
+      logger.info(event, event.outcome === "done" ? "served request" : "request failed"),
   });
   const models = node.engine.listModels().map((model) => model.id);
   const lines = [
@@ -71,6 +87,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     `  engine     ${node.engine.name}, ${node.engine.parallelRequests} parallel sequences`,
     `  hardware   ${node.hardware.cores} cores, ${(node.hardware.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB RAM${node.hardware.gpu ? `, ${node.hardware.gpu.type} ${(node.hardware.gpu.totalVramBytes / 1024 ** 3).toFixed(1)} GiB VRAM` : ", no GPU"}${node.hardware.freeDiskBytes === null ? "" : `, ${(node.hardware.freeDiskBytes / 1024 ** 3).toFixed(0)} GiB disk free`}`,
     `  region     ${node.region ?? "any"}   clusters ${node.capabilities().clusters.join(", ") || "none"}${options.relay ? "   relay on" : ""}`,
+    ...(node.sweep ? [`  sweep      earnings above ${node.sweep.rule.above} credits → ${node.sweep.rule.to}`] : []),
     "  addresses",
     ...node.addresses().map((address) => `    ${address}`),
     "",

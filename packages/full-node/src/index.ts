@@ -1,4 +1,3 @@
-export * from "./earnings-collector.js";
 export * from "./hardware-profile.js";
 export * from "./llama-cpp-engine.js";
 export * from "./model-source.js";

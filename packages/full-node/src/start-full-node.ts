@@ -3,14 +3,21 @@ import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
-import type { LedgerParams } from "@opengateway/ledger";
-import { InsufficientCreditsError, Ledger, ledgerParams, registerAccount } from "@opengateway/ledger";
+import type { LedgerParams, SweepRule } from "@opengateway/ledger";
+import {
+  AutoSweep,
+  ChainWriter,
+  EarningsCollector,
+  InsufficientCreditsError,
+  Ledger,
+  ledgerParams,
+  registerAccount,
+} from "@opengateway/ledger";
 import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
-import type { IceServer, InferenceServedEvent, NetworkServices } from "@opengateway/p2p";
+import type { IceServer, InferenceServedEvent, NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
 import { AdvertPublisher, createLibp2pNode, inferenceService, LedgerSync, nodeInfoService } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, InferenceRequest, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
-import { EarningsCollector } from "./earnings-collector.js";
 import type { HardwareProfile } from "./hardware-profile.js";
 import { hardwareProfile } from "./hardware-profile.js";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
@@ -53,6 +60,12 @@ export interface StartFullNodeOptions {
     fingerprintHash: string;
     /** Refuse payers whose ledger account cannot cover a request's maxCredits (or who owe unsettled claims). */
     requirePayment?: boolean;
+    /** How often the ledger is reconciled with every peer (default 10 min; new peers are reconciled with at once). */
+    syncIntervalMs?: number;
+    /** How long after a request expired the node waits for its settlement before claiming it (default 60 s; null: never). */
+    claimAfterMs?: number | null;
+    /** Automatic transfer of earnings above a threshold to another identity. */
+    sweep?: SweepRule;
     onError?: (error: unknown) => void;
   };
   onServed?: (event: InferenceServedEvent) => void;
@@ -71,6 +84,7 @@ export interface FullNode {
   /** The node's replicated ledger and its earnings, when it keeps one. */
   readonly ledger?: Ledger;
   readonly earnings?: EarningsCollector;
+  readonly sweep?: AutoSweep;
   addresses(): string[];
   stop(): Promise<void>;
 }
@@ -102,7 +116,8 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     const region =
       options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
     const throughput = new ThroughputMeter();
-    let servedReceipts: (receipt: InferenceReceipt) => void = () => {};
+    let servedReceipts: (receipt: InferenceReceipt, request: InferenceRequest | undefined) => void = () => {};
+    let ledgerSummary: () => NodeLedgerSummary | undefined = () => undefined;
     let authorizePayer: ((request: InferenceRequest, fromPeer: string) => Promise<void>) | undefined;
     const capabilities = (): NodeCapabilities => ({
       v: 1,
@@ -132,11 +147,11 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
           authorize: async (request, fromPeer) => authorizePayer?.(request, fromPeer),
           onServed: (event) => {
             if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
-            if (event.receipt) servedReceipts(event.receipt);
+            if (event.receipt) servedReceipts(event.receipt, event.request);
             options.onServed?.(event);
           },
         }),
-        nodeInfo: nodeInfoService({ getInfo: capabilities }),
+        nodeInfo: nodeInfoService({ getInfo: () => ({ ...capabilities(), ledger: ledgerSummary() }) }),
       },
     });
     const adverts = new AdvertPublisher(libp2p, {
@@ -146,7 +161,8 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     });
     adverts.start();
     const credits = options.ledger ? await startCredits(options.ledger, libp2p, identity) : undefined;
-    servedReceipts = (receipt) => credits?.earnings.track(receipt);
+    servedReceipts = (receipt, request) => credits?.earnings.track(receipt, request);
+    if (credits) ledgerSummary = credits.summary;
     if (credits && options.ledger?.requirePayment) authorizePayer = (request, fromPeer) => credits.authorize(request, fromPeer);
     return {
       identity,
@@ -159,6 +175,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       capabilities,
       ledger: credits?.ledger,
       earnings: credits?.earnings,
+      sweep: credits?.sweep,
       addresses: () => libp2p.getMultiaddrs().map((address) => address.toString()),
       stop: async () => {
         adverts.stop();
@@ -187,10 +204,14 @@ async function startCredits(
   if (options.path) await mkdir(dirname(options.path), { recursive: true });
   const store = options.path ? await SqliteLedgerStore.open(options.path) : undefined;
   const ledger = store ? await Ledger.load(store, { params }) : new Ledger({ params });
-  const sync = new LedgerSync(libp2p, ledger, { onError: options.onError });
+  const sync = new LedgerSync(libp2p, ledger, { intervalMs: options.syncIntervalMs, onError: options.onError });
   await sync.start();
-  const earnings = new EarningsCollector(ledger, sync, identity, { onError: options.onError });
+  // One writer for the node's chain: earnings, claims and sweeps never sign two blocks at one height.
+  const writer = new ChainWriter(ledger, { publish: (block, publishOptions) => sync.publish(block, publishOptions) });
+  const earnings = new EarningsCollector(writer, identity, { claimAfterMs: options.claimAfterMs, onError: options.onError });
   earnings.start();
+  const sweep = options.sweep ? new AutoSweep(writer, identity, options.sweep, { onError: options.onError }) : undefined;
+  sweep?.start();
   const controller = new AbortController();
   const registration = ledger.account(identity.id).opened
     ? Promise.resolve()
@@ -199,11 +220,37 @@ async function startCredits(
         { fingerprintHash: options.fingerprintHash, difficultyBits: params.registrationDifficultyBits },
         { signal: controller.signal },
       )
-        .then((open) => sync.publish(open))
-        .then(() => undefined)
+        .then((open) =>
+          writer.append(identity, (current) =>
+            current.account(identity.id).opened ? null : { kind: "open", fingerprint: open.fingerprint, powNonce: open.powNonce },
+          ),
+        )
+        .then(() => earnings.collect())
         .catch((error: unknown) => {
           if (!controller.signal.aborted) options.onError?.(error);
         });
+  const summary = (): NodeLedgerSummary => {
+    const totals = ledger.totals();
+    const self = ledger.account(identity.id);
+    return {
+      merkleRoot: ledger.merkleRoot(),
+      accounts: totals.accounts,
+      blocks: totals.blocks,
+      minted: totals.minted,
+      balances: totals.balances,
+      inFlight: totals.inFlight,
+      burned: totals.burned,
+      self: {
+        opened: self.opened,
+        height: self.height,
+        balance: self.balance,
+        debt: self.debt,
+        earned: earnings.collected,
+        claimed: earnings.claimed,
+        swept: sweep?.swept ?? 0,
+      },
+    };
+  };
   /** A payer must be on the ledger, owe nothing, and hold maxCredits; an unknown payer's chain is fetched from the peer that sent the request first. */
   const authorize = async (request: InferenceRequest, fromPeer: string): Promise<void> => {
     if (!ledger.account(request.payer).opened) {
@@ -222,10 +269,13 @@ async function startCredits(
   return {
     ledger,
     earnings,
+    sweep,
     authorize,
+    summary,
     stop: async () => {
       controller.abort();
       await registration;
+      await sweep?.stop();
       await earnings.stop();
       await sync.stop();
       await ledger.save();

@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { LedgerParams } from "@opengateway/ledger";
-import { Ledger, ledgerParams, machineFingerprintHash } from "@opengateway/ledger";
+import { ChainWriter, Ledger, ledgerParams, machineFingerprintHash } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
 import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
 import type { NetworkServices } from "@opengateway/p2p";
@@ -54,6 +54,8 @@ export interface GatewayLedgerOptions {
    * each account is fingerprinted with this machine *and* the account, so one machine gets several grants.
    */
   registerAccounts?: boolean;
+  /** How often the ledger is reconciled with every peer (default 10 min; new peers are reconciled with at once). */
+  syncIntervalMs?: number;
 }
 
 export interface Gateway {
@@ -159,9 +161,12 @@ async function openWallet(
   const store = options.path ? await SqliteLedgerStore.open(options.path) : undefined;
   const ledger = store ? await Ledger.load(store, { params }) : new Ledger({ params });
   // Blocks gossip to the network and reconcile with every peer that keeps a ledger.
-  const sync = new LedgerSync(libp2p, ledger, { onError: (error) => logger.debug({ err: error }, "ledger sync") });
+  const sync = new LedgerSync(libp2p, ledger, {
+    intervalMs: options.syncIntervalMs,
+    onError: (error) => logger.debug({ err: error }, "ledger sync"),
+  });
   await sync.start();
-  const wallet = new LedgerWallet(ledger, { publish: (block) => sync.publish(block) });
+  const wallet = new LedgerWallet(new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) }));
   if (options.registerAccounts) {
     const machine = await nodeMachineFingerprintHash();
     for (const identity of accounts.identities()) {
@@ -214,6 +219,8 @@ function networkView(libp2p: Libp2p, table: ProviderTable, region: string | null
   const connected = new Set(libp2p.getConnections().map((connection) => connection.remotePeer.toString()));
   return {
     self: { peerId: libp2p.peerId.toString(), region, role: "gateway" },
+    /** This gateway's copy of the ledger: peers whose roots are equal hold identical balances. */
+    ledger: ledger ? { merkleRoot: ledger.merkleRoot(), ...ledger.totals() } : null,
     peers: table.entries().map((entry) => ({
       peerId: entry.peerId,
       region: entry.info.region,

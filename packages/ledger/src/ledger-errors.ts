@@ -268,3 +268,13 @@ export class DuplicateReservationError extends OpenGatewayError {
     this.name = "DuplicateReservationError";
   }
 }
+
+/** A block this peer authored was not applied (it waits for a dependency, or the ledger ignored it). */
+export class BlockNotAppliedError extends OpenGatewayError {
+  readonly status: string;
+  constructor(status: string) {
+    super("protocol_violation", `the block was not applied (${status})`);
+    this.status = status;
+    this.name = "BlockNotAppliedError";
+  }
+}

@@ -1,5 +1,5 @@
 import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
-import { ledgerBlockHash, verifyLedgerBlock } from "./ledger-block.js";
+import { ledgerBlockHash, settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import type { BlockDependency, BlockRejectedError } from "./ledger-errors.js";
 import {
   AccountFrozenError,
@@ -12,7 +12,7 @@ import {
   MissingDependencyError,
 } from "./ledger-errors.js";
 import type { LedgerParams } from "./ledger-params.js";
-import type { AccountHead, AccountSummary, ChainPosition, LedgerState, LedgerTotals } from "./ledger-state.js";
+import type { AccountHead, AccountSummary, BlockEntry, ChainPosition, LedgerState, LedgerTotals } from "./ledger-state.js";
 import {
   accountHeads,
   accountSummary,
@@ -497,6 +497,30 @@ export class Ledger {
 
   block(hash: string): LedgerBlock | undefined {
     return this.#applied.get(hash);
+  }
+
+  /**
+   * Credits addressed to `account` that it has not collected yet: sends it may `receive` and
+   * settlements it may `earn`, oldest block first. A scan over every block: for wallets and a
+   * node's start-up, not for hot paths (there, `settlement` finds one receipt's settle directly).
+   */
+  uncollected(account: string): Array<Extract<LedgerBlock, { kind: "send" | "settle" }>> {
+    const found: Array<{ entry: BlockEntry; block: Extract<LedgerBlock, { kind: "send" | "settle" }> }> = [];
+    for (const [hash, entry] of this.#state.blocks.entries()) {
+      if (entry.credit === null || entry.credit.to !== account || entry.credit.collectedBy !== null) continue;
+      const block = this.#applied.get(hash);
+      if (block?.kind === "send" || block?.kind === "settle") found.push({ entry, block });
+    }
+    return found
+      .sort((a, b) => a.block.timestamp - b.block.timestamp || a.entry.height - b.entry.height)
+      .map(({ block }) => block);
+  }
+
+  /** The applied settle block in which `payer` paid `provider` for `requestId`, if any. */
+  settlement(payer: string, requestId: string, provider: string): Extract<LedgerBlock, { kind: "settle" }> | undefined {
+    const hash = this.#state.settlements.get(settlementKey(payer, requestId, provider));
+    const block = hash === undefined ? undefined : this.#applied.get(hash);
+    return block?.kind === "settle" ? block : undefined;
   }
 
   totals(): LedgerTotals {

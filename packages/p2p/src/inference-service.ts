@@ -48,6 +48,8 @@ export interface InferenceServedEvent {
   credits?: number;
   /** The receipt this provider signed, for collecting the payment once the payer settles. */
   receipt?: InferenceReceipt;
+  /** The payer-signed request (prompt included: never log it); with the receipt, what a claim needs. */
+  request?: InferenceRequest;
   durationMs: number;
 }
 
@@ -132,6 +134,7 @@ export class InferenceService {
         model: request.model,
         outcome: "done",
         durationMs: Date.now() - startedAt,
+        request,
         ...result,
       });
       await stream.close().catch(() => {});

@@ -1,12 +1,38 @@
 import type { Libp2p, PeerId, Stream } from "@libp2p/interface";
-import type { NodeCapabilities } from "@opengateway/protocol";
+import type { Multiaddr } from "@multiformats/multiaddr";
 import { NODE_INFO_PROTOCOL, nodeCapabilitiesSchema, utf8Decode, utf8Encode } from "@opengateway/protocol";
+import { z } from "zod";
 import { DEFAULT_NODE_INFO_TIMEOUT_MS } from "./constants.js";
 import { FrameStream } from "./frame-stream.js";
 import type { ProtocolServiceComponents } from "./service-components.js";
 
-export const nodeInfoSchema = nodeCapabilitiesSchema;
-export type NodeInfo = NodeCapabilities;
+const credits = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** A node's view of the ledger: equal Merkle roots on two peers mean equal chains, hence equal balances. */
+export const nodeLedgerSummarySchema = z.strictObject({
+  merkleRoot: z.string().max(128),
+  accounts: z.int().min(0),
+  blocks: z.int().min(0),
+  minted: credits,
+  balances: credits,
+  inFlight: credits,
+  burned: credits,
+  /** The node's own account, and what it collected, claimed and swept since it started. */
+  self: z.strictObject({
+    opened: z.boolean(),
+    height: z.int().min(-1),
+    balance: credits,
+    debt: credits,
+    earned: credits,
+    claimed: credits,
+    swept: credits,
+  }),
+});
+export type NodeLedgerSummary = z.infer<typeof nodeLedgerSummarySchema>;
+
+/** What `/opengateway/info/1.0.0` answers: the capabilities a node advertises, plus its ledger view when it keeps one. */
+export const nodeInfoSchema = nodeCapabilitiesSchema.extend({ ledger: nodeLedgerSummarySchema.optional() });
+export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 
 const MAX_NODE_INFO_BYTES = 64 * 1024;
 
@@ -62,7 +88,7 @@ export function nodeInfoService(init: NodeInfoServiceInit): (components: NodeInf
 /** Asks a peer what it serves. Throws on a timeout or an answer that does not validate. */
 export async function fetchNodeInfo(
   node: Pick<Libp2p, "dialProtocol">,
-  peer: PeerId,
+  peer: PeerId | Multiaddr,
   options: { signal?: AbortSignal } = {},
 ): Promise<NodeInfo> {
   const signal = options.signal ?? AbortSignal.timeout(DEFAULT_NODE_INFO_TIMEOUT_MS);

@@ -1,7 +1,7 @@
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { LedgerParams } from "@opengateway/ledger";
-import { Ledger, ledgerParams } from "@opengateway/ledger";
+import { ChainWriter, Ledger, ledgerParams } from "@opengateway/ledger";
 import type { NetworkServices } from "@opengateway/p2p";
 import { createLibp2pNode, LedgerSync } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
@@ -129,7 +129,7 @@ async function openLedger(
   const ledger = new Ledger({ params });
   const sync = new LedgerSync(libp2p, ledger);
   await sync.start();
-  const wallet = new LedgerWallet(ledger, { publish: (block) => sync.publish(block) });
+  const wallet = new LedgerWallet(new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) }));
   await wallet.ensureRegistered(identity, {
     fingerprintHash: options.fingerprintHash,
     difficultyBits: params.registrationDifficultyBits,

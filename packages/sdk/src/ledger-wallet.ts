@@ -1,7 +1,6 @@
-import type { AddResult, LedgerBlock } from "@opengateway/ledger";
-import { BlockAuthor, type Ledger, registerAccount } from "@opengateway/ledger";
+import type { ChainWriter, Ledger } from "@opengateway/ledger";
+import { registerAccount } from "@opengateway/ledger";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
-import { OpenGatewayError } from "@opengateway/protocol";
 
 /** How a router pays for requests: hold credits first, pay each provider's receipt, free the rest. */
 export interface PaymentHooks {
@@ -10,11 +9,6 @@ export interface PaymentHooks {
   /** Countersigns a provider's receipt as a settle block on the payer's chain. */
   settle(payer: Identity, receipt: InferenceReceipt): Promise<void>;
   release(requestId: string): void;
-}
-
-export interface LedgerWalletOptions {
-  /** Adds, stores and gossips a block this wallet authored (`LedgerSync.publish`); default: only `ledger.submit`. */
-  publish?: (block: LedgerBlock) => Promise<AddResult>;
 }
 
 export interface WalletView {
@@ -34,12 +28,12 @@ export interface WalletView {
  */
 export class LedgerWallet implements PaymentHooks {
   readonly ledger: Ledger;
-  readonly #options: LedgerWalletOptions;
-  readonly #chains = new Map<string, Promise<unknown>>();
+  readonly #writer: ChainWriter;
 
-  constructor(ledger: Ledger, options: LedgerWalletOptions = {}) {
-    this.ledger = ledger;
-    this.#options = options;
+  /** `writer` is the peer's one writer for the chains it owns (see `ChainWriter`). */
+  constructor(writer: ChainWriter) {
+    this.ledger = writer.ledger;
+    this.#writer = writer;
   }
 
   /** Registers the identity (proof-of-work, then an open block with the grant) unless it already is. */
@@ -48,11 +42,11 @@ export class LedgerWallet implements PaymentHooks {
     params: { fingerprintHash: string; difficultyBits: number },
     options: { signal?: AbortSignal } = {},
   ): Promise<void> {
-    await this.#serialised(identity.id, async () => {
-      if (this.ledger.account(identity.id).opened) return;
-      const open = await registerAccount(identity, params, options);
-      await this.#publish(open);
-    });
+    if (this.ledger.account(identity.id).opened) return;
+    // The work happens outside the writer's turn; the open is signed inside it, if still needed.
+    const open = await registerAccount(identity, params, options);
+    const body = { kind: "open", fingerprint: open.fingerprint, powNonce: open.powNonce } as const;
+    await this.#writer.append(identity, (ledger) => (ledger.account(identity.id).opened ? null : body), options);
   }
 
   reserve(payer: Identity, requestId: string, maxCredits: number, expiresAt: number): void {
@@ -64,10 +58,7 @@ export class LedgerWallet implements PaymentHooks {
   }
 
   async settle(payer: Identity, receipt: InferenceReceipt): Promise<void> {
-    await this.#serialised(payer.id, async () => {
-      const block = new BlockAuthor(payer, this.ledger.position(payer.id)).append({ kind: "settle", receipt }, Date.now());
-      await this.#publish(block);
-    });
+    await this.#writer.append(payer, { kind: "settle", receipt });
   }
 
   view(identity: string): WalletView {
@@ -81,25 +72,5 @@ export class LedgerWallet implements PaymentHooks {
       reserved: account.reserved,
       debt: account.debt,
     };
-  }
-
-  async #publish(block: LedgerBlock): Promise<void> {
-    // Checked before it leaves: a signed block that peers refuse would still count as this height.
-    const problem = this.ledger.check(block);
-    if (problem) throw problem;
-    const result = this.#options.publish ? await this.#options.publish(block) : await this.ledger.submit(block);
-    if (result.status !== "applied" && result.status !== "duplicate") {
-      throw result.error ?? new OpenGatewayError("protocol_violation", `block not applied (${result.status})`);
-    }
-  }
-
-  #serialised<T>(account: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.#chains.get(account) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(task);
-    this.#chains.set(
-      account,
-      next.catch(() => undefined),
-    );
-    return next;
   }
 }
