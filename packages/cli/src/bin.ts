@@ -133,9 +133,22 @@ relayCommand
   .option("--bootstrap <multiaddr...>", "other bootstrap peers", [])
   .option("--key-file <path>", "where the node's identity is kept (default: a new identity each run)")
   .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
+  .option("--no-credits", "keep no copy of the ledger")
+  .option("--ledger-file <path>", "where the relay keeps its copy of the ledger (default: <home>/relay-ledger.sqlite)")
+  .option(
+    "--ledger-sync-interval-ms <ms>",
+    "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
+    integer("--ledger-sync-interval-ms"),
+  )
+  .option(
+    "--registration-difficulty <bits>",
+    "proof-of-work difficulty of registrations (a network parameter; --local: 12)",
+    integer("--registration-difficulty"),
+  )
+  .option("--home <dir>", "data directory", defaultHome)
   .action(async (options) => {
     const { runRelayCommand } = await import("./run-relay-command.js");
-    await runRelayCommand(options);
+    await runRelayCommand(options, logger.child({ role: "relay" }));
   });
 
 const wallet = program.command("wallet").description("your identity and credits on the ledger");

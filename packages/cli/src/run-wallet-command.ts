@@ -79,9 +79,16 @@ async function withLedger<T>(options: WalletOptions, task: (ledger: Ledger, sync
     const deadline = Date.now() + 10_000;
     while (node.getConnections().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     if (node.getConnections().length === 0) throw new Error("could not reach any bootstrap peer");
-    // Reconcile with the peers we reached directly (identify may not have listed their protocols yet).
+    // Reconcile with the peers we reached directly (identify may not have listed their protocols yet);
+    // a bootstrap peer that keeps no ledger is skipped, but one of them must answer.
+    const failures: unknown[] = [];
     for (const connection of node.getConnections()) {
-      await sync.reconcile(connection.remotePeer, { signal: AbortSignal.timeout(20_000) });
+      await sync.reconcile(connection.remotePeer, { signal: AbortSignal.timeout(20_000) }).catch((error: unknown) => {
+        failures.push(error);
+      });
+    }
+    if (failures.length === node.getConnections().length) {
+      throw new Error(`no bootstrap peer keeps the ledger (${String(failures[0])}): pass a full node's or a relay's address`);
     }
     return await task(ledger, sync);
   } finally {

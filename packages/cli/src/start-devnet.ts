@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { REGIONS } from "@opengateway/protocol";
 import type { NetworkPart } from "./network-process.js";
 import { LOOPBACK_LISTEN, localGatewayArgs, localNodeArgs, NetworkProcess, tcpAddresses } from "./network-process.js";
@@ -22,6 +23,8 @@ export interface DevnetNode {
   peerId: string;
   addresses: string[];
   region: string | null;
+  /** The command line it runs with: its key file (and so its identity and ledger file) survives a restart. */
+  readonly args: readonly string[];
 }
 
 export interface Devnet {
@@ -29,8 +32,10 @@ export interface Devnet {
   relay: { process: NetworkProcess; peerId: string; addresses: string[] };
   nodes: DevnetNode[];
   gateway: { process: NetworkProcess; peerId: string };
-  /** Starts one more full node joining through the relay. */
-  addNode(region?: string): Promise<DevnetNode>;
+  /** Starts one more full node joining through the relay, with `extraArgs` after the devnet's node arguments. */
+  addNode(region?: string, extraArgs?: string[]): Promise<DevnetNode>;
+  /** Kills the node (SIGKILL, like a crash) if it still runs, and starts it again with the same identity and ledger file. */
+  restartNode(node: DevnetNode): Promise<DevnetNode>;
   stop(): Promise<void>;
 }
 
@@ -52,28 +57,43 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     await Promise.all(processes.map((part) => part.stop()));
   };
   try {
-    const relayProcess = NetworkProcess.spawn(["relay", "start", "--local", ...LOOPBACK_LISTEN], "relay", options.onOutput);
+    const relayProcess = NetworkProcess.spawn(
+      ["relay", "start", "--local", "--home", options.home, ...LOOPBACK_LISTEN],
+      "relay",
+      options.onOutput,
+    );
     processes.push(relayProcess);
     const relayReady = await relayProcess.readyAs("relay", 30_000, options.signal);
     const bootstrap = tcpAddresses(relayReady.addresses);
     const regions = options.regions ?? DEFAULT_REGIONS;
 
-    const addNode = async (region?: string): Promise<DevnetNode> => {
-      const nodeRegion = region ?? regions[nodes.length % regions.length] ?? null;
-      const process = NetworkProcess.spawn(
-        localNodeArgs(options, [
-          ...(nodeRegion ? ["--region", nodeRegion] : []),
-          ...(options.nodeArgs ?? []),
-          "--bootstrap",
-          ...bootstrap,
-        ]),
-        "node",
-        options.onOutput,
-      );
+    const launch = async (args: readonly string[]) => {
+      const process = NetworkProcess.spawn([...args], "node", options.onOutput);
       processes.push(process);
-      const ready = await process.readyAs("node", 180_000, options.signal);
-      const node = { process, peerId: ready.peerId, addresses: ready.addresses, region: ready.region };
+      return { process, ready: await process.readyAs("node", 180_000, options.signal) };
+    };
+    const addNode = async (region?: string, extraArgs: string[] = []): Promise<DevnetNode> => {
+      const nodeRegion = region ?? regions[nodes.length % regions.length] ?? null;
+      const args = localNodeArgs(options, [
+        ...(nodeRegion ? ["--region", nodeRegion] : []),
+        "--key-file",
+        join(options.home, `devnet-node-${nodes.length + 1}.key.json`),
+        ...(options.nodeArgs ?? []),
+        ...extraArgs,
+        "--bootstrap",
+        ...bootstrap,
+      ]);
+      const { process, ready } = await launch(args);
+      const node = { process, peerId: ready.peerId, addresses: ready.addresses, region: ready.region, args };
       nodes.push(node);
+      return node;
+    };
+    const restartNode = async (node: DevnetNode): Promise<DevnetNode> => {
+      await node.process.kill();
+      const { process, ready } = await launch(node.args);
+      if (ready.peerId !== node.peerId) throw new Error(`the node came back as ${ready.peerId}, not ${node.peerId}`);
+      node.process = process;
+      node.addresses = ready.addresses;
       return node;
     };
     const nodes: DevnetNode[] = [];
@@ -93,6 +113,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       nodes,
       gateway: { process: gatewayProcess, peerId: gatewayReady.peerId },
       addNode,
+      restartNode,
       stop,
     };
   } catch (error) {

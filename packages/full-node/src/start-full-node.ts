@@ -208,9 +208,16 @@ async function startCredits(
   await sync.start();
   // One writer for the node's chain: earnings, claims and sweeps never sign two blocks at one height.
   const writer = new ChainWriter(ledger, { publish: (block, publishOptions) => sync.publish(block, publishOptions) });
-  const earnings = new EarningsCollector(writer, identity, { claimAfterMs: options.claimAfterMs, onError: options.onError });
-  earnings.start();
   const sweep = options.sweep ? new AutoSweep(writer, identity, options.sweep, { onError: options.onError }) : undefined;
+  const earnings = new EarningsCollector(writer, identity, {
+    claimAfterMs: options.claimAfterMs,
+    onError: options.onError,
+    // Earnings are swept as they come in; the rule's own timer catches anything else.
+    onBlock: (block) => {
+      if (block.kind === "earn" || block.kind === "receive") void sweep?.sweep();
+    },
+  });
+  earnings.start();
   sweep?.start();
   const controller = new AbortController();
   const registration = ledger.account(identity.id).opened

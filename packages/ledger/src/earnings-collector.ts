@@ -42,6 +42,9 @@ export class EarningsCollector {
   readonly #identity: Identity;
   readonly #options: EarningsCollectorOptions;
   readonly #pending = new Map<string, PendingReceipt>();
+  /** Credits addressed to this account that arrived since the last pass (send or settle blocks, by hash). */
+  readonly #arrived = new Map<string, Extract<LedgerBlock, { kind: "send" | "settle" }>>();
+  #unsubscribe: (() => void) | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running: Promise<void> | undefined;
   #lastScan = Number.NEGATIVE_INFINITY;
@@ -86,12 +89,24 @@ export class EarningsCollector {
   }
 
   start(): void {
+    const me = this.#identity.id;
+    // Settlements and transfers reach this peer by gossip or reconciliation at any time: note them as they apply.
+    this.#unsubscribe = this.#writer.ledger.onApplied((block) => {
+      if ((block.kind === "send" && block.to === me) || (block.kind === "settle" && block.receipt.provider === me)) {
+        this.#arrived.set(ledgerBlockHash(block), block);
+        if (this.#arrived.size > (this.#options.maxPending ?? 10_000)) {
+          const oldest = this.#arrived.keys().next().value;
+          if (oldest !== undefined) this.#arrived.delete(oldest);
+        }
+      }
+    });
     this.#timer = setInterval(() => void this.collect(), this.#options.intervalMs ?? DEFAULT_COLLECT_INTERVAL_MS);
     (this.#timer as { unref?: () => void }).unref?.();
     void this.collect();
   }
 
   async stop(): Promise<void> {
+    this.#unsubscribe?.();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#running;
@@ -112,7 +127,12 @@ export class EarningsCollector {
     const now = this.#now();
     if (now - this.#lastScan >= (this.#options.scanIntervalMs ?? DEFAULT_UNCOLLECTED_SCAN_INTERVAL_MS)) {
       this.#lastScan = now;
+      this.#arrived.clear();
       for (const block of ledger.uncollected(me)) await this.#collectBlock(block);
+    }
+    for (const [hash, block] of [...this.#arrived]) {
+      this.#arrived.delete(hash);
+      await this.#collectBlock(block);
     }
     const claimAfterMs = this.#options.claimAfterMs === undefined ? DEFAULT_CLAIM_AFTER_MS : this.#options.claimAfterMs;
     for (const [key, pending] of [...this.#pending]) {

@@ -111,6 +111,7 @@ export class Ledger {
   #applied = new Map<string, LedgerBlock>();
   /** Each account's applied chain: hashes by height. */
   #chains = new Map<string, string[]>();
+  readonly #appliedListeners = new Set<(block: LedgerBlock) => void>();
   /** Signed blocks refused in their position (or losing a fingerprint): they keep that position. */
   #held = new Map<string, LedgerBlock>();
   #pending = new Map<string, { readonly block: LedgerBlock; readonly waitKey: string }>();
@@ -291,6 +292,20 @@ export class Ledger {
       if (reservation?.account === block.account) this.release(reservation.requestId);
     }
     this.#keep(known, block.kind === "slash" ? [block.account, block.evidence[0].account] : [block.account]);
+    // A replay re-applies known blocks: listeners hear of them again and must be idempotent.
+    for (const listener of this.#appliedListeners) {
+      try {
+        listener(block);
+      } catch {
+        // A listener's failure is its own; the ledger's state is already committed.
+      }
+    }
+  }
+
+  /** Calls `listener` with every block applied from now on (also on a replay); returns the unsubscribe. */
+  onApplied(listener: (block: LedgerBlock) => void): () => void {
+    this.#appliedListeners.add(listener);
+    return () => this.#appliedListeners.delete(listener);
   }
 
   #pend(known: KnownBlock, key: string): void {
