@@ -20,7 +20,29 @@ export interface PageStatus {
   activeRequests: number;
   settings: { contributing: boolean; maxConcurrentRequests: number; pauseWhenHidden: boolean };
   counters: { requestsServed: number; requestsFailed: number; tokensServed: number; creditsEarned: number; creditsSpent: number };
+  /** The tab's account on its own copy of the ledger; null when the page keeps no ledger. */
+  ledger: PageLedgerStatus | null;
   error: string | null;
+}
+
+export interface PageLedgerStatus {
+  registration: "registering" | "registered" | "refused" | "failed";
+  detail: string;
+  account: string;
+  balance: number;
+  spendable: number;
+  locked: number;
+  reserved: number;
+  debt: number;
+  earned: number;
+  spent: number;
+  received: number;
+  height: number;
+  awaitingSettlement: number;
+  claimed: number;
+  merkleRoot: string;
+  accounts: number;
+  blocks: number;
 }
 
 export interface EngineEvent {

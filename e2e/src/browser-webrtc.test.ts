@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Connection, Libp2p } from "@libp2p/interface";
-import type { NetworkServices } from "@opengateway/p2p";
-import { createLibp2pNode, requestInference } from "@opengateway/p2p";
+import { multiaddr } from "@multiformats/multiaddr";
+import type { NetworkServices, NodeInfo } from "@opengateway/p2p";
+import { createLibp2pNode, fetchNodeInfo, requestInference } from "@opengateway/p2p";
 import type { InferenceRequest, ProviderFrame } from "@opengateway/protocol";
 import { createInferenceRequest, generateIdentity, verifyInferenceReceipt } from "@opengateway/protocol";
 import OpenAI from "openai";
@@ -16,7 +17,7 @@ import type { LaunchedBrowser } from "./browser-launch.js";
 import { launchBrowser } from "./browser-launch.js";
 import type { CliPart, Relay } from "./browser-network-parts.js";
 import { startFullNodeProcess, startGatewayProcess, startRelay } from "./browser-network-parts.js";
-import type { PageStatus } from "./browser-page-driver.js";
+import type { PageLedgerStatus, PageStatus } from "./browser-page-driver.js";
 import { pageStatus, waitForStatus } from "./browser-page-driver.js";
 import type { PageServer } from "./browser-page-server.js";
 import { startPageServer } from "./browser-page-server.js";
@@ -34,6 +35,10 @@ const API_KEY = "og-browser-e2e-key";
 /** Tabs and the full node sit in different regions, so one gateway can be kept to the tabs alone. */
 const TAB_REGION = "asia";
 const FULL_NODE_REGION = "europe";
+/** The ledger as `--local` devnets run it (gateway and full node get the same from `--local`): difficulty 12, a grant per account. */
+const DEVNET_LEDGER = { registrationDifficultyBits: 12, perAccountGrant: true };
+/** Credits an open block mints (the network default). */
+const GRANT = 100_000;
 const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url));
 
 if (insideTestNetworkNamespace()) {
@@ -96,6 +101,46 @@ function webRtcAddress(status: PageStatus): string | undefined {
   return status.addresses.find((address) => address.includes("/p2p-circuit/webrtc"));
 }
 
+function ledgerOf(status: PageStatus | null): PageLedgerStatus {
+  assert.ok(status?.ledger, `the page keeps no ledger: ${JSON.stringify(status)}`);
+  return status.ledger;
+}
+
+/** A gateway endpoint's JSON, with the test's API key. */
+async function gatewayJson<T>(gatewayUrl: string, path: string): Promise<T> {
+  const response = await fetch(`${gatewayUrl}${path}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  assert.equal(response.status, 200, `${path} answered ${response.status}`);
+  return (await response.json()) as T;
+}
+
+interface GatewayWallet {
+  ledger: "on" | "off";
+  registered: boolean;
+  balance: number;
+  receipts: Array<{ provider: string; credits: number }>;
+}
+
+interface GatewayNetwork {
+  peers: Array<{ peerId: string; balance: number | null }>;
+}
+
+/** Polls until `read` returns a value that passes `check` (the ledger converges by gossip, not at once). */
+async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let failure: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await read();
+      if (check(last)) return last;
+    } catch (error) {
+      failure = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}${failure ? `; error: ${String(failure)}` : ""}`);
+}
+
 function describeServingOverWebRtc(): void {
   describe("a browser tab serving over WebRTC (inside a network namespace)", { timeout: 200_000 }, () => {
     let home: string;
@@ -147,7 +192,13 @@ function describeServingOverWebRtc(): void {
       server = await startPageServer({
         host: "127.0.0.1",
         modelPath: testModelPath(),
-        config: () => ({ bootstrap: [relay.address], models: [{ url: server.modelUrl }], iceServers: [], region: TAB_REGION }),
+        config: () => ({
+          bootstrap: [relay.address],
+          models: [{ url: server.modelUrl }],
+          iceServers: [],
+          region: TAB_REGION,
+          ledger: DEVNET_LEDGER,
+        }),
       });
       browser = await launchBrowser();
       page = await browser.newPage();
@@ -182,6 +233,19 @@ function describeServingOverWebRtc(): void {
       assert.ok(tabAddress.startsWith(`${relay.address}/p2p-circuit/webrtc/p2p/${tabId}`), tabAddress);
     });
 
+    it("registers its own account on its ledger in the background: the grant, nothing earned or spent yet", async () => {
+      const status = await waitForStatus(page, (candidate) => candidate.ledger?.registration === "registered", {
+        what: "the tab's registration",
+      }).catch(failWithLog);
+      const ledger = ledgerOf(status);
+      assert.equal(ledger.account, tabId);
+      assert.deepEqual(
+        { balance: ledger.balance, earned: ledger.earned, spent: ledger.spent, height: ledger.height, debt: ledger.debt },
+        { balance: GRANT, earned: 0, spent: 0, height: 0, debt: 0 },
+      );
+      await page.locator("#ledger-state", { hasText: /^Ledger: registered/ }).waitFor({ timeout: 5_000 });
+    });
+
     it("serves a signed request from a Node peer over a direct WebRTC connection, with a receipt the tab signed", async () => {
       const connection = await dialTab(client, relay, tabAddress);
       assert.ok(isDirectWebRtc(connection), `expected a direct WebRTC connection, got ${connection.remoteAddr.toString()}`);
@@ -207,9 +271,14 @@ function describeServingOverWebRtc(): void {
 
       const seen = await waitForStatus(page, (status) => status.counters.requestsServed >= 2, { what: "two served requests" });
       assert.equal(seen.peers.find((peer) => peer.peerId === client.peerId.toString())?.transport, "webrtc");
+      // This payer is on no ledger and never settles: the tab watches both receipts (to claim them once they expire), and earns nothing.
+      const ledger = ledgerOf(seen);
+      assert.ok(ledger.awaitingSettlement >= 2, `awaiting settlement: ${ledger.awaitingSettlement}`);
+      assert.equal(ledger.earned, 0);
+      assert.equal(ledger.balance, GRANT);
     });
 
-    it("serves a streamed chat completion that a gateway routes to it (official openai client)", async () => {
+    it("serves a streamed chat completion that a gateway routes to it and pays for on the ledger; the tab collects exactly that", async () => {
       gateway = await startGatewayProcess([
         "--host",
         NETNS_HOST,
@@ -223,8 +292,8 @@ function describeServingOverWebRtc(): void {
         relay.address,
         "--peer",
         tabAddress,
-        // The ledger (accounts, registration proof-of-work) is tested elsewhere; here the tab's serving is.
-        "--no-credits",
+        // The devnet ledger: the API key's account registers at difficulty 12, as the tab did.
+        "--local",
       ]);
       const openai = new OpenAI({ baseURL: gateway.ready.url, apiKey: API_KEY, maxRetries: 0, timeout: 30_000 });
       const deadline = Date.now() + 20_000;
@@ -251,6 +320,33 @@ function describeServingOverWebRtc(): void {
       }
       assert.ok(text.length > 0);
       assert.equal(usage?.completion_tokens, 16);
+
+      // The gateway settled the tab's receipt on the API key's chain: its account paid exactly the receipt.
+      const gatewayUrl = gateway.ready.url;
+      const wallet = await gatewayJson<GatewayWallet>(gatewayUrl, "/opengateway/wallet");
+      assert.equal(wallet.ledger, "on");
+      assert.equal(wallet.registered, true);
+      const paid = wallet.receipts[0];
+      assert.ok(
+        paid && paid.provider === tabId && paid.credits > 0,
+        `the gateway's receipts: ${JSON.stringify(wallet.receipts)}`,
+      );
+      assert.equal(wallet.balance, GRANT - paid.credits, "the gateway's ledger holds one settle of the receipt's credits");
+      // The tab sees the settle (gossip, or reconciliation with the gateway) and collects it with an earn block.
+      const collected = ledgerOf(
+        await waitForStatus(page, (status) => (status.ledger?.earned ?? 0) > 0, {
+          timeoutMs: 10_000,
+          what: "the tab to collect the gateway's settlement",
+        }).catch(failWithLog),
+      );
+      assert.equal(collected.earned, paid.credits);
+      assert.equal(collected.balance, GRANT + paid.credits);
+      // And the gateway's copy of the ledger sees the tab's earn block: the tab's balance there is the same.
+      await eventually(
+        () => gatewayJson<GatewayNetwork>(gatewayUrl, "/opengateway/network"),
+        (network) => network.peers.find((peer) => peer.peerId === tabId)?.balance === GRANT + paid.credits,
+        `the gateway to see the tab's balance of ${GRANT + paid.credits}`,
+      );
     });
 
     it("spends the tab's own credits from its chat box, answered by a full node it learned of from gossip", async () => {
@@ -270,7 +366,9 @@ function describeServingOverWebRtc(): void {
         "1",
         "--region",
         FULL_NODE_REGION,
-        "--no-credits",
+        // The devnet ledger, and no service for payers whose account cannot cover a request.
+        "--local",
+        "--require-payment",
       ]);
       fullNode = node;
       await page.waitForFunction(
@@ -281,18 +379,35 @@ function describeServingOverWebRtc(): void {
         node.ready.peerId,
         { timeout: 30_000 },
       );
+      const before = ledgerOf(await pageStatus(page));
+      assert.equal(before.registration, "registered");
       await page.getByLabel("Message", { exact: true }).fill("Tell me a story");
       await page.getByRole("button", { name: "Send" }).click();
       const answered = page.locator("#chat-log .meta");
       const failed = page.locator("#chat-log [role=alert]");
       await answered.or(failed).first().waitFor({ timeout: 30_000 });
       if ((await failed.count()) > 0) assert.fail(`the chat failed: ${await failed.first().textContent()}`);
-      assert.match(
-        (await answered.textContent()) ?? "",
-        new RegExp(`^Answered by ${node.ready.peerId.slice(0, 12)}.*credits spent$`),
-      );
+      const meta = (await answered.textContent()) ?? "";
+      assert.match(meta, new RegExp(`^Answered by ${node.ready.peerId.slice(0, 12)}.* · (\\d[\\d,]*) credits spent$`));
+      const credits = Number(/ · (\d[\d,]*) credits spent$/.exec(meta)?.[1]?.replaceAll(",", ""));
+      assert.ok(credits > 0, meta);
       const status = await waitForStatus(page, (candidate) => candidate.counters.creditsSpent > 0, { what: "credits spent" });
-      assert.ok(status.counters.creditsSpent > 0);
+      assert.equal(status.counters.creditsSpent, credits);
+      // The tab settled the receipt on its own chain: its balance dropped by exactly the receipt, nothing else moved.
+      const after = ledgerOf(status);
+      assert.deepEqual(
+        { balance: after.balance, spent: after.spent, earned: after.earned, reserved: after.reserved, debt: after.debt },
+        { balance: before.balance - credits, spent: before.spent + credits, earned: before.earned, reserved: 0, debt: 0 },
+      );
+      // The full node (which served only because the tab's account could pay) collected that settlement.
+      const nodeAddress = multiaddr(node.ready.addresses.find((address) => address.includes("/ws")) ?? "");
+      const info = await eventually<NodeInfo>(
+        () => fetchNodeInfo(client, nodeAddress),
+        (candidate) => (candidate.ledger?.self.earned ?? 0) > 0,
+        "the full node to collect the tab's settlement",
+      );
+      assert.equal(info.ledger?.self.earned, credits);
+      assert.equal(info.ledger?.self.balance, GRANT + credits);
     });
 
     it("shows peers, engine and counters while serving (screenshot saved under e2e/artifacts/)", async () => {
@@ -308,6 +423,8 @@ function describeServingOverWebRtc(): void {
         requestsServed: await text("requests-served"),
         creditsEarned: await text("credits-earned"),
         creditsSpent: await text("credits-spent"),
+        balance: await text("ledger-balance"),
+        ledger: await text("ledger-state"),
         progress: await text("load-progress-text"),
       };
       const says = `the page shows ${JSON.stringify(shown)}`;
@@ -323,7 +440,13 @@ function describeServingOverWebRtc(): void {
         Number(shown.requestsServed.replaceAll(",", "")) >= 3,
         `${says}: two requests from a peer and one through the gateway`,
       );
-      assert.ok(Number(shown.creditsEarned.replaceAll(",", "")) > 0, `${says}: credits earned`);
+      const ledger = ledgerOf(await pageStatus(page));
+      const format = (credits: number) => new Intl.NumberFormat("en-US").format(credits);
+      assert.ok(ledger.earned > 0 && ledger.spent > 0, JSON.stringify(ledger));
+      assert.equal(shown.creditsEarned, format(ledger.earned), `${says}: credits earned, from the ledger`);
+      assert.equal(shown.creditsSpent, format(ledger.spent), `${says}: credits spent, from the ledger`);
+      assert.equal(shown.balance, `${format(ledger.balance)} credits`, says);
+      assert.match(shown.ledger, /^Ledger: registered/, says);
       assert.equal(shown.progress, "loaded", says);
 
       await page.setViewportSize({ width: 390, height: 844 });
@@ -337,11 +460,26 @@ function describeServingOverWebRtc(): void {
       await page.setViewportSize({ width: 1100, height: 900 });
     });
 
-    it("comes back after a reload with the same identity and earnings, from IndexedDB", async () => {
+    it("comes back after a reload with the same identity, counters and ledger balance, from IndexedDB", async () => {
       const before = await pageStatus(page);
       assert.ok(before && before.counters.creditsEarned > 0);
+      const ledgerBefore = ledgerOf(before);
+      assert.ok(ledgerBefore.earned > 0);
       // No autostart this time: the contributor's stored choice resumes serving.
       await page.goto(server.pageUrl);
+      // The node's very first status: its ledger was loaded from IndexedDB before it reached any peer.
+      const first = ledgerOf(
+        await waitForStatus(page, (status) => status.ledger !== null, { what: "the reloaded tab's ledger" }).catch(failWithLog),
+      );
+      assert.deepEqual(
+        { registration: first.registration, balance: first.balance, earned: first.earned, spent: first.spent },
+        {
+          registration: "registered",
+          balance: ledgerBefore.balance,
+          earned: ledgerBefore.earned,
+          spent: ledgerBefore.spent,
+        },
+      );
       const afterReload = await waitForStatus(
         page,
         (status) => status.phase === "serving" && webRtcAddress(status) !== undefined,
@@ -352,9 +490,10 @@ function describeServingOverWebRtc(): void {
       assert.equal(afterReload.peerId, before.peerId);
       assert.deepEqual(afterReload.counters, before.counters);
       assert.equal(await page.locator("#peer-id").textContent(), before.peerId);
+      assert.equal(ledgerOf(afterReload).balance, ledgerBefore.balance);
       assert.equal(
         await page.locator("#credits-earned").textContent(),
-        new Intl.NumberFormat("en-US").format(before.counters.creditsEarned),
+        new Intl.NumberFormat("en-US").format(ledgerBefore.earned),
       );
       tabAddress = webRtcAddress(afterReload) ?? tabAddress;
     });
@@ -389,7 +528,7 @@ function describeServingOverWebRtc(): void {
           tabAddress,
           webRtcAddress(secondStatus) ?? "",
           fullNodeAddress,
-          "--no-credits",
+          "--local",
           ...extra,
         ]);
         moreGateways.push(part);

@@ -1,3 +1,4 @@
+export * from "./browser-fingerprint.js";
 export * from "./browser-node-store.js";
 export * from "./engine-choice.js";
 export type * from "./engine-worker-protocol.js";
@@ -7,6 +8,7 @@ export type * from "./model-offer.js";
 export * from "./page-config.js";
 export * from "./provider-directory.js";
 export * from "./start-browser-node.js";
+export * from "./tab-ledger.js";
 export * from "./throttled-engine.js";
 export * from "./web-llm-engine.js";
 export * from "./wllama-engine.js";

@@ -32,6 +32,36 @@ describe("page config", () => {
     assert.throws(() => parsePageConfig({ models: [{ url: "/a.gguf", webllm: {} }] }), /WebLLM model record/);
   });
 
+  it("reads the operator's ledger parameters: absent or null keeps no ledger", () => {
+    assert.equal(parsePageConfig({}).ledger, undefined);
+    assert.equal(parsePageConfig({ ledger: null }).ledger, null);
+    assert.deepEqual(parsePageConfig({ ledger: { registrationDifficultyBits: 12, perAccountGrant: true } }).ledger, {
+      registrationDifficultyBits: 12,
+      perAccountGrant: true,
+    });
+    assert.deepEqual(parsePageConfig({ ledger: { registrationDifficultyBits: 26, perAccountGrant: false, extra: 1 } }).ledger, {
+      registrationDifficultyBits: 26,
+      perAccountGrant: false,
+    });
+  });
+
+  it("refuses malformed ledger parameters with a message naming the field", () => {
+    assert.throws(() => parsePageConfig({ ledger: true }), /ledger must be an object or null/);
+    assert.throws(() => parsePageConfig({ ledger: { perAccountGrant: false } }), /ledger\.registrationDifficultyBits/);
+    for (const bits of [-1, 12.5, 65, "12", Number.NaN]) {
+      assert.throws(
+        () => parsePageConfig({ ledger: { registrationDifficultyBits: bits, perAccountGrant: false } }),
+        /ledger\.registrationDifficultyBits must be an integer from 0 to 64/,
+        String(bits),
+      );
+    }
+    assert.throws(
+      () => parsePageConfig({ ledger: { registrationDifficultyBits: 12, perAccountGrant: "yes" } }),
+      /ledger\.perAccountGrant must be true or false/,
+    );
+    assert.throws(() => parsePageConfig({ ledger: { registrationDifficultyBits: 12 } }), /ledger\.perAccountGrant/);
+  });
+
   it("lets URL query parameters override config.json, which may be absent", async () => {
     const realFetch = globalThis.fetch;
     globalThis.fetch = (async () => new Response("not found", { status: 404 })) as typeof fetch;

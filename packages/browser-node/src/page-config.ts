@@ -1,5 +1,6 @@
 import type { IceServer } from "@opengateway/p2p";
 import type { ModelOffer } from "./model-offer.js";
+import type { TabLedgerConfig } from "./tab-ledger.js";
 
 /**
  * What the contributor page needs to know, from a `config.json` served next to it (the gateway
@@ -16,7 +17,15 @@ export interface PageConfig {
   /** Start contributing without waiting for the button (a kiosk, or a test). */
   autostart?: boolean;
   databaseName?: string;
+  /**
+   * The network's ledger parameters (the gateway sends its own): the tab keeps a ledger, registers
+   * and collects its earnings. Absent or null: no ledger.
+   */
+  ledger?: TabLedgerConfig | null;
 }
+
+/** The ledger's own bound on the parameter (`ledgerParams`). */
+const MAX_REGISTRATION_DIFFICULTY_BITS = 64;
 
 export class InvalidPageConfigError extends Error {
   constructor(message: string) {
@@ -59,7 +68,21 @@ export function parsePageConfig(value: unknown): PageConfig {
     if (typeof value.databaseName !== "string") throw new InvalidPageConfigError("databaseName must be a string");
     config.databaseName = value.databaseName;
   }
+  if (value.ledger !== undefined) config.ledger = value.ledger === null ? null : ledgerConfig(value.ledger);
   return config;
+}
+
+function ledgerConfig(value: unknown): TabLedgerConfig {
+  if (!isRecord(value)) throw new InvalidPageConfigError("ledger must be an object or null");
+  const bits = value.registrationDifficultyBits;
+  if (typeof bits !== "number" || !Number.isInteger(bits) || bits < 0 || bits > MAX_REGISTRATION_DIFFICULTY_BITS) {
+    throw new InvalidPageConfigError(
+      `ledger.registrationDifficultyBits must be an integer from 0 to ${MAX_REGISTRATION_DIFFICULTY_BITS}`,
+    );
+  }
+  if (typeof value.perAccountGrant !== "boolean")
+    throw new InvalidPageConfigError("ledger.perAccountGrant must be true or false");
+  return { registrationDifficultyBits: bits, perAccountGrant: value.perAccountGrant };
 }
 
 function withQueryOverrides(config: PageConfig, query: URLSearchParams): PageConfig {

@@ -1,6 +1,6 @@
 import type { Connection, Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { IceServer, InferenceServedEvent, NetworkServices, NodeInfoService } from "@opengateway/p2p";
+import type { IceServer, InferenceServedEvent, NetworkServices, NodeInfo, NodeInfoService } from "@opengateway/p2p";
 import {
   AdvertPublisher,
   BROWSER_RELAYED_LISTEN,
@@ -10,9 +10,10 @@ import {
   requestInference,
 } from "@opengateway/p2p";
 import type { ChatMessage, Identity, InferenceReceipt, ModelCluster, NodeCapabilities, Usage } from "@opengateway/protocol";
-import { CancelledError, createInferenceRequest, guessRegionFromTimeZone } from "@opengateway/protocol";
+import { CancelledError, createInferenceRequest, guessRegionFromTimeZone, verifyInferenceReceipt } from "@opengateway/protocol";
+import { browserFingerprintHash, currentBrowserEnvironment } from "./browser-fingerprint.js";
 import type { BrowserNodeCounters, BrowserNodeSettings } from "./browser-node-store.js";
-import { BrowserNodeStore } from "./browser-node-store.js";
+import { BrowserNodeStore, DEFAULT_DATABASE_NAME } from "./browser-node-store.js";
 import type { DeviceProbe, EngineKind, ModelVerdict } from "./engine-choice.js";
 import { chooseEngine, probeDevice } from "./engine-choice.js";
 import type { EngineLoadSpec } from "./engine-worker-protocol.js";
@@ -20,14 +21,16 @@ import { measureTokensPerSecond } from "./measure-tokens-per-second.js";
 import type { ModelOffer } from "./model-offer.js";
 import type { KnownProvider } from "./provider-directory.js";
 import { ProviderDirectory } from "./provider-directory.js";
+import type { TabLedgerConfig, TabLedgerStatus } from "./tab-ledger.js";
+import { TabLedger } from "./tab-ledger.js";
 import { ThrottledEngine } from "./throttled-engine.js";
 import type { WorkerLike } from "./worker-engine.js";
 import { WorkerEngine } from "./worker-engine.js";
 
 export const BROWSER_NODE_AGENT = "opengateway-browser-node/0.1.0";
-/** What the chat box lets one request cost at most (the provider stops there). */
-const CHAT_MAX_CREDITS = 20_000;
 const CHAT_IDLE_TIMEOUT_MS = 30_000;
+/** How long a starting tab waits for another tab of this browser to let go of the same identity (a reload's old page). */
+const IDENTITY_LOCK_TIMEOUT_MS = 10_000;
 /** Weight of the newest request in the advertised speed's moving average. */
 const SPEED_WEIGHT = 0.2;
 
@@ -50,6 +53,12 @@ export interface BrowserNodeOptions {
   contribute?: boolean;
   /** Devnet/LAN: accept private addresses in the DHT. */
   localNetwork?: boolean;
+  /**
+   * The network's ledger parameters: the tab keeps a replica of the ledger in IndexedDB, registers
+   * its account, collects what it earns and pays for its chat box. Absent or null: no ledger
+   * (receipts are signed, nothing is collected, chats are unpaid).
+   */
+  ledger?: TabLedgerConfig | null;
   createWorker?: () => WorkerLike;
   signal?: AbortSignal;
 }
@@ -88,7 +97,10 @@ export interface BrowserNodeStatus {
   activeRequests: number;
   settings: BrowserNodeSettings;
   hidden: boolean;
+  /** Served requests and tokens, kept in IndexedDB (`creditsEarned`/`creditsSpent` there sum the receipts). */
   counters: BrowserNodeCounters;
+  /** The tab's account on its ledger (balance, earned, spent, registration), or null without a ledger. */
+  ledger: TabLedgerStatus | null;
   error: string | null;
 }
 
@@ -107,6 +119,10 @@ export interface ChatResult {
   text: string;
   usage: Usage;
   receipt: InferenceReceipt;
+  /** The receipt was settled on the tab's chain (false without a ledger, or when settling failed). */
+  paid: boolean;
+  /** Why settling failed; the provider will claim the receipt, a debt until the tab settles. */
+  paymentError: string | null;
 }
 
 /**
@@ -123,6 +139,9 @@ export class BrowserNode extends EventTarget {
   readonly #region: string | null;
   readonly #providers: ProviderDirectory;
   readonly #controller = new AbortController();
+  readonly #releaseIdentityLock: () => void;
+  #ledger: TabLedger | undefined;
+  #probing: Promise<DeviceProbe> | undefined;
   #settings: BrowserNodeSettings;
   #counters: BrowserNodeCounters;
   #phase: BrowserNodePhase = "idle";
@@ -148,9 +167,15 @@ export class BrowserNode extends EventTarget {
     libp2p: Libp2p<NetworkServices & { nodeInfo: NodeInfoService }>,
     store: BrowserNodeStore,
     options: BrowserNodeOptions,
-    state: { settings: BrowserNodeSettings; counters: BrowserNodeCounters; region: string | null },
+    state: {
+      settings: BrowserNodeSettings;
+      counters: BrowserNodeCounters;
+      region: string | null;
+      releaseIdentityLock: () => void;
+    },
   ) {
     super();
+    this.#releaseIdentityLock = state.releaseIdentityLock;
     this.identity = identity;
     this.libp2p = libp2p;
     this.#store = store;
@@ -163,29 +188,68 @@ export class BrowserNode extends EventTarget {
 
   static async start(options: BrowserNodeOptions): Promise<BrowserNode> {
     if (globalThis.isSecureContext === false) throw new InsecureContextError();
-    const store = await BrowserNodeStore.open(options.databaseName);
+    const databaseName = options.databaseName ?? DEFAULT_DATABASE_NAME;
+    // One chain, one writer: two tabs writing one identity's chain would fork it, and a fork freezes the account.
+    const releaseIdentityLock = options.ledger ? await holdIdentityLock(databaseName) : () => {};
+    let store: BrowserNodeStore | undefined;
+    let libp2p: Libp2p<NetworkServices & { nodeInfo: NodeInfoService }> | undefined;
     try {
+      store = await BrowserNodeStore.open(databaseName);
       const identity = await store.loadOrCreateIdentity({ passphrase: options.passphrase });
       const [settings, counters] = await Promise.all([store.settings(), store.counters()]);
       const region =
         options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
       let node: BrowserNode | undefined;
-      const libp2p = await createLibp2pNode({
+      libp2p = await createLibp2pNode({
         identity,
         listen: BROWSER_RELAYED_LISTEN,
         bootstrap: options.bootstrap,
         iceServers: options.iceServers ?? [],
         localNetwork: options.localNetwork,
-        services: { nodeInfo: nodeInfoService({ getInfo: () => (node as BrowserNode).capabilities() }) },
+        services: { nodeInfo: nodeInfoService({ getInfo: () => (node as BrowserNode).#nodeInfo() }) },
       });
-      node = new BrowserNode(identity, libp2p, store, options, { settings, counters, region });
+      node = new BrowserNode(identity, libp2p, store, options, { settings, counters, region, releaseIdentityLock });
+      if (options.ledger) {
+        const config = options.ledger;
+        const started = node;
+        node.#ledger = await TabLedger.start({
+          identity,
+          libp2p,
+          config,
+          databaseName: `${databaseName}-ledger`,
+          fingerprintHash: async () => {
+            const probe = await started.#deviceProbe();
+            const webgpu = probe.webgpu && { vendor: probe.webgpu.vendor, architecture: probe.webgpu.architecture };
+            const environment = currentBrowserEnvironment(webgpu);
+            return browserFingerprintHash(environment, { account: config.perAccountGrant ? identity.id : undefined });
+          },
+          onChange: () => started.#changed(),
+          onError: (error) => console.debug("opengateway ledger:", error),
+        });
+      }
       node.#attach();
       if (options.contribute ?? settings.contributing) void node.startContributing().catch(() => {});
       return node;
     } catch (error) {
-      store.close();
+      await Promise.resolve(libp2p?.stop()).catch(() => {});
+      store?.close();
+      releaseIdentityLock();
       throw error;
     }
+  }
+
+  #nodeInfo(): NodeInfo {
+    const ledger = this.#ledger?.summary();
+    return ledger ? { ...this.capabilities(), ledger } : this.capabilities();
+  }
+
+  /** The device probe, once per tab: the engine choice and the registration fingerprint share it. */
+  #deviceProbe(): Promise<DeviceProbe> {
+    this.#probing ??= probeDevice({ signal: this.#controller.signal }).catch((error: unknown) => {
+      this.#probing = undefined;
+      throw error;
+    });
+    return this.#probing;
   }
 
   #attach(): void {
@@ -255,6 +319,7 @@ export class BrowserNode extends EventTarget {
       settings: { ...this.#settings },
       hidden: this.#hidden,
       counters: { ...this.#counters },
+      ledger: this.#ledger?.status() ?? null,
       error: this.#error,
     };
   }
@@ -304,62 +369,92 @@ export class BrowserNode extends EventTarget {
   }
 
   /**
-   * Sends a chat request through the network to a provider this tab knows, signed and paid by
-   * this tab's identity; yields the text as it streams, and returns what the receipt says.
+   * Sends a chat request through the network to a provider this tab knows, signed by this tab's
+   * identity and, with a ledger, paid from its account: `maxCredits` is reserved first (a tab that
+   * is not registered, owes claims or cannot cover it gets a clear error before anything is sent),
+   * the provider's receipt is checked against the request and settled on the tab's chain, and the
+   * reservation is released whatever happens. Yields the text as it streams.
    */
   async *chat(params: ChatParams): AsyncGenerator<string, ChatResult, undefined> {
-    const { peer, model } = await this.#providers.pick("chat", params.model, { signal: params.signal });
+    const ledger = this.#ledger;
+    // Fail before dialling anyone when the tab could not pay anyway.
+    ledger?.assertCanPay();
+    const { peer, provider, model } = await this.#providers.pick("chat", params.model, { signal: params.signal });
+    const body = {
+      messages: params.messages,
+      maxTokens: params.maxTokens ?? 128,
+      temperature: params.temperature ?? 1,
+      topP: 1,
+      seed: crypto.getRandomValues(new Uint32Array(1))[0] ?? 0,
+      stop: [],
+    };
+    const price = provider.info.models.find((served) => served.id === model)?.pricePerToken ?? 1;
     const request = createInferenceRequest(
-      {
-        kind: "chat",
-        model,
-        body: {
-          messages: params.messages,
-          maxTokens: params.maxTokens ?? 128,
-          temperature: params.temperature ?? 1,
-          topP: 1,
-          seed: crypto.getRandomValues(new Uint32Array(1))[0] ?? 0,
-          stop: [],
-        },
-        maxCredits: CHAT_MAX_CREDITS,
-        region: null,
-      },
+      { kind: "chat", model, body, maxCredits: chatMaxCredits(body, price), region: null },
       this.identity,
     );
-    let text = "";
-    const frames = requestInference(this.libp2p, peer, request, { signal: params.signal, idleTimeoutMs: CHAT_IDLE_TIMEOUT_MS });
+    ledger?.reserve(request);
     try {
-      while (true) {
-        const next = await frames.next();
-        if (next.done) break;
-        const frame = next.value;
-        if (frame.t === "delta") {
-          text += frame.text;
-          yield frame.text;
-        } else if (frame.t === "done") {
-          // The answer is complete: the stream's orderly close need not hold up the caller.
-          void frames.return(undefined).catch(() => {});
-          this.#counters = await this.#store.addToCounters({ creditsSpent: frame.receipt.credits });
-          this.#changed();
-          return { provider: peer.toString(), model, text, usage: frame.usage, receipt: frame.receipt };
+      let text = "";
+      const frames = requestInference(this.libp2p, peer, request, { signal: params.signal, idleTimeoutMs: CHAT_IDLE_TIMEOUT_MS });
+      try {
+        while (true) {
+          const next = await frames.next();
+          if (next.done) break;
+          const frame = next.value;
+          if (frame.t === "delta") {
+            text += frame.text;
+            yield frame.text;
+          } else if (frame.t === "done") {
+            // The answer is complete: the stream's orderly close need not hold up the caller.
+            void frames.return(undefined).catch(() => {});
+            const receipt = frame.receipt;
+            // Countersign only a receipt for this very request, from the provider that served it, within maxCredits.
+            verifyInferenceReceipt(receipt, request, peer.toString());
+            let paymentError: string | null = null;
+            if (ledger) {
+              try {
+                await ledger.settle(receipt);
+              } catch (error) {
+                paymentError = error instanceof Error ? error.message : String(error);
+              }
+            }
+            this.#counters = await this.#store.addToCounters({ creditsSpent: receipt.credits });
+            this.#changed();
+            return {
+              provider: peer.toString(),
+              model,
+              text,
+              usage: frame.usage,
+              receipt,
+              paid: ledger !== undefined && paymentError === null,
+              paymentError,
+            };
+          }
         }
+      } catch (error) {
+        await frames.return(undefined).catch(() => {});
+        throw error;
       }
-    } catch (error) {
-      await frames.return(undefined).catch(() => {});
-      throw error;
+      throw new CancelledError("the provider ended the stream without a result");
+    } finally {
+      ledger?.release(request.id);
     }
-    throw new CancelledError("the provider ended the stream without a result");
   }
 
   async stop(): Promise<void> {
     if (this.#phase === "stopped") return;
+    this.#phase = "stopped";
     this.#controller.abort();
     this.#adverts?.stop();
     this.#providers.stop();
     await this.#service?.stop().catch(() => {});
+    // The ledger first: its sync speaks over libp2p, and what it has not saved yet is saved now.
+    await this.#ledger?.stop().catch(() => {});
     await this.libp2p.stop();
     await this.#engine?.close().catch(() => {});
     this.#store.close();
+    this.#releaseIdentityLock();
     this.#setPhase("stopped", "stopped");
   }
 
@@ -368,7 +463,7 @@ export class BrowserNode extends EventTarget {
     try {
       this.#error = null;
       this.#setPhase("probing", "checking WebGPU, memory and the offered models");
-      this.#probe = await probeDevice({ signal });
+      this.#probe = await this.#deviceProbe();
       const offers = await Promise.all(this.#options.models.map((offer) => withProbedSize(offer, signal)));
       const decision = chooseEngine(this.#probe, offers);
       this.#verdicts = decision.verdicts;
@@ -446,6 +541,8 @@ export class BrowserNode extends EventTarget {
         this.#servedTokensPerSecond === null ? rate : this.#servedTokensPerSecond * (1 - SPEED_WEIGHT) + rate * SPEED_WEIGHT,
       );
     }
+    // The payer's settlement is collected as an `earn` block (or, if it never comes, claimed).
+    if (event.receipt) this.#ledger?.track(event.receipt, event.request);
     this.#counters = await this.#store.addToCounters(
       event.outcome === "done"
         ? {
@@ -500,6 +597,48 @@ export class InsecureContextError extends Error {
     super(message);
     this.name = "InsecureContextError";
   }
+}
+
+/** Another tab of this browser runs the same identity (its IndexedDB database) with a ledger. */
+export class IdentityInUseError extends Error {
+  constructor(databaseName: string) {
+    super(
+      `this identity (database '${databaseName}') is already running in another tab of this browser; close that tab, or open this one with its own ?db=`,
+    );
+    this.name = "IdentityInUseError";
+  }
+}
+
+/**
+ * Holds an exclusive Web Lock named after the identity's database while the node runs, so two
+ * tabs never write one chain. A reload's old page lets go as it unloads, hence the wait.
+ */
+async function holdIdentityLock(databaseName: string): Promise<() => void> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (locks === undefined) return () => {};
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  try {
+    await new Promise<void>((granted, refused) => {
+      locks
+        .request(`opengateway-browser-node:${databaseName}`, { signal: AbortSignal.timeout(IDENTITY_LOCK_TIMEOUT_MS) }, () => {
+          granted();
+          return held;
+        })
+        .catch(refused);
+    });
+  } catch {
+    throw new IdentityInUseError(databaseName);
+  }
+  return release;
+}
+
+/** Most credits a chat may cost: the prompt (generously counted in characters) plus the answer, at the provider's price. */
+function chatMaxCredits(body: { messages: ChatMessage[]; maxTokens: number }, pricePerToken: number): number {
+  const prompt = body.messages.reduce((sum, message) => sum + message.content.length + 32, 64);
+  return Math.ceil((prompt + body.maxTokens) * pricePerToken);
 }
 
 /** Starts a browser node: see {@link BrowserNode}. */

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startGateway } from "@opengateway/gateway";
+import { ledgerParams } from "@opengateway/ledger";
 import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { LOCAL_REGISTRATION_DIFFICULTY_BITS } from "./network-params.js";
@@ -30,6 +31,11 @@ export interface GatewayCommandOptions {
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
   const pageDir = options.contributeDir ?? fileURLToPath(new URL("../../browser-node/dist/contribute/", import.meta.url));
+  // Devnets register in milliseconds; the network default takes a minute or two of work.
+  const ledgerOverrides =
+    options.registrationDifficulty !== undefined || options.local
+      ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
+      : {};
   const gateway = await startGateway({
     host: options.host,
     port: options.port,
@@ -46,6 +52,13 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
           modelFiles: options.contributeModel,
           region: options.region ?? null,
           localNetwork: options.local,
+          // Tabs keep the same ledger as this gateway; on a devnet every tab of one browser gets its own grant.
+          ledger: options.credits
+            ? {
+                registrationDifficultyBits: ledgerParams(ledgerOverrides).registrationDifficultyBits,
+                perAccountGrant: options.local,
+              }
+            : null,
         }
       : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
@@ -54,11 +67,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
           path: options.ledgerFile ?? join(options.home, "gateway-ledger.sqlite"),
           registerAccounts: options.registerAccounts ?? options.local,
           syncIntervalMs: options.ledgerSyncIntervalMs,
-          // Devnets register in milliseconds; the network default takes a minute or two of work.
-          params:
-            options.registrationDifficulty !== undefined || options.local
-              ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
-              : {},
+          params: ledgerOverrides,
         }
       : undefined,
     logger,

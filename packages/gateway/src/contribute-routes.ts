@@ -13,6 +13,12 @@ export interface ContributePageOptions {
   iceServers?: Array<{ urls: string | string[]; username?: string; credential?: string }>;
   region?: string | null;
   localNetwork?: boolean;
+  /**
+   * The ledger tabs keep, with this gateway's network parameters: the registration difficulty, and
+   * whether each account gets its own grant (`--local` devnets: many tabs in one browser) rather
+   * than one per device. Null or absent: the gateway keeps no ledger (`--no-credits`), nor do tabs.
+   */
+  ledger?: { registrationDifficultyBits: number; perAccountGrant: boolean } | null;
 }
 
 /**
@@ -35,6 +41,7 @@ export function mountContributePage(app: Express, options: ContributePageOptions
       iceServers: options.iceServers ?? [],
       region: options.region ?? null,
       localNetwork: options.localNetwork ?? false,
+      ledger: options.ledger ?? null,
     });
   });
   app.get("/contribute/models/:name", (req, res, next) => {

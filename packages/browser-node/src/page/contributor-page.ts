@@ -37,6 +37,8 @@ const ui = {
   progressText: element("load-progress-text"),
   requestsServed: element("requests-served"),
   tokensPerSecond: element("tokens-per-second"),
+  ledgerState: element("ledger-state"),
+  ledgerBalance: element("ledger-balance"),
   creditsEarned: element("credits-earned"),
   creditsSpent: element("credits-spent"),
   servedAnnouncer: element("served-announcer"),
@@ -72,6 +74,56 @@ const TRANSPORT_NAMES: Record<PeerTransport, string> = {
 };
 
 const numbers = new Intl.NumberFormat();
+
+const REGISTRATION_TEXT: Record<NonNullable<BrowserNodeStatus["ledger"]>["registration"], string> = {
+  registering: "Ledger: registering…",
+  registered: "Ledger: registered",
+  refused: "Ledger: registration refused",
+  failed: "Ledger: registration failed",
+};
+
+/** Writes only changes, so live regions announce changes rather than every refresh. */
+function setText(target: HTMLElement, text: string): void {
+  if (target.textContent !== text) target.textContent = text;
+}
+
+/** What the ledger showed as earned at the last render (null before the first), to announce collections. */
+let shownEarned: number | null = null;
+
+function renderLedger(status: BrowserNodeStatus): void {
+  const ledger = status.ledger;
+  if (ledger === null) {
+    ui.ledgerState.dataset.state = "off";
+    setText(ui.ledgerState, "No ledger on this network: receipts are signed, credits are not collected.");
+    setText(ui.ledgerBalance, "–");
+    setText(ui.creditsEarned, numbers.format(status.counters.creditsEarned));
+    setText(ui.creditsSpent, numbers.format(status.counters.creditsSpent));
+    return;
+  }
+  ui.ledgerState.dataset.state = ledger.registration;
+  const waiting =
+    ledger.awaitingSettlement > 0 ? ` · ${numbers.format(ledger.awaitingSettlement)} receipts awaiting settlement` : "";
+  const debt = ledger.debt > 0 ? ` · owes ${numbers.format(ledger.debt)} credits` : "";
+  setText(
+    ui.ledgerState,
+    ledger.registration === "registered"
+      ? `${REGISTRATION_TEXT.registered}${debt}${waiting}`
+      : `${REGISTRATION_TEXT[ledger.registration]} — ${ledger.detail}`,
+  );
+  ui.ledgerState.title = `${ledger.detail}\naccount ${ledger.account} · height ${ledger.height} · ledger root ${ledger.merkleRoot} (${numbers.format(ledger.accounts)} accounts)`;
+  setText(
+    ui.ledgerBalance,
+    ledger.registration === "registered"
+      ? `${numbers.format(ledger.balance)} credits${ledger.reserved > 0 ? ` (${numbers.format(ledger.reserved)} held for a chat)` : ""}`
+      : "–",
+  );
+  setText(ui.creditsEarned, numbers.format(ledger.earned));
+  setText(ui.creditsSpent, numbers.format(ledger.spent));
+  if (shownEarned !== null && ledger.earned > shownEarned) {
+    ui.servedAnnouncer.textContent = `Collected ${numbers.format(ledger.earned - shownEarned)} credits on the ledger.`;
+  }
+  shownEarned = ledger.earned;
+}
 
 function showError(message: string | null): void {
   ui.error.hidden = message === null;
@@ -117,8 +169,7 @@ function render(node: BrowserNode): void {
       : status.measuredTokensPerSecond !== null
         ? "idle"
         : "–";
-  ui.creditsEarned.textContent = numbers.format(status.counters.creditsEarned);
-  ui.creditsSpent.textContent = numbers.format(status.counters.creditsSpent);
+  renderLedger(status);
   const contributing = status.settings.contributing;
   ui.toggle.disabled = ["probing", "loading", "warming-up", "stopped"].includes(status.phase);
   ui.toggle.setAttribute("aria-pressed", String(contributing));
@@ -149,8 +200,11 @@ function wire(node: BrowserNode): void {
   node.addEventListener("status", scheduleRender);
   node.addEventListener("served", (event) => {
     const served = (event as CustomEvent<{ outcome: string; credits?: number }>).detail;
-    if (served.outcome === "done") ui.servedAnnouncer.textContent = `Served a request, earned ${served.credits ?? 0} credits.`;
+    if (served.outcome === "done") {
+      ui.servedAnnouncer.textContent = `Served a request: a receipt for ${numbers.format(served.credits ?? 0)} credits.`;
+    }
   });
+
   // Live speed decays while idle, so it is refreshed even without events (hidden tabs are throttled anyway).
   setInterval(() => render(node), 1_000);
   render(node);
@@ -183,10 +237,13 @@ function wire(node: BrowserNode): void {
           if (next.done) {
             const result = next.value;
             reply.textContent = result.text || "(empty answer)";
-            appendChat(
-              `Answered by ${result.provider.slice(0, 12)}… (${result.model}) · ${result.usage.promptTokens + result.usage.completionTokens} tokens · ${result.receipt.credits} credits spent`,
-              "meta",
-            );
+            const tokens = result.usage.promptTokens + result.usage.completionTokens;
+            const payment = result.paid
+              ? `${result.receipt.credits} credits spent`
+              : result.paymentError
+                ? `${result.receipt.credits} credits owed: settling failed (${result.paymentError})`
+                : `${result.receipt.credits} credits (not paid: no ledger)`;
+            appendChat(`Answered by ${result.provider.slice(0, 12)}… (${result.model}) · ${tokens} tokens · ${payment}`, "meta");
             break;
           }
           text += next.value;
@@ -230,6 +287,7 @@ async function start(config: PageConfig, passphrase?: string): Promise<void> {
       region: config.region,
       localNetwork: config.localNetwork,
       databaseName: config.databaseName,
+      ledger: config.ledger ?? null,
       wllamaWasmUrl,
       passphrase,
       contribute: config.autostart ? true : undefined,

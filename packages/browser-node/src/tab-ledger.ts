@@ -1,0 +1,396 @@
+import type { Libp2p } from "@libp2p/interface";
+import type { AccountSnapshot, LedgerBlock, LedgerStore, StoredBlock } from "@opengateway/ledger";
+import {
+  ChainWriter,
+  DebtOutstandingError,
+  DuplicateFingerprintError,
+  EarningsCollector,
+  InsufficientCreditsError,
+  Ledger,
+  ledgerParams,
+  registerAccount,
+} from "@opengateway/ledger";
+import { IndexedDbLedgerStore } from "@opengateway/ledger/indexeddb";
+import type { NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
+import { LedgerSync } from "@opengateway/p2p";
+import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+
+/** The ledger parameters a tab takes from its operator (config.json): they must match the network's. */
+export interface TabLedgerConfig {
+  /** The network's registration proof-of-work difficulty. */
+  registrationDifficultyBits: number;
+  /** Devnet: the account id joins the device fingerprint, so every tab of one browser gets a grant. */
+  perAccountGrant: boolean;
+}
+
+/**
+ * - registering: the proof-of-work runs (or the open block is being published);
+ * - registered: the tab's account is open on its ledger;
+ * - refused: the open block was refused, or lost to an earlier one with the same fingerprint
+ *   (one grant per device): the tab serves, but cannot collect what it earns;
+ * - failed: registration stopped with an error (see detail); it is tried again on the next start.
+ */
+export type TabRegistrationState = "registering" | "registered" | "refused" | "failed";
+
+export interface TabLedgerStatus {
+  registration: TabRegistrationState;
+  /** A sentence on the registration (why refused or failed, how long the work took). */
+  detail: string;
+  account: string;
+  /** The account as this tab's copy of the ledger sees it. */
+  balance: number;
+  spendable: number;
+  locked: number;
+  reserved: number;
+  debt: number;
+  /** Credits collected with `earn` blocks on the tab's chain (all of them, across reloads). */
+  earned: number;
+  /** Credits paid with `settle` blocks (the chat box). */
+  spent: number;
+  /** Credits collected from transfers (`receive` blocks). */
+  received: number;
+  /** Height of the tab's chain head (-1 before the open block). */
+  height: number;
+  /** Receipts this tab signed whose settlement it still waits for. */
+  awaitingSettlement: number;
+  /** Credits claimed from payers that never settled (this session). */
+  claimed: number;
+  merkleRoot: string;
+  accounts: number;
+  blocks: number;
+}
+
+export interface TabLedgerOptions {
+  identity: Identity;
+  libp2p: Libp2p<NetworkServices>;
+  config: TabLedgerConfig;
+  /** IndexedDB database of the tab's ledger. */
+  databaseName: string;
+  /** The device fingerprint hash for registration (asked once, when registration starts). */
+  fingerprintHash: () => Promise<string>;
+  onChange?: () => void;
+  /** Collector, sync and store errors: none of them is thrown from a timer. */
+  onError?: (error: unknown) => void;
+}
+
+/** How long a `track` of a receipt from an unknown payer waits before the next reconciliation sweep. */
+const UNKNOWN_PAYER_RECONCILE_MS = 1_000;
+
+/**
+ * The tab's part in the economy, as a full node's: a replica of the ledger persisted in
+ * IndexedDB, kept current by gossip and reconciliation on the tab's libp2p node; one writer for
+ * the tab's own chain; background registration (proof-of-work, then the open block with the
+ * grant); an earnings collector for the receipts the tab signs; and the paying side of its chat
+ * box (reserve, settle, release).
+ */
+export class TabLedger {
+  readonly ledger: Ledger;
+  readonly sync: LedgerSync;
+  readonly writer: ChainWriter;
+  readonly earnings: EarningsCollector;
+  readonly #identity: Identity;
+  readonly #store: LedgerStore;
+  readonly #options: TabLedgerOptions;
+  readonly #controller = new AbortController();
+  /** The store held a block of this account that the ledger does not apply: an open that lost its fingerprint. */
+  readonly #refusedOnLoad: boolean;
+  #registration: Promise<void> = Promise.resolve();
+  #registering = false;
+  #failure: { state: "refused" | "failed"; detail: string } | null = null;
+  #registeredDetail = "";
+  #chain: { head: string | null; earned: number; spent: number; received: number } = {
+    head: null,
+    earned: 0,
+    spent: 0,
+    received: 0,
+  };
+  #reconciling: Promise<void> | undefined;
+  #reconcileAgain = false;
+  #stopped = false;
+
+  private constructor(ledger: Ledger, store: LedgerStore, options: TabLedgerOptions, refusedOnLoad: boolean) {
+    this.ledger = ledger;
+    this.#store = store;
+    this.#options = options;
+    this.#identity = options.identity;
+    this.#refusedOnLoad = refusedOnLoad;
+    this.sync = new LedgerSync(options.libp2p, ledger, { onError: options.onError });
+    this.writer = new ChainWriter(ledger, { publish: (block, publishOptions) => this.sync.publish(block, publishOptions) });
+    this.earnings = new EarningsCollector(this.writer, options.identity, {
+      onError: options.onError,
+      onBlock: () => options.onChange?.(),
+    });
+  }
+
+  /** Loads the tab's ledger from IndexedDB, joins the network's ledger and registers in the background. */
+  static async start(options: TabLedgerOptions): Promise<TabLedger> {
+    const params = ledgerParams({ registrationDifficultyBits: options.config.registrationDifficultyBits });
+    const store = await IndexedDbLedgerStore.open(options.databaseName);
+    try {
+      const watched = new OwnBlocksWatch(store, options.identity.id);
+      const ledger = await Ledger.load(watched, { params });
+      const refusedOnLoad = watched.found && !ledger.account(options.identity.id).opened;
+      const tab = new TabLedger(ledger, store, options, refusedOnLoad);
+      await tab.sync.start();
+      tab.earnings.start();
+      tab.#registration = tab.#register();
+      return tab;
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+
+  /** Watches a receipt this tab signed until the payer settles it (or claims it once the request expired unpaid). */
+  track(receipt: InferenceReceipt, request: InferenceRequest | undefined): void {
+    this.earnings.track(receipt, request);
+    // A payer this ledger has never seen: its chain (and soon its settlement) is with the peers that sent the request.
+    if (!this.ledger.account(receipt.payer).opened) this.#reconcileSoon();
+  }
+
+  /**
+   * Throws, before a provider is even picked, when the tab could not pay for the smallest request:
+   * not registered, owing claims, or under the network's minimum.
+   */
+  assertCanPay(): void {
+    this.#refuse(0);
+  }
+
+  /**
+   * Holds the request's maxCredits on the tab's account before the chat box sends it; throws an
+   * `InsufficientCreditsError` (not registered, too few credits) or a `DebtOutstandingError` that says why.
+   */
+  reserve(request: InferenceRequest): void {
+    this.#refuse(request.maxCredits);
+    this.ledger.reserve(this.#identity.id, request.id, request.maxCredits, { expiresAt: request.expiresAt });
+  }
+
+  #refuse(maxCredits: number): void {
+    const me = this.#identity.id;
+    const view = this.ledger.account(me);
+    if (!view.opened) {
+      const { registration, detail } = this.#registrationState(false);
+      throw new InsufficientCreditsError(
+        registration === "registering"
+          ? "this tab is still registering on the ledger; the chat box can pay once it is registered"
+          : `this tab has no account on the ledger (${detail}), so it cannot pay for a chat`,
+      );
+    }
+    if (view.frozenAt !== null) throw new InsufficientCreditsError("this tab's account is frozen for equivocation");
+    if (view.debt > 0) throw new DebtOutstandingError(me, view.debt);
+    const needed = Math.max(maxCredits, this.ledger.params.minRequestCredits);
+    if (view.spendable < needed) {
+      throw new InsufficientCreditsError(
+        `this tab has ${formatCredits(view.spendable)} spendable credits; a chat needs ${formatCredits(needed)}`,
+      );
+    }
+  }
+
+  release(requestId: string): void {
+    this.ledger.release(requestId);
+  }
+
+  /** Countersigns a provider's receipt: a settle block on the tab's chain, gossiped to the network. */
+  async settle(receipt: InferenceReceipt, options: { signal?: AbortSignal } = {}): Promise<LedgerBlock | null> {
+    const block = await this.writer.append(this.#identity, { kind: "settle", receipt }, options);
+    this.#options.onChange?.();
+    return block;
+  }
+
+  status(): TabLedgerStatus {
+    const me = this.#identity.id;
+    const view = this.ledger.account(me);
+    const chain = this.#chainTotals();
+    const totals = this.ledger.totals();
+    const { registration, detail } = this.#registrationState(view.opened);
+    return {
+      registration,
+      detail,
+      account: me,
+      balance: view.balance,
+      spendable: view.spendable,
+      locked: view.locked,
+      reserved: view.reserved,
+      debt: view.debt,
+      earned: chain.earned,
+      spent: chain.spent,
+      received: chain.received,
+      height: view.height,
+      awaitingSettlement: this.earnings.pending,
+      claimed: this.earnings.claimed,
+      merkleRoot: this.ledger.merkleRoot(),
+      accounts: totals.accounts,
+      blocks: totals.blocks,
+    };
+  }
+
+  /** What the tab's node-info answers carry, in the shape full nodes use. */
+  summary(): NodeLedgerSummary {
+    const totals = this.ledger.totals();
+    const self = this.ledger.account(this.#identity.id);
+    return {
+      merkleRoot: this.ledger.merkleRoot(),
+      accounts: totals.accounts,
+      blocks: totals.blocks,
+      minted: totals.minted,
+      balances: totals.balances,
+      inFlight: totals.inFlight,
+      burned: totals.burned,
+      self: {
+        opened: self.opened,
+        height: self.height,
+        balance: self.balance,
+        debt: self.debt,
+        earned: this.earnings.collected,
+        claimed: this.earnings.claimed,
+        swept: 0,
+      },
+    };
+  }
+
+  /** Stops registration, collection and sync; saves what is unsaved and closes the store. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#controller.abort();
+    await this.#registration;
+    await this.earnings.stop();
+    await this.sync.stop();
+    await this.#reconciling;
+    await this.ledger.save().catch((error: unknown) => this.#options.onError?.(error));
+    await this.#store.close();
+  }
+
+  #registrationState(opened: boolean): { registration: TabRegistrationState; detail: string } {
+    if (opened) return { registration: "registered", detail: this.#registeredDetail || "registered on the ledger" };
+    if (this.#registering) {
+      return {
+        registration: "registering",
+        detail: `solving the registration proof-of-work (difficulty ${this.ledger.params.registrationDifficultyBits} bits)`,
+      };
+    }
+    if (this.#failure) return { registration: this.#failure.state, detail: this.#failure.detail };
+    // Registered earlier, then an open with the same fingerprint that came first arrived.
+    return { registration: "refused", detail: REFUSED_DETAIL };
+  }
+
+  async #register(): Promise<void> {
+    const identity = this.#identity;
+    const signal = this.#controller.signal;
+    if (this.ledger.account(identity.id).opened) return;
+    if (this.#refusedOnLoad) {
+      // Signing another open at height 0 would be an equivocation: the account would be frozen everywhere.
+      this.#failure = { state: "refused", detail: REFUSED_DETAIL };
+      return;
+    }
+    this.#registering = true;
+    this.#options.onChange?.();
+    const started = Date.now();
+    try {
+      const fingerprintHash = await this.#options.fingerprintHash();
+      const difficultyBits = this.ledger.params.registrationDifficultyBits;
+      const open = await registerAccount(identity, { fingerprintHash, difficultyBits }, { signal });
+      // An identity whose ledger was lost (site data partly cleared) may be open on the network already:
+      // ask the connected peers before signing, since a second open at height 0 would fork and freeze the account.
+      await this.sync.reconcileAll({ signal }).catch(() => undefined);
+      await this.writer.append(
+        identity,
+        (ledger) =>
+          ledger.account(identity.id).opened ? null : { kind: "open", fingerprint: open.fingerprint, powNonce: open.powNonce },
+        { signal },
+      );
+      this.#registeredDetail = `registered on the ledger (proof-of-work: ${Math.round((Date.now() - started) / 100) / 10} s)`;
+      // Peers connected before the open existed learn of it now, along with anything this tab missed.
+      this.#reconcileSoon();
+      await this.earnings.collect();
+    } catch (error) {
+      if (signal.aborted) return;
+      this.#failure =
+        error instanceof DuplicateFingerprintError
+          ? { state: "refused", detail: REFUSED_DETAIL }
+          : { state: "failed", detail: `registration failed: ${error instanceof Error ? error.message : String(error)}` };
+      this.#options.onError?.(error);
+    } finally {
+      this.#registering = false;
+      this.#options.onChange?.();
+    }
+  }
+
+  /** Reconciles with every connected peer that keeps a ledger, coalescing calls that come while one runs. */
+  #reconcileSoon(): void {
+    if (this.#stopped) return;
+    if (this.#reconciling !== undefined) {
+      this.#reconcileAgain = true;
+      return;
+    }
+    this.#reconciling = (async () => {
+      do {
+        this.#reconcileAgain = false;
+        await this.sync.reconcileAll({ signal: this.#controller.signal }).catch(this.#options.onError);
+        if (this.#reconcileAgain) await new Promise((resolve) => setTimeout(resolve, UNKNOWN_PAYER_RECONCILE_MS));
+      } while (this.#reconcileAgain && !this.#stopped);
+      this.#options.onChange?.();
+    })().finally(() => {
+      this.#reconciling = undefined;
+    });
+  }
+
+  /** Earned, spent and received over the tab's whole chain, recomputed only when its head moves. */
+  #chainTotals(): { earned: number; spent: number; received: number } {
+    const me = this.#identity.id;
+    const head = this.ledger.account(me).head;
+    if (head === this.#chain.head) return this.#chain;
+    let earned = 0;
+    let spent = 0;
+    let received = 0;
+    for (const block of this.ledger.history(me)) {
+      if (block.kind === "settle") spent += block.receipt.credits;
+      else if (block.kind === "earn") {
+        const source = this.ledger.block(block.source);
+        if (source?.kind === "settle") earned += source.receipt.credits;
+      } else if (block.kind === "receive") {
+        const source = this.ledger.block(block.source);
+        if (source?.kind === "send") received += source.amount;
+      }
+    }
+    this.#chain = { head, earned, spent, received };
+    return this.#chain;
+  }
+}
+
+const REFUSED_DETAIL =
+  "the ledger refused this tab's registration: this device's one grant went to another identity (another tab or browser profile with the same device fingerprint)";
+
+function formatCredits(credits: number): string {
+  return credits.toLocaleString("en-US");
+}
+
+/** Notes, while the ledger loads, whether the store holds any block of this account (applied or not). */
+class OwnBlocksWatch implements LedgerStore {
+  readonly #store: LedgerStore;
+  readonly #account: string;
+  found = false;
+
+  constructor(store: LedgerStore, account: string) {
+    this.#store = store;
+    this.#account = account;
+  }
+
+  commit(...args: Parameters<LedgerStore["commit"]>): Promise<void> {
+    return this.#store.commit(...args);
+  }
+
+  async loadBlocks(...args: Parameters<LedgerStore["loadBlocks"]>): Promise<StoredBlock[]> {
+    const blocks = await this.#store.loadBlocks(...args);
+    this.found = blocks.some((entry) => entry.block.account === this.#account);
+    return blocks;
+  }
+
+  loadAccounts(...args: Parameters<LedgerStore["loadAccounts"]>): Promise<AccountSnapshot[]> {
+    return this.#store.loadAccounts(...args);
+  }
+
+  close(): Promise<void> {
+    return this.#store.close();
+  }
+}
