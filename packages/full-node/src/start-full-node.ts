@@ -227,6 +227,12 @@ async function startCredits(
         { fingerprintHash: options.fingerprintHash, difficultyBits: params.registrationDifficultyBits },
         { signal: controller.signal },
       )
+        .then(async (open) => {
+          // A node whose ledger file was lost must not sign a second open at height 0 (an equivocation
+          // that freezes its account): learn its own chain from the network first, if anyone has it.
+          await reconcileFirst(sync, controller.signal);
+          return open;
+        })
         .then((open) =>
           writer.append(identity, (current) =>
             current.account(identity.id).opened ? null : { kind: "open", fingerprint: open.fingerprint, powNonce: open.powNonce },
@@ -289,4 +295,14 @@ async function startCredits(
       await store?.close();
     },
   };
+}
+
+/** Reconciles with the first ledger-keeping peers to appear, waiting at most `waitMs` for one. */
+async function reconcileFirst(sync: LedgerSync, signal: AbortSignal, waitMs = 5_000): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  while (!signal.aborted && Date.now() < deadline) {
+    const results = await sync.reconcileAll({ signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
+    if (results.length > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }

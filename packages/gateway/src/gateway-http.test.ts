@@ -34,7 +34,12 @@ describe("gateway HTTP surface without providers", () => {
       apiKeys: [KEY],
       logger: pino({ level: "silent" }),
       maxBodyBytes: 64 * 1024,
-      contribute: { pageDir, bootstrap: () => ["/ip4/127.0.0.1/tcp/1/ws/p2p/x"], modelFiles: [join(pageDir, "tiny.gguf")] },
+      contribute: {
+        pageDir,
+        bootstrap: () => ["/ip4/127.0.0.1/tcp/1/ws/p2p/x"],
+        modelFiles: [join(pageDir, "tiny.gguf")],
+        ledger: { registrationDifficultyBits: 12, perAccountGrant: true },
+      },
     });
   });
   after(async () => {
@@ -51,8 +56,11 @@ describe("gateway HTTP surface without providers", () => {
     const config = (await (await fetch(`${root}/contribute/config.json`)).json()) as {
       bootstrap: string[];
       models: Array<{ url: string; sizeBytes: number }>;
+      ledger: unknown;
     };
     assert.deepEqual(config.bootstrap, ["/ip4/127.0.0.1/tcp/1/ws/p2p/x"]);
+    // Tabs keep the ledger with the network's parameters (here a devnet's).
+    assert.deepEqual(config.ledger, { registrationDifficultyBits: 12, perAccountGrant: true });
     assert.deepEqual(config.models, [{ url: "models/tiny.gguf", sizeBytes: 1234 }]);
     const head = await fetch(`${root}/contribute/models/tiny.gguf`, { method: "HEAD" });
     assert.equal(head.headers.get("content-length"), "1234");

@@ -161,7 +161,11 @@ describe("Ledger", () => {
     feed(ledger, [alice.open(testFingerprint("held-a")), bob.open(testFingerprint("held-b"))]);
     const overdraft = alice.fork().send(bob.id, 999_999, T0 + DAY);
     assert.equal(ledger.add(overdraft, { now: NOW }).error?.code, "insufficient_balance");
-    assert.equal(ledger.add(alice.send(bob.id, 1, T0 + DAY), { now: NOW }).status, "equivocation");
+    const second = alice.send(bob.id, 1, T0 + DAY);
+    // A wallet that checks first is warned before it signs away its account.
+    assert.equal(ledger.check(second, { now: NOW })?.code, "equivocation");
+    assert.equal(ledger.check(overdraft, { now: NOW })?.code, "insufficient_balance");
+    assert.equal(ledger.add(second, { now: NOW }).status, "equivocation");
     assert.equal(ledger.account(alice.id, { now: NOW }).frozenAt, 1);
   });
 

@@ -181,7 +181,13 @@ export class Ledger {
   /** What `add` would say about a block on the current state, without keeping anything (for wallets). */
   check(input: unknown, options: { readonly now?: number } = {}): BlockRejectedError | null {
     const result = applyBlock(this.#state, input, { now: options.now ?? Date.now() });
-    return result.ok ? null : result.error;
+    if (!result.ok) return result.error;
+    // A block held (refused or waiting) at that height still occupies it: signing another there would be an equivocation.
+    const { account, height } = input as LedgerBlock;
+    const occupant = this.#occupant(account, height);
+    if (occupant !== undefined && occupant.hash !== ledgerBlockHash(input as LedgerBlock))
+      return new EquivocationError(account, height);
+    return null;
   }
 
   #admit(known: KnownBlock, now: number): AddResult {
