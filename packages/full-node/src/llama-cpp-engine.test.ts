@@ -96,6 +96,25 @@ describe("LlamaCppEngine on the real test model", () => {
     assert.equal(engine.activeRequests, 0);
   });
 
+  it("stops at the payer's reserve: prompt plus completion tokens never pass maxTotalTokens", async () => {
+    const free = await collect(engine.generateChat(story({ maxTokens: 40 })));
+    const prompt = free.done?.usage.promptTokens ?? 0;
+    assert.equal(free.done?.usage.completionTokens, 40);
+    const capped = await collect(engine.generateChat(story({ maxTokens: 40 }), { maxTotalTokens: prompt + 15 }));
+    assert.equal(capped.finishReason, "length");
+    assert.equal(capped.done?.usage.promptTokens, prompt);
+    assert.ok((capped.done?.usage.completionTokens ?? 0) <= 15, `${capped.done?.usage.completionTokens} completion tokens`);
+    assert.ok((capped.done?.usage.completionTokens ?? 0) >= 14);
+    assert.ok(free.text.startsWith(capped.text), "the same generation, cut where the reserve ends");
+    // n choices share one budget: the second choice gets what the first left.
+    const shared = await collect(engine.generateChat(story({ maxTokens: 10, n: 3 }), { maxTotalTokens: prompt + 15 }));
+    assert.ok((shared.done?.usage.completionTokens ?? 0) <= 15);
+    assert.deepEqual(
+      shared.done?.choices.map((choice) => choice.finishReason),
+      ["length", "length", "length"],
+    );
+  });
+
   it("generates n choices with their own seeds, counting the prompt once", async () => {
     const one = await collect(engine.generateChat(story({ maxTokens: 10 })));
     const three = await collect(engine.generateChat(story({ maxTokens: 10, n: 3 })));

@@ -180,14 +180,16 @@ export class LlamaCppEngine implements InferenceEngine {
   }
 
   generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
-    return this.#stream(request.model, options, (slot, push, signal) => this.#runChat(slot, request, push, signal));
+    return this.#stream(request.model, options, (slot, push, signal) => this.#runChat(slot, request, push, signal, options));
   }
 
   generateCompletion(
     request: CompletionGeneration,
     options: GenerateOptions = {},
   ): AsyncGenerator<GenerationEvent, void, undefined> {
-    return this.#stream(request.model, options, (slot, push, signal) => this.#runCompletion(slot, request, push, signal));
+    return this.#stream(request.model, options, (slot, push, signal) =>
+      this.#runCompletion(slot, request, push, signal, options),
+    );
   }
 
   async *embed(request: EmbeddingGeneration, options: GenerateOptions = {}): AsyncGenerator<EmbeddingEvent, void, undefined> {
@@ -250,7 +252,13 @@ export class LlamaCppEngine implements InferenceEngine {
     }
   }
 
-  async #runChat(slot: Slot, request: ChatGeneration, push: Push, signal: AbortSignal): Promise<ChoicesResult | undefined> {
+  async #runChat(
+    slot: Slot,
+    request: ChatGeneration,
+    push: Push,
+    signal: AbortSignal,
+    options: GenerateOptions,
+  ): Promise<ChoicesResult | undefined> {
     const plan = planToolUse(request);
     const grammar = await this.#grammarFor(plan.schema, plan.json);
     const functions = plan.functions as ChatModelFunctions | undefined;
@@ -262,6 +270,7 @@ export class LlamaCppEngine implements InferenceEngine {
       slot,
       request,
       signal,
+      options.maxTotalTokens,
       async (index, sampling) => {
         let textSoFar = "";
         const common = {
@@ -304,6 +313,7 @@ export class LlamaCppEngine implements InferenceEngine {
     request: CompletionGeneration,
     push: Push,
     signal: AbortSignal,
+    options: GenerateOptions,
   ): Promise<ChoicesResult | undefined> {
     const completion = new LlamaCompletion({ contextSequence: slot.sequence });
     try {
@@ -311,6 +321,7 @@ export class LlamaCppEngine implements InferenceEngine {
         slot,
         request,
         signal,
+        options.maxTotalTokens,
         async (_index, sampling) => {
           const response = await completion.generateCompletionWithMeta(request.prompt, sampling);
           if (response.metadata.stopReason === "abort") return undefined;
@@ -332,6 +343,7 @@ export class LlamaCppEngine implements InferenceEngine {
     slot: Slot,
     request: SamplingParams,
     signal: AbortSignal,
+    maxTotalTokens: number | undefined,
     generate: (index: number, sampling: SamplingOptions) => Promise<FinishReason | undefined>,
     push: Push,
   ): Promise<ChoicesResult | undefined> {
@@ -341,10 +353,19 @@ export class LlamaCppEngine implements InferenceEngine {
     let promptTokens = 0;
     let completionTokens = 0;
     for (let index = 0; index < (request.n ?? 1); index++) {
+      if (maxTotalTokens !== undefined && index > 0 && promptTokens + completionTokens >= maxTotalTokens) {
+        // The reserve is spent: the remaining choices are empty, cut by length.
+        choices.push({ index, finishReason: "length" });
+        continue;
+      }
       const meterBefore = slot.sequence.tokenMeter.getState();
       let tokensSinceText = 0;
+      // The payer's reserve: once the prompt and every choice's tokens reach it, generation stops ("length").
+      const budget = new AbortController();
+      let generated = 0;
+      let evaluatedPrompt: number | undefined;
       const finishReason = await generate(index, {
-        signal,
+        signal: maxTotalTokens === undefined ? signal : AbortSignal.any([signal, budget.signal]),
         stopOnAbortSignal: true,
         maxTokens: request.maxTokens,
         temperature: request.temperature,
@@ -355,6 +376,11 @@ export class LlamaCppEngine implements InferenceEngine {
         tokenBias,
         onToken: (tokens) => {
           tokensSinceText += tokens.length;
+          if (maxTotalTokens === undefined) return;
+          // The prompt has been evaluated by the first sampled token; only the first choice pays for it.
+          evaluatedPrompt ??= index === 0 ? slot.sequence.tokenMeter.diff(meterBefore).usedInputTokens : promptTokens;
+          generated += tokens.length;
+          if (evaluatedPrompt + completionTokens + generated >= maxTotalTokens) budget.abort();
         },
         onTextChunk: (text) => {
           if (text === "") return;
@@ -362,11 +388,13 @@ export class LlamaCppEngine implements InferenceEngine {
           tokensSinceText = 0;
         },
       });
-      if (finishReason === undefined || signal.aborted) return undefined;
+      if (signal.aborted) return undefined;
+      const stoppedByBudget = budget.signal.aborted;
+      if (finishReason === undefined && !stoppedByBudget) return undefined;
       const used = slot.sequence.tokenMeter.diff(meterBefore);
       if (index === 0) promptTokens = used.usedInputTokens;
       completionTokens += Math.min(used.usedOutputTokens, request.maxTokens);
-      choices.push({ index, finishReason });
+      choices.push({ index, finishReason: stoppedByBudget ? "length" : (finishReason ?? "length") });
     }
     return { choices, usage: { promptTokens, completionTokens } };
   }

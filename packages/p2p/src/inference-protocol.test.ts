@@ -43,6 +43,8 @@ class ScriptedEngine implements InferenceEngine {
     try {
       for (let i = 0; i < request.maxTokens; i++) {
         if (options.signal?.aborted) return;
+        // Like the real engines: the prompt (3 tokens here) and the completion stay within the payer's reserve.
+        if (options.maxTotalTokens !== undefined && 3 + produced >= options.maxTotalTokens) break;
         await new Promise((resolve) => setTimeout(resolve, request.temperature === 0 ? 0 : 20));
         produced++;
         yield { type: "text", index: 0, text: words[i % words.length] ?? "", tokens: 1 };
@@ -130,6 +132,15 @@ describe("inference protocol over real libp2p nodes", () => {
     assert.equal(frame.usage.completionTokens, 6);
     assert.equal(frame.receipt.credits, (3 + 6) * 2);
     assert.equal(frame.receipt.provider, provider.peerId.toString());
+  });
+
+  it("stops generating where the payer's maxCredits ends, and never charges past it", async () => {
+    // Price 2 per token: 20 credits pay for 10 tokens, 3 of them the prompt's.
+    const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(50), maxCredits: 20 }, payer);
+    let done: { usage: { completionTokens: number }; receipt: { credits: number } } | undefined;
+    for await (const frame of requestInference(client, provider.peerId, request)) if (frame.t === "done") done = frame;
+    assert.equal(done?.usage.completionTokens, 7);
+    assert.equal(done?.receipt.credits, 20);
   });
 
   it("streams one embedding frame per input, then done", async () => {

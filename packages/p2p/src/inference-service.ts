@@ -20,6 +20,7 @@ import {
   InvalidRequestError,
   isErrorCode,
   ModelNotFoundError,
+  maxTokensFor,
   OpenGatewayError,
   ProtocolViolationError,
   ReplayGuard,
@@ -208,10 +209,13 @@ export class InferenceService {
           }
         }
       } else {
+        // Stop at the payer's reserve: never generate more than maxCredits pays for at this model's price.
+        const price = this.#init.engine.listModels().find((candidate) => candidate.id === request.model)?.pricePerToken;
+        const generateOptions = { signal, maxTotalTokens: maxTokensFor(request.maxCredits, price) };
         const events =
           request.kind === "chat"
-            ? this.#init.engine.generateChat({ model: request.model, ...request.body }, { signal })
-            : this.#init.engine.generateCompletion({ model: request.model, ...request.body }, { signal });
+            ? this.#init.engine.generateChat({ model: request.model, ...request.body }, generateOptions)
+            : this.#init.engine.generateCompletion({ model: request.model, ...request.body }, generateOptions);
         for await (const event of events) {
           writer.throwIfFailed();
           if (event.type === "text") writer.text(event.index, event.text, event.tokens);

@@ -50,6 +50,12 @@ export type EmbeddingEvent =
 export interface GenerateOptions {
   /** Aborting stops generation and frees the engine's slot. */
   readonly signal?: AbortSignal;
+  /**
+   * Stop generating (finish reason `length`) once the prompt plus the completion tokens of all
+   * choices reach this many: the payer's `maxCredits` at this provider's price. An engine that
+   * cannot count the prompt as it goes may ignore it; the provider never charges past maxCredits.
+   */
+  readonly maxTotalTokens?: number;
 }
 
 /**

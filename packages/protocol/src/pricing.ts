@@ -7,3 +7,9 @@ export const DEFAULT_PRICE_PER_TOKEN = 1;
 export function creditsForUsage(usage: Usage, pricePerToken = DEFAULT_PRICE_PER_TOKEN): number {
   return Math.ceil((usage.promptTokens + usage.completionTokens) * pricePerToken);
 }
+
+/** The most tokens (prompt + completion) `maxCredits` pays for: where a provider stops generating. */
+export function maxTokensFor(maxCredits: number, pricePerToken = DEFAULT_PRICE_PER_TOKEN): number {
+  if (pricePerToken <= 0) return Number.MAX_SAFE_INTEGER;
+  return Math.floor(maxCredits / pricePerToken);
+}
