@@ -59,6 +59,14 @@ nodeCommand
   )
   .option("--sweep-to <identity>", "automatically transfer earnings above --sweep-above to this identity")
   .option("--sweep-above <credits>", "credits the node keeps when sweeping (default 0)", integer("--sweep-above"))
+  .option("--contribute-port <port>", "also serve the browser contributor page on this HTTP port", integer("--contribute-port"))
+  .option("--contribute-host <host>", "HTTP host for the contributor page", "127.0.0.1")
+  .option(
+    "--contribute-bootstrap <multiaddr...>",
+    "relay /ws addresses the page's tabs join through (default: this node's own, with --relay)",
+    [],
+  )
+  .option("--contribute-dir <dir>", "the built contributor page (default: packages/browser-node/dist/contribute)")
   .option(
     "--registration-difficulty <bits>",
     "proof-of-work difficulty of registrations (a network parameter; --local: 12)",

@@ -1,4 +1,7 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { FullNode } from "@opengateway/full-node";
 import { startFullNode } from "@opengateway/full-node";
 import { InvalidSweepRuleError, machineFingerprintHash, validateSweepRule } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
@@ -29,6 +32,10 @@ export interface NodeCommandOptions {
   claimAfterMs?: number;
   sweepTo?: string;
   sweepAbove?: number;
+  contributePort?: number;
+  contributeHost: string;
+  contributeBootstrap: string[];
+  contributeDir?: string;
   registrationDifficulty?: number;
   streamBatchMs?: number;
 }
@@ -78,6 +85,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     onServed: ({ request: _request, receipt: _receipt, ...event }) =>
       logger.info(event, event.outcome === "done" ? "served request" : "request failed"),
   });
+  const contribute = options.contributePort === undefined ? undefined : await serveContributePage(options, node);
   const models = node.engine.listModels().map((model) => model.id);
   const lines = [
     "",
@@ -88,6 +96,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     `  hardware   ${node.hardware.cores} cores, ${(node.hardware.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB RAM${node.hardware.gpu ? `, ${node.hardware.gpu.type} ${(node.hardware.gpu.totalVramBytes / 1024 ** 3).toFixed(1)} GiB VRAM` : ", no GPU"}${node.hardware.freeDiskBytes === null ? "" : `, ${(node.hardware.freeDiskBytes / 1024 ** 3).toFixed(0)} GiB disk free`}`,
     `  region     ${node.region ?? "any"}   clusters ${node.capabilities().clusters.join(", ") || "none"}${options.relay ? "   relay on" : ""}`,
     ...(node.sweep ? [`  sweep      earnings above ${node.sweep.rule.above} credits → ${node.sweep.rule.to}`] : []),
+    ...(contribute ? [`  contribute ${contribute.url}`] : []),
     "  addresses",
     ...node.addresses().map((address) => `    ${address}`),
     "",
@@ -99,7 +108,37 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     peerId: node.identity.id,
     addresses: node.addresses(),
     models,
+    modelPath: node.modelPath,
     region: node.region,
+    contributeUrl: contribute?.url,
   });
-  onShutdown(() => node.stop());
+  onShutdown(async () => {
+    await contribute?.close();
+    await node.stop();
+  });
+}
+
+/** The contributor page, offering tabs this node's model file (from its model cache) and this node as their relay. */
+async function serveContributePage(options: NodeCommandOptions, node: FullNode) {
+  const pageDir = options.contributeDir ?? fileURLToPath(new URL("../../browser-node/dist/contribute/", import.meta.url));
+  if (!existsSync(join(pageDir, "index.html"))) {
+    throw new Error(`no contributor page in ${pageDir}: build it (pnpm build) or pass --contribute-dir`);
+  }
+  const ownRelay = options.relay ? node.addresses().filter((address) => address.includes("/ws/")) : [];
+  const bootstrap = options.contributeBootstrap.length > 0 ? options.contributeBootstrap : ownRelay;
+  // Loaded only when asked for: a plain node never loads the HTTP stack.
+  const { startContributeServer } = await import("@opengateway/gateway");
+  return startContributeServer({
+    host: options.contributeHost,
+    port: options.contributePort,
+    pageDir,
+    bootstrap: () => bootstrap,
+    modelFiles: [node.modelPath],
+    region: node.region,
+    localNetwork: options.local,
+    // Tabs keep the ledger this node keeps, with its parameters (devnet: a grant per tab).
+    ledger: node.ledger
+      ? { registrationDifficultyBits: node.ledger.params.registrationDifficultyBits, perAccountGrant: options.local }
+      : null,
+  });
 }

@@ -41,7 +41,7 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
     const nodeReady = await node.readyAs("node", 180_000, options.signal);
     const gateway = NetworkProcess.spawn(
       localGatewayArgs(options, [
-        ...contributeArgs(options.model, nodeReady.addresses),
+        ...contributeArgs(nodeReady.modelPath, nodeReady.addresses),
         "--peer",
         ...tcpAddresses(nodeReady.addresses),
       ]),
@@ -63,11 +63,11 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
   }
 }
 
-/** The node is the relay the /contribute page's tabs join through; a local model file is offered to them. */
-function contributeArgs(model: string, nodeAddresses: string[]): string[] {
+/** The node is the relay the /contribute page's tabs join through; the file it serves from its model cache is offered to them. */
+function contributeArgs(modelPath: string, nodeAddresses: string[]): string[] {
   const ws = nodeAddresses.filter((address) => address.includes("/ws/"));
   return [
     ...(ws.length > 0 ? ["--contribute-bootstrap", ...ws] : []),
-    ...(existsSync(model) ? ["--contribute-model", resolve(model)] : []),
+    ...(existsSync(modelPath) ? ["--contribute-model", resolve(modelPath)] : []),
   ];
 }
