@@ -89,6 +89,20 @@ describe("browser node: engine choice and wllama in Chromium", { timeout: 180_00
     assert.ok(textOf(events).length > 20);
   });
 
+  it("stops at the payer's reserve: prompt plus completion tokens never pass maxTotalTokens, across the worker", async () => {
+    const request = { model: MODEL, prompt: "Once upon a time", maxTokens: 40, ...sampling, temperature: 0 };
+    const free = await generateInPage(page, "completion", request);
+    const prompt = free.at(-1)?.usage?.promptTokens ?? 0;
+    assert.ok(prompt > 0);
+    const capped = await generateInPage(page, "completion", request, undefined, { maxTotalTokens: prompt + 12 });
+    const done = capped.at(-1);
+    assert.deepEqual(done?.choices, [{ index: 0, finishReason: "length" }]);
+    assert.equal(done?.usage?.promptTokens, prompt);
+    assert.ok((done?.usage?.completionTokens ?? 99) <= 12, `${done?.usage?.completionTokens} completion tokens`);
+    assert.ok((done?.usage?.completionTokens ?? 0) >= 10);
+    assert.ok(textOf(free).startsWith(textOf(capped)), "the same generation, cut where the reserve ends");
+  });
+
   it("stops at a stop string without leaking it, and repeats itself with the same seed", async () => {
     const free = textOf(
       await generateInPage(page, "completion", { model: MODEL, prompt: "Once upon a time", maxTokens: 60, ...sampling }),

@@ -58,8 +58,8 @@ interface PageGlobals {
   opengateway?: {
     status(): PageStatus;
     engine?: {
-      generateCompletion(request: unknown): AsyncIterable<EngineEvent>;
-      generateChat(request: unknown): AsyncIterable<EngineEvent>;
+      generateCompletion(request: unknown, options?: { maxTotalTokens?: number }): AsyncIterable<EngineEvent>;
+      generateChat(request: unknown, options?: { maxTotalTokens?: number }): AsyncIterable<EngineEvent>;
       readonly activeRequests: number;
     };
   };
@@ -95,20 +95,21 @@ export function generateInPage(
   kind: "chat" | "completion",
   request: Record<string, unknown>,
   stopAfter?: number,
+  options: { maxTotalTokens?: number } = {},
 ): Promise<EngineEvent[]> {
   return page.evaluate(
-    async ({ kind, request, stopAfter }) => {
+    async ({ kind, request, stopAfter, options }) => {
       const engine = (globalThis as unknown as PageGlobals).opengateway?.engine;
       if (!engine) throw new Error("no engine is loaded");
       const events: EngineEvent[] = [];
-      const stream = kind === "chat" ? engine.generateChat(request) : engine.generateCompletion(request);
+      const stream = kind === "chat" ? engine.generateChat(request, options) : engine.generateCompletion(request, options);
       for await (const event of stream) {
         events.push(event);
         if (stopAfter !== undefined && events.length >= stopAfter) break;
       }
       return events;
     },
-    { kind, request, stopAfter },
+    { kind, request, stopAfter, options },
   );
 }
 

@@ -44,7 +44,7 @@ export interface RemoteError {
 /** Main thread → worker. Generation is pull-based: the worker yields one event per `next`. */
 export type WorkerRequest =
   | { type: "load"; spec: EngineLoadSpec }
-  | ({ type: "generate"; id: number } & WorkerGeneration)
+  | ({ type: "generate"; id: number; maxTotalTokens?: number } & WorkerGeneration)
   | { type: "next"; id: number }
   | { type: "cancel"; id: number }
   | { type: "close" };

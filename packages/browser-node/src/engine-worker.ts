@@ -75,13 +75,13 @@ async function load(spec: EngineLoadSpec): Promise<void> {
   }
 }
 
-function start(id: number, generation: WorkerGeneration): void {
+function start(id: number, generation: WorkerGeneration & { maxTotalTokens?: number }): void {
   const controller = new AbortController();
   if (engine === undefined) {
     runs.set(id, { iterator: failing(new Error("no engine is loaded")), controller });
     return;
   }
-  const options = { signal: controller.signal };
+  const options = { signal: controller.signal, maxTotalTokens: generation.maxTotalTokens };
   const iterable =
     generation.kind === "chat"
       ? engine.generateChat(generation.request, options)

@@ -135,7 +135,7 @@ export class WllamaEngine implements InferenceEngine {
 
   generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
     const messages = request.messages.map(toOpenAIMessage);
-    return this.#generate(request, options, (index, signal) =>
+    return this.#generate(request, options, (index, signal, overBudget) =>
       this.#streamChat(
         {
           messages,
@@ -143,6 +143,7 @@ export class WllamaEngine implements InferenceEngine {
           ...toolingFor(request),
         } as ChatCompletionParams,
         signal,
+        overBudget,
       ),
     );
   }
@@ -151,8 +152,12 @@ export class WllamaEngine implements InferenceEngine {
     request: CompletionGeneration,
     options: GenerateOptions = {},
   ): AsyncGenerator<GenerationEvent, void, undefined> {
-    return this.#generate(request, options, (index, signal) =>
-      this.#streamCompletion({ prompt: request.prompt, ...samplingFor(request, index) } as RawCompletionParams, signal),
+    return this.#generate(request, options, (index, signal, overBudget) =>
+      this.#streamCompletion(
+        { prompt: request.prompt, ...samplingFor(request, index) } as RawCompletionParams,
+        signal,
+        overBudget,
+      ),
     );
   }
 
@@ -177,7 +182,7 @@ export class WllamaEngine implements InferenceEngine {
   async *#generate(
     request: SamplingParams & { model: string },
     options: GenerateOptions,
-    choice: (index: number, signal: AbortSignal) => AsyncIterable<ChoicePart>,
+    choice: (index: number, signal: AbortSignal, overBudget: OverBudget) => AsyncIterable<ChoicePart>,
   ): AsyncGenerator<GenerationEvent, void, undefined> {
     this.#checkModel(request.model);
     if (request.maxTokens > this.#served.contextSize) {
@@ -191,9 +196,18 @@ export class WllamaEngine implements InferenceEngine {
       const choices: ChoiceEnd[] = [];
       let promptTokens = 0;
       let completionTokens = 0;
+      const limit = options.maxTotalTokens ?? Number.POSITIVE_INFINITY;
       for (let index = 0; index < (request.n ?? 1); index++) {
+        if (index > 0 && promptTokens + completionTokens >= limit) {
+          // The payer's reserve is spent: the remaining choices are empty, cut by length.
+          choices.push({ index, finishReason: "length" });
+          continue;
+        }
+        // The prompt is paid once, with the first choice; later choices spend what is left.
+        const overBudget: OverBudget = (prompt, predicted) =>
+          (index === 0 ? prompt : promptTokens + completionTokens) + predicted >= limit;
         let end: Extract<ChoicePart, { type: "end" }> | undefined;
-        for await (const part of choice(index, controller.signal)) {
+        for await (const part of choice(index, controller.signal, overBudget)) {
           if (part.type === "text") yield { type: "text", index, text: part.text, tokens: part.tokens };
           else if (part.type === "tool_calls") yield { type: "tool_calls", index, calls: part.calls };
           else end = part;
@@ -212,10 +226,20 @@ export class WllamaEngine implements InferenceEngine {
     }
   }
 
-  async *#streamCompletion(params: RawCompletionParams, signal: AbortSignal): AsyncGenerator<ChoicePart, void, undefined> {
+  async *#streamCompletion(
+    params: RawCompletionParams,
+    signal: AbortSignal,
+    overBudget: OverBudget,
+  ): AsyncGenerator<ChoicePart, void, undefined> {
     const queue = new ChunkQueue<RawCompletionChunk>();
+    const budget = new AbortController();
     const running = this.#wllama
-      .createCompletion({ ...params, stream: true, abortSignal: signal, onData: (chunk) => queue.push(chunk) })
+      .createCompletion({
+        ...params,
+        stream: true,
+        abortSignal: AbortSignal.any([signal, budget.signal]),
+        onData: (chunk) => queue.push(chunk),
+      })
       .then(() => queue.end())
       .catch((error: unknown) => queue.end(error));
     const meter = new TokenMeter();
@@ -224,6 +248,11 @@ export class WllamaEngine implements InferenceEngine {
         const choice = chunk.choices[0];
         meter.advance(chunk.timings);
         if (choice?.text) yield { type: "text", text: choice.text, tokens: meter.take() };
+        if (!choice?.finish_reason && overBudget(meter.prompt, meter.predicted)) {
+          budget.abort();
+          yield { type: "end", finishReason: "length", usage: meter.usage(undefined) };
+          return;
+        }
         if (choice?.finish_reason) {
           yield { type: "end", finishReason: toFinishReason(choice.finish_reason), usage: meter.usage(chunk.usage) };
           return;
@@ -237,10 +266,20 @@ export class WllamaEngine implements InferenceEngine {
     }
   }
 
-  async *#streamChat(params: ChatCompletionParams, signal: AbortSignal): AsyncGenerator<ChoicePart, void, undefined> {
+  async *#streamChat(
+    params: ChatCompletionParams,
+    signal: AbortSignal,
+    overBudget: OverBudget,
+  ): AsyncGenerator<ChoicePart, void, undefined> {
     const queue = new ChunkQueue<ChatCompletionChunk>();
+    const budget = new AbortController();
     const running = this.#wllama
-      .createChatCompletion({ ...params, stream: true, abortSignal: signal, onData: (chunk) => queue.push(chunk) })
+      .createChatCompletion({
+        ...params,
+        stream: true,
+        abortSignal: AbortSignal.any([signal, budget.signal]),
+        onData: (chunk) => queue.push(chunk),
+      })
       .then(() => queue.end())
       .catch((error: unknown) => queue.end(error));
     const meter = new TokenMeter();
@@ -251,6 +290,13 @@ export class WllamaEngine implements InferenceEngine {
         meter.advance(chunk.timings);
         if (choice?.delta.content) yield { type: "text", text: choice.delta.content, tokens: meter.take() };
         if (choice?.delta.tool_calls) toolCalls.add(choice.delta.tool_calls);
+        if (!choice?.finish_reason && overBudget(meter.prompt, meter.predicted)) {
+          budget.abort();
+          const calls = toolCalls.calls();
+          if (calls.length > 0) yield { type: "tool_calls", calls };
+          yield { type: "end", finishReason: "length", usage: meter.usage(undefined) };
+          return;
+        }
         if (choice?.finish_reason) {
           const calls = toolCalls.calls();
           if (calls.length > 0) yield { type: "tool_calls", calls };
@@ -323,6 +369,9 @@ function toFinishReason(reason: string): FinishReason {
   return "stop";
 }
 
+/** Whether a choice that has evaluated `prompt` tokens and generated `predicted` has spent the payer's reserve. */
+type OverBudget = (prompt: number, predicted: number) => boolean;
+
 /**
  * Counts generated tokens from llama.cpp's own per-token timings (`predicted_n`), never by
  * re-tokenizing text: a chunk held back while a stop string might be matching carries its
@@ -332,6 +381,14 @@ class TokenMeter {
   #predicted = 0;
   #pending = 0;
   #prompt = 0;
+
+  get prompt(): number {
+    return this.#prompt;
+  }
+
+  get predicted(): number {
+    return this.#predicted;
+  }
 
   advance(timings: ResultTimings | undefined): void {
     if (timings === undefined) {

@@ -125,7 +125,7 @@ export class WorkerEngine implements InferenceEngine {
     options.signal?.throwIfAborted();
     if (this.#failure) throw this.#failure;
     const id = this.#nextId++;
-    this.#worker.postMessage({ type: "generate", id, ...generation });
+    this.#worker.postMessage({ type: "generate", id, maxTotalTokens: options.maxTotalTokens, ...generation });
     let ended = false;
     try {
       while (true) {
