@@ -369,6 +369,8 @@ function describeServingOverWebRtc(): void {
         // The devnet ledger, and no service for payers whose account cannot cover a request.
         "--local",
         "--require-payment",
+        "--ledger-sync-interval-ms",
+        "3000",
       ]);
       fullNode = node;
       await page.waitForFunction(
@@ -405,6 +407,8 @@ function describeServingOverWebRtc(): void {
         () => fetchNodeInfo(client, nodeAddress),
         (candidate) => (candidate.ledger?.self.earned ?? 0) > 0,
         "the full node to collect the tab's settlement",
+        // Registration (proof-of-work, a first reconciliation) and gossip on two busy cores.
+        30_000,
       );
       assert.equal(info.ledger?.self.earned, credits);
       assert.equal(info.ledger?.self.balance, GRANT + credits);

@@ -220,7 +220,8 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
       }
     }
     assert.ok(killed);
-    assert.equal(finish, "length", "the stream ran to its end on another node");
+    // Ran to its end on another node: cut by max_tokens, or the model's own end of text.
+    assert.ok(finish === "length" || finish === "stop", `finish_reason ${finish}`);
 
     await devnet.restartNode(victim);
     const after = await nodeLedger(victim);
@@ -228,17 +229,25 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
     assert.ok(after.self.height >= before.self.height, `height ${after.self.height} ≥ ${before.self.height} before the crash`);
     assert.ok(after.self.balance >= before.self.balance);
 
-    // The network goes on paying it after the restart.
+    // The network goes on paying it after the restart, and its chain goes on where it was: no fork.
     for (let i = 0; i < 3; i++) {
       const answer = await client.chat.completions.create({ model: MODEL, messages: story, max_tokens: 5 });
       assert.equal(answer.usage?.completion_tokens, 5);
     }
+    const heightBefore = (await nodeLedger(victim)).self.height;
+    await settle(await askNode(victim));
+    const resumed = await waitFor(async () => {
+      const { self } = await nodeLedger(victim);
+      return self.height > heightBefore ? self : undefined;
+    }, "the restarted node to earn a settlement after its restart");
+    assert.equal(resumed.frozenAt, null, "no block signed twice at one height");
   });
 
   it("claims a receipt its payer never settled; the payer is refused by every node until it settles", async () => {
     const [node, other] = devnet.nodes;
     assert.ok(node && other);
     // A short-lived request: the node may claim 500 ms after it expires.
+    const balanceBefore = ledger.account(payer.id).balance;
     const unpaid = await askNode(node, { ttlMs: 2_000 });
     const debt = await waitFor(async () => {
       await sync.reconcileAll({ signal: AbortSignal.timeout(5_000) });
@@ -246,7 +255,7 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
       return account.debt > 0 ? account.debt : undefined;
     }, "the node's claim to reach this peer");
     assert.equal(debt, unpaid.credits);
-    assert.equal(ledger.account(payer.id).balance, 100_000, "a claim moves no credits");
+    assert.equal(ledger.account(payer.id).balance, balanceBefore, "a claim moves no credits");
     const claim = ledger.history(node.peerId).find((block) => block.kind === "claim");
     assert.equal(claim?.kind === "claim" ? claim.receipt.requestId : null, unpaid.requestId);
     // Another node has the claim too (gossip, reconciliation) and refuses the debtor.
@@ -279,7 +288,8 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
   it("sweeps a node's earnings to its owner's wallet, which collects them with `opengateway wallet receive`", async () => {
     const sweeper = devnet.nodes[2];
     assert.ok(sweeper);
-    await settle(await askNode(sweeper));
+    // The settlement that cleared the debt may not have reached this node yet.
+    await settle(await waitFor(() => askNode(sweeper), "the sweeping node to serve the payer"));
     // Everything it earned (before and after any restart) leaves: only its time-locked grant stays.
     const swept = await waitFor(async () => {
       await sync.reconcileAll({ signal: AbortSignal.timeout(5_000) });
@@ -338,5 +348,9 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
     // Six registrations (three nodes, the API key's account, this peer, the wallet), nothing created or lost.
     assert.equal(first.minted, 6 * 100_000);
     assert.equal(first.minted, first.balances + first.inFlight + first.burned);
+    // Nobody equivocated (a restarted node re-signing a height would show here), so nothing was burned.
+    assert.deepEqual(ledger.equivocations(), []);
+    assert.equal(first.burned, 0);
+    for (const node of devnet.nodes) assert.equal((await nodeLedger(node)).self.frozenAt, null);
   });
 });

@@ -10,7 +10,13 @@ import {
   requestInference,
 } from "@opengateway/p2p";
 import type { ChatMessage, Identity, InferenceReceipt, ModelCluster, NodeCapabilities, Usage } from "@opengateway/protocol";
-import { CancelledError, createInferenceRequest, guessRegionFromTimeZone, verifyInferenceReceipt } from "@opengateway/protocol";
+import {
+  CancelledError,
+  createInferenceRequest,
+  guessRegionFromTimeZone,
+  maxTokensInText,
+  verifyInferenceReceipt,
+} from "@opengateway/protocol";
 import { browserFingerprintHash, currentBrowserEnvironment } from "./browser-fingerprint.js";
 import type { BrowserNodeCounters, BrowserNodeSettings } from "./browser-node-store.js";
 import { BrowserNodeStore, DEFAULT_DATABASE_NAME } from "./browser-node-store.js";
@@ -29,6 +35,8 @@ import { WorkerEngine } from "./worker-engine.js";
 
 export const BROWSER_NODE_AGENT = "opengateway-browser-node/0.1.0";
 const CHAT_IDLE_TIMEOUT_MS = 30_000;
+/** The most one chat-box message may cost, whatever price a provider advertises. */
+const CHAT_MAX_CREDITS = 20_000;
 /** How long a starting tab waits for another tab of this browser to let go of the same identity (a reload's old page). */
 const IDENTITY_LOCK_TIMEOUT_MS = 10_000;
 /** Weight of the newest request in the advertised speed's moving average. */
@@ -635,10 +643,14 @@ async function holdIdentityLock(databaseName: string): Promise<() => void> {
   return release;
 }
 
-/** Most credits a chat may cost: the prompt (generously counted in characters) plus the answer, at the provider's price. */
+/**
+ * Most credits a chat may cost: the prompt (bounded by its UTF-8 bytes) plus the answer, at the
+ * provider's price, and never more than CHAT_MAX_CREDITS: a provider advertising an absurd price
+ * stops at that reserve instead of draining the tab's account.
+ */
 function chatMaxCredits(body: { messages: ChatMessage[]; maxTokens: number }, pricePerToken: number): number {
-  const prompt = body.messages.reduce((sum, message) => sum + message.content.length + 32, 64);
-  return Math.ceil((prompt + body.maxTokens) * pricePerToken);
+  const prompt = body.messages.reduce((sum, message) => sum + maxTokensInText(message.content) + 32, 64);
+  return Math.min(CHAT_MAX_CREDITS, Math.ceil((prompt + body.maxTokens) * pricePerToken));
 }
 
 /** Starts a browser node: see {@link BrowserNode}. */

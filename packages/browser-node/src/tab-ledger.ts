@@ -132,8 +132,7 @@ export class TabLedger {
       const refusedOnLoad = watched.found && !ledger.account(options.identity.id).opened;
       const tab = new TabLedger(ledger, store, options, refusedOnLoad);
       await tab.sync.start();
-      tab.earnings.start();
-      tab.#registration = tab.#register();
+      tab.#registration = tab.#startWriting();
       return tab;
     } catch (error) {
       await store.close();
@@ -241,6 +240,7 @@ export class TabLedger {
         height: self.height,
         balance: self.balance,
         debt: self.debt,
+        frozenAt: self.frozenAt,
         earned: this.earnings.collected,
         claimed: this.earnings.claimed,
         swept: 0,
@@ -272,6 +272,23 @@ export class TabLedger {
     if (this.#failure) return { registration: this.#failure.state, detail: this.#failure.detail };
     // Registered earlier, then an open with the same fingerprint that came first arrived.
     return { registration: "refused", detail: REFUSED_DETAIL };
+  }
+
+  /**
+   * Nothing is signed on the tab's chain before the network was asked where that chain is: a block
+   * published just before the tab closed may have reached peers but not IndexedDB, and signing that
+   * height again (an earn, or a second open) would freeze the account as an equivocator.
+   */
+  async #startWriting(): Promise<void> {
+    if (!this.ledger.account(this.#identity.id).opened && !this.#refusedOnLoad) {
+      // Shown as registering while the first reconciliation runs (it may find the tab registered already).
+      this.#registering = true;
+      this.#options.onChange?.();
+    }
+    await this.sync.reconcileWithFirstPeers({ signal: this.#controller.signal }).catch(() => false);
+    if (this.#stopped) return;
+    this.earnings.start();
+    await this.#register();
   }
 
   async #register(): Promise<void> {
@@ -326,7 +343,9 @@ export class TabLedger {
     this.#reconciling = (async () => {
       do {
         this.#reconcileAgain = false;
-        await this.sync.reconcileAll({ signal: this.#controller.signal }).catch(this.#options.onError);
+        await this.sync
+          .reconcileAll({ signal: this.#controller.signal })
+          .catch((error: unknown) => this.#options.onError?.(error));
         if (this.#reconcileAgain) await new Promise((resolve) => setTimeout(resolve, UNKNOWN_PAYER_RECONCILE_MS));
       } while (this.#reconcileAgain && !this.#stopped);
       this.#options.onChange?.();

@@ -16,11 +16,13 @@ const env = process.env;
 const defaultHome = env.OPENGATEWAY_HOME ?? join(homedir(), ".opengateway");
 const logger = pino({ level: env.OPENGATEWAY_LOG_LEVEL ?? "info" }, pino.destination(2));
 
-const integer = (name: string) => (value: string) => {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-  return parsed;
-};
+const integer =
+  (name: string, min = 0) =>
+  (value: string) => {
+    const parsed = Number(value);
+    if (!Number.isSafeInteger(parsed) || parsed < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return parsed;
+  };
 
 const program = new Command("opengateway")
   .description("OpenGateway: an open, peer-to-peer AI inference network")
@@ -50,7 +52,7 @@ nodeCommand
   .option(
     "--ledger-sync-interval-ms <ms>",
     "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
-    integer("--ledger-sync-interval-ms"),
+    integer("--ledger-sync-interval-ms", 1_000),
   )
   .option(
     "--claim-after-ms <ms>",
@@ -107,7 +109,7 @@ gatewayCommand
   .option(
     "--ledger-sync-interval-ms <ms>",
     "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
-    integer("--ledger-sync-interval-ms"),
+    integer("--ledger-sync-interval-ms", 1_000),
   )
   .option("--register-accounts", "register every API key's account on start (default with --local)")
   .option(
@@ -146,7 +148,7 @@ relayCommand
   .option(
     "--ledger-sync-interval-ms <ms>",
     "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
-    integer("--ledger-sync-interval-ms"),
+    integer("--ledger-sync-interval-ms", 1_000),
   )
   .option(
     "--registration-difficulty <bits>",

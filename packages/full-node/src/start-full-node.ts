@@ -12,6 +12,7 @@ import {
   Ledger,
   ledgerParams,
   registerAccount,
+  validateSweepRule,
 } from "@opengateway/ledger";
 import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
 import type { IceServer, InferenceServedEvent, NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
@@ -160,10 +161,21 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       intervalMs: options.advertIntervalMs,
     });
     adverts.start();
-    const credits = options.ledger ? await startCredits(options.ledger, libp2p, identity) : undefined;
+    const creditsStarting = options.ledger ? startCredits(options.ledger, libp2p, identity) : undefined;
+    // Requests that arrive while the ledger opens wait for it rather than being served unchecked.
+    if (creditsStarting && options.ledger?.requirePayment) {
+      authorizePayer = async (request, fromPeer) => (await creditsStarting).authorize(request, fromPeer);
+    }
+    let credits: Awaited<typeof creditsStarting>;
+    try {
+      credits = await creditsStarting;
+    } catch (error) {
+      adverts.stop();
+      await libp2p.stop();
+      throw error;
+    }
     servedReceipts = (receipt, request) => credits?.earnings.track(receipt, request);
     if (credits) ledgerSummary = credits.summary;
-    if (credits && options.ledger?.requirePayment) authorizePayer = (request, fromPeer) => credits.authorize(request, fromPeer);
     return {
       identity,
       libp2p,
@@ -201,9 +213,17 @@ async function startCredits(
   identity: Identity,
 ) {
   const params = ledgerParams(options.params ?? {});
+  // A bad rule is refused before anything is opened.
+  if (options.sweep) validateSweepRule(options.sweep, identity.id);
   if (options.path) await mkdir(dirname(options.path), { recursive: true });
   const store = options.path ? await SqliteLedgerStore.open(options.path) : undefined;
-  const ledger = store ? await Ledger.load(store, { params }) : new Ledger({ params });
+  let ledger: Ledger;
+  try {
+    ledger = store ? await Ledger.load(store, { params }) : new Ledger({ params });
+  } catch (error) {
+    await store?.close();
+    throw error;
+  }
   const sync = new LedgerSync(libp2p, ledger, { intervalMs: options.syncIntervalMs, onError: options.onError });
   await sync.start();
   // One writer for the node's chain: earnings, claims and sweeps never sign two blocks at one height.
@@ -217,28 +237,35 @@ async function startCredits(
       if (block.kind === "earn" || block.kind === "receive") void sweep?.sweep();
     },
   });
-  earnings.start();
-  sweep?.start();
   const controller = new AbortController();
+  // Nothing is signed on the node's chain before it has asked the network where that chain is: a
+  // block published just before a crash may have reached peers but not this node's file, and
+  // signing that height again would be an equivocation (and an open signed twice, too).
+  const firstSync = sync.reconcileWithFirstPeers({ signal: controller.signal }).then(() => {
+    if (controller.signal.aborted) return;
+    earnings.start();
+    sweep?.start();
+  });
   const registration = ledger.account(identity.id).opened
-    ? Promise.resolve()
+    ? firstSync
     : registerAccount(
         identity,
         { fingerprintHash: options.fingerprintHash, difficultyBits: params.registrationDifficultyBits },
         { signal: controller.signal },
       )
         .then(async (open) => {
-          // A node whose ledger file was lost must not sign a second open at height 0 (an equivocation
-          // that freezes its account): learn its own chain from the network first, if anyone has it.
-          await reconcileFirst(sync, controller.signal);
-          return open;
+          await firstSync;
+          controller.signal.throwIfAborted();
+          await writer.append(
+            identity,
+            (current) =>
+              current.account(identity.id).opened
+                ? null
+                : { kind: "open", fingerprint: open.fingerprint, powNonce: open.powNonce },
+            { signal: controller.signal },
+          );
+          await earnings.collect();
         })
-        .then((open) =>
-          writer.append(identity, (current) =>
-            current.account(identity.id).opened ? null : { kind: "open", fingerprint: open.fingerprint, powNonce: open.powNonce },
-          ),
-        )
-        .then(() => earnings.collect())
         .catch((error: unknown) => {
           if (!controller.signal.aborted) options.onError?.(error);
         });
@@ -258,6 +285,7 @@ async function startCredits(
         height: self.height,
         balance: self.balance,
         debt: self.debt,
+        frozenAt: self.frozenAt,
         earned: earnings.collected,
         claimed: earnings.claimed,
         swept: sweep?.swept ?? 0,
@@ -288,21 +316,12 @@ async function startCredits(
     stop: async () => {
       controller.abort();
       await registration;
-      await sweep?.stop();
+      // The collector first: its last pass may still start a sweep.
       await earnings.stop();
+      await sweep?.stop();
       await sync.stop();
       await ledger.save();
       await store?.close();
     },
   };
-}
-
-/** Reconciles with the first ledger-keeping peers to appear, waiting at most `waitMs` for one. */
-async function reconcileFirst(sync: LedgerSync, signal: AbortSignal, waitMs = 5_000): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  while (!signal.aborted && Date.now() < deadline) {
-    const results = await sync.reconcileAll({ signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
-    if (results.length > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }

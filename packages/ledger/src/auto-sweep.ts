@@ -56,6 +56,7 @@ export class AutoSweep {
   #timer: ReturnType<typeof setInterval> | undefined;
   #running: Promise<void> | undefined;
   #swept = 0;
+  #stopped = false;
 
   constructor(writer: ChainWriter, identity: Identity, rule: SweepRule, options: AutoSweepOptions = {}) {
     this.rule = validateSweepRule(rule, identity.id);
@@ -75,13 +76,15 @@ export class AutoSweep {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#running;
   }
 
-  /** One check; sends at most one block. */
+  /** One check; sends at most one block; none once stopped. */
   sweep(): Promise<void> {
+    if (this.#stopped) return this.#running ?? Promise.resolve();
     this.#running ??= this.#sweepOnce().finally(() => {
       this.#running = undefined;
     });
@@ -94,6 +97,11 @@ export class AutoSweep {
       const block = await this.#writer.append(this.#identity, (ledger) => {
         const account = ledger.account(this.#identity.id);
         if (!account.opened) return null;
+        // Ids carry no checksum: credits sent to an account nobody opened could never be received.
+        if (!ledger.account(to).opened) {
+          this.#options.onError?.(new InvalidSweepRuleError(`sweep target ${to} has no account on the ledger yet: not sweeping`));
+          return null;
+        }
         const amount = Math.min(account.transferable, account.balance - above);
         return amount >= minAmount ? { kind: "send", to, amount } : null;
       });

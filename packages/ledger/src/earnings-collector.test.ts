@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { AutoSweep, InvalidSweepRuleError } from "./auto-sweep.js";
 import { ChainWriter } from "./chain-writer.js";
 import { EarningsCollector } from "./earnings-collector.js";
@@ -37,7 +37,17 @@ function setup(openedAt = T0) {
 describe("EarningsCollector", () => {
   it("earns a receipt once the payer settles it, and never twice", async () => {
     const { clock, ledger, payer, provider, writer } = setup();
-    const collector = new EarningsCollector(writer, provider, { now: () => clock.now });
+    const errors: unknown[] = [];
+    // The settlement reaches the collector twice (as a tracked receipt and as a block applied while it
+    // listens; every pass also rescans): it must be earned once, and the second attempt is no error.
+    const collector = new EarningsCollector(writer, provider, {
+      now: () => clock.now,
+      scanIntervalMs: 0,
+      intervalMs: 3_600_000,
+      onError: (error) => errors.push(error),
+    });
+    collector.start();
+    after(() => collector.stop());
     const request = testRequest(payer.identity, { now: clock.now });
     const receipt = testReceipt(request, provider, 1_234, clock.now);
     collector.track(receipt, request);
@@ -54,6 +64,7 @@ describe("EarningsCollector", () => {
       ledger.history(provider.id).map((block) => block.kind),
       ["open", "earn"],
     );
+    assert.deepEqual(errors, []);
     assert.ok(conservationHolds(ledger.totals()));
   });
 
@@ -90,6 +101,36 @@ describe("EarningsCollector", () => {
     assert.equal(ledger.account(provider.id).balance, 102_000);
     assert.doesNotThrow(() => ledger.reserve(payer.id, "next-request", 1_000));
     assert.ok(conservationHolds(ledger.totals()));
+  });
+
+  it("tries a claim again when writing it failed", async () => {
+    const { clock, ledger, payer, provider } = setup();
+    let failNext = true;
+    const flaky = new ChainWriter(ledger, {
+      now: () => clock.now,
+      publish: async (block) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error("disk full");
+        }
+        return ledger.submit(block);
+      },
+    });
+    const errors: unknown[] = [];
+    const collector = new EarningsCollector(flaky, provider, {
+      now: () => clock.now,
+      claimAfterMs: 0,
+      onError: (error) => errors.push(error),
+    });
+    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE });
+    collector.track(testReceipt(request, provider, 1_100, clock.now), request);
+    clock.now = request.expiresAt;
+    await collector.collect();
+    assert.equal(errors.length, 1);
+    assert.equal(ledger.account(payer.id).debt, 0);
+    await collector.collect();
+    assert.equal(ledger.account(payer.id).debt, 1_100);
+    assert.equal(collector.claimed, 1_100);
   });
 
   it("never claims without the signed request, nor when claims are switched off", async () => {
@@ -202,6 +243,7 @@ describe("AutoSweep", () => {
     const openedAt = Date.now() - 1_000;
     const { clock, ledger, payer, provider, writer } = setup(openedAt);
     const owner = testIdentity(4);
+    assert.equal(ledger.add(new TestAccount(owner).open(testFingerprint("owner"), openedAt)).status, "applied");
     const request = testRequest(payer.identity, { now: clock.now });
     const receipt = testReceipt(request, provider, 4_321, clock.now);
     assert.equal(ledger.add(payer.settle(receipt, clock.now)).status, "applied");
@@ -215,6 +257,33 @@ describe("AutoSweep", () => {
     assert.equal(ledger.account(provider.id).balance, 100_000);
     const swept = ledger.history(provider.id).at(-1);
     assert.equal(swept?.kind === "send" ? swept.to : null, owner.id);
+  });
+
+  it("never sends to an identity that has no account: nobody could ever receive it", async () => {
+    const { clock, ledger, provider, writer } = setup();
+    clock.now = UNLOCKED;
+    const errors: unknown[] = [];
+    const sweep = new AutoSweep(
+      writer,
+      provider,
+      { to: testIdentity(5).id, above: 0 },
+      { onError: (error) => errors.push(error) },
+    );
+    await sweep.sweep();
+    assert.equal(sweep.swept, 0);
+    assert.equal(ledger.account(provider.id).balance, 100_000);
+    assert.match(String(errors[0]), /no account/);
+  });
+
+  it("does nothing once stopped", async () => {
+    const { clock, ledger, provider, writer } = setup();
+    clock.now = UNLOCKED;
+    const owner = new TestAccount(testIdentity(4));
+    assert.equal(ledger.add(owner.open(testFingerprint("owner"), T0)).status, "applied");
+    const sweep = new AutoSweep(writer, provider, { to: owner.id, above: 0 });
+    await sweep.stop();
+    await sweep.sweep();
+    assert.equal(sweep.swept, 0);
   });
 
   it("refuses rules that make no sense before signing anything", () => {

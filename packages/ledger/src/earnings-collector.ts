@@ -48,6 +48,7 @@ export class EarningsCollector {
   #timer: ReturnType<typeof setInterval> | undefined;
   #running: Promise<void> | undefined;
   #lastScan = Number.NEGATIVE_INFINITY;
+  #stopped = false;
   #earned = 0;
   #received = 0;
   #claimed = 0;
@@ -106,14 +107,16 @@ export class EarningsCollector {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     this.#unsubscribe?.();
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#running;
   }
 
-  /** One pass; passes never overlap. */
+  /** One pass; passes never overlap, and none starts once stopped. */
   collect(): Promise<void> {
+    if (this.#stopped) return this.#running ?? Promise.resolve();
     this.#running ??= this.#collectOnce().finally(() => {
       this.#running = undefined;
     });
@@ -131,19 +134,21 @@ export class EarningsCollector {
       for (const block of ledger.uncollected(me)) await this.#collectBlock(block);
     }
     for (const [hash, block] of [...this.#arrived]) {
+      if (this.#stopped) return;
       this.#arrived.delete(hash);
       await this.#collectBlock(block);
     }
     const claimAfterMs = this.#options.claimAfterMs === undefined ? DEFAULT_CLAIM_AFTER_MS : this.#options.claimAfterMs;
     for (const [key, pending] of [...this.#pending]) {
+      if (this.#stopped) return;
       const { receipt, request } = pending;
       const settle = ledger.settlement(receipt.payer, receipt.requestId, me);
       if (settle !== undefined) {
         await this.#collectBlock(settle);
         this.#pending.delete(key);
       } else if (!pending.claimed && request !== undefined && claimAfterMs !== null && now >= request.expiresAt + claimAfterMs) {
-        pending.claimed = true;
-        await this.#write({ kind: "claim", request, receipt }, () => {
+        // Marked only once written (or found written): a failed attempt is tried again next pass.
+        pending.claimed = await this.#write({ kind: "claim", request, receipt }, () => {
           this.#claimed += receipt.credits;
         });
       }
@@ -163,16 +168,20 @@ export class EarningsCollector {
     }
   }
 
-  async #write(body: Parameters<ChainWriter["append"]>[1], onWritten: () => void): Promise<void> {
+  /** True when the block is on the chain now (written here, or earlier: a duplicate). */
+  async #write(body: Parameters<ChainWriter["append"]>[1], onWritten: () => void): Promise<boolean> {
     try {
       const block = await this.#writer.append(this.#identity, body);
-      if (block === null) return;
+      if (block === null) return false;
       onWritten();
       this.#options.onBlock?.(block);
+      return true;
     } catch (error) {
       // Collected or claimed meanwhile (by an earlier pass, or before a restart): nothing is owed.
-      if (error instanceof BlockRejectedError && (error.code === "already_collected" || error.code === "duplicate_claim")) return;
+      if (error instanceof BlockRejectedError && (error.code === "already_collected" || error.code === "duplicate_claim"))
+        return true;
       this.#options.onError?.(error);
+      return false;
     }
   }
 

@@ -22,6 +22,8 @@ export const LEDGER_TOPIC = "/opengateway/ledger/1.0.0";
 export const LEDGER_SYNC_PROTOCOL = "/opengateway/ledger-sync/1.0.0";
 /** How often every connected peer is reconciled with (roots first: one round trip when in sync). */
 export const LEDGER_SYNC_INTERVAL_MS = 10 * 60 * 1000;
+/** How long a peer waits for a first ledger-keeping peer before signing on its own chains anyway (the first node of a network has none). */
+export const DEFAULT_FIRST_SYNC_WAIT_MS = 5_000;
 /** Longest one reconciliation exchange may take, end to end. */
 export const LEDGER_SYNC_TIMEOUT_MS = 30_000;
 /** Blocks are sent in frames of about this many bytes (one larger block still travels alone). */

@@ -6,6 +6,7 @@ import { blockHashSchema } from "@opengateway/ledger";
 import { MalformedFrameError, ProtocolViolationError, utf8Decode, utf8Encode } from "@opengateway/protocol";
 import { z } from "zod";
 import {
+  DEFAULT_FIRST_SYNC_WAIT_MS,
   LEDGER_SYNC_BATCH_BYTES,
   LEDGER_SYNC_CONCURRENCY,
   LEDGER_SYNC_HEADS_PER_FRAME,
@@ -240,6 +241,23 @@ export class LedgerSync {
     };
     await Promise.all(Array.from({ length: LEDGER_SYNC_CONCURRENCY }, worker));
     return results;
+  }
+
+  /**
+   * Reconciles with the first peers that keep the ledger, waiting up to `waitMs` for one to be
+   * connected; true when at least one exchange completed. A peer that is about to sign on one of
+   * its own chains (an open after start-up, the first block after a restart) calls this first, so
+   * that it continues its chain where the network has it instead of signing a height twice.
+   */
+  async reconcileWithFirstPeers(options: { waitMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+    const deadline = this.#now() + (options.waitMs ?? DEFAULT_FIRST_SYNC_WAIT_MS);
+    while (!options.signal?.aborted && !this.#stopController.signal.aborted) {
+      const results = await this.reconcileAll({ signal: options.signal });
+      if (results.length > 0) return true;
+      if (this.#now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    return false;
   }
 
   async #sweep(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Libp2p, PeerId, Stream } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
-import { NODE_INFO_PROTOCOL, nodeCapabilitiesSchema, utf8Decode, utf8Encode } from "@opengateway/protocol";
+import { NODE_INFO_PROTOCOL, nodeCapabilitiesShape, utf8Decode, utf8Encode } from "@opengateway/protocol";
 import { z } from "zod";
 import { DEFAULT_NODE_INFO_TIMEOUT_MS } from "./constants.js";
 import { FrameStream } from "./frame-stream.js";
@@ -9,7 +9,7 @@ import type { ProtocolServiceComponents } from "./service-components.js";
 const credits = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** A node's view of the ledger: equal Merkle roots on two peers mean equal chains, hence equal balances. */
-export const nodeLedgerSummarySchema = z.strictObject({
+export const nodeLedgerSummarySchema = z.object({
   merkleRoot: z.string().max(128),
   accounts: z.int().min(0),
   blocks: z.int().min(0),
@@ -18,11 +18,13 @@ export const nodeLedgerSummarySchema = z.strictObject({
   inFlight: credits,
   burned: credits,
   /** The node's own account, and what it collected, claimed and swept since it started. */
-  self: z.strictObject({
+  self: z.object({
     opened: z.boolean(),
     height: z.int().min(-1),
     balance: credits,
     debt: credits,
+    /** The height at which the account equivocated (frozen there), or null. */
+    frozenAt: z.int().min(0).nullable(),
     earned: credits,
     claimed: credits,
     swept: credits,
@@ -30,8 +32,16 @@ export const nodeLedgerSummarySchema = z.strictObject({
 });
 export type NodeLedgerSummary = z.infer<typeof nodeLedgerSummarySchema>;
 
-/** What `/opengateway/info/1.0.0` answers: the capabilities a node advertises, plus its ledger view when it keeps one. */
-export const nodeInfoSchema = nodeCapabilitiesSchema.extend({ ledger: nodeLedgerSummarySchema.optional() });
+/**
+ * What `/opengateway/info/1.0.0` answers: the capabilities a node advertises, plus its ledger view
+ * when it keeps one. Unknown fields are dropped rather than refused, so a node that reports more
+ * than this peer knows of is still understood (adverts, which are signed, stay strict).
+ */
+export const nodeInfoSchema = z.object({
+  v: z.literal(1),
+  ...nodeCapabilitiesShape,
+  ledger: nodeLedgerSummarySchema.optional(),
+});
 export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 
 const MAX_NODE_INFO_BYTES = 64 * 1024;

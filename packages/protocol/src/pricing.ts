@@ -13,3 +13,14 @@ export function maxTokensFor(maxCredits: number, pricePerToken = DEFAULT_PRICE_P
   if (pricePerToken <= 0) return Number.MAX_SAFE_INTEGER;
   return Math.floor(maxCredits / pricePerToken);
 }
+
+const utf8 = new TextEncoder();
+
+/**
+ * An upper bound on the tokens a text becomes: a tokenizer with byte fallback makes at most one
+ * token per UTF-8 byte (counting UTF-16 units instead would undercount CJK text and emoji, and a
+ * provider stops at the reserve, so an undercount cuts answers short).
+ */
+export function maxTokensInText(text: string): number {
+  return utf8.encode(text).length;
+}

@@ -130,9 +130,17 @@ async function openLedger(
   const sync = new LedgerSync(libp2p, ledger);
   await sync.start();
   const wallet = new LedgerWallet(new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) }));
-  await wallet.ensureRegistered(identity, {
-    fingerprintHash: options.fingerprintHash,
-    difficultyBits: params.registrationDifficultyBits,
-  });
+  // This copy starts empty: learn the identity's chain first, or a known identity would sign its
+  // open (or its next settle) at a height the network already has, and be frozen as an equivocator.
+  try {
+    await sync.reconcileWithFirstPeers();
+    await wallet.ensureRegistered(identity, {
+      fingerprintHash: options.fingerprintHash,
+      difficultyBits: params.registrationDifficultyBits,
+    });
+  } catch (error) {
+    await sync.stop();
+    throw error;
+  }
   return { sync, wallet };
 }

@@ -66,5 +66,8 @@ describe("InferenceRouter", () => {
     assert.equal(maxCreditsFor({ kind: "chat", body }, 1), 64 + 4 + (2 + 32 + 2) + 10);
     assert.equal(maxCreditsFor({ kind: "chat", body: { ...body, n: 3 } }, 2), (64 + 4 + (2 + 32 + 2) + 30) * 2);
     assert.equal(maxCreditsFor({ kind: "embedding", body: { input: ["abc", "de"] } }, 1), 5 + 4);
+    // Byte-fallback tokenizers make up to one token per UTF-8 byte: CJK is 3 bytes a character, an emoji 4.
+    const cjk = { ...body, messages: [{ role: "user" as const, content: "猫が好き🐈" }] };
+    assert.equal(maxCreditsFor({ kind: "chat", body: cjk }, 1), 64 + 4 + (4 * 3 + 4 + 32 + 2) + 10);
   });
 });

@@ -6,6 +6,7 @@ import {
   CancelledError,
   createInferenceRequest,
   ModelNotFoundError,
+  maxTokensInText,
   NoProviderError,
   OpenGatewayError,
   OverloadedError,
@@ -285,19 +286,20 @@ export function maxCreditsFor(payload: InferencePayload, pricePerToken: number):
   switch (payload.kind) {
     case "chat": {
       const body = payload.body;
-      const tools = JSON.stringify(body.tools ?? []).length + JSON.stringify(body.responseFormat ?? {}).length;
+      const tools =
+        maxTokensInText(JSON.stringify(body.tools ?? [])) + maxTokensInText(JSON.stringify(body.responseFormat ?? {}));
       const prompt = body.messages.reduce(
-        (sum, message) => sum + message.content.length + 32 + JSON.stringify(message.toolCalls ?? []).length,
+        (sum, message) => sum + maxTokensInText(message.content) + 32 + maxTokensInText(JSON.stringify(message.toolCalls ?? [])),
         64 + tools,
       );
       tokens = prompt + body.maxTokens * (body.n ?? 1);
       break;
     }
     case "completion":
-      tokens = payload.body.prompt.length + 8 + payload.body.maxTokens * (payload.body.n ?? 1);
+      tokens = maxTokensInText(payload.body.prompt) + 8 + payload.body.maxTokens * (payload.body.n ?? 1);
       break;
     case "embedding":
-      tokens = payload.body.input.reduce((sum, input) => sum + input.length + 2, 0);
+      tokens = payload.body.input.reduce((sum, input) => sum + maxTokensInText(input) + 2, 0);
       break;
   }
   return Math.ceil(tokens * pricePerToken);
