@@ -15,6 +15,7 @@ import {
   createInferenceRequest,
   guessRegionFromTimeZone,
   maxTokensInText,
+  OverloadedError,
   verifyInferenceReceipt,
 } from "@opengateway/protocol";
 import { browserFingerprintHash, currentBrowserEnvironment } from "./browser-fingerprint.js";
@@ -528,7 +529,18 @@ export class BrowserNode extends EventTarget {
             unhandle: (protocol) => this.libp2p.unhandle(protocol),
           },
         },
-        { engine, identity: this.identity, onServed: (event) => void this.#onServed(event) },
+        {
+          engine,
+          identity: this.identity,
+          onServed: (event) => void this.#onServed(event),
+          // A tab whose registration the ledger refused could never collect a payment: settlements
+          // to it would stay in flight for ever. It turns work away (routers try another provider).
+          authorize: async () => {
+            if (this.#ledger?.status().registration === "refused") {
+              throw new OverloadedError("this tab cannot be paid: the ledger refused its registration");
+            }
+          },
+        },
       );
       await this.#service.start();
       this.#adverts = new AdvertPublisher(this.libp2p, { identity: this.identity, getCapabilities: () => this.capabilities() });

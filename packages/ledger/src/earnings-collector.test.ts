@@ -133,6 +133,21 @@ describe("EarningsCollector", () => {
     assert.equal(collector.claimed, 1_100);
   });
 
+  it("never claims from a payer that has no account: the claim would publish a prompt and weigh on nobody", async () => {
+    const { clock, ledger, provider, writer } = setup();
+    const stranger = testIdentity(9);
+    const collector = new EarningsCollector(writer, provider, { now: () => clock.now, claimAfterMs: 0 });
+    const request = testRequest(stranger, { now: clock.now, ttlMs: MINUTE });
+    collector.track(testReceipt(request, provider, 1_000, clock.now), request);
+    clock.now = request.expiresAt + MINUTE;
+    await collector.collect();
+    assert.equal(collector.claimed, 0);
+    assert.deepEqual(
+      ledger.history(provider.id).map((block) => block.kind),
+      ["open"],
+    );
+  });
+
   it("never claims without the signed request, nor when claims are switched off", async () => {
     const { clock, ledger, payer, provider, writer } = setup();
     const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE });

@@ -146,7 +146,14 @@ export class EarningsCollector {
       if (settle !== undefined) {
         await this.#collectBlock(settle);
         this.#pending.delete(key);
-      } else if (!pending.claimed && request !== undefined && claimAfterMs !== null && now >= request.expiresAt + claimAfterMs) {
+      } else if (
+        !pending.claimed &&
+        request !== undefined &&
+        claimAfterMs !== null &&
+        now >= request.expiresAt + claimAfterMs &&
+        // A debt needs an account to weigh on; a claim would only publish the prompt of a payer nobody registered.
+        ledger.account(receipt.payer).opened
+      ) {
         // Marked only once written (or found written): a failed attempt is tried again next pass.
         pending.claimed = await this.#write({ kind: "claim", request, receipt }, () => {
           this.#claimed += receipt.credits;
