@@ -106,6 +106,15 @@ describe("LlamaCppEngine on the real test model", () => {
     assert.ok((capped.done?.usage.completionTokens ?? 0) <= 15, `${capped.done?.usage.completionTokens} completion tokens`);
     assert.ok((capped.done?.usage.completionTokens ?? 0) >= 14);
     assert.ok(free.text.startsWith(capped.text), "the same generation, cut where the reserve ends");
+    // A prompt that alone uses the reserve is refused before it is evaluated, with the code that means 402.
+    await assert.rejects(
+      collect(engine.generateChat(story({ maxTokens: 40 }), { maxTotalTokens: prompt })),
+      (error: unknown) => error instanceof Error && "code" in error && error.code === "insufficient_credits",
+    );
+    await assert.rejects(
+      collect(engine.generateCompletion({ ...story(), prompt: "Once upon a time there was a dog" }, { maxTotalTokens: 3 })),
+      (error: unknown) => error instanceof Error && "code" in error && error.code === "insufficient_credits",
+    );
     // n choices share one budget: the second choice gets what the first left.
     const shared = await collect(engine.generateChat(story({ maxTokens: 10, n: 3 }), { maxTotalTokens: prompt + 15 }));
     assert.ok((shared.done?.usage.completionTokens ?? 0) <= 15);

@@ -1,4 +1,5 @@
 import { basename } from "node:path";
+import { InsufficientCreditsError } from "@opengateway/ledger";
 import type {
   ChatGeneration,
   ChoiceEnd,
@@ -266,6 +267,15 @@ export class LlamaCppEngine implements InferenceEngine {
     for (const tool of Object.values(plan.functions ?? {}))
       if (tool.params !== undefined) await this.#grammarFor(tool.params, false);
     const history = toChatHistory(plan.messages, { continueFinal: request.continueFinal });
+    if (options.maxTotalTokens !== undefined) {
+      // The prompt as the chat template renders it, counted before anything is evaluated.
+      const { contextText } = slot.chat.chatWrapper.generateContextState({
+        chatHistory: history,
+        availableFunctions: functions,
+        documentFunctionParams: functions ? true : undefined,
+      });
+      refuseUnaffordablePrompt(contextText.tokenize(this.#model.tokenizer).length, options.maxTotalTokens);
+    }
     return this.#runChoices(
       slot,
       request,
@@ -315,6 +325,9 @@ export class LlamaCppEngine implements InferenceEngine {
     signal: AbortSignal,
     options: GenerateOptions,
   ): Promise<ChoicesResult | undefined> {
+    if (options.maxTotalTokens !== undefined) {
+      refuseUnaffordablePrompt(this.#model.tokenize(request.prompt).length, options.maxTotalTokens);
+    }
     const completion = new LlamaCompletion({ contextSequence: slot.sequence });
     try {
       return await this.#runChoices(
@@ -468,6 +481,19 @@ function vocabularySizeOf(model: LlamaModel): number | undefined {
   const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: unknown } } } | undefined)?.tokenizer?.ggml
     ?.tokens;
   return Array.isArray(tokens) ? tokens.length : undefined;
+}
+
+/**
+ * A prompt that alone costs what the payer reserved is refused before it is evaluated: otherwise a
+ * payer could have long prompts evaluated for nothing (maxCredits 0) and the provider would stop
+ * after one token, unpaid for the work.
+ */
+function refuseUnaffordablePrompt(promptTokens: number, maxTotalTokens: number): void {
+  if (promptTokens >= maxTotalTokens) {
+    throw new InsufficientCreditsError(
+      `the prompt is ${promptTokens} tokens; the request's maxCredits pays for ${maxTotalTokens} tokens in all`,
+    );
+  }
 }
 
 function toEngineError(error: unknown): Error {
