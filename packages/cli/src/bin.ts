@@ -68,6 +68,7 @@ nodeCommand
     "relay /ws addresses the page's tabs join through (default: this node's own, with --relay)",
     [],
   )
+  .option("--contribute-model-url <url...>", "GGUF files hosted elsewhere (http/https) the page also offers", [])
   .option("--contribute-dir <dir>", "the built contributor page (default: packages/browser-node/dist/contribute)")
   .option(
     "--registration-difficulty <bits>",
@@ -103,6 +104,7 @@ gatewayCommand
   )
   .option("--contribute-bootstrap <multiaddr...>", "relay /ws addresses the /contribute page's tabs join through", [])
   .option("--contribute-model <path...>", "GGUF files /contribute offers to tabs", [])
+  .option("--contribute-model-url <url...>", "GGUF files hosted elsewhere (http/https) that /contribute offers to tabs", [])
   .option("--contribute-dir <dir>", "the built contributor page (default: packages/browser-node/dist/contribute)")
   .option("--no-credits", "do not charge API keys' accounts (no ledger)")
   .option("--ledger-file <path>", "where the gateway keeps its ledger (default: <home>/gateway-ledger.sqlite)")

@@ -22,6 +22,7 @@ export interface GatewayCommandOptions {
   credits: boolean;
   contributeBootstrap: string[];
   contributeModel: string[];
+  contributeModelUrl: string[];
   contributeDir?: string;
   ledgerFile?: string;
   ledgerSyncIntervalMs?: number;
@@ -50,6 +51,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
           pageDir,
           bootstrap: () => options.contributeBootstrap,
           modelFiles: options.contributeModel,
+          modelUrls: options.contributeModelUrl,
           region: options.region ?? null,
           localNetwork: options.local,
           // Tabs keep the same ledger as this gateway; on a devnet every tab of one browser gets its own grant.

@@ -35,6 +35,7 @@ export interface NodeCommandOptions {
   contributePort?: number;
   contributeHost: string;
   contributeBootstrap: string[];
+  contributeModelUrl: string[];
   contributeDir?: string;
   registrationDifficulty?: number;
   streamBatchMs?: number;
@@ -134,6 +135,7 @@ async function serveContributePage(options: NodeCommandOptions, node: FullNode) 
     pageDir,
     bootstrap: () => bootstrap,
     modelFiles: [node.modelPath],
+    modelUrls: options.contributeModelUrl,
     region: node.region,
     localNetwork: options.local,
     // Tabs keep the ledger this node keeps, with its parameters (devnet: a grant per tab).

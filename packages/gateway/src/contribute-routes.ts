@@ -10,6 +10,8 @@ export interface ContributePageOptions {
   bootstrap: () => string[];
   /** GGUF files offered to tabs, served under /contribute/models/<file name>. */
   modelFiles: string[];
+  /** GGUF files hosted elsewhere (http/https URLs, e.g. a CDN), offered to tabs after the local ones. */
+  modelUrls?: string[];
   iceServers?: Array<{ urls: string | string[]; username?: string; credential?: string }>;
   region?: string | null;
   localNetwork?: boolean;
@@ -28,6 +30,7 @@ export interface ContributePageOptions {
  */
 export function mountContributePage(app: Express, options: ContributePageOptions): void {
   const models = new Map(options.modelFiles.map((path) => [basename(path), resolve(path)]));
+  const remote = (options.modelUrls ?? []).map(checkedModelUrl);
   // The page's assets are relative, so it must be loaded from /contribute/ (non-strict routing also sends that here).
   app.get("/contribute", (req, res, next) => {
     if (req.originalUrl.split("?")[0] === "/contribute") res.redirect(301, "/contribute/");
@@ -37,7 +40,11 @@ export function mountContributePage(app: Express, options: ContributePageOptions
     res.setHeader("cache-control", "no-store");
     res.json({
       bootstrap: options.bootstrap(),
-      models: [...models].map(([name, path]) => ({ url: `models/${encodeURIComponent(name)}`, sizeBytes: statSync(path).size })),
+      models: [
+        ...[...models].map(([name, path]) => ({ url: `models/${encodeURIComponent(name)}`, sizeBytes: statSync(path).size })),
+        // The page asks their servers for the size (HEAD) before deciding a model fits.
+        ...remote.map((url) => ({ url })),
+      ],
       iceServers: options.iceServers ?? [],
       region: options.region ?? null,
       localNetwork: options.localNetwork ?? false,
@@ -53,4 +60,25 @@ export function mountContributePage(app: Express, options: ContributePageOptions
     res.sendFile(path, { headers: { "content-type": "application/octet-stream" } });
   });
   app.use("/contribute", express.static(options.pageDir, { index: "index.html" }));
+}
+
+export class InvalidModelUrlError extends Error {
+  constructor(url: string) {
+    super(`'${url}' is not an http(s) URL of a .gguf file`);
+    this.name = "InvalidModelUrlError";
+  }
+}
+
+/** Only http(s) URLs of GGUF files reach the page's config. */
+function checkedModelUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidModelUrlError(url);
+  }
+  if ((parsed.protocol !== "https:" && parsed.protocol !== "http:") || !parsed.pathname.endsWith(".gguf")) {
+    throw new InvalidModelUrlError(url);
+  }
+  return parsed.toString();
 }
