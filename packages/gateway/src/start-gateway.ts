@@ -87,6 +87,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     keys: options.apiKeys,
     accountSecret: options.accountSecret ?? globalThis.crypto.getRandomValues(new Uint8Array(32)),
   });
+  // Dialled first: the ledger's first reconciliation (below) waits for a peer that keeps one.
+  for (const peer of options.peers ?? []) {
+    libp2p.dial(multiaddr(peer)).catch((error: unknown) => logger.warn({ peer, err: error }, "could not dial peer"));
+  }
   const wallet = options.ledger ? await openWallet(options.ledger, accounts, libp2p, logger) : undefined;
   const receipts = new ReceiptLog();
   const router = new InferenceRouter(libp2p, table, {
@@ -129,10 +133,6 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}/v1`;
 
-  for (const peer of options.peers ?? []) {
-    libp2p.dial(multiaddr(peer)).catch((error: unknown) => logger.warn({ peer, err: error }, "could not dial peer"));
-  }
-
   return {
     url,
     libp2p,
@@ -166,7 +166,12 @@ async function openWallet(
     onError: (error) => logger.debug({ err: error }, "ledger sync"),
   });
   await sync.start();
-  const wallet = new LedgerWallet(new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) }));
+  // The API keys' chains continue where the network has them: a gateway whose ledger file was lost
+  // must not sign an open or a settle at a height it signed before (an equivocation).
+  const firstSync = sync.reconcileWithFirstPeers();
+  const wallet = new LedgerWallet(new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) }), {
+    ready: firstSync,
+  });
   if (options.registerAccounts) {
     const machine = await nodeMachineFingerprintHash();
     for (const identity of accounts.identities()) {
@@ -183,6 +188,7 @@ async function openWallet(
     ledger,
     close: async () => {
       await sync.stop();
+      await firstSync;
       await ledger.save();
       await store?.close();
     },
