@@ -21,7 +21,7 @@ export interface GatewayAppOptions {
   /** What `GET /v1/opengateway/network` shows: known peers with region, clusters, models and load. */
   network: () => unknown;
   /** What `GET /v1/opengateway/wallet` shows for the calling key's account. */
-  wallet: (payer: Identity) => unknown;
+  wallet: (payer: Identity) => unknown | Promise<unknown>;
   onReceipt: (payer: string, receipt: InferenceReceipt, clientId: string) => void;
   /** Serve the browser contributor page at /contribute. */
   contribute?: ContributePageOptions;
@@ -82,8 +82,8 @@ export function createGatewayApp(options: GatewayAppOptions): Express {
     "/embeddings",
     generation((api, body, context) => api.embeddings(body, context)),
   );
-  v1.get("/opengateway/wallet", (_req, res) => {
-    res.json(options.wallet(accountOf(res)));
+  v1.get("/opengateway/wallet", async (_req, res) => {
+    res.json(await options.wallet(accountOf(res)));
   });
   v1.get("/opengateway/network", (_req, res) => {
     res.json(options.network());

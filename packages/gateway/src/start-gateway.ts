@@ -17,6 +17,7 @@ import { InferenceRouter, LedgerWallet, NetworkWatcher, OpenAIApi, ProviderTable
 import type { Logger } from "pino";
 import { pino } from "pino";
 import { ApiKeyAccounts } from "./api-key-accounts.js";
+import { BackgroundSettlements } from "./background-settlements.js";
 import type { ContributePageOptions } from "./contribute-routes.js";
 import { createGatewayApp } from "./create-gateway-app.js";
 
@@ -93,28 +94,36 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   }
   const wallet = options.ledger ? await openWallet(options.ledger, accounts, libp2p, logger) : undefined;
   const receipts = new ReceiptLog();
+  const settlements = wallet
+    ? new BackgroundSettlements(wallet.wallet, { onError: (error) => logger.warn({ err: error }, "settlement failed") })
+    : undefined;
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
-    payments: wallet?.wallet,
+    payments: settlements,
     onPaymentError: (error) => logger.warn({ err: error }, "settlement failed"),
+  });
+  const walletView = (payer: Identity) => ({
+    ...(wallet?.wallet.view(payer.id) ?? {
+      identity: payer.id,
+      registered: false,
+      balance: 0,
+      spendable: 0,
+      locked: 0,
+      reserved: 0,
+      debt: 0,
+    }),
+    ledger: wallet ? "on" : "off",
+    receipts: receipts.list(payer.id),
   });
   const app = createGatewayApp({
     api: new OpenAIApi(router),
     onReceipt: (payer, receipt, clientId) => receipts.add(payer, receipt, clientId),
-    wallet: (payer) => ({
-      ...(wallet?.wallet.view(payer.id) ?? {
-        identity: payer.id,
-        registered: false,
-        balance: 0,
-        spendable: 0,
-        locked: 0,
-        reserved: 0,
-        debt: 0,
-      }),
-      ledger: wallet ? "on" : "off",
-      receipts: receipts.list(payer.id),
-    }),
+    wallet: async (payer) => {
+      // The caller's settlements still being written first: the balance then includes its last request.
+      await settlements?.settled(payer.id);
+      return walletView(payer);
+    },
     accounts,
     logger,
     maxBodyBytes: options.maxBodyBytes,
@@ -144,6 +153,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await settlements?.drain();
       await wallet?.close();
       await libp2p.stop();
     },
