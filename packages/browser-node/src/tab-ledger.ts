@@ -12,7 +12,7 @@ import {
 } from "@opengateway/ledger";
 import { IndexedDbLedgerStore } from "@opengateway/ledger/indexeddb";
 import type { NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
-import { LedgerSync } from "@opengateway/p2p";
+import { LedgerSync, nodeLedgerSummary } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 
 /** The ledger parameters a tab takes from its operator (config.json): they must match the network's. */
@@ -225,27 +225,11 @@ export class TabLedger {
 
   /** What the tab's node-info answers carry, in the shape full nodes use. */
   summary(): NodeLedgerSummary {
-    const totals = this.ledger.totals();
-    const self = this.ledger.account(this.#identity.id);
-    return {
-      merkleRoot: this.ledger.merkleRoot(),
-      accounts: totals.accounts,
-      blocks: totals.blocks,
-      minted: totals.minted,
-      balances: totals.balances,
-      inFlight: totals.inFlight,
-      burned: totals.burned,
-      self: {
-        opened: self.opened,
-        height: self.height,
-        balance: self.balance,
-        debt: self.debt,
-        frozenAt: self.frozenAt,
-        earned: this.earnings.collected,
-        claimed: this.earnings.claimed,
-        swept: 0,
-      },
-    };
+    return nodeLedgerSummary(this.ledger, this.#identity.id, {
+      earned: this.earnings.collected,
+      claimed: this.earnings.claimed,
+      swept: 0,
+    });
   }
 
   /** Stops registration, collection and sync; saves what is unsaved and closes the store. */

@@ -248,13 +248,9 @@ export class WllamaEngine implements InferenceEngine {
         const choice = chunk.choices[0];
         meter.advance(chunk.timings);
         if (choice?.text) yield { type: "text", text: choice.text, tokens: meter.take() };
-        if (!choice?.finish_reason && overBudget(meter.prompt, meter.predicted)) {
-          budget.abort();
-          yield { type: "end", finishReason: "length", usage: meter.usage(undefined) };
-          return;
-        }
-        if (choice?.finish_reason) {
-          yield { type: "end", finishReason: toFinishReason(choice.finish_reason), usage: meter.usage(chunk.usage) };
+        const finishReason = choiceEnd(choice?.finish_reason, meter, overBudget, budget);
+        if (finishReason) {
+          yield { type: "end", finishReason, usage: meter.usage(chunk.usage) };
           return;
         }
       }
@@ -290,17 +286,11 @@ export class WllamaEngine implements InferenceEngine {
         meter.advance(chunk.timings);
         if (choice?.delta.content) yield { type: "text", text: choice.delta.content, tokens: meter.take() };
         if (choice?.delta.tool_calls) toolCalls.add(choice.delta.tool_calls);
-        if (!choice?.finish_reason && overBudget(meter.prompt, meter.predicted)) {
-          budget.abort();
+        const finishReason = choiceEnd(choice?.finish_reason, meter, overBudget, budget);
+        if (finishReason) {
           const calls = toolCalls.calls();
           if (calls.length > 0) yield { type: "tool_calls", calls };
-          yield { type: "end", finishReason: "length", usage: meter.usage(undefined) };
-          return;
-        }
-        if (choice?.finish_reason) {
-          const calls = toolCalls.calls();
-          if (calls.length > 0) yield { type: "tool_calls", calls };
-          yield { type: "end", finishReason: toFinishReason(choice.finish_reason), usage: meter.usage(chunk.usage) };
+          yield { type: "end", finishReason, usage: meter.usage(chunk.usage) };
           return;
         }
       }
@@ -362,6 +352,22 @@ function toolingFor(request: ChatGeneration): Partial<ChatCompletionParams> {
         : { type: "json_schema", json_schema: { name: format.name, schema: format.schema, strict: true } };
   }
   return tooling;
+}
+
+/**
+ * Whether the choice ends with this chunk: llama.cpp's own finish reason, or the payer's reserve
+ * spent (generation is then stopped, and the choice ends cut by length); undefined while it goes on.
+ */
+function choiceEnd(
+  reason: string | null | undefined,
+  meter: TokenMeter,
+  overBudget: OverBudget,
+  budget: AbortController,
+): FinishReason | undefined {
+  if (reason) return toFinishReason(reason);
+  if (!overBudget(meter.prompt, meter.predicted)) return undefined;
+  budget.abort();
+  return "length";
 }
 
 function toFinishReason(reason: string): FinishReason {

@@ -1,2 +1,20 @@
+import { fileURLToPath } from "node:url";
+import type { LedgerParams } from "@opengateway/ledger";
+
 /** Registration work on a devnet (`--local`): trivial, so `pnpm start` is ready in seconds. */
 export const LOCAL_REGISTRATION_DIFFICULTY_BITS = 12;
+
+/**
+ * The ledger parameters a command's flags set: `--registration-difficulty`, or the devnet's with
+ * `--local`; otherwise none (the network defaults: a minute or two of registration work).
+ */
+export function ledgerParamOverrides(options: { registrationDifficulty?: number; local: boolean }): Partial<LedgerParams> {
+  return options.registrationDifficulty !== undefined || options.local
+    ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
+    : {};
+}
+
+/** The built contributor page, unless `--contribute-dir` names another. */
+export function contributePageDir(override: string | undefined): string {
+  return override ?? fileURLToPath(new URL("../../browser-node/dist/contribute/", import.meta.url));
+}

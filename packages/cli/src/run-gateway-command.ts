@@ -1,11 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startGateway } from "@opengateway/gateway";
 import { ledgerParams } from "@opengateway/ledger";
 import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
-import { LOCAL_REGISTRATION_DIFFICULTY_BITS } from "./network-params.js";
+import { contributePageDir, ledgerParamOverrides } from "./network-params.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -31,12 +30,8 @@ export interface GatewayCommandOptions {
 }
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
-  const pageDir = options.contributeDir ?? fileURLToPath(new URL("../../browser-node/dist/contribute/", import.meta.url));
-  // Devnets register in milliseconds; the network default takes a minute or two of work.
-  const ledgerOverrides =
-    options.registrationDifficulty !== undefined || options.local
-      ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
-      : {};
+  const pageDir = contributePageDir(options.contributeDir);
+  const ledgerOverrides = ledgerParamOverrides(options);
   const gateway = await startGateway({
     host: options.host,
     port: options.port,

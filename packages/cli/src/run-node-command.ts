@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { FullNode } from "@opengateway/full-node";
 import { startFullNode } from "@opengateway/full-node";
 import { InvalidSweepRuleError, machineFingerprintHash, validateSweepRule } from "@opengateway/ledger";
@@ -8,7 +7,7 @@ import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fin
 import { generateIdentity } from "@opengateway/protocol";
 import { loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
-import { LOCAL_REGISTRATION_DIFFICULTY_BITS } from "./network-params.js";
+import { contributePageDir, ledgerParamOverrides } from "./network-params.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -66,10 +65,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
           path: options.ledgerFile ?? join(options.home, `node-ledger-${identity.id.slice(-8)}.sqlite`),
           // A devnet runs many nodes on one machine: each gets its own grant there, never on a real network.
           fingerprintHash: options.local ? machineFingerprintHash({ machine, account: identity.id }) : machine,
-          params:
-            options.registrationDifficulty !== undefined || options.local
-              ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
-              : {},
+          params: ledgerParamOverrides(options),
           requirePayment: options.requirePayment,
           syncIntervalMs: options.ledgerSyncIntervalMs,
           claimAfterMs: options.claimAfterMs,
@@ -121,7 +117,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
 
 /** The contributor page, offering tabs this node's model file (from its model cache) and this node as their relay. */
 async function serveContributePage(options: NodeCommandOptions, node: FullNode) {
-  const pageDir = options.contributeDir ?? fileURLToPath(new URL("../../browser-node/dist/contribute/", import.meta.url));
+  const pageDir = contributePageDir(options.contributeDir);
   if (!existsSync(join(pageDir, "index.html"))) {
     throw new Error(`no contributor page in ${pageDir}: build it (pnpm build) or pass --contribute-dir`);
   }

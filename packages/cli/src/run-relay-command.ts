@@ -6,7 +6,7 @@ import { ADVERT_TOPIC, createLibp2pNode, LedgerSync } from "@opengateway/p2p";
 import { generateIdentity } from "@opengateway/protocol";
 import { loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
-import { LOCAL_REGISTRATION_DIFFICULTY_BITS } from "./network-params.js";
+import { ledgerParamOverrides } from "./network-params.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -57,11 +57,7 @@ async function startLedgerReplica(
 ) {
   const path = options.ledgerFile ?? join(options.home, "relay-ledger.sqlite");
   await mkdir(dirname(path), { recursive: true });
-  const params = ledgerParams(
-    options.registrationDifficulty !== undefined || options.local
-      ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
-      : {},
-  );
+  const params = ledgerParams(ledgerParamOverrides(options));
   const store = await SqliteLedgerStore.open(path);
   const ledger = await Ledger.load(store, { params });
   const sync = new LedgerSync(node, ledger, {

@@ -6,7 +6,7 @@ import { createLibp2pNode, LedgerSync } from "@opengateway/p2p";
 import type { Identity } from "@opengateway/protocol";
 import { generateIdentity, isIdentityId } from "@opengateway/protocol";
 import { readIdentityFile, writeIdentityFile } from "@opengateway/sdk";
-import { LOCAL_REGISTRATION_DIFFICULTY_BITS } from "./network-params.js";
+import { ledgerParamOverrides } from "./network-params.js";
 
 export interface WalletOptions {
   keyFile: string;
@@ -60,11 +60,7 @@ export async function walletImport(options: WalletOptions & { from: string; from
 
 /** Joins the network just long enough to bring this ledger copy up to date, then runs `task`. */
 async function withLedger<T>(options: WalletOptions, task: (ledger: Ledger, sync: LedgerSync) => Promise<T>): Promise<T> {
-  const params = ledgerParams(
-    options.registrationDifficulty !== undefined || options.local
-      ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
-      : {},
-  );
+  const params = ledgerParams(ledgerParamOverrides(options));
   const ledger = new Ledger({ params });
   const node = await createLibp2pNode({
     identity: generateIdentity(),

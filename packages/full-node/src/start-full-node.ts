@@ -16,7 +16,14 @@ import {
 } from "@opengateway/ledger";
 import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
 import type { IceServer, InferenceServedEvent, NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
-import { AdvertPublisher, createLibp2pNode, inferenceService, LedgerSync, nodeInfoService } from "@opengateway/p2p";
+import {
+  AdvertPublisher,
+  createLibp2pNode,
+  inferenceService,
+  LedgerSync,
+  nodeInfoService,
+  nodeLedgerSummary,
+} from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, InferenceRequest, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
 import type { HardwareProfile } from "./hardware-profile.js";
@@ -269,29 +276,12 @@ async function startCredits(
         .catch((error: unknown) => {
           if (!controller.signal.aborted) options.onError?.(error);
         });
-  const summary = (): NodeLedgerSummary => {
-    const totals = ledger.totals();
-    const self = ledger.account(identity.id);
-    return {
-      merkleRoot: ledger.merkleRoot(),
-      accounts: totals.accounts,
-      blocks: totals.blocks,
-      minted: totals.minted,
-      balances: totals.balances,
-      inFlight: totals.inFlight,
-      burned: totals.burned,
-      self: {
-        opened: self.opened,
-        height: self.height,
-        balance: self.balance,
-        debt: self.debt,
-        frozenAt: self.frozenAt,
-        earned: earnings.collected,
-        claimed: earnings.claimed,
-        swept: sweep?.swept ?? 0,
-      },
-    };
-  };
+  const summary = (): NodeLedgerSummary =>
+    nodeLedgerSummary(ledger, identity.id, {
+      earned: earnings.collected,
+      claimed: earnings.claimed,
+      swept: sweep?.swept ?? 0,
+    });
   /** A payer must be on the ledger, owe nothing, and hold maxCredits; an unknown payer's chain is fetched from the peer that sent the request first. */
   const authorize = async (request: InferenceRequest, fromPeer: string): Promise<void> => {
     if (!ledger.account(request.payer).opened) {

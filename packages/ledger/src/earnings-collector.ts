@@ -83,10 +83,7 @@ export class EarningsCollector {
   track(receipt: InferenceReceipt, request?: InferenceRequest): void {
     if (receipt.provider !== this.#identity.id) return;
     this.#pending.set(`${receipt.payer}/${receipt.requestId}`, { receipt, request, claimed: false });
-    if (this.#pending.size > (this.#options.maxPending ?? 10_000)) {
-      const oldest = this.#pending.keys().next().value;
-      if (oldest !== undefined) this.#pending.delete(oldest);
-    }
+    dropOldest(this.#pending, this.#options.maxPending ?? 10_000);
   }
 
   start(): void {
@@ -95,10 +92,7 @@ export class EarningsCollector {
     this.#unsubscribe = this.#writer.ledger.onApplied((block) => {
       if ((block.kind === "send" && block.to === me) || (block.kind === "settle" && block.receipt.provider === me)) {
         this.#arrived.set(ledgerBlockHash(block), block);
-        if (this.#arrived.size > (this.#options.maxPending ?? 10_000)) {
-          const oldest = this.#arrived.keys().next().value;
-          if (oldest !== undefined) this.#arrived.delete(oldest);
-        }
+        dropOldest(this.#arrived, this.#options.maxPending ?? 10_000);
       }
     });
     this.#timer = setInterval(() => void this.collect(), this.#options.intervalMs ?? DEFAULT_COLLECT_INTERVAL_MS);
@@ -194,5 +188,14 @@ export class EarningsCollector {
 
   #now(): number {
     return this.#options.now?.() ?? Date.now();
+  }
+}
+
+/** Keeps a map (in insertion order) to `max` entries by forgetting the oldest. */
+function dropOldest(map: Map<string, unknown>, max: number): void {
+  while (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest === undefined) return;
+    map.delete(oldest);
   }
 }

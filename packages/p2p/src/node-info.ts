@@ -1,5 +1,6 @@
 import type { Libp2p, PeerId, Stream } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
+import type { Ledger } from "@opengateway/ledger";
 import { NODE_INFO_PROTOCOL, nodeCapabilitiesShape, utf8Decode, utf8Encode } from "@opengateway/protocol";
 import { z } from "zod";
 import { DEFAULT_NODE_INFO_TIMEOUT_MS } from "./constants.js";
@@ -31,6 +32,33 @@ export const nodeLedgerSummarySchema = z.object({
   }),
 });
 export type NodeLedgerSummary = z.infer<typeof nodeLedgerSummarySchema>;
+
+/** What a node or tab reports of `ledger` and of its own `account`, with what it collected since it started. */
+export function nodeLedgerSummary(
+  ledger: Ledger,
+  account: string,
+  collected: { earned: number; claimed: number; swept: number },
+): NodeLedgerSummary {
+  const totals = ledger.totals();
+  const self = ledger.account(account);
+  return {
+    merkleRoot: ledger.merkleRoot(),
+    accounts: totals.accounts,
+    blocks: totals.blocks,
+    minted: totals.minted,
+    balances: totals.balances,
+    inFlight: totals.inFlight,
+    burned: totals.burned,
+    self: {
+      opened: self.opened,
+      height: self.height,
+      balance: self.balance,
+      debt: self.debt,
+      frozenAt: self.frozenAt,
+      ...collected,
+    },
+  };
+}
 
 /**
  * What `/opengateway/info/1.0.0` answers: the capabilities a node advertises, plus its ledger view
