@@ -4,3 +4,7 @@ export * from "./model-source.js";
 export * from "./sequence-pool.js";
 export * from "./start-full-node.js";
 export * from "./throughput-meter.js";
+export * from "./audit/audit-verdict.js";
+export * from "./audit/choice-judgement.js";
+export * from "./audit/inference-auditor.js";
+export * from "./audit/sampling-set.js";

@@ -33,16 +33,10 @@ import type {
   LlamaModel,
   Token,
 } from "node-llama-cpp";
-import {
-  GeneralChatWrapper,
-  getLlama,
-  LlamaChat,
-  LlamaCompletion,
-  LlamaLogLevel,
-  resolveChatWrapper,
-  TokenBias,
-} from "node-llama-cpp";
+import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, TokenBias } from "node-llama-cpp";
 import { toChatHistory } from "./chat-history.js";
+import { chatWrapperFor, renderChatPrompt } from "./chat-prompt.js";
+import { ENGINE_TOP_K } from "./constants.js";
 import type { Lease } from "./sequence-pool.js";
 import { SequencePool } from "./sequence-pool.js";
 import { planToolUse } from "./tool-use-plan.js";
@@ -123,11 +117,7 @@ export class LlamaCppEngine implements InferenceEngine {
       const model = await llama.loadModel({ modelPath: options.modelPath });
       const contextSize = options.contextSize ?? Math.min(model.trainContextSize, MAX_DEFAULT_CONTEXT);
       const context = await model.createContext({ sequences: parallel, contextSize, threads: options.threads });
-      // Models without a chat template (like the tiny test model) get a plain, general format.
-      const chatWrapper =
-        (model.fileInfo.metadata?.tokenizer?.chat_template
-          ? resolveChatWrapper(model, { fallbackToOtherWrappersOnJinjaError: true })
-          : undefined) ?? new GeneralChatWrapper();
+      const chatWrapper = chatWrapperFor(model);
       const slots: Slot[] = [];
       for (let i = 0; i < parallel; i++) {
         const sequence = context.getSequence();
@@ -269,11 +259,7 @@ export class LlamaCppEngine implements InferenceEngine {
     const history = toChatHistory(plan.messages, { continueFinal: request.continueFinal });
     if (options.maxTotalTokens !== undefined) {
       // The prompt as the chat template renders it, counted before anything is evaluated.
-      const { contextText } = slot.chat.chatWrapper.generateContextState({
-        chatHistory: history,
-        availableFunctions: functions,
-        documentFunctionParams: functions ? true : undefined,
-      });
+      const { contextText } = renderChatPrompt(slot.chat.chatWrapper, history, functions);
       refuseUnaffordablePrompt(contextText.tokenize(this.#model.tokenizer).length, options.maxTotalTokens);
     }
     return this.#runChoices(
@@ -383,6 +369,7 @@ export class LlamaCppEngine implements InferenceEngine {
         maxTokens: request.maxTokens,
         temperature: request.temperature,
         topP: request.topP,
+        topK: ENGINE_TOP_K,
         seed: (request.seed + index) >>> 0,
         customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
         repeatPenalty: penaltiesFor(request),
@@ -461,6 +448,7 @@ interface SamplingOptions {
   maxTokens: number;
   temperature: number;
   topP: number;
+  topK: number;
   seed: number;
   customStopTriggers: string[] | undefined;
   repeatPenalty: false | { penalty: number; presencePenalty: number; frequencyPenalty: number; lastTokens: number };
