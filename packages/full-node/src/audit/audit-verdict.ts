@@ -8,6 +8,7 @@ export type AuditReasonCode =
   | "unsupported-request"
   /** Prompt and completion do not fit the auditor's context. */
   | "context-overflow"
+  /** The auditor holds another model than the request names. */
   | "model-mismatch"
   /** The delivered choices are not the ones the request asked for. */
   | "choice-mismatch"
@@ -92,4 +93,4 @@ export function outcomeOf(reasons: readonly AuditReason[]): AuditOutcome {
   return reasons.every((reason) => UNAUDITABLE.has(reason.code)) ? "unauditable" : "fail";
 }
 
-const UNAUDITABLE: ReadonlySet<AuditReasonCode> = new Set(["unsupported-request", "context-overflow"]);
+const UNAUDITABLE: ReadonlySet<AuditReasonCode> = new Set(["unsupported-request", "context-overflow", "model-mismatch"]);

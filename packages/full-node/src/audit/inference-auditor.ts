@@ -103,6 +103,7 @@ export class InferenceAuditor {
   }
 
   async audit(input: AuditInput, options: { signal?: AbortSignal } = {}): Promise<AuditVerdict> {
+    options.signal?.throwIfAborted();
     const started = performance.now();
     const verdict = (reasons: AuditReason[], choices: ChoiceFigures[] = [], rest: Partial<AuditVerdict> = {}, evaluatedTokens = 0) => ({
       outcome: outcomeOf(reasons),
