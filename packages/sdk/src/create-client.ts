@@ -13,7 +13,7 @@ import { InferenceRouter } from "./inference-router.js";
 import type { WalletView } from "./ledger-wallet.js";
 import { LedgerWallet } from "./ledger-wallet.js";
 import { NetworkWatcher } from "./network-watcher.js";
-import { OpenAIApi } from "./openai-api.js";
+import { createOpenAIHandler } from "./openai-handler.js";
 import { createP2PFetch } from "./p2p-fetch.js";
 import { ProviderTable } from "./provider-table.js";
 
@@ -94,9 +94,9 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
     await libp2p.stop();
     throw error;
   }
-  const api = new OpenAIApi(new InferenceRouter(libp2p, table, { region: options.region ?? null, payments: credits?.wallet }));
+  const router = new InferenceRouter(libp2p, table, { region: options.region ?? null, payments: credits?.wallet });
   const fetch = createP2PFetch({
-    api,
+    handler: createOpenAIHandler({ router }),
     payer: identity,
     onReceipt: (receipt) => {
       receipts.unshift(receipt);
