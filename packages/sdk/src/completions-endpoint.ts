@@ -1,9 +1,9 @@
+import type { RouteRequest } from "@opengateway/p2p";
 import type { ChoiceEnd, InferenceReceipt, Usage } from "@opengateway/protocol";
 import { randomId } from "@opengateway/protocol";
 import type { Completion, CompletionChoice } from "openai/resources";
 import type { ValidatedCompletionRequest } from "./completion-request.js";
 import { parseCompletionRequest } from "./completion-request.js";
-import type { RouteRequest } from "./inference-router.js";
 import { requireServes, servedModel } from "./models-endpoint.js";
 import type { Fingerprinted, OpenAICall, OpenAIResult } from "./openai-endpoint.js";
 import { jsonResult, openAIUsage } from "./openai-endpoint.js";

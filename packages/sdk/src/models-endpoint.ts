@@ -1,10 +1,9 @@
+import type { InferenceRouter, ServedModelView } from "@opengateway/p2p";
 import type { InferenceKind } from "@opengateway/protocol";
 import type { Model } from "openai/resources";
-import type { InferenceRouter } from "./inference-router.js";
 import type { OpenAICall, OpenAIResult } from "./openai-endpoint.js";
 import { jsonResult } from "./openai-endpoint.js";
 import { OpenAIHttpError } from "./openai-error.js";
-import type { ServedModelView } from "./provider-table.js";
 
 const OWNER = "opengateway";
 

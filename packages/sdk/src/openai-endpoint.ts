@@ -1,6 +1,6 @@
+import type { InferenceRouter } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
 import type { CompletionUsage } from "openai/resources";
-import type { InferenceRouter } from "./inference-router.js";
 
 /** Who a request is for: the gateway fills it in from the API key, the SDK from its own identity. */
 export interface OpenAICallContext {

@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
+import type { RouterEvent } from "@opengateway/p2p";
+import { InferenceRouter, ProviderTable } from "@opengateway/p2p";
 import type { NodeCapabilities } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
-import type { RouterEvent } from "./inference-router.js";
-import { InferenceRouter } from "./inference-router.js";
 import { createOpenAIHandler } from "./openai-handler.js";
-import { ProviderTable } from "./provider-table.js";
 
 const capabilities: NodeCapabilities = {
   v: 1,

@@ -1,7 +1,7 @@
+import type { InferenceRouter } from "@opengateway/p2p";
 import { chatCompletionsEndpoint } from "./chat-completions-endpoint.js";
 import { completionsEndpoint } from "./completions-endpoint.js";
 import { embeddingsEndpoint } from "./embeddings-endpoint.js";
-import type { InferenceRouter } from "./inference-router.js";
 import { listModels, retrieveModel } from "./models-endpoint.js";
 import type { OpenAICall, OpenAICallContext, OpenAIResult } from "./openai-endpoint.js";
 import { OpenAIHttpError, toOpenAIHttpError } from "./openai-error.js";

@@ -1,5 +1,5 @@
+import type { RouteRequest, RouterEvent } from "@opengateway/p2p";
 import type { Usage } from "@opengateway/protocol";
-import type { RouteRequest, RouterEvent } from "./inference-router.js";
 import type { OpenAICall } from "./openai-endpoint.js";
 import type { OpenAIErrorBody } from "./openai-error.js";
 import { OpenAIHttpError, toOpenAIHttpError } from "./openai-error.js";
