@@ -68,7 +68,9 @@ describe("gateway HTTP surface without providers", () => {
     ]);
     const head = await fetch(`${root}/contribute/models/tiny.gguf`, { method: "HEAD" });
     assert.equal(head.headers.get("content-length"), "1234");
-    assert.equal((await fetch(`${root}/contribute/models/other.gguf`)).status, 404);
+    const other = await fetch(`${root}/contribute/models/other.gguf`);
+    assert.equal(other.status, 404);
+    assert.equal((await errorOf(other)).code, "unknown_url");
   });
 
   it("reports no providers on /healthz", async () => {
@@ -110,6 +112,12 @@ describe("gateway HTTP surface without providers", () => {
     });
     assert.equal(huge.status, 413);
     assert.equal((await errorOf(huge)).code, "request_too_large");
+  });
+
+  it("refuses an unknown region in x-opengateway-region with a 400 naming the header", async () => {
+    const response = await call("/models", { headers: { "x-opengateway-region": "atlantis" } });
+    assert.equal(response.status, 400);
+    assert.equal((await errorOf(response)).param, "x-opengateway-region");
   });
 
   it("answers unknown URLs with an OpenAI-shaped 404", async () => {
