@@ -1,5 +1,5 @@
 import type { ErrorCode } from "@opengateway/protocol";
-import { OpenGatewayError } from "@opengateway/protocol";
+import { WireError } from "@opengateway/protocol";
 
 /** The body every OpenAI error has: `{"error":{"message","type","param","code"}}`. */
 export interface OpenAIErrorBody {
@@ -53,7 +53,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { status: number; type: string }> = {
 /** Maps any failure to the OpenAI error a client sees; unknown failures become a 500 without internals. */
 export function toOpenAIHttpError(error: unknown): OpenAIHttpError {
   if (error instanceof OpenAIHttpError) return error;
-  if (error instanceof OpenGatewayError) {
+  if (WireError.isInstance(error)) {
     const { status, type } = STATUS_BY_CODE[error.code];
     return new OpenAIHttpError(status, error.message, {
       type,
