@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   CancelledError,
-  ERROR_CODES,
   EngineFailedError,
+  ERROR_CODES,
   errorClass,
   errorFromCode,
   errorMessage,
