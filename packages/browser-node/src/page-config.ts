@@ -1,6 +1,6 @@
 import type { IceServer } from "@opengateway/p2p";
 import { errorClass } from "@opengateway/protocol";
-import type { ModelOffer } from "./model-offer.js";
+import type { ModelOffer } from "./engines/model-offer.js";
 import type { TabLedgerConfig } from "./tab-ledger.js";
 
 /**
