@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { errorClass } from "@opengateway/protocol";
 import type { Express } from "express";
 import express from "express";
 import type { PageConfig, PageConfigJson } from "../page-config.js";
@@ -71,12 +72,11 @@ export function createContributePage(options: ContributePageOptions): Express {
   return page;
 }
 
-export class InvalidModelUrlError extends Error {
-  constructor(url: string) {
-    super(`'${url}' is not an http(s) URL of a .gguf file`);
-    this.name = "InvalidModelUrlError";
-  }
-}
+export class InvalidModelUrlError extends errorClass(
+  "InvalidModelUrlError",
+  "invalid_model_url",
+  (url: string) => `'${url}' is not an http(s) URL of a .gguf file`,
+) {}
 
 /** Only http(s) URLs of GGUF files reach the page's config. */
 function checkedModelUrl(url: string): string {
