@@ -68,8 +68,9 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
       if (pathname === "/v1" || pathname.startsWith("/v1/")) return await v1(request, pathname.slice("/v1".length));
       throw unknownUrl(request);
     } catch (error) {
-      if (toOpenAIHttpError(error).status >= 500) logFailure(error, request);
-      return openAIErrorResponse(error);
+      const httpError = toOpenAIHttpError(error);
+      if (httpError.status >= 500) logFailure(error, request);
+      return openAIErrorResponse(httpError);
     }
   };
 
