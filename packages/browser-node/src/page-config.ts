@@ -1,4 +1,5 @@
 import type { IceServer } from "@opengateway/p2p";
+import { errorClass } from "@opengateway/protocol";
 import type { ModelOffer } from "./engines/model-offer.js";
 import type { TabLedgerConfig } from "./tab-ledger.js";
 
@@ -24,15 +25,20 @@ export interface PageConfig {
   ledger?: TabLedgerConfig | null;
 }
 
+/**
+ * `config.json` as a server writes it (`@opengateway/browser-node/server`, or anyone hosting the
+ * page): a model may be named by its URL alone, its id then being the file name.
+ */
+export type PageConfigJson = Omit<PageConfig, "models"> & { models: Array<Omit<ModelOffer, "id"> & { id?: string }> };
+
 /** The ledger's own bound on the parameter (`ledgerParams`). */
 const MAX_REGISTRATION_DIFFICULTY_BITS = 64;
 
-export class InvalidPageConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidPageConfigError";
-  }
-}
+export class InvalidPageConfigError extends errorClass(
+  "InvalidPageConfigError",
+  "invalid_page_config",
+  (message: string) => message,
+) {}
 
 export async function loadPageConfig(options: { pageUrl: string; signal?: AbortSignal }): Promise<PageConfig> {
   const response = await fetch(new URL("config.json", options.pageUrl), { signal: options.signal, cache: "no-store" });
@@ -45,7 +51,7 @@ function emptyConfig(): PageConfig {
   return { bootstrap: [], models: [], iceServers: [] };
 }
 
-/** Validates a config object (config.json's content). */
+/** Validates a config object (config.json's content, a `PageConfigJson`). */
 export function parsePageConfig(value: unknown): PageConfig {
   if (!isRecord(value)) throw new InvalidPageConfigError("config.json must hold an object");
   const config = emptyConfig();
