@@ -14,7 +14,14 @@
 import { fileURLToPath } from "node:url";
 import type { AuditVerdict, DeliveredChoice } from "@opengateway/full-node";
 import { InferenceAuditor, LlamaCppEngine } from "@opengateway/full-node";
-import type { ChatBody, CompletionBody, InferenceReceipt, InferencePayload, InferenceRequest, Usage } from "@opengateway/protocol";
+import type {
+  ChatBody,
+  CompletionBody,
+  InferencePayload,
+  InferenceReceipt,
+  InferenceRequest,
+  Usage,
+} from "@opengateway/protocol";
 import { createInferenceRequest, generateIdentity } from "@opengateway/protocol";
 
 const modelPath =
@@ -141,7 +148,10 @@ async function forge(
     case "truncated": {
       if (served.choices.every((choice) => choice.text.length < 8)) return undefined;
       return {
-        choices: withText((choice) => choice.text.slice(0, Math.max(1, Math.floor(choice.text.length * (0.3 + rand() * 0.4)))), "stop"),
+        choices: withText(
+          (choice) => choice.text.slice(0, Math.max(1, Math.floor(choice.text.length * (0.3 + rand() * 0.4)))),
+          "stop",
+        ),
         usage: served.usage,
       };
     }
@@ -189,7 +199,8 @@ async function main(): Promise<void> {
     generatedTokens += served.usage.promptTokens + served.usage.completionTokens;
     evaluatedTokens += verdict.cost.evaluatedTokens;
     honest.push({ served, request, verdict });
-    if (verdict.outcome !== "pass") console.log(`false positive on request ${i}:`, JSON.stringify(verdict.reasons), JSON.stringify(payload));
+    if (verdict.outcome !== "pass")
+      console.log(`false positive on request ${i}:`, JSON.stringify(verdict.reasons), JSON.stringify(payload));
   }
   // Tallied apart for short answers (under 32 tokens), where a few tokens carry little evidence.
   const detected = new Map(CHEATS.map((cheat) => [cheat, { caught: 0, tried: 0, shortCaught: 0, shortTried: 0 }]));

@@ -126,7 +126,8 @@ export function judgeChoice(evidence: ChoiceEvidence, rules: ChoiceRules): Choic
     }
   }
   const slack = completionTokenSlack(rules.maxTokens);
-  if (tokens > rules.maxTokens + slack) fail("exceeds-max-tokens", `${tokens} tokens delivered for max_tokens ${rules.maxTokens}`);
+  if (tokens > rules.maxTokens + slack)
+    fail("exceeds-max-tokens", `${tokens} tokens delivered for max_tokens ${rules.maxTokens}`);
   if (evidence.finishReason === "length" && tokens < rules.maxTokens - slack) {
     if (rules.reserveMayHaveCut === false) {
       fail("implausible-length", `cut by length after ${tokens} of max_tokens ${rules.maxTokens}, with the reserve not spent`);

@@ -46,11 +46,18 @@ describe("InferenceAuditor on the real test model", () => {
     const events =
       generated.kind === "chat"
         ? engine.generateChat({ model: MODEL, ...generated.body })
-        : engine.generateCompletion({ model: MODEL, ...(generated.body as Extract<InferencePayload, { kind: "completion" }>["body"]) });
+        : engine.generateCompletion({
+            model: MODEL,
+            ...(generated.body as Extract<InferencePayload, { kind: "completion" }>["body"]),
+          });
     for await (const event of events) {
       if (event.type === "text") texts[event.index] = (texts[event.index] ?? "") + event.text;
       else if (event.type === "done") {
-        return { request, usage: event.usage, choices: event.choices.map((choice) => ({ ...choice, text: texts[choice.index] ?? "" })) };
+        return {
+          request,
+          usage: event.usage,
+          choices: event.choices.map((choice) => ({ ...choice, text: texts[choice.index] ?? "" })),
+        };
       }
     }
     throw new Error("no done event");
@@ -87,7 +94,10 @@ describe("InferenceAuditor on the real test model", () => {
       ...[1, 2, 3, 4, 5, 6].map((seed) => chat("The little dog", { seed, maxTokens: 96 })),
       chat("Lily and Tom went to the park", { temperature: 0.7, topP: 0.9, stop: ["."] }),
       chat("One day, a big bird", { temperature: 1.2, n: 2 }),
-      { kind: "completion", body: { prompt: "Tim had a red ball.", maxTokens: 64, temperature: 0.8, topP: 0.95, seed: 9, stop: [] } },
+      {
+        kind: "completion",
+        body: { prompt: "Tim had a red ball.", maxTokens: 64, temperature: 0.8, topP: 0.95, seed: 9, stop: [] },
+      },
     ];
     for (const payload of payloads) {
       const served = await serve(payload);
@@ -116,7 +126,10 @@ describe("InferenceAuditor on the real test model", () => {
     const hotter = await serve(claimed, chat("The little dog", { seed: 5, maxTokens: 128, temperature: 1.6 }));
     const verdict = await audit(hotter);
     assert.equal(verdict.outcome, "fail", JSON.stringify(verdict.choices));
-    const greedy = await serve(chat("Once upon a time", { temperature: 0 }), chat("Once upon a time", { temperature: 1, seed: 2 }));
+    const greedy = await serve(
+      chat("Once upon a time", { temperature: 0 }),
+      chat("Once upon a time", { temperature: 1, seed: 2 }),
+    );
     failedWith(await audit(greedy), "token-outside-sampling-set");
   });
 
@@ -134,7 +147,10 @@ describe("InferenceAuditor on the real test model", () => {
       "completion-usage-mismatch",
     );
     failedWith(await audit(served, served.choices, { ...served.usage, completionTokens: 1240 }), "completion-usage-mismatch");
-    failedWith(await audit(served, served.choices, { ...served.usage, promptTokens: served.usage.promptTokens + 5 }), "prompt-usage-mismatch");
+    failedWith(
+      await audit(served, served.choices, { ...served.usage, promptTokens: served.usage.promptTokens + 5 }),
+      "prompt-usage-mismatch",
+    );
   });
 
   it("says what it cannot audit instead of judging it", async () => {

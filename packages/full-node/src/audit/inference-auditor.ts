@@ -63,7 +63,14 @@ export class InferenceAuditor {
   readonly #chatWrapper: ChatWrapper;
   readonly #pool: SequencePool<CompletionScorer>;
 
-  private constructor(llama: Llama, model: LlamaModel, context: LlamaContext, modelId: string, parallel: number, maxQueue: number) {
+  private constructor(
+    llama: Llama,
+    model: LlamaModel,
+    context: LlamaContext,
+    modelId: string,
+    parallel: number,
+    maxQueue: number,
+  ) {
     this.#llama = llama;
     this.#model = model;
     this.#context = context;
@@ -105,7 +112,12 @@ export class InferenceAuditor {
   async audit(input: AuditInput, options: { signal?: AbortSignal } = {}): Promise<AuditVerdict> {
     options.signal?.throwIfAborted();
     const started = performance.now();
-    const verdict = (reasons: AuditReason[], choices: ChoiceFigures[] = [], rest: Partial<AuditVerdict> = {}, evaluatedTokens = 0) => ({
+    const verdict = (
+      reasons: AuditReason[],
+      choices: ChoiceFigures[] = [],
+      rest: Partial<AuditVerdict> = {},
+      evaluatedTokens = 0,
+    ) => ({
       outcome: outcomeOf(reasons),
       reasons,
       choices,
@@ -119,15 +131,26 @@ export class InferenceAuditor {
     const body = request.body;
     const choiceCount = body.n ?? 1;
     const byIndex = new Map(delivered.choices.map((choice) => [choice.index, choice]));
-    if (delivered.choices.length !== choiceCount || byIndex.size !== choiceCount || ![...byIndex.keys()].every((i) => i < choiceCount)) {
-      return verdict([{ code: "choice-mismatch", message: `${delivered.choices.length} choices delivered for n = ${choiceCount}` }]);
+    if (
+      delivered.choices.length !== choiceCount ||
+      byIndex.size !== choiceCount ||
+      ![...byIndex.keys()].every((i) => i < choiceCount)
+    ) {
+      return verdict([
+        { code: "choice-mismatch", message: `${delivered.choices.length} choices delivered for n = ${choiceCount}` },
+      ]);
     }
     const prompt = this.#renderPrompt(request);
     const stops = stopConditionsOf(this.#model, prompt.stopTriggers, body.stop);
-    const longest = Math.max(...delivered.choices.map((choice) => this.#model.tokenize(choice.text, false, "trimLeadingSpace").length));
+    const longest = Math.max(
+      ...delivered.choices.map((choice) => this.#model.tokenize(choice.text, false, "trimLeadingSpace").length),
+    );
     if (prompt.tokens.length + longest + completionTokenSlack(longest) + 1 > this.#context.contextSize) {
       return verdict([
-        { code: "context-overflow", message: `prompt and answer need more than the auditor's ${this.#context.contextSize} tokens` },
+        {
+          code: "context-overflow",
+          message: `prompt and answer need more than the auditor's ${this.#context.contextSize} tokens`,
+        },
       ]);
     }
     const lease = await this.#pool.acquire({ signal: options.signal });
@@ -165,11 +188,7 @@ export class InferenceAuditor {
       }
       let usage: AuditVerdict["usage"];
       if (receipt !== undefined) {
-        const checked = checkUsage(
-          receipt.usage,
-          { promptTokens: prompt.tokens.length, choices: figures },
-          body.maxTokens,
-        );
+        const checked = checkUsage(receipt.usage, { promptTokens: prompt.tokens.length, choices: figures }, body.maxTokens);
         usage = checked.figures;
         reasons.push(...checked.reasons);
       }
@@ -200,13 +219,17 @@ export class InferenceAuditor {
     if (request.kind === "chat") {
       const { tools, toolChoice, responseFormat } = request.body;
       if (tools !== undefined && tools.length > 0 && toolChoice !== "none") refuse("tool calls are not audited yet");
-      if (responseFormat !== undefined && responseFormat.type !== "text") refuse("response formats (grammars) are not audited yet");
+      if (responseFormat !== undefined && responseFormat.type !== "text")
+        refuse("response formats (grammars) are not audited yet");
     }
     return reasons;
   }
 
   /** The prompt tokens exactly as the engine evaluated them, and what would have ended the turn. */
-  #renderPrompt(request: InferenceRequest): { tokens: Token[]; stopTriggers: ReturnType<typeof renderChatPrompt>["stopGenerationTriggers"] } {
+  #renderPrompt(request: InferenceRequest): {
+    tokens: Token[];
+    stopTriggers: ReturnType<typeof renderChatPrompt>["stopGenerationTriggers"];
+  } {
     if (request.kind === "chat") {
       const history = toChatHistory(request.body.messages, { continueFinal: request.body.continueFinal });
       const rendered = renderChatPrompt(this.#chatWrapper, history);
@@ -234,4 +257,3 @@ function beginningToken(model: LlamaModel): Token | undefined {
   if (type === "wpm" || model.tokens.shouldPrependBosToken) return model.tokens.bos ?? undefined;
   return undefined;
 }
-

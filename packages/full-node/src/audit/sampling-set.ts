@@ -97,7 +97,8 @@ export function fitToken(candidates: readonly Candidate[], token: number, sampli
   const q = fits ? Math.exp(tokenLogQ) : 0;
   // Kept candidates are sorted, most likely first: the mass below the token is what follows it.
   let massBelow = 0;
-  for (let i = Math.max(inside ? rank : kept - 1, 0) + 1; i < kept; i++) massBelow += Math.exp(logQ[i] ?? Number.NEGATIVE_INFINITY);
+  for (let i = Math.max(inside ? rank : kept - 1, 0) + 1; i < kept; i++)
+    massBelow += Math.exp(logQ[i] ?? Number.NEGATIVE_INFINITY);
   return {
     rank,
     gap,
