@@ -23,6 +23,7 @@ import type {
   Usage,
 } from "@opengateway/protocol";
 import { createInferenceRequest, generateIdentity } from "@opengateway/protocol";
+import { mulberry32 } from "./seeded-random.js";
 
 const modelPath =
   process.env.OPENGATEWAY_TEST_MODEL ??
@@ -50,18 +51,6 @@ interface Served {
   choices: DeliveredChoice[];
   usage: Usage;
   ms: number;
-}
-
-/** A seeded generator (mulberry32), so a run is reproducible. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function serve(engine: LlamaCppEngine, payload: InferencePayload): Promise<Served> {
@@ -179,7 +168,7 @@ async function main(): Promise<void> {
     await InferenceAuditor.load({ modelPath, threads: 1, batchSize: 512 }),
     await InferenceAuditor.load({ modelPath, threads: 1, batchSize: 7 }),
   ];
-  const rand = random(12);
+  const rand = mulberry32(12);
   const honest: Array<{ served: Served; request: InferenceRequest; verdict: AuditVerdict }> = [];
   let generationMs = 0;
   let auditMs = 0;

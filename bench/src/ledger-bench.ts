@@ -20,6 +20,7 @@ import {
   useEd25519Backend,
 } from "@opengateway/protocol";
 import { createNodeEd25519Backend } from "@opengateway/protocol/node-ed25519-backend";
+import { mulberry32 } from "./seeded-random.js";
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -40,17 +41,6 @@ const BODY: ChatBody = {
   seed: 1,
   stop: [],
 };
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Wallet {
   readonly identity: Identity;

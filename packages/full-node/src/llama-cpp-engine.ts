@@ -1,4 +1,3 @@
-import { basename } from "node:path";
 import type {
   ChatGeneration,
   ChoiceEnd,
@@ -34,10 +33,11 @@ import type {
   LlamaModel,
   Token,
 } from "node-llama-cpp";
-import { getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, TokenBias } from "node-llama-cpp";
+import { LlamaChat, LlamaCompletion, TokenBias } from "node-llama-cpp";
 import { toChatHistory } from "./chat-history.js";
 import { chatWrapperFor, renderChatPrompt } from "./chat-prompt.js";
 import { ENGINE_TOP_K } from "./constants.js";
+import { loadModelContext, modelIdFromPath } from "./model-context.js";
 import type { Lease } from "./sequence-pool.js";
 import { SequencePool } from "./sequence-pool.js";
 import { planToolUse } from "./tool-use-plan.js";
@@ -70,7 +70,6 @@ interface ChoicesResult {
   usage: Usage;
 }
 
-const MAX_DEFAULT_CONTEXT = 4096;
 /** How far back OpenAI-style presence/frequency penalties look. */
 const PENALTY_WINDOW_TOKENS = 256;
 
@@ -108,16 +107,14 @@ export class LlamaCppEngine implements InferenceEngine {
 
   static async load(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
     const parallel = options.parallelRequests ?? 4;
-    const llama = await getLlama({
-      gpu: options.gpu ?? false,
-      build: "never",
-      maxThreads: options.threads,
-      logLevel: LlamaLogLevel.error,
+    const { llama, model, context } = await loadModelContext({
+      modelPath: options.modelPath,
+      threads: options.threads,
+      gpu: options.gpu,
+      sequences: parallel,
+      contextSize: options.contextSize,
     });
     try {
-      const model = await llama.loadModel({ modelPath: options.modelPath });
-      const contextSize = options.contextSize ?? Math.min(model.trainContextSize, MAX_DEFAULT_CONTEXT);
-      const context = await model.createContext({ sequences: parallel, contextSize, threads: options.threads });
       const chatWrapper = chatWrapperFor(model);
       const slots: Slot[] = [];
       for (let i = 0; i < parallel; i++) {
@@ -126,7 +123,7 @@ export class LlamaCppEngine implements InferenceEngine {
       }
       const pool = new SequencePool(slots, { maxQueue: options.maxQueuedRequests ?? 64 });
       const served: ServedModel = {
-        id: options.modelId ?? basename(options.modelPath).replace(/\.gguf$/i, ""),
+        id: options.modelId ?? modelIdFromPath(options.modelPath),
         contextSize: context.contextSize,
         pricePerToken: options.pricePerToken ?? DEFAULT_PRICE_PER_TOKEN,
         kinds: ["chat", "completion", "embedding"],

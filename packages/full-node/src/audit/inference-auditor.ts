@@ -1,11 +1,10 @@
-import { basename } from "node:path";
 import type { FinishReason, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { CancelledError } from "@opengateway/protocol";
 import type { ChatWrapper, Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
-import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { toChatHistory } from "../chat-history.js";
 import { chatWrapperFor, renderChatPrompt } from "../chat-prompt.js";
 import { ENGINE_TOP_K } from "../constants.js";
+import { loadModelContext, modelIdFromPath } from "../model-context.js";
 import { SequencePool } from "../sequence-pool.js";
 import type { AuditReason, AuditVerdict, ChoiceFigures } from "./audit-verdict.js";
 import { outcomeOf } from "./audit-verdict.js";
@@ -47,8 +46,6 @@ export interface AuditInput {
   readonly pricePerToken?: number;
 }
 
-const MAX_DEFAULT_CONTEXT = 4096;
-
 /**
  * Re-checks a served chat or completion with the same model, without needing the provider's
  * output to be reproducible bit for bit: the prompt is rendered as the engine renders it, the
@@ -82,26 +79,16 @@ export class InferenceAuditor {
 
   static async load(options: InferenceAuditorOptions): Promise<InferenceAuditor> {
     const parallel = options.parallelAudits ?? 1;
-    const llama = await getLlama({
-      gpu: options.gpu ?? false,
-      build: "never",
-      maxThreads: options.threads,
-      logLevel: LlamaLogLevel.error,
+    const { llama, model, context } = await loadModelContext({
+      modelPath: options.modelPath,
+      threads: options.threads,
+      gpu: options.gpu,
+      sequences: parallel,
+      contextSize: options.contextSize,
+      batchSize: options.batchSize,
     });
-    try {
-      const model = await llama.loadModel({ modelPath: options.modelPath });
-      const context = await model.createContext({
-        sequences: parallel,
-        contextSize: options.contextSize ?? Math.min(model.trainContextSize, MAX_DEFAULT_CONTEXT),
-        batchSize: options.batchSize,
-        threads: options.threads,
-      });
-      const modelId = options.modelId ?? basename(options.modelPath).replace(/\.gguf$/i, "");
-      return new InferenceAuditor(llama, model, context, modelId, parallel, options.maxQueuedAudits ?? 16);
-    } catch (error) {
-      await llama.dispose();
-      throw error;
-    }
+    const modelId = options.modelId ?? modelIdFromPath(options.modelPath);
+    return new InferenceAuditor(llama, model, context, modelId, parallel, options.maxQueuedAudits ?? 16);
   }
 
   /** Tokens of context each audit has: prompt and the longest choice must fit. */
