@@ -88,7 +88,12 @@ export class InferenceAuditor {
       batchSize: options.batchSize,
     });
     const modelId = options.modelId ?? modelIdFromPath(options.modelPath);
-    return new InferenceAuditor(llama, model, context, modelId, parallel, options.maxQueuedAudits ?? 16);
+    try {
+      return new InferenceAuditor(llama, model, context, modelId, parallel, options.maxQueuedAudits ?? 16);
+    } catch (error) {
+      await llama.dispose();
+      throw error;
+    }
   }
 
   /** Tokens of context each audit has: prompt and the longest choice must fit. */
