@@ -15,7 +15,7 @@ import {
   testParams,
   testReceipt,
   testRequest,
-} from "./ledger-fixtures.test.js";
+} from "./test-support/ledger-fixtures.js";
 
 const MINUTE = 60_000;
 /** Past the 24 h time lock of grants made at T0: transfers are allowed. */

@@ -17,7 +17,7 @@ import {
   testParams,
   testReceipt,
   testRequest,
-} from "./ledger-fixtures.test.js";
+} from "./test-support/ledger-fixtures.js";
 import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
 
 // Signatures are not what these properties are about: the native backend keeps thousands of blocks fast.

@@ -42,7 +42,7 @@ import {
   testParams,
   testReceipt,
   testRequest,
-} from "./ledger-fixtures.test.js";
+} from "./test-support/ledger-fixtures.js";
 import type { LedgerState } from "./ledger-state.js";
 import { accountSummary, applyBlock, createLedgerState, ledgerTotals, nextPosition } from "./ledger-state.js";
 

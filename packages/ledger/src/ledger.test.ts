@@ -17,7 +17,7 @@ import {
   testParams,
   testReceipt,
   testRequest,
-} from "./ledger-fixtures.test.js";
+} from "./test-support/ledger-fixtures.js";
 import type { AccountHead } from "./ledger-state.js";
 import { accountHeadLeaf, accountHeadsRoot, merkleTreeHash } from "./merkle-root.js";
 

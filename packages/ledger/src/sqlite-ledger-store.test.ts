@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { describeLedgerStoreContract } from "./ledger-store-contract.test.js";
+import { describeLedgerStoreContract } from "./test-support/ledger-store-contract.js";
 import { SqliteLedgerStore } from "./sqlite-ledger-store.js";
 
 const directory = mkdtempSync(join(tmpdir(), "ledger-sqlite-"));
