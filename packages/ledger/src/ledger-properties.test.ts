@@ -7,6 +7,7 @@ import { BlockAuthor } from "./block-author.js";
 import { Ledger } from "./ledger.js";
 import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
 import { ledgerBlockHash, settlementKey } from "./ledger-block.js";
+import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
 import {
   badPowNonce,
   HOUR,
@@ -18,7 +19,6 @@ import {
   testReceipt,
   testRequest,
 } from "./test-support/ledger-fixtures.js";
-import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
 
 // Signatures are not what these properties are about: the native backend keeps thousands of blocks fast.
 useEd25519Backend(createNodeEd25519Backend());

@@ -29,6 +29,8 @@ import {
   WrongHeightError,
   WrongSourceError,
 } from "./ledger-errors.js";
+import type { LedgerState } from "./ledger-state.js";
+import { accountSummary, applyBlock, createLedgerState, ledgerTotals, nextPosition } from "./ledger-state.js";
 import {
   badPowNonce,
   conservationHolds,
@@ -43,8 +45,6 @@ import {
   testReceipt,
   testRequest,
 } from "./test-support/ledger-fixtures.js";
-import type { LedgerState } from "./ledger-state.js";
-import { accountSummary, applyBlock, createLedgerState, ledgerTotals, nextPosition } from "./ledger-state.js";
 
 const NOW = T0 + 30 * DAY;
 

@@ -6,6 +6,8 @@ import { Ledger } from "./ledger.js";
 import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
 import { ledgerBlockHash } from "./ledger-block.js";
 import { DebtOutstandingError, DuplicateReservationError, InsufficientCreditsError } from "./ledger-errors.js";
+import type { AccountHead } from "./ledger-state.js";
+import { accountHeadLeaf, accountHeadsRoot, merkleTreeHash } from "./merkle-root.js";
 import {
   conservationHolds,
   DAY,
@@ -18,8 +20,6 @@ import {
   testReceipt,
   testRequest,
 } from "./test-support/ledger-fixtures.js";
-import type { AccountHead } from "./ledger-state.js";
-import { accountHeadLeaf, accountHeadsRoot, merkleTreeHash } from "./merkle-root.js";
 
 const NOW = T0 + 30 * DAY;
 const params = testParams();

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { Ledger } from "../ledger.js";
 import type { EvidenceBlock, LedgerBlock } from "../ledger-block.js";
 import { ledgerBlockHash } from "../ledger-block.js";
+import type { AccountSnapshot, LedgerStore, StoredBlock } from "../ledger-store.js";
 import {
   DAY,
   HOUR,
@@ -16,7 +17,6 @@ import {
   testReceipt,
   testRequest,
 } from "./ledger-fixtures.js";
-import type { AccountSnapshot, LedgerStore, StoredBlock } from "../ledger-store.js";
 
 /** Opens the named store; opening the same name again must reach the same data. */
 export type StoreFactory = (name: string) => Promise<LedgerStore>;
