@@ -10,6 +10,9 @@ const CHAT_MAX_CREDITS = 20_000;
 /** Providers a tab keeps a direct connection to: a browser's connections are few and dear. */
 const MAX_DIRECT_PROVIDERS = 8;
 
+/** What the chat box needs of the tab's ledger to pay (a `TabLedger`). */
+export type ChatPayer = Pick<TabLedger, "assertCanPay" | "reserve" | "settle" | "release">;
+
 export interface ChatParams {
   messages: ChatMessage[];
   /** A model to ask for; defaults to any model a known provider serves for chat. */
@@ -73,7 +76,7 @@ export class TabChat {
    * cover it gets a clear error before anything is sent), each provider's receipt is settled on
    * the tab's chain, and the reservation is released whatever happens. Yields the text as it streams.
    */
-  async *chat(params: ChatParams, ledger: TabLedger | undefined): AsyncGenerator<string, ChatResult, undefined> {
+  async *chat(params: ChatParams, ledger: ChatPayer | undefined): AsyncGenerator<string, ChatResult, undefined> {
     // Fail before dialling anyone when the tab could not pay anyway.
     ledger?.assertCanPay();
     const model = params.model ?? this.#table.models().find((served) => served.kinds.includes("chat"))?.id;

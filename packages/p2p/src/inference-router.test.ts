@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { NodeCapabilities } from "@opengateway/protocol";
-import { generateIdentity, OverloadedError } from "@opengateway/protocol";
+import { generateIdentity, NoProviderError, OverloadedError } from "@opengateway/protocol";
+import type { PaymentHooks } from "./inference-router.js";
 import { InferenceRouter, resumePayload } from "./inference-router.js";
 import { ProviderTable } from "./provider-table.js";
 
@@ -33,6 +34,29 @@ describe("InferenceRouter", () => {
     entry.inFlight = 2; // both slots and the queue allowance taken
     const router = new InferenceRouter(unusedNode, table, { region: "europe" });
     await assert.rejects(router.route(generateIdentity(), { kind: "chat", model: "m", body }).next(), OverloadedError);
+  });
+
+  it("holds at most maxCreditsPerRequest whatever a provider charges, and releases it when no provider answers", async () => {
+    const table = new ProviderTable();
+    const provider = generateIdentity().id;
+    const expensive = {
+      ...capabilities("europe"),
+      models: [{ id: "m", contextSize: 2048, pricePerToken: 1_000, kinds: ["chat" as const] }],
+    };
+    table.upsert(provider, expensive, { expiresAt: Date.now() + 60_000 });
+    const held: Array<[string, number]> = [];
+    const released: string[] = [];
+    const payments: PaymentHooks = {
+      reserve: (_payer, requestId, maxCredits) => void held.push([requestId, maxCredits]),
+      settle: async () => {},
+      release: (requestId) => void released.push(requestId),
+    };
+    const router = new InferenceRouter(unusedNode, table, { region: null, payments, maxCreditsPerRequest: 500 });
+    const route = { kind: "chat" as const, model: "m", body, requestId: "r1" };
+    await assert.rejects(router.route(generateIdentity(), route).next(), NoProviderError);
+    assert.deepEqual(held, [["r1", 500]]);
+    assert.deepEqual(released, ["r1"]);
+    assert.equal(table.get(provider)?.failures, 1, "the provider that could not be dialled is tried last next time");
   });
 
   it("resumes plain text only: a grammar, tools or several choices cannot continue mid-way", () => {
