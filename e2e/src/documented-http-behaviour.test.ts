@@ -18,7 +18,7 @@ const API_KEY = "og-documented-behaviour";
 const MODEL = "stories260K";
 const REGION = "europe";
 const story = [{ role: "user" as const, content: "Once upon a time" }];
-const IDLE_TIMEOUT_MS = 2_000;
+const IDLE_TIMEOUT_MS = 3_000;
 
 interface NetworkView {
   peers: Array<{ peerId: string; region: string | null; models: string[]; load: { activeRequests: number } }>;
