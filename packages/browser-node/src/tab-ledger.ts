@@ -5,7 +5,6 @@ import {
   DebtOutstandingError,
   DuplicateFingerprintError,
   EarningsCollector,
-  InsufficientCreditsError,
   Ledger,
   ledgerParams,
   registerAccount,
@@ -14,6 +13,7 @@ import { IndexedDbLedgerStore } from "@opengateway/ledger/indexeddb";
 import type { NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
 import { LedgerSync, nodeLedgerSummary } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+import { errorMessage, InsufficientCreditsError } from "@opengateway/protocol";
 
 /** The ledger parameters a tab takes from its operator (config.json): they must match the network's. */
 export interface TabLedgerConfig {
@@ -309,7 +309,7 @@ export class TabLedger {
       this.#failure =
         error instanceof DuplicateFingerprintError
           ? { state: "refused", detail: REFUSED_DETAIL }
-          : { state: "failed", detail: `registration failed: ${error instanceof Error ? error.message : String(error)}` };
+          : { state: "failed", detail: `registration failed: ${errorMessage(error)}` };
       this.#options.onError?.(error);
     } finally {
       this.#registering = false;

@@ -8,7 +8,6 @@ import {
   AutoSweep,
   ChainWriter,
   EarningsCollector,
-  InsufficientCreditsError,
   Ledger,
   ledgerParams,
   registerAccount,
@@ -25,7 +24,7 @@ import {
   nodeLedgerSummary,
 } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, InferenceRequest, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
-import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
+import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone, InsufficientCreditsError } from "@opengateway/protocol";
 import type { HardwareProfile } from "./hardware-profile.js";
 import { hardwareProfile } from "./hardware-profile.js";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";

@@ -1,5 +1,5 @@
 import type { Identity } from "@opengateway/protocol";
-import { isIdentityId } from "@opengateway/protocol";
+import { errorClass, isIdentityId } from "@opengateway/protocol";
 import type { ChainWriter } from "./chain-writer.js";
 import { DEFAULT_SWEEP_INTERVAL_MS } from "./constants.js";
 import type { LedgerBlock } from "./ledger-block.js";
@@ -21,12 +21,11 @@ export interface AutoSweepOptions {
   onSweep?: (block: Extract<LedgerBlock, { kind: "send" }>) => void;
 }
 
-export class InvalidSweepRuleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidSweepRuleError";
-  }
-}
+export class InvalidSweepRuleError extends errorClass(
+  "InvalidSweepRuleError",
+  "invalid_sweep_rule",
+  (message: string) => message,
+) {}
 
 /** Checks a rule from a command line or a config file before anything is signed with it. */
 export function validateSweepRule(rule: SweepRule, owner: string): SweepRule {

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { useEd25519Backend } from "@opengateway/protocol";
+import { createNodeEd25519Backend } from "@opengateway/protocol/node-ed25519-backend";
 import fc from "fast-check";
 import { BlockAuthor } from "./block-author.js";
 import { Ledger } from "./ledger.js";
 import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
 import { ledgerBlockHash, settlementKey } from "./ledger-block.js";
-import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
 import {
   badPowNonce,
   HOUR,

@@ -7,9 +7,10 @@ import {
   ModelNotFoundError,
   maxCreditsFor,
   NoProviderError,
-  OpenGatewayError,
   OverloadedError,
+  ProtocolViolationError,
   randomId,
+  WireError,
 } from "@opengateway/protocol";
 import { requestInference } from "./inference-client.js";
 import type { ProviderEntry, ProviderTable } from "./provider-table.js";
@@ -195,7 +196,7 @@ export class InferenceRouter {
               }
             }
           }
-          throw new OpenGatewayError("protocol_violation", "the provider ended the stream without a result");
+          throw new ProtocolViolationError("the provider ended the stream without a result");
         } catch (error) {
           if (signal?.aborted) throw signal.reason ?? new CancelledError();
           provider.failures++;
@@ -212,7 +213,7 @@ export class InferenceRouter {
         }
       }
       // A provider that misbehaved explains the outcome (a 502); one that could not be reached does not.
-      throw lastError instanceof OpenGatewayError ? lastError : new NoProviderError("no provider could serve the request");
+      throw WireError.isInstance(lastError) ? lastError : new NoProviderError("no provider could serve the request");
     } finally {
       if (reserved) payments?.release(requestId);
     }
@@ -226,7 +227,7 @@ export class InferenceRouter {
     try {
       return this.#pick(route, filter);
     } catch (error) {
-      if (error instanceof NoProviderError && lastError instanceof OpenGatewayError) throw lastError;
+      if (NoProviderError.isInstance(error) && WireError.isInstance(lastError)) throw lastError;
       throw error;
     }
   }
@@ -256,7 +257,7 @@ export class InferenceRouter {
 }
 
 function isRetryable(error: unknown): boolean {
-  if (error instanceof OpenGatewayError) return RETRYABLE_CODES.has(error.code);
+  if (WireError.isInstance(error)) return RETRYABLE_CODES.has(error.code);
   // Dial and transport failures (connection refused, reset, timeouts) are worth another provider.
   return true;
 }

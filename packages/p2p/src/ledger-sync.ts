@@ -3,7 +3,7 @@ import { TopicValidatorResult } from "@libp2p/gossipsub";
 import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from "@libp2p/interface";
 import type { AccountHead, AddResult, Ledger, LedgerBlock } from "@opengateway/ledger";
 import { blockHashSchema } from "@opengateway/ledger";
-import { MalformedFrameError, ProtocolViolationError, utf8Decode, utf8Encode } from "@opengateway/protocol";
+import { errorMessage, MalformedFrameError, ProtocolViolationError, utf8Decode, utf8Encode } from "@opengateway/protocol";
 import { z } from "zod";
 import {
   DEFAULT_FIRST_SYNC_WAIT_MS,
@@ -448,7 +448,7 @@ export class LedgerSync {
       blocksRejected: counts.rejected,
       bytesSent: channel?.bytesSent ?? 0,
       bytesReceived: channel?.bytesReceived ?? 0,
-      ...(error === undefined ? {} : { error: error instanceof Error ? error.message : String(error) }),
+      ...(error === undefined ? {} : { error: errorMessage(error) }),
     };
     this.#stats.syncReceived += counts.received;
     this.#stats.syncSent += counts.sent;

@@ -101,11 +101,17 @@ export function describeInferenceEngineContract(
     }
 
     /** Refused with a typed error before any event, whether it throws at once or on the first pull. */
-    async function assertRefusedBeforeAnyEvent(start: () => AsyncIterable<unknown>, expected: new (...args: never[]) => Error) {
+    async function assertRefusedBeforeAnyEvent(
+      start: () => AsyncIterable<unknown>,
+      expected: { readonly name: string; isInstance(value: unknown): boolean },
+    ) {
       const seen: unknown[] = [];
-      await assert.rejects(async () => {
-        for await (const event of start()) seen.push(event);
-      }, expected);
+      await assert.rejects(
+        async () => {
+          for await (const event of start()) seen.push(event);
+        },
+        (error: unknown) => expected.isInstance(error) || assert.fail(`expected a ${expected.name}, got ${String(error)}`),
+      );
       assert.deepEqual(seen, [], "no event before the refusal");
     }
 
