@@ -13,7 +13,7 @@ import {
 import { IndexedDbLedgerStore } from "@opengateway/ledger/indexeddb";
 import type { NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
 import { LedgerSync, nodeLedgerSummary } from "@opengateway/p2p";
-import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+import type { Identity, InferenceReceipt, InferenceRequest, LogFields, Logger } from "@opengateway/protocol";
 
 /** The ledger parameters a tab takes from its operator (config.json): they must match the network's. */
 export interface TabLedgerConfig {
@@ -114,10 +114,13 @@ export class TabLedger {
     this.#options = options;
     this.#identity = options.identity;
     this.#refusedOnLoad = refusedOnLoad;
-    this.sync = new LedgerSync(options.libp2p, ledger, { onError: options.onError });
+    // Until the tab takes a logger: everything logged goes to `onError`.
+    const report = (fields: LogFields) => options.onError?.(fields.err);
+    const logger: Logger = { debug: report, info: report, warn: report, error: report };
+    this.sync = new LedgerSync(options.libp2p, ledger, { logger });
     this.writer = new ChainWriter(ledger, { publish: (block, publishOptions) => this.sync.publish(block, publishOptions) });
     this.earnings = new EarningsCollector(this.writer, options.identity, {
-      onError: options.onError,
+      logger,
       onBlock: () => options.onChange?.(),
     });
   }
