@@ -169,7 +169,8 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
             engine,
             identity,
             deltaBatchMs: options.deltaBatchMs,
-            authorize: credits && ledger?.requirePayment ? (request, peer, signal) => credits.authorize(request, peer, signal) : undefined,
+            authorize:
+              credits && ledger?.requirePayment ? (request, peer, signal) => credits.authorize(request, peer, signal) : undefined,
             onServed: (event) => {
               if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
               if (event.receipt) credits?.track(event.receipt, event.request);

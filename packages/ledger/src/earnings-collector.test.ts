@@ -285,12 +285,7 @@ describe("AutoSweep", () => {
     const { clock, ledger, provider, writer } = setup();
     clock.now = UNLOCKED;
     const errors: unknown[] = [];
-    const sweep = new AutoSweep(
-      writer,
-      provider,
-      { to: testIdentity(5).id, above: 0 },
-      { logger: errorsInto(errors) },
-    );
+    const sweep = new AutoSweep(writer, provider, { to: testIdentity(5).id, above: 0 }, { logger: errorsInto(errors) });
     await sweep.sweep();
     assert.equal(sweep.swept, 0);
     assert.equal(ledger.account(provider.id).balance, 100_000);

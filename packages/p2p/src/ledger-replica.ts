@@ -106,7 +106,10 @@ export class LedgerReplica implements Startable {
     try {
       const ledger = store ? await Ledger.load(store, { params }) : new Ledger({ params });
       const sync = new LedgerSync(this.#syncNode(), ledger, { intervalMs: this.#init.syncIntervalMs, logger: this.#logger });
-      const writer = new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options), ready: this.#firstSync });
+      const writer = new ChainWriter(ledger, {
+        publish: (block, options) => sync.publish(block, options),
+        ready: this.#firstSync,
+      });
       this.#opened = { store, ledger, sync, writer };
     } catch (error) {
       await store?.close();
