@@ -1,5 +1,5 @@
 import { machineFingerprintHash } from "@opengateway/ledger";
-import type { WebGpuProbe } from "./engine-choice.js";
+import type { WebGpuProbe } from "./engines/engine-choice.js";
 
 /** The stable facts a page can read about the device it runs on (never hardware serials: browsers hide them). */
 export interface BrowserEnvironment {

@@ -1,5 +1,5 @@
 import type { IceServer } from "@opengateway/p2p";
-import type { ModelOffer } from "./model-offer.js";
+import type { ModelOffer } from "./engines/model-offer.js";
 import type { TabLedgerConfig } from "./tab-ledger.js";
 
 /**

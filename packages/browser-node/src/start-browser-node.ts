@@ -1,45 +1,34 @@
-import type { Connection, Libp2p } from "@libp2p/interface";
+import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { IceServer, InferenceServedEvent, NetworkServices, NodeInfo, NodeInfoService } from "@opengateway/p2p";
-import {
-  AdvertPublisher,
-  BROWSER_RELAYED_LISTEN,
-  createLibp2pNode,
-  InferenceService,
-  nodeInfoService,
-  requestInference,
+import type {
+  IceServer,
+  InferenceServedEvent,
+  NetworkServices,
+  NodeInfo,
+  NodeInfoService,
+  ProviderEntry,
 } from "@opengateway/p2p";
-import type { ChatMessage, Identity, InferenceReceipt, ModelCluster, NodeCapabilities, Usage } from "@opengateway/protocol";
-import {
-  CancelledError,
-  createInferenceRequest,
-  guessRegionFromTimeZone,
-  maxTokensInText,
-  OverloadedError,
-  verifyInferenceReceipt,
-} from "@opengateway/protocol";
+import { AdvertPublisher, BROWSER_RELAYED_LISTEN, createLibp2pNode, InferenceService, nodeInfoService } from "@opengateway/p2p";
+import type { Identity, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
+import { guessRegionFromTimeZone, OverloadedError } from "@opengateway/protocol";
 import { browserFingerprintHash, currentBrowserEnvironment } from "./browser-fingerprint.js";
 import type { BrowserNodeCounters, BrowserNodeSettings } from "./browser-node-store.js";
 import { BrowserNodeStore, DEFAULT_DATABASE_NAME } from "./browser-node-store.js";
-import type { DeviceProbe, EngineKind, ModelVerdict } from "./engine-choice.js";
-import { chooseEngine, probeDevice } from "./engine-choice.js";
-import type { EngineLoadSpec } from "./engine-worker-protocol.js";
-import { measureTokensPerSecond } from "./measure-tokens-per-second.js";
-import type { ModelOffer } from "./model-offer.js";
-import type { KnownProvider } from "./provider-directory.js";
-import { ProviderDirectory } from "./provider-directory.js";
+import type { DeviceProbe, EngineKind, ModelVerdict } from "./engines/engine-choice.js";
+import { probeDevice } from "./engines/engine-choice.js";
+import { loadEngine } from "./engines/load-engine.js";
+import type { ModelOffer } from "./engines/model-offer.js";
+import { ThrottledEngine } from "./engines/throttled-engine.js";
+import type { WorkerLike } from "./engines/worker-engine.js";
+import { holdIdentityLock } from "./identity-lock.js";
+import type { ConnectedPeer } from "./peer-transport.js";
+import { connectedPeers } from "./peer-transport.js";
+import type { ChatParams, ChatResult } from "./tab-chat.js";
+import { TabChat } from "./tab-chat.js";
 import type { TabLedgerConfig, TabLedgerStatus } from "./tab-ledger.js";
 import { TabLedger } from "./tab-ledger.js";
-import { ThrottledEngine } from "./throttled-engine.js";
-import type { WorkerLike } from "./worker-engine.js";
-import { WorkerEngine } from "./worker-engine.js";
 
 export const BROWSER_NODE_AGENT = "opengateway-browser-node/0.1.0";
-const CHAT_IDLE_TIMEOUT_MS = 30_000;
-/** The most one chat-box message may cost, whatever price a provider advertises. */
-const CHAT_MAX_CREDITS = 20_000;
-/** How long a starting tab waits for another tab of this browser to let go of the same identity (a reload's old page). */
-const IDENTITY_LOCK_TIMEOUT_MS = 10_000;
 /** Weight of the newest request in the advertised speed's moving average. */
 const SPEED_WEIGHT = 0.2;
 
@@ -83,15 +72,13 @@ export type BrowserNodePhase =
   | "failed"
   | "stopped";
 
-export type PeerTransport = "webrtc" | "websockets" | "relayed" | "other";
-
 export interface BrowserNodeStatus {
   phase: BrowserNodePhase;
   /** A sentence on the phase: why paused, what failed, which model loads. */
   detail: string;
   peerId: string;
   region: string | null;
-  peers: Array<{ peerId: string; transport: PeerTransport }>;
+  peers: ConnectedPeer[];
   /** Where others can reach this tab (relay reservations with /webrtc). */
   addresses: string[];
   engine: EngineKind | null;
@@ -113,27 +100,6 @@ export interface BrowserNodeStatus {
   error: string | null;
 }
 
-export interface ChatParams {
-  messages: ChatMessage[];
-  /** A model to ask for; defaults to any model a known provider serves for chat. */
-  model?: string;
-  maxTokens?: number;
-  temperature?: number;
-  signal?: AbortSignal;
-}
-
-export interface ChatResult {
-  provider: string;
-  model: string;
-  text: string;
-  usage: Usage;
-  receipt: InferenceReceipt;
-  /** The receipt was settled on the tab's chain (false without a ledger, or when settling failed). */
-  paid: boolean;
-  /** Why settling failed; the provider will claim the receipt, a debt until the tab settles. */
-  paymentError: string | null;
-}
-
 /**
  * A browser tab as an OpenGateway node: it joins over WebSockets to its bootstrap/relay peers,
  * listens through circuit relay and accepts WebRTC, serves the best model it really can from an
@@ -146,7 +112,7 @@ export class BrowserNode extends EventTarget {
   readonly #store: BrowserNodeStore;
   readonly #options: BrowserNodeOptions;
   readonly #region: string | null;
-  readonly #providers: ProviderDirectory;
+  readonly #chat: TabChat;
   readonly #controller = new AbortController();
   readonly #releaseIdentityLock: () => void;
   #ledger: TabLedger | undefined;
@@ -156,7 +122,6 @@ export class BrowserNode extends EventTarget {
   #phase: BrowserNodePhase = "idle";
   #detail = "not contributing yet";
   #error: string | null = null;
-  #probe: DeviceProbe | undefined;
   #engine: ThrottledEngine | undefined;
   #engineKind: EngineKind | null = null;
   #engineReason: string | null = null;
@@ -192,7 +157,7 @@ export class BrowserNode extends EventTarget {
     this.#settings = state.settings;
     this.#counters = state.counters;
     this.#region = state.region;
-    this.#providers = new ProviderDirectory(libp2p, { onChange: () => this.#changed() });
+    this.#chat = new TabChat(libp2p, identity);
   }
 
   static async start(options: BrowserNodeOptions): Promise<BrowserNode> {
@@ -265,7 +230,7 @@ export class BrowserNode extends EventTarget {
     for (const event of ["connection:open", "connection:close", "self:peer:update"] as const) {
       this.libp2p.addEventListener(event, () => this.#changed());
     }
-    this.#providers.start();
+    this.#chat.start();
     // Bootstrap peers are also dialled at once: the relay reservation (and so the /webrtc address) needs them.
     for (const address of this.#options.bootstrap) {
       this.libp2p.dial(multiaddr(address), { signal: this.#controller.signal }).catch(() => {});
@@ -334,8 +299,8 @@ export class BrowserNode extends EventTarget {
   }
 
   /** Providers this tab knows of (for its chat box). */
-  providers(): KnownProvider[] {
-    return this.#providers.list();
+  providers(): ProviderEntry[] {
+    return this.#chat.providers();
   }
 
   /** Loads the model if needed (probing the device first) and starts serving. The choice is remembered. */
@@ -378,77 +343,14 @@ export class BrowserNode extends EventTarget {
   }
 
   /**
-   * Sends a chat request through the network to a provider this tab knows, signed by this tab's
-   * identity and, with a ledger, paid from its account: `maxCredits` is reserved first (a tab that
-   * is not registered, owes claims or cannot cover it gets a clear error before anything is sent),
-   * the provider's receipt is checked against the request and settled on the tab's chain, and the
-   * reservation is released whatever happens. Yields the text as it streams.
+   * Sends a chat request through the network, signed by this tab's identity and, with a ledger,
+   * paid from its account (see {@link TabChat.chat}). Yields the text as it streams.
    */
   async *chat(params: ChatParams): AsyncGenerator<string, ChatResult, undefined> {
-    const ledger = this.#ledger;
-    // Fail before dialling anyone when the tab could not pay anyway.
-    ledger?.assertCanPay();
-    const { peer, provider, model } = await this.#providers.pick("chat", params.model, { signal: params.signal });
-    const body = {
-      messages: params.messages,
-      maxTokens: params.maxTokens ?? 128,
-      temperature: params.temperature ?? 1,
-      topP: 1,
-      seed: crypto.getRandomValues(new Uint32Array(1))[0] ?? 0,
-      stop: [],
-    };
-    const price = provider.info.models.find((served) => served.id === model)?.pricePerToken ?? 1;
-    const request = createInferenceRequest(
-      { kind: "chat", model, body, maxCredits: chatMaxCredits(body, price), region: null },
-      this.identity,
-    );
-    ledger?.reserve(request);
-    try {
-      let text = "";
-      const frames = requestInference(this.libp2p, peer, request, { signal: params.signal, idleTimeoutMs: CHAT_IDLE_TIMEOUT_MS });
-      try {
-        while (true) {
-          const next = await frames.next();
-          if (next.done) break;
-          const frame = next.value;
-          if (frame.t === "delta") {
-            text += frame.text;
-            yield frame.text;
-          } else if (frame.t === "done") {
-            // The answer is complete: the stream's orderly close need not hold up the caller.
-            void frames.return(undefined).catch(() => {});
-            const receipt = frame.receipt;
-            // Countersign only a receipt for this very request, from the provider that served it, within maxCredits.
-            verifyInferenceReceipt(receipt, request, peer.toString());
-            let paymentError: string | null = null;
-            if (ledger) {
-              try {
-                await ledger.settle(receipt);
-              } catch (error) {
-                paymentError = error instanceof Error ? error.message : String(error);
-              }
-            }
-            this.#counters = await this.#store.addToCounters({ creditsSpent: receipt.credits });
-            this.#changed();
-            return {
-              provider: peer.toString(),
-              model,
-              text,
-              usage: frame.usage,
-              receipt,
-              paid: ledger !== undefined && paymentError === null,
-              paymentError,
-            };
-          }
-        }
-      } catch (error) {
-        await frames.return(undefined).catch(() => {});
-        throw error;
-      }
-      throw new CancelledError("the provider ended the stream without a result");
-    } finally {
-      ledger?.release(request.id);
-    }
+    const result = yield* this.#chat.chat(params, this.#ledger);
+    this.#counters = await this.#store.addToCounters({ creditsSpent: result.credits });
+    this.#changed();
+    return result;
   }
 
   async stop(): Promise<void> {
@@ -456,7 +358,7 @@ export class BrowserNode extends EventTarget {
     this.#phase = "stopped";
     this.#controller.abort();
     this.#adverts?.stop();
-    this.#providers.stop();
+    this.#chat.stop();
     await this.#service?.stop().catch(() => {});
     // The ledger first: its sync speaks over libp2p, and what it has not saved yet is saved now.
     await this.#ledger?.stop().catch(() => {});
@@ -472,52 +374,34 @@ export class BrowserNode extends EventTarget {
     try {
       this.#error = null;
       this.#setPhase("probing", "checking WebGPU, memory and the offered models");
-      this.#probe = await this.#deviceProbe();
-      const offers = await Promise.all(this.#options.models.map((offer) => withProbedSize(offer, signal)));
-      const decision = chooseEngine(this.#probe, offers);
-      this.#verdicts = decision.verdicts;
-      if (!decision.serve) {
-        this.#setPhase("unavailable", `this tab cannot serve: ${decision.reason}`);
-        return;
-      }
-      this.#engineKind = decision.engine;
-      this.#engineReason = decision.verdicts.find((verdict) => verdict.id === decision.offer.id)?.reason ?? null;
-      this.#clusters = decision.clusters;
-      this.#loadProgress = { loaded: 0, total: decision.sizeBytes };
-      this.#setPhase("loading", `loading ${decision.offer.id} with ${decision.engine}`);
-      const parallelRequests = decision.engine === "webllm" ? 1 : Math.max(2, this.#settings.maxConcurrentRequests);
-      const spec: EngineLoadSpec =
-        decision.engine === "webllm" && decision.offer.webllm
-          ? {
-              engine: "webllm",
-              modelId: decision.offer.id,
-              webllm: decision.offer.webllm,
-              contextSize: decision.offer.contextSize,
-              pricePerToken: decision.offer.pricePerToken,
-            }
-          : {
-              engine: "wllama",
-              modelId: decision.offer.id,
-              modelUrl: new URL(decision.offer.url ?? "", globalThis.location?.href).href,
-              wasmUrl: new URL(this.#options.wllamaWasmUrl, globalThis.location?.href).href,
-              threads: decision.threads,
-              parallelRequests,
-              contextSize: decision.offer.contextSize,
-              pricePerToken: decision.offer.pricePerToken,
-            };
-      const worker = await WorkerEngine.start({
-        spec,
-        worker: this.#options.createWorker?.(),
+      const loaded = await loadEngine({
+        probe: await this.#deviceProbe(),
+        offers: this.#options.models,
+        wllamaWasmUrl: this.#options.wllamaWasmUrl,
+        maxConcurrentRequests: this.#settings.maxConcurrentRequests,
+        createWorker: this.#options.createWorker,
         signal,
+        onDecision: (decision) => {
+          this.#verdicts = decision.verdicts;
+          if (!decision.serve) {
+            this.#setPhase("unavailable", `this tab cannot serve: ${decision.reason}`);
+            return;
+          }
+          this.#engineKind = decision.engine;
+          this.#engineReason = decision.verdicts.find((verdict) => verdict.id === decision.offer.id)?.reason ?? null;
+          this.#clusters = decision.clusters;
+          this.#loadProgress = { loaded: 0, total: decision.sizeBytes };
+          this.#setPhase("loading", `loading ${decision.offer.id} with ${decision.engine}`);
+        },
         onProgress: (progress) => {
           this.#loadProgress = progress;
           this.#changed();
         },
+        onWarmingUp: () => this.#setPhase("warming-up", "measuring generation speed"),
       });
-      this.#setPhase("warming-up", "measuring generation speed");
-      const speed = await measureTokensPerSecond(worker, { model: decision.offer.id, signal });
-      this.#measuredTokensPerSecond = speed.tokensPerSecond;
-      const engine = new ThrottledEngine(worker, {
+      if (loaded === undefined) return;
+      this.#measuredTokensPerSecond = loaded.tokensPerSecond;
+      const engine = new ThrottledEngine(loaded.engine, {
         maxConcurrentRequests: this.#settings.maxConcurrentRequests,
         onChange: () => this.#changed(),
       });
@@ -620,89 +504,7 @@ export class InsecureContextError extends Error {
 }
 
 /** Another tab of this browser runs the same identity (its IndexedDB database) with a ledger. */
-export class IdentityInUseError extends Error {
-  constructor(databaseName: string) {
-    super(
-      `this identity (database '${databaseName}') is already running in another tab of this browser; close that tab, or open this one with its own ?db=`,
-    );
-    this.name = "IdentityInUseError";
-  }
-}
-
-/**
- * Holds an exclusive Web Lock named after the identity's database while the node runs, so two
- * tabs never write one chain. A reload's old page lets go as it unloads, hence the wait.
- */
-async function holdIdentityLock(databaseName: string): Promise<() => void> {
-  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
-  if (locks === undefined) return () => {};
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  try {
-    await new Promise<void>((granted, refused) => {
-      locks
-        .request(`opengateway-browser-node:${databaseName}`, { signal: AbortSignal.timeout(IDENTITY_LOCK_TIMEOUT_MS) }, () => {
-          granted();
-          return held;
-        })
-        .catch(refused);
-    });
-  } catch {
-    throw new IdentityInUseError(databaseName);
-  }
-  return release;
-}
-
-/**
- * Most credits a chat may cost: the prompt (bounded by its UTF-8 bytes) plus the answer, at the
- * provider's price, and never more than CHAT_MAX_CREDITS: a provider advertising an absurd price
- * stops at that reserve instead of draining the tab's account.
- */
-function chatMaxCredits(body: { messages: ChatMessage[]; maxTokens: number }, pricePerToken: number): number {
-  const prompt = body.messages.reduce((sum, message) => sum + maxTokensInText(message.content) + 32, 64);
-  return Math.min(CHAT_MAX_CREDITS, Math.ceil((prompt + body.maxTokens) * pricePerToken));
-}
-
 /** Starts a browser node: see {@link BrowserNode}. */
 export function startBrowserNode(options: BrowserNodeOptions): Promise<BrowserNode> {
   return BrowserNode.start(options);
-}
-
-const TRANSPORT_PREFERENCE: PeerTransport[] = ["webrtc", "websockets", "other", "relayed"];
-
-/** One entry per peer, by its best connection: a WebRTC peer keeps its relayed signalling connection open too. */
-function connectedPeers(connections: Connection[]): BrowserNodeStatus["peers"] {
-  const best = new Map<string, PeerTransport>();
-  for (const connection of connections) {
-    const peerId = connection.remotePeer.toString();
-    const transport = transportOf(connection);
-    const known = best.get(peerId);
-    if (known === undefined || TRANSPORT_PREFERENCE.indexOf(transport) < TRANSPORT_PREFERENCE.indexOf(known))
-      best.set(peerId, transport);
-  }
-  return [...best].map(([peerId, transport]) => ({ peerId, transport }));
-}
-
-/** How a connection reaches its peer: directly over WebRTC, over WebSockets, or through a relay. */
-export function transportOf(connection: Pick<Connection, "remoteAddr" | "limits">): PeerTransport {
-  const address = connection.remoteAddr.toString();
-  if (connection.limits !== undefined) return "relayed";
-  if (address.includes("/webrtc")) return "webrtc";
-  if (address.includes("/p2p-circuit")) return "relayed";
-  if (address.includes("/ws") || address.includes("/wss")) return "websockets";
-  return "other";
-}
-
-/** The offered GGUF file's size, asked of its server when the config does not say: sizes are probed, not assumed. */
-async function withProbedSize(offer: ModelOffer, signal: AbortSignal): Promise<ModelOffer> {
-  if (offer.sizeBytes !== undefined || offer.url === undefined) return offer;
-  try {
-    const response = await fetch(new URL(offer.url, globalThis.location?.href), { method: "HEAD", signal });
-    const length = Number(response.headers.get("content-length"));
-    return response.ok && Number.isFinite(length) && length > 0 ? { ...offer, sizeBytes: length } : offer;
-  } catch {
-    return offer;
-  }
 }

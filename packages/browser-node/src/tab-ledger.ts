@@ -162,7 +162,7 @@ export class TabLedger {
    * Holds the request's maxCredits on the tab's account before the chat box sends it; throws an
    * `InsufficientCreditsError` (not registered, too few credits) or a `DebtOutstandingError` that says why.
    */
-  reserve(request: InferenceRequest): void {
+  reserve(request: Pick<InferenceRequest, "id" | "maxCredits" | "expiresAt">): void {
     this.#refuse(request.maxCredits);
     this.ledger.reserve(this.#identity.id, request.id, request.maxCredits, { expiresAt: request.expiresAt });
   }

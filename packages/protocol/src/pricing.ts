@@ -1,3 +1,4 @@
+import type { InferencePayload } from "./inference-request.js";
 import type { Usage } from "./usage.js";
 
 /** Default credits per token for a model; operators set per-model multipliers. */
@@ -23,4 +24,41 @@ const utf8 = new TextEncoder();
  */
 export function maxTokensInText(text: string): number {
   return utf8.encode(text).length;
+}
+
+/** Allowance for the text a chat template adds to document tools (node-llama-cpp's is a few hundred tokens). */
+const TOOL_INSTRUCTIONS_TOKENS = 1_024;
+
+/**
+ * The most the payer authorises for one request, and where the provider stops: the prompt cannot
+ * exceed one token per UTF-8 byte plus template allowances, and the completion is capped by
+ * maxTokens × n. A provider refuses a prompt that alone reaches it, so this must not undercount.
+ */
+export function maxCreditsFor(payload: InferencePayload, pricePerToken: number): number {
+  let tokens: number;
+  switch (payload.kind) {
+    case "chat": {
+      const body = payload.body;
+      // Chat templates document tools in a system text of their own (instructions, signatures, examples):
+      // beyond the tools' JSON, allow for that text, which the provider counts in the prompt.
+      const toolInstructions = body.tools && body.tools.length > 0 ? TOOL_INSTRUCTIONS_TOKENS : 0;
+      const tools =
+        toolInstructions +
+        maxTokensInText(JSON.stringify(body.tools ?? [])) +
+        maxTokensInText(JSON.stringify(body.responseFormat ?? {}));
+      const prompt = body.messages.reduce(
+        (sum, message) => sum + maxTokensInText(message.content) + 32 + maxTokensInText(JSON.stringify(message.toolCalls ?? [])),
+        64 + tools,
+      );
+      tokens = prompt + body.maxTokens * (body.n ?? 1);
+      break;
+    }
+    case "completion":
+      tokens = maxTokensInText(payload.body.prompt) + 8 + payload.body.maxTokens * (payload.body.n ?? 1);
+      break;
+    case "embedding":
+      tokens = payload.body.input.reduce((sum, input) => sum + maxTokensInText(input) + 2, 0);
+      break;
+  }
+  return Math.ceil(tokens * pricePerToken);
 }

@@ -2,19 +2,16 @@ import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { LedgerParams } from "@opengateway/ledger";
 import type { NetworkServices } from "@opengateway/p2p";
-import { createLibp2pNode, ledgerReplica } from "@opengateway/p2p";
+import { createLibp2pNode, InferenceRouter, ledgerReplica, NetworkWatcher, ProviderTable } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
 import type { ClientOptions } from "openai";
 import OpenAI from "openai";
 import { loadOrCreateIdentity } from "./identity-file.js";
-import { InferenceRouter } from "./inference-router.js";
 import type { WalletView } from "./ledger-wallet.js";
 import { LedgerWallet } from "./ledger-wallet.js";
-import { NetworkWatcher } from "./network-watcher.js";
 import { OpenAIApi } from "./openai-api.js";
 import { createP2PFetch } from "./p2p-fetch.js";
-import { ProviderTable } from "./provider-table.js";
 
 export interface CreateClientOptions {
   /** The paying identity. Give this or `keyFile`; without either a new identity is made. */

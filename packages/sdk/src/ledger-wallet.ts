@@ -1,15 +1,7 @@
 import type { ChainWriter, Ledger } from "@opengateway/ledger";
 import { registerAccount } from "@opengateway/ledger";
+import type { PaymentHooks } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
-
-/** How a router pays for requests: hold credits first, pay each provider's receipt, free the rest. */
-export interface PaymentHooks {
-  /** Holds credits before any provider starts; throws `InsufficientCreditsError` (a 402) when the payer can't cover it. */
-  reserve(payer: Identity, requestId: string, maxCredits: number, expiresAt: number): void;
-  /** Countersigns a provider's receipt as a settle block on the payer's chain. */
-  settle(payer: Identity, receipt: InferenceReceipt): Promise<void>;
-  release(requestId: string): void;
-}
 
 export interface WalletView {
   identity: string;

@@ -1,11 +1,10 @@
+import type { InferenceRouter, RouteRequest, RouterEvent, ServedModelView } from "@opengateway/p2p";
 import type { ChoiceEnd, Identity, InferenceKind, InferenceReceipt, Usage } from "@opengateway/protocol";
 import { base64, randomId } from "@opengateway/protocol";
 import { parseChatCompletionRequest } from "./chat-completion-request.js";
 import { parseCompletionRequest } from "./completion-request.js";
 import { parseEmbeddingRequest } from "./embedding-request.js";
-import type { InferenceRouter, RouteRequest, RouterEvent } from "./inference-router.js";
 import { OpenAIHttpError, toOpenAIHttpError } from "./openai-error.js";
-import type { ServedModelView } from "./provider-table.js";
 
 /** The transport-neutral outcome of an OpenAI API call: the gateway writes it to HTTP, the SDK to a Response. */
 export type OpenAIResult =

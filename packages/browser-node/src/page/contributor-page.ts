@@ -7,7 +7,8 @@ import wllamaWasmUrl from "@wllama/wllama/esm/wasm/wllama.wasm?url";
 import { PassphraseRequiredError, WrongPassphraseError } from "../identity-vault.js";
 import type { PageConfig } from "../page-config.js";
 import { loadPageConfig } from "../page-config.js";
-import type { BrowserNode, BrowserNodeStatus, PeerTransport } from "../start-browser-node.js";
+import type { PeerTransport } from "../peer-transport.js";
+import type { BrowserNode, BrowserNodeStatus } from "../start-browser-node.js";
 import { startBrowserNode } from "../start-browser-node.js";
 
 declare global {
@@ -239,10 +240,10 @@ function wire(node: BrowserNode): void {
             reply.textContent = result.text || "(empty answer)";
             const tokens = result.usage.promptTokens + result.usage.completionTokens;
             const payment = result.paid
-              ? `${result.receipt.credits} credits spent`
+              ? `${result.credits} credits spent`
               : result.paymentError
-                ? `${result.receipt.credits} credits owed: settling failed (${result.paymentError})`
-                : `${result.receipt.credits} credits (not paid: no ledger)`;
+                ? `${result.credits} credits owed: settling failed (${result.paymentError})`
+                : `${result.credits} credits (not paid: no ledger)`;
             appendChat(`Answered by ${result.provider.slice(0, 12)}… (${result.model}) · ${tokens} tokens · ${payment}`, "meta");
             break;
           }

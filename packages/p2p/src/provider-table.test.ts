@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { NodeInfo } from "@opengateway/p2p";
+import type { NodeInfo } from "./node-info.js";
 import { ProviderTable } from "./provider-table.js";
 
 const info = (models: string[], maxConcurrentRequests = 4): NodeInfo => ({

@@ -1,19 +1,27 @@
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
-import { requestInference } from "@opengateway/p2p";
 import type { ChoiceEnd, Identity, InferencePayload, InferenceReceipt, ToolCallRequest, Usage } from "@opengateway/protocol";
 import {
   CancelledError,
   createInferenceRequest,
   ModelNotFoundError,
-  maxTokensInText,
+  maxCreditsFor,
   NoProviderError,
   OpenGatewayError,
   OverloadedError,
   randomId,
 } from "@opengateway/protocol";
-import type { PaymentHooks } from "./ledger-wallet.js";
+import { requestInference } from "./inference-client.js";
 import type { ProviderEntry, ProviderTable } from "./provider-table.js";
+
+/** How a router pays for requests: hold credits first, pay each provider's receipt, free the rest. */
+export interface PaymentHooks {
+  /** Holds credits before any provider starts; throws `InsufficientCreditsError` (a 402) when the payer can't cover it. */
+  reserve(payer: Identity, requestId: string, maxCredits: number, expiresAt: number): void;
+  /** Countersigns a provider's receipt as a settle block on the payer's chain. */
+  settle(payer: Identity, receipt: InferenceReceipt): Promise<void>;
+  release(requestId: string): void;
+}
 
 export type RouterEvent =
   | { type: "delta"; index: number; text: string; tokens: number; provider: string }
@@ -47,6 +55,11 @@ export interface InferenceRouterOptions {
   /** Credits: reserved before a request starts, settled per receipt, the rest released. Without it nothing is paid. */
   payments?: PaymentHooks;
   onPaymentError?: (error: unknown) => void;
+  /**
+   * The most one request may cost, whatever price a provider advertises: a provider asking an
+   * absurd price stops at this reserve instead of draining the payer's account.
+   */
+  maxCreditsPerRequest?: number;
 }
 
 export const DEFAULT_PROVIDER_IDLE_TIMEOUT_MS = 30_000;
@@ -121,7 +134,7 @@ export class InferenceRouter {
               .flatMap((entry) => entry.info.models.filter((m) => m.id === route.model).map((m) => m.pricePerToken)),
             0,
           );
-          payments.reserve(payer, requestId, maxCreditsFor(payload, price), Date.now() + 10 * 60_000);
+          payments.reserve(payer, requestId, this.#maxCredits(payload, price), Date.now() + 10 * 60_000);
           reserved = true;
         }
         tried.add(provider.peerId);
@@ -131,7 +144,7 @@ export class InferenceRouter {
             ...payload,
             id: attempt === 0 ? requestId : `${requestId}-${attempt}`,
             model: route.model,
-            maxCredits: maxCreditsFor(payload, price),
+            maxCredits: this.#maxCredits(payload, price),
             region,
           },
           payer,
@@ -202,6 +215,10 @@ export class InferenceRouter {
     } finally {
       if (reserved) payments?.release(requestId);
     }
+  }
+
+  #maxCredits(payload: InferencePayload, pricePerToken: number): number {
+    return Math.min(maxCreditsFor(payload, pricePerToken), this.#options.maxCreditsPerRequest ?? Number.POSITIVE_INFINITY);
   }
 
   /** The best provider for a request right now, or the error that explains why there is none. */
@@ -275,41 +292,4 @@ export function resumePayload(
       };
     }
   }
-}
-
-/** Allowance for the text a chat template adds to document tools (node-llama-cpp's is a few hundred tokens). */
-const TOOL_INSTRUCTIONS_TOKENS = 1_024;
-
-/**
- * The most the payer authorises for one request, and where the provider stops: the prompt cannot
- * exceed one token per UTF-8 byte plus template allowances, and the completion is capped by
- * maxTokens × n. A provider refuses a prompt that alone reaches it, so this must not undercount.
- */
-export function maxCreditsFor(payload: InferencePayload, pricePerToken: number): number {
-  let tokens: number;
-  switch (payload.kind) {
-    case "chat": {
-      const body = payload.body;
-      // Chat templates document tools in a system text of their own (instructions, signatures, examples):
-      // beyond the tools' JSON, allow for that text, which the provider counts in the prompt.
-      const toolInstructions = body.tools && body.tools.length > 0 ? TOOL_INSTRUCTIONS_TOKENS : 0;
-      const tools =
-        toolInstructions +
-        maxTokensInText(JSON.stringify(body.tools ?? [])) +
-        maxTokensInText(JSON.stringify(body.responseFormat ?? {}));
-      const prompt = body.messages.reduce(
-        (sum, message) => sum + maxTokensInText(message.content) + 32 + maxTokensInText(JSON.stringify(message.toolCalls ?? [])),
-        64 + tools,
-      );
-      tokens = prompt + body.maxTokens * (body.n ?? 1);
-      break;
-    }
-    case "completion":
-      tokens = maxTokensInText(payload.body.prompt) + 8 + payload.body.maxTokens * (payload.body.n ?? 1);
-      break;
-    case "embedding":
-      tokens = payload.body.input.reduce((sum, input) => sum + maxTokensInText(input) + 2, 0);
-      break;
-  }
-  return Math.ceil(tokens * pricePerToken);
 }

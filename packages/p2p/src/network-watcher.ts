@@ -1,9 +1,10 @@
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { NetworkServices } from "@opengateway/p2p";
-import { ADVERT_TOPIC, DEFAULT_ADVERT_TTL_MS, fetchNodeInfo } from "@opengateway/p2p";
 import { capabilityAdvertSchema, INFERENCE_PROTOCOL, utf8Decode, verifyCapabilityAdvert } from "@opengateway/protocol";
+import { ADVERT_TOPIC, DEFAULT_ADVERT_TTL_MS } from "./constants.js";
+import type { NetworkServices } from "./create-libp2p-node.js";
+import { fetchNodeInfo } from "./node-info.js";
 import type { ProviderTable } from "./provider-table.js";
 
 export interface NetworkWatcherOptions {

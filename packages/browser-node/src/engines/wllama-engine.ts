@@ -30,7 +30,7 @@ import type {
   ResultTimings,
   Wllama,
 } from "@wllama/wllama";
-import { ChunkQueue } from "./chunk-queue.js";
+import { pushable } from "it-pushable";
 import { toOpenAIMessage } from "./openai-message.js";
 
 export interface WllamaEngineOptions {
@@ -231,7 +231,7 @@ export class WllamaEngine implements InferenceEngine {
     signal: AbortSignal,
     overBudget: OverBudget,
   ): AsyncGenerator<ChoicePart, void, undefined> {
-    const queue = new ChunkQueue<RawCompletionChunk>();
+    const queue = pushable<RawCompletionChunk>({ objectMode: true });
     const budget = new AbortController();
     const running = this.#wllama
       .createCompletion({
@@ -241,7 +241,7 @@ export class WllamaEngine implements InferenceEngine {
         onData: (chunk) => queue.push(chunk),
       })
       .then(() => queue.end())
-      .catch((error: unknown) => queue.end(error));
+      .catch((error: Error) => queue.end(error));
     const meter = new TokenMeter();
     try {
       for await (const chunk of queue) {
@@ -267,7 +267,7 @@ export class WllamaEngine implements InferenceEngine {
     signal: AbortSignal,
     overBudget: OverBudget,
   ): AsyncGenerator<ChoicePart, void, undefined> {
-    const queue = new ChunkQueue<ChatCompletionChunk>();
+    const queue = pushable<ChatCompletionChunk>({ objectMode: true });
     const budget = new AbortController();
     const running = this.#wllama
       .createChatCompletion({
@@ -277,7 +277,7 @@ export class WllamaEngine implements InferenceEngine {
         onData: (chunk) => queue.push(chunk),
       })
       .then(() => queue.end())
-      .catch((error: unknown) => queue.end(error));
+      .catch((error: Error) => queue.end(error));
     const meter = new TokenMeter();
     const toolCalls = new ToolCallCollector();
     try {
