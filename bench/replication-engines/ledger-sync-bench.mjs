@@ -1,5 +1,5 @@
 // The OpenGateway ledger's own replication over a real libp2p connection, for comparison with
-// hypercore-bench.mjs and orbitdb-bench.mjs: the same workload as packages/ledger's ledger-bench
+// hypercore-bench.mjs and orbitdb-bench.mjs: the same workload as bench/src/ledger-bench.ts
 // (1,000 accounts, 100,000 blocks: opens, sends, settles with receipts, receives, earns), the
 // production LedgerSync (packages/p2p/src/ledger-sync.ts) on two createLibp2pNode peers (TCP,
 // Noise, Yamux, gossipsub, DHT), B dialling A through the byte-counting loopback proxy.
@@ -38,7 +38,7 @@ const BODY = {
   stop: [],
 };
 
-// The workload of packages/ledger/src/ledger-bench.ts, unchanged (same seed, same blocks).
+// The workload of bench/src/ledger-bench.ts, unchanged (same seed, same blocks).
 function mulberry32(seed) {
   let state = seed >>> 0;
   return () => {

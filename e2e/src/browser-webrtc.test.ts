@@ -10,7 +10,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import type { NetworkServices, NodeInfo } from "@opengateway/p2p";
 import { createLibp2pNode, fetchNodeInfo, requestInference } from "@opengateway/p2p";
 import type { InferenceRequest, ProviderFrame } from "@opengateway/protocol";
-import { createInferenceRequest, generateIdentity, verifyInferenceReceipt } from "@opengateway/protocol";
+import { createInferenceRequest, errorMessage, generateIdentity, verifyInferenceReceipt } from "@opengateway/protocol";
 import OpenAI from "openai";
 import type { Page } from "playwright-core";
 import type { LaunchedBrowser } from "./browser-launch.js";
@@ -180,7 +180,7 @@ function describeServingOverWebRtc(): void {
         .allTextContents()
         .catch(() => []);
       throw new Error(
-        `${error instanceof Error ? error.message : String(error)}\npage says: ${shown?.join(" | ")}\n--- browser log ---\n${browser?.log.join("\n")}`,
+        `${errorMessage(error)}\npage says: ${shown?.join(" | ")}\n--- browser log ---\n${browser?.log.join("\n")}`,
       );
     };
 

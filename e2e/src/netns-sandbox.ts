@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
+import { errorMessage } from "@opengateway/protocol";
 
 /**
  * WebRTC does not gather loopback ICE candidates (neither Chromium nor node-datachannel), so the
@@ -22,7 +23,7 @@ export function networkNamespaceUnavailable(): string | null {
     execFileSync("unshare", ["--net", "true"], { stdio: "ignore" });
     return null;
   } catch (error) {
-    return `unshare --net failed: ${error instanceof Error ? error.message : String(error)}`;
+    return `unshare --net failed: ${errorMessage(error)}`;
   }
 }
 

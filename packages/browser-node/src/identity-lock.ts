@@ -1,15 +1,15 @@
+import { errorClass } from "@opengateway/protocol";
+
 /** How long a starting tab waits for another tab of this browser to let go of the same identity (a reload's old page). */
 const IDENTITY_LOCK_TIMEOUT_MS = 10_000;
 
 /** Another tab of this browser runs the same identity (its IndexedDB database) with a ledger. */
-export class IdentityInUseError extends Error {
-  constructor(databaseName: string) {
-    super(
-      `this identity (database '${databaseName}') is already running in another tab of this browser; close that tab, or open this one with its own ?db=`,
-    );
-    this.name = "IdentityInUseError";
-  }
-}
+export class IdentityInUseError extends errorClass(
+  "IdentityInUseError",
+  "identity_in_use",
+  (databaseName: string) =>
+    `this identity (database '${databaseName}') is already running in another tab of this browser; close that tab, or open this one with its own ?db=`,
+) {}
 
 /**
  * Holds an exclusive Web Lock named after the identity's database while the node runs, so two

@@ -6,6 +6,8 @@
  * and nothing that could decrypt the seed is stored at all.
  */
 
+import { errorClass } from "@opengateway/protocol";
+
 const AAD_PREFIX = "opengateway/identity-seed/1:";
 const IV_BYTES = 12;
 const SALT_BYTES = 16;
@@ -25,26 +27,21 @@ export type SealedSeed =
 
 export type SeedProtection = SealedSeed["protection"];
 
-export class PassphraseRequiredError extends Error {
-  constructor(message = "this identity is protected by a passphrase") {
-    super(message);
-    this.name = "PassphraseRequiredError";
-  }
-}
-
-export class WrongPassphraseError extends Error {
-  constructor(message = "the passphrase does not open this identity") {
-    super(message);
-    this.name = "WrongPassphraseError";
-  }
-}
-
-export class DeviceKeyMissingError extends Error {
-  constructor(message = "the key that protects this identity is gone from this browser") {
-    super(message);
-    this.name = "DeviceKeyMissingError";
-  }
-}
+export class PassphraseRequiredError extends errorClass(
+  "PassphraseRequiredError",
+  "passphrase_required",
+  (message: string = "this identity is protected by a passphrase") => message,
+) {}
+export class WrongPassphraseError extends errorClass(
+  "WrongPassphraseError",
+  "wrong_passphrase",
+  (message: string = "the passphrase does not open this identity") => message,
+) {}
+export class DeviceKeyMissingError extends errorClass(
+  "DeviceKeyMissingError",
+  "device_key_missing",
+  (message: string = "the key that protects this identity is gone from this browser") => message,
+) {}
 
 /** A fresh AES-256-GCM key that can encrypt and decrypt but never be exported. */
 export function createDeviceKey(): Promise<CryptoKey> {

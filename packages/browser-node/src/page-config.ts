@@ -1,4 +1,5 @@
 import type { IceServer } from "@opengateway/p2p";
+import { errorClass } from "@opengateway/protocol";
 import type { ModelOffer } from "./engines/model-offer.js";
 import type { TabLedgerConfig } from "./tab-ledger.js";
 
@@ -27,12 +28,11 @@ export interface PageConfig {
 /** The ledger's own bound on the parameter (`ledgerParams`). */
 const MAX_REGISTRATION_DIFFICULTY_BITS = 64;
 
-export class InvalidPageConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidPageConfigError";
-  }
-}
+export class InvalidPageConfigError extends errorClass(
+  "InvalidPageConfigError",
+  "invalid_page_config",
+  (message: string) => message,
+) {}
 
 export async function loadPageConfig(options: { pageUrl: string; signal?: AbortSignal }): Promise<PageConfig> {
   const response = await fetch(new URL("config.json", options.pageUrl), { signal: options.signal, cache: "no-store" });

@@ -10,7 +10,7 @@ import {
   NodeInfoService,
 } from "@opengateway/p2p";
 import type { Identity, Logger, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
-import { guessRegionFromTimeZone, OverloadedError } from "@opengateway/protocol";
+import { errorClass, errorMessage, guessRegionFromTimeZone, OverloadedError } from "@opengateway/protocol";
 import { browserFingerprintHash, currentBrowserEnvironment } from "./browser-fingerprint.js";
 import type { BrowserNodeCounters, BrowserNodeSettings } from "./browser-node-store.js";
 import { BrowserNodeStore, DEFAULT_DATABASE_NAME } from "./browser-node-store.js";
@@ -443,7 +443,7 @@ export class BrowserNode extends EventTarget {
       this.#adverts.start();
     } catch (error) {
       if (signal.aborted) return;
-      this.#error = error instanceof Error ? error.message : String(error);
+      this.#error = errorMessage(error);
       this.#setPhase("failed", `could not start serving: ${this.#error}`);
       throw error;
     }
@@ -508,14 +508,12 @@ export class BrowserNode extends EventTarget {
 }
 
 /** WebCrypto (the identity's protection) and WebGPU exist only in secure contexts. */
-export class InsecureContextError extends Error {
-  constructor(message = "the browser node needs a secure context: serve the page over https (or from localhost)") {
-    super(message);
-    this.name = "InsecureContextError";
-  }
-}
+export class InsecureContextError extends errorClass(
+  "InsecureContextError",
+  "insecure_context",
+  (message: string = "the browser node needs a secure context: serve the page over https (or from localhost)") => message,
+) {}
 
-/** Another tab of this browser runs the same identity (its IndexedDB database) with a ledger. */
 /** Starts a browser node: see {@link BrowserNode}. */
 export function startBrowserNode(options: BrowserNodeOptions): Promise<BrowserNode> {
   return BrowserNode.start(options);

@@ -2,7 +2,7 @@ import type { Libp2p } from "@libp2p/interface";
 import type { NetworkServices, PaymentHooks, ProviderEntry } from "@opengateway/p2p";
 import { InferenceRouter, NetworkWatcher, ProviderTable } from "@opengateway/p2p";
 import type { ChatMessage, Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
-import { CancelledError, NoProviderError } from "@opengateway/protocol";
+import { CancelledError, errorMessage, NoProviderError } from "@opengateway/protocol";
 import type { TabLedger } from "./tab-ledger.js";
 
 /** The most one chat-box message may cost, whatever price a provider advertises. */
@@ -95,7 +95,7 @@ export class TabChat {
       payments,
       maxCreditsPerRequest: CHAT_MAX_CREDITS,
       onPaymentError: (error) => {
-        paymentError = error instanceof Error ? error.message : String(error);
+        paymentError = errorMessage(error);
       },
     });
     const body = {

@@ -1,16 +1,10 @@
 import type { AccountSnapshot, ChainWriter, Ledger, LedgerBlock, LedgerStore, StoredBlock } from "@opengateway/ledger";
-import {
-  DebtOutstandingError,
-  DuplicateFingerprintError,
-  EarningsCollector,
-  InsufficientCreditsError,
-  registerAccount,
-} from "@opengateway/ledger";
+import { DebtOutstandingError, DuplicateFingerprintError, EarningsCollector, registerAccount } from "@opengateway/ledger";
 import { IndexedDbLedgerStore } from "@opengateway/ledger/indexeddb";
 import type { LedgerReplica, LedgerReplicaInit, LedgerSync, NodeLedgerSummary } from "@opengateway/p2p";
 import { nodeLedgerSummary } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, InferenceRequest, Logger } from "@opengateway/protocol";
-import { silentLogger } from "@opengateway/protocol";
+import { errorMessage, InsufficientCreditsError, silentLogger } from "@opengateway/protocol";
 
 /** The ledger parameters a tab takes from its operator (config.json): they must match the network's. */
 export interface TabLedgerConfig {
@@ -314,7 +308,7 @@ export class TabLedger {
       this.#failure =
         error instanceof DuplicateFingerprintError
           ? { state: "refused", detail: REFUSED_DETAIL }
-          : { state: "failed", detail: `registration failed: ${error instanceof Error ? error.message : String(error)}` };
+          : { state: "failed", detail: `registration failed: ${errorMessage(error)}` };
       this.#logger.warn({ err: error }, "registration failed");
     } finally {
       this.#registering = false;

@@ -1,5 +1,4 @@
 import { basename } from "node:path";
-import { InsufficientCreditsError } from "@opengateway/ledger";
 import type {
   ChatGeneration,
   ChoiceEnd,
@@ -18,6 +17,8 @@ import {
   CancelledError,
   DEFAULT_PRICE_PER_TOKEN,
   EngineFailedError,
+  errorMessage,
+  InsufficientCreditsError,
   InvalidRequestError,
   ModelNotFoundError,
 } from "@opengateway/protocol";
@@ -432,9 +433,7 @@ export class LlamaCppEngine implements InferenceEngine {
       try {
         return await this.#llama.createGrammarForJsonSchema(schema as never);
       } catch (error) {
-        throw new InvalidRequestError(
-          `the JSON schema cannot be enforced: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        throw new InvalidRequestError(`the JSON schema cannot be enforced: ${errorMessage(error)}`);
       }
     }
     if (!json) return undefined;
@@ -498,7 +497,7 @@ function refuseUnaffordablePrompt(promptTokens: number, maxTotalTokens: number):
 
 function toEngineError(error: unknown): Error {
   if (error instanceof Error && "code" in error) return error;
-  return new EngineFailedError(error instanceof Error ? error.message : String(error), { cause: error });
+  return new EngineFailedError(errorMessage(error), { cause: error });
 }
 
 export type { ChatHistoryItem };

@@ -2,10 +2,11 @@ import type { ComponentLogger, Startable } from "@libp2p/interface";
 import { serviceDependencies } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { SweepRule } from "@opengateway/ledger";
-import { AutoSweep, EarningsCollector, InsufficientCreditsError, registerAccount, validateSweepRule } from "@opengateway/ledger";
+import { AutoSweep, EarningsCollector, registerAccount, validateSweepRule } from "@opengateway/ledger";
 import type { LedgerReplica, NodeLedgerSummary } from "@opengateway/p2p";
 import { componentLogger, nodeLedgerSummary } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, InferenceRequest, Logger } from "@opengateway/protocol";
+import { InsufficientCreditsError } from "@opengateway/protocol";
 
 /** How long the payer check waits for an unknown payer's chain from the peer that sent its request. */
 const UNKNOWN_PAYER_SYNC_MS = 5_000;

@@ -1,5 +1,6 @@
 import { statSync } from "node:fs";
 import { basename, resolve } from "node:path";
+import { errorClass } from "@opengateway/protocol";
 import type { Express } from "express";
 import express from "express";
 
@@ -62,12 +63,11 @@ export function mountContributePage(app: Express, options: ContributePageOptions
   app.use("/contribute", express.static(options.pageDir, { index: "index.html" }));
 }
 
-export class InvalidModelUrlError extends Error {
-  constructor(url: string) {
-    super(`'${url}' is not an http(s) URL of a .gguf file`);
-    this.name = "InvalidModelUrlError";
-  }
-}
+export class InvalidModelUrlError extends errorClass(
+  "InvalidModelUrlError",
+  "invalid_model_url",
+  (url: string) => `'${url}' is not an http(s) URL of a .gguf file`,
+) {}
 
 /** Only http(s) URLs of GGUF files reach the page's config. */
 function checkedModelUrl(url: string): string {

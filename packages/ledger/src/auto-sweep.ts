@@ -1,5 +1,5 @@
 import type { Identity, Logger } from "@opengateway/protocol";
-import { isIdentityId, silentLogger } from "@opengateway/protocol";
+import { errorClass, isIdentityId, silentLogger } from "@opengateway/protocol";
 import type { ChainWriter } from "./chain-writer.js";
 import { DEFAULT_SWEEP_INTERVAL_MS } from "./constants.js";
 import type { LedgerBlock } from "./ledger-block.js";
@@ -22,12 +22,11 @@ export interface AutoSweepOptions {
   onSweep?: (block: Extract<LedgerBlock, { kind: "send" }>) => void;
 }
 
-export class InvalidSweepRuleError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidSweepRuleError";
-  }
-}
+export class InvalidSweepRuleError extends errorClass(
+  "InvalidSweepRuleError",
+  "invalid_sweep_rule",
+  (message: string) => message,
+) {}
 
 /** Checks a rule from a command line or a config file before anything is signed with it. */
 export function validateSweepRule(rule: SweepRule, owner: string): SweepRule {

@@ -4,13 +4,8 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 // The ledger core runs in browsers too. Only these compiled modules may use Node: the SQLite
-// adapter, the Node fingerprint collector, the native signing backend, the benchmark and tests.
-const NODE_ONLY = new Set([
-  "sqlite-ledger-store.js",
-  "node-machine-fingerprint.js",
-  "node-ed25519-backend.js",
-  "ledger-bench.js",
-]);
+// adapter, the Node fingerprint collector and tests.
+const NODE_ONLY = new Set(["sqlite-ledger-store.js", "node-machine-fingerprint.js"]);
 const directory = fileURLToPath(new URL(".", import.meta.url));
 
 describe("isomorphic core", () => {

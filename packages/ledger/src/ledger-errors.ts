@@ -1,4 +1,5 @@
-import { OpenGatewayError } from "@opengateway/protocol";
+import type { ErrorClass } from "@opengateway/protocol";
+import { nameErrorClass, OpenGatewayError, WireError } from "@opengateway/protocol";
 
 /** Why a block was refused. Codes are stable: peers log them and tests match on them. */
 export const BLOCK_REJECTION_CODES = [
@@ -31,106 +32,90 @@ export const BLOCK_REJECTION_CODES = [
 
 export type BlockRejectionCode = (typeof BLOCK_REJECTION_CODES)[number];
 
-export class BlockRejectedError extends Error {
-  readonly code: BlockRejectionCode;
+export class BlockRejectedError extends OpenGatewayError {
+  declare readonly code: BlockRejectionCode;
   /**
    * A transient rejection may pass later (a predecessor arrives, the clock catches up); any
    * other rejection is final for this block in this position.
    */
   readonly transient: boolean;
   constructor(code: BlockRejectionCode, message: string, transient = false) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.transient = transient;
-    this.name = "BlockRejectedError";
   }
 }
+nameErrorClass(BlockRejectedError, "BlockRejectedError");
 
-export class MalformedBlockError extends BlockRejectedError {
-  constructor(message: string) {
-    super("malformed_block", message);
-    this.name = "MalformedBlockError";
-  }
+/** Declares the rejection class of one code, and how its constructor's arguments make the message. */
+function blockRejection<Args extends unknown[]>(
+  name: string,
+  code: BlockRejectionCode,
+  message: (...args: Args) => string,
+  transient = false,
+): ErrorClass<BlockRejectedError, Args> {
+  const Declared = class extends BlockRejectedError {
+    constructor(...args: Args) {
+      super(code, message(...args), transient);
+    }
+  };
+  nameErrorClass(Declared, name);
+  return Declared;
 }
 
-export class BlockTooLargeError extends BlockRejectedError {
-  constructor(bytes: number, limit: number) {
-    super("block_too_large", `block has ${bytes} canonical bytes; the limit is ${limit}`);
-    this.name = "BlockTooLargeError";
-  }
-}
+const asGiven = (message: string) => message;
 
-export class InvalidBlockSignatureError extends BlockRejectedError {
-  constructor(message = "the block's signature does not match its account") {
-    super("invalid_signature", message);
-    this.name = "InvalidBlockSignatureError";
-  }
-}
+export class MalformedBlockError extends blockRejection("MalformedBlockError", "malformed_block", asGiven) {}
+export class BlockTooLargeError extends blockRejection(
+  "BlockTooLargeError",
+  "block_too_large",
+  (bytes: number, limit: number) => `block has ${bytes} canonical bytes; the limit is ${limit}`,
+) {}
+export class InvalidBlockSignatureError extends blockRejection(
+  "InvalidBlockSignatureError",
+  "invalid_signature",
+  (message: string = "the block's signature does not match its account") => message,
+) {}
+export class InvalidProofOfWorkError extends blockRejection(
+  "InvalidProofOfWorkError",
+  "invalid_pow",
+  (difficultyBits: number) => `the registration proof-of-work does not reach ${difficultyBits} leading zero bits`,
+) {}
+export class InvalidReceiptError extends blockRejection("InvalidReceiptError", "invalid_receipt", asGiven) {}
+export class InvalidEvidenceError extends blockRejection("InvalidEvidenceError", "invalid_evidence", asGiven) {}
+export class SelfDealingError extends blockRejection("SelfDealingError", "self_dealing", asGiven) {}
+export class ClaimTooEarlyError extends blockRejection(
+  "ClaimTooEarlyError",
+  "claim_too_early",
+  (expiresAt: number) => `a claim is only valid once its request has expired (at ${expiresAt}): the payer may still settle`,
+) {}
+export class FutureTimestampError extends blockRejection(
+  "FutureTimestampError",
+  "future_timestamp",
+  (timestamp: number, now: number) => `block timestamp ${timestamp} is ahead of this peer's clock (${now})`,
+  true,
+) {}
+export class DuplicateBlockError extends blockRejection(
+  "DuplicateBlockError",
+  "duplicate_block",
+  (hash: string) => `block ${hash} is already applied`,
+) {}
+export class AccountFrozenError extends blockRejection(
+  "AccountFrozenError",
+  "account_frozen",
+  (account: string, height: number) => `account ${account} equivocated at height ${height}: it is frozen there`,
+) {}
 
-export class InvalidProofOfWorkError extends BlockRejectedError {
-  constructor(difficultyBits: number) {
-    super("invalid_pow", `the registration proof-of-work does not reach ${difficultyBits} leading zero bits`);
-    this.name = "InvalidProofOfWorkError";
-  }
-}
-
-export class InvalidReceiptError extends BlockRejectedError {
-  constructor(message: string) {
-    super("invalid_receipt", message);
-    this.name = "InvalidReceiptError";
-  }
-}
-
-export class InvalidEvidenceError extends BlockRejectedError {
-  constructor(message: string) {
-    super("invalid_evidence", message);
-    this.name = "InvalidEvidenceError";
-  }
-}
-
-export class SelfDealingError extends BlockRejectedError {
-  constructor(message: string) {
-    super("self_dealing", message);
-    this.name = "SelfDealingError";
-  }
-}
-
-export class ClaimTooEarlyError extends BlockRejectedError {
-  constructor(expiresAt: number) {
-    super("claim_too_early", `a claim is only valid once its request has expired (at ${expiresAt}): the payer may still settle`);
-    this.name = "ClaimTooEarlyError";
-  }
-}
-
-export class FutureTimestampError extends BlockRejectedError {
-  constructor(timestamp: number, now: number) {
-    super("future_timestamp", `block timestamp ${timestamp} is ahead of this peer's clock (${now})`, true);
-    this.name = "FutureTimestampError";
-  }
-}
-
-export class DuplicateBlockError extends BlockRejectedError {
-  constructor(hash: string) {
-    super("duplicate_block", `block ${hash} is already applied`);
-    this.name = "DuplicateBlockError";
-  }
-}
-
-export class AccountFrozenError extends BlockRejectedError {
-  constructor(account: string, height: number) {
-    super("account_frozen", `account ${account} equivocated at height ${height}: it is frozen there`);
-    this.name = "AccountFrozenError";
-  }
-}
-
-export class EquivocationError extends BlockRejectedError {
+export class EquivocationError extends blockRejection(
+  "EquivocationError",
+  "equivocation",
+  (account: string, height: number) => `account ${account} already has another block at height ${height}`,
+) {
   readonly account: string;
   readonly height: number;
   constructor(account: string, height: number) {
-    super("equivocation", `account ${account} already has another block at height ${height}`);
+    super(account, height);
     this.account = account;
     this.height = height;
-    this.name = "EquivocationError";
   }
 }
 
@@ -139,142 +124,104 @@ export type BlockDependency =
   | { readonly type: "chain"; readonly account: string; readonly height: number }
   | { readonly type: "block"; readonly hash: string };
 
-export class MissingDependencyError extends BlockRejectedError {
+export class MissingDependencyError extends blockRejection(
+  "MissingDependencyError",
+  "missing_dependency",
+  (dependency: BlockDependency) =>
+    dependency.type === "chain"
+      ? `waiting for block ${dependency.height} of ${dependency.account}`
+      : `waiting for block ${dependency.hash}`,
+  true,
+) {
   readonly dependency: BlockDependency;
   constructor(dependency: BlockDependency) {
-    super(
-      "missing_dependency",
-      dependency.type === "chain"
-        ? `waiting for block ${dependency.height} of ${dependency.account}`
-        : `waiting for block ${dependency.hash}`,
-      true,
-    );
+    super(dependency);
     this.dependency = dependency;
-    this.name = "MissingDependencyError";
   }
 }
 
-export class ChainLinkError extends BlockRejectedError {
-  constructor(message = "the block's previous hash is not its account's head") {
-    super("wrong_link", message);
-    this.name = "ChainLinkError";
-  }
-}
-
-export class WrongHeightError extends BlockRejectedError {
-  constructor(height: number, expected: number) {
-    super("wrong_height", `block claims height ${height} but follows the block at height ${expected - 1}`);
-    this.name = "WrongHeightError";
-  }
-}
-
-export class TimestampRegressionError extends BlockRejectedError {
-  constructor() {
-    super("timestamp_regression", "a block's timestamp may not be earlier than its predecessor's");
-    this.name = "TimestampRegressionError";
-  }
-}
-
-export class InsufficientBalanceError extends BlockRejectedError {
-  constructor(needed: number, balance: number) {
-    super("insufficient_balance", `block spends ${needed} credits but the balance is ${balance}`);
-    this.name = "InsufficientBalanceError";
-  }
-}
-
-export class TimeLockedError extends BlockRejectedError {
-  constructor(amount: number, transferable: number, unlockAt: number) {
-    super(
-      "time_locked",
-      `cannot transfer ${amount} credits: only ${transferable} are transferable; granted credits unlock at ${unlockAt}`,
-    );
-    this.name = "TimeLockedError";
-  }
-}
-
-export class WrongSourceError extends BlockRejectedError {
-  constructor(message: string) {
-    super("wrong_source", message);
-    this.name = "WrongSourceError";
-  }
-}
-
-export class AlreadyCollectedError extends BlockRejectedError {
-  constructor(source: string) {
-    super("already_collected", `block ${source} was already received`);
-    this.name = "AlreadyCollectedError";
-  }
-}
-
-export class DuplicateSettlementError extends BlockRejectedError {
-  constructor(requestId: string, provider: string) {
-    super("duplicate_settlement", `request ${requestId} is already settled with provider ${provider}`);
-    this.name = "DuplicateSettlementError";
-  }
-}
-
-export class DuplicateClaimError extends BlockRejectedError {
-  constructor(requestId: string) {
-    super("duplicate_claim", `request ${requestId} is already claimed by this provider`);
-    this.name = "DuplicateClaimError";
-  }
-}
-
-export class DuplicateFingerprintError extends BlockRejectedError {
-  constructor() {
-    super("duplicate_fingerprint", "this machine fingerprint already received its registration grant");
-    this.name = "DuplicateFingerprintError";
-  }
-}
-
-export class ForkUnresolvedError extends BlockRejectedError {
-  constructor(account: string, height: number) {
-    super(
-      "fork_unresolved",
-      `account ${account} has applied blocks at or above its fork height ${height}: roll back (rebuild) before slashing`,
-    );
-    this.name = "ForkUnresolvedError";
-  }
-}
-
-export class AmountOverflowError extends BlockRejectedError {
-  constructor() {
-    super("amount_overflow", "credit totals would exceed Number.MAX_SAFE_INTEGER");
-    this.name = "AmountOverflowError";
-  }
-}
-
-/** A reservation the payer cannot cover: the gateway answers 402, a provider refuses the request. */
-export class InsufficientCreditsError extends OpenGatewayError {
-  constructor(message: string) {
-    super("insufficient_credits", message);
-    this.name = "InsufficientCreditsError";
-  }
-}
+export class ChainLinkError extends blockRejection(
+  "ChainLinkError",
+  "wrong_link",
+  (message: string = "the block's previous hash is not its account's head") => message,
+) {}
+export class WrongHeightError extends blockRejection(
+  "WrongHeightError",
+  "wrong_height",
+  (height: number, expected: number) => `block claims height ${height} but follows the block at height ${expected - 1}`,
+) {}
+export class TimestampRegressionError extends blockRejection(
+  "TimestampRegressionError",
+  "timestamp_regression",
+  () => "a block's timestamp may not be earlier than its predecessor's",
+) {}
+export class InsufficientBalanceError extends blockRejection(
+  "InsufficientBalanceError",
+  "insufficient_balance",
+  (needed: number, balance: number) => `block spends ${needed} credits but the balance is ${balance}`,
+) {}
+export class TimeLockedError extends blockRejection(
+  "TimeLockedError",
+  "time_locked",
+  (amount: number, transferable: number, unlockAt: number) =>
+    `cannot transfer ${amount} credits: only ${transferable} are transferable; granted credits unlock at ${unlockAt}`,
+) {}
+export class WrongSourceError extends blockRejection("WrongSourceError", "wrong_source", asGiven) {}
+export class AlreadyCollectedError extends blockRejection(
+  "AlreadyCollectedError",
+  "already_collected",
+  (source: string) => `block ${source} was already received`,
+) {}
+export class DuplicateSettlementError extends blockRejection(
+  "DuplicateSettlementError",
+  "duplicate_settlement",
+  (requestId: string, provider: string) => `request ${requestId} is already settled with provider ${provider}`,
+) {}
+export class DuplicateClaimError extends blockRejection(
+  "DuplicateClaimError",
+  "duplicate_claim",
+  (requestId: string) => `request ${requestId} is already claimed by this provider`,
+) {}
+export class DuplicateFingerprintError extends blockRejection(
+  "DuplicateFingerprintError",
+  "duplicate_fingerprint",
+  () => "this machine fingerprint already received its registration grant",
+) {}
+export class ForkUnresolvedError extends blockRejection(
+  "ForkUnresolvedError",
+  "fork_unresolved",
+  (account: string, height: number) =>
+    `account ${account} has applied blocks at or above its fork height ${height}: roll back (rebuild) before slashing`,
+) {}
+export class AmountOverflowError extends blockRejection(
+  "AmountOverflowError",
+  "amount_overflow",
+  () => "credit totals would exceed Number.MAX_SAFE_INTEGER",
+) {}
 
 /** The payer owes credits from claims it never settled: refused service until it settles. */
-export class DebtOutstandingError extends OpenGatewayError {
+export class DebtOutstandingError extends WireError {
   readonly debt: number;
   constructor(account: string, debt: number) {
     super("insufficient_credits", `account ${account} owes ${debt} credits from unsettled claims; settle them first`);
     this.debt = debt;
-    this.name = "DebtOutstandingError";
   }
 }
+nameErrorClass(DebtOutstandingError, "DebtOutstandingError");
 
-export class DuplicateReservationError extends OpenGatewayError {
+export class DuplicateReservationError extends WireError {
   constructor(requestId: string) {
     super("invalid_request", `request ${requestId} already holds a reservation`);
-    this.name = "DuplicateReservationError";
   }
 }
+nameErrorClass(DuplicateReservationError, "DuplicateReservationError");
 
 /** A block this peer authored was not applied (it waits for a dependency, or the ledger ignored it). */
-export class BlockNotAppliedError extends OpenGatewayError {
+export class BlockNotAppliedError extends WireError {
   readonly status: string;
   constructor(status: string) {
     super("protocol_violation", `the block was not applied (${status})`);
     this.status = status;
-    this.name = "BlockNotAppliedError";
   }
 }
+nameErrorClass(BlockNotAppliedError, "BlockNotAppliedError");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { useEd25519Backend } from "@opengateway/protocol";
+import { createNodeEd25519Backend } from "@opengateway/protocol/node-ed25519-backend";
 import fc from "fast-check";
 import { BlockAuthor } from "./block-author.js";
 import { Ledger } from "./ledger.js";
@@ -18,7 +19,6 @@ import {
   testReceipt,
   testRequest,
 } from "./ledger-fixtures.test.js";
-import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
 
 // Signatures are not what these properties are about: the native backend keeps thousands of blocks fast.
 useEd25519Backend(createNodeEd25519Backend());

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { base64url } from "@opengateway/protocol";
+import { base64url, InsufficientCreditsError } from "@opengateway/protocol";
 import { Ledger } from "./ledger.js";
 import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
 import { ledgerBlockHash } from "./ledger-block.js";
-import { DebtOutstandingError, DuplicateReservationError, InsufficientCreditsError } from "./ledger-errors.js";
+import { DebtOutstandingError, DuplicateReservationError } from "./ledger-errors.js";
 import {
   conservationHolds,
   DAY,

@@ -1,3 +1,4 @@
+import { InsufficientCreditsError } from "@opengateway/protocol";
 import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { ledgerBlockHash, settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import type { BlockDependency, BlockRejectedError } from "./ledger-errors.js";
@@ -8,7 +9,6 @@ import {
   DuplicateReservationError,
   EquivocationError,
   FutureTimestampError,
-  InsufficientCreditsError,
   MissingDependencyError,
 } from "./ledger-errors.js";
 import type { LedgerParams } from "./ledger-params.js";

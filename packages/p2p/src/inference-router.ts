@@ -7,9 +7,10 @@ import {
   ModelNotFoundError,
   maxCreditsFor,
   NoProviderError,
-  OpenGatewayError,
   OverloadedError,
+  ProtocolViolationError,
   randomId,
+  WireError,
 } from "@opengateway/protocol";
 import { requestInference } from "./inference-client.js";
 import type { ProviderEntry, ProviderTable } from "./provider-table.js";
@@ -195,7 +196,7 @@ export class InferenceRouter {
               }
             }
           }
-          throw new OpenGatewayError("protocol_violation", "the provider ended the stream without a result");
+          throw new ProtocolViolationError("the provider ended the stream without a result");
         } catch (error) {
           if (signal?.aborted) throw signal.reason ?? new CancelledError();
           provider.failures++;
@@ -242,7 +243,7 @@ export class InferenceRouter {
 }
 
 function isRetryable(error: unknown): boolean {
-  if (error instanceof OpenGatewayError) return RETRYABLE_CODES.has(error.code);
+  if (WireError.isInstance(error)) return RETRYABLE_CODES.has(error.code);
   // Dial and transport failures (connection refused, reset, timeouts) are worth another provider.
   return true;
 }

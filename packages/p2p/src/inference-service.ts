@@ -16,16 +16,17 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   decodeClientFrame,
   EngineFailedError,
+  errorFromCode,
   INFERENCE_PROTOCOL,
   InvalidRequestError,
   isErrorCode,
   ModelNotFoundError,
   maxTokensFor,
-  OpenGatewayError,
   ProtocolViolationError,
   ReplayGuard,
   RequestExpiredError,
   verifyInferenceRequest,
+  WireError,
 } from "@opengateway/protocol";
 import {
   DEFAULT_DELTA_BATCH_MS,
@@ -142,7 +143,7 @@ export class InferenceService {
     } catch (error) {
       // Once the client has gone, whatever broke afterwards is a consequence of the cancel.
       const reason: unknown = controller.signal.reason;
-      const failure = controller.signal.aborted && reason instanceof OpenGatewayError ? reason : toOpenGatewayError(error);
+      const failure = controller.signal.aborted && WireError.isInstance(reason) ? reason : toOpenGatewayError(error);
       this.#init.onServed?.({
         requestId: request?.id ?? "",
         payer: request?.payer ?? "",
@@ -330,12 +331,12 @@ class FrameWriter {
   }
 }
 
-function toOpenGatewayError(error: unknown): OpenGatewayError {
-  if (error instanceof OpenGatewayError) return error;
+function toOpenGatewayError(error: unknown): WireError {
+  if (WireError.isInstance(error)) return error;
   const name = (error as { name?: string } | null)?.name;
   if (name === "TimeoutError") return new RequestExpiredError("no request frame arrived in time");
   const code = (error as { code?: unknown } | null)?.code;
-  if (isErrorCode(code)) return new OpenGatewayError(code, String((error as Error).message));
+  if (isErrorCode(code)) return errorFromCode(code, String((error as Error).message));
   return new EngineFailedError(error instanceof Error ? error.message : "the engine failed", { cause: error });
 }
 

@@ -13,7 +13,14 @@ import type {
 import type { AccountHead, AddResult, Ledger, LedgerBlock } from "@opengateway/ledger";
 import { blockHashSchema } from "@opengateway/ledger";
 import type { Logger } from "@opengateway/protocol";
-import { MalformedFrameError, ProtocolViolationError, silentLogger, utf8Decode, utf8Encode } from "@opengateway/protocol";
+import {
+  errorMessage,
+  MalformedFrameError,
+  ProtocolViolationError,
+  silentLogger,
+  utf8Decode,
+  utf8Encode,
+} from "@opengateway/protocol";
 import { z } from "zod";
 import {
   DEFAULT_FIRST_SYNC_WAIT_MS,
@@ -480,7 +487,7 @@ export class LedgerSync {
       blocksRejected: counts.rejected,
       bytesSent: channel?.bytesSent ?? 0,
       bytesReceived: channel?.bytesReceived ?? 0,
-      ...(error === undefined ? {} : { error: error instanceof Error ? error.message : String(error) }),
+      ...(error === undefined ? {} : { error: errorMessage(error) }),
     };
     this.#stats.syncReceived += counts.received;
     this.#stats.syncSent += counts.sent;

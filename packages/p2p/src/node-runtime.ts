@@ -4,8 +4,8 @@
  * - Ed25519 runs on Node's native crypto instead of the portable backend.
  */
 import { useEd25519Backend } from "@opengateway/protocol";
+import { createNodeEd25519Backend } from "@opengateway/protocol/node-ed25519-backend";
 import { WebSocket as NodeWebSocket } from "ws";
-import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
 
 interface PromiseWithResolversShape<T> {
   promise: Promise<T>;

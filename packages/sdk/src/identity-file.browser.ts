@@ -1,4 +1,5 @@
 import type { Identity } from "@opengateway/protocol";
+import { errorClass } from "@opengateway/protocol";
 
 /** Browsers have no key files: pass an `identity` (the browser node keeps its own in IndexedDB). */
 export async function loadOrCreateIdentity(_path: string, _options?: unknown): Promise<Identity> {
@@ -17,4 +18,4 @@ export async function writeIdentityFile(_path: string, _identity: Identity, _opt
   throw new Error("key files are not available in browsers");
 }
 
-export class KeyFileError extends Error {}
+export class KeyFileError extends errorClass("KeyFileError", "invalid_key_file", (message: string) => message) {}

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Identity } from "@opengateway/protocol";
-import { base64url, generateIdentity, identityFromSeed } from "@opengateway/protocol";
+import { base64url, errorClass, generateIdentity, identityFromSeed } from "@opengateway/protocol";
 
 export interface IdentityFileOptions {
   /** Encrypts the key (scrypt → AES-256-GCM). Without it the file is plain, readable by its owner only. */
@@ -20,12 +20,7 @@ interface KeyFile {
   cipher?: { name: "aes-256-gcm"; iv: string; ciphertext: string; tag: string };
 }
 
-export class KeyFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "KeyFileError";
-  }
-}
+export class KeyFileError extends errorClass("KeyFileError", "invalid_key_file", (message: string) => message) {}
 
 /** Loads an identity from its key file, creating one (readable by its owner only) on first use. */
 export async function loadOrCreateIdentity(path: string, options: IdentityFileOptions = {}): Promise<Identity> {

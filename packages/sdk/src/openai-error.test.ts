@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ModelNotFoundError, NoProviderError, OverloadedError, ProtocolViolationError } from "@opengateway/protocol";
+import {
+  ModelNotFoundError,
+  NoProviderError,
+  OpenGatewayError,
+  OverloadedError,
+  ProtocolViolationError,
+} from "@opengateway/protocol";
 import { OpenAIHttpError, toOpenAIHttpError } from "./openai-error.js";
 
 describe("toOpenAIHttpError", () => {
@@ -29,5 +35,8 @@ describe("toOpenAIHttpError", () => {
     assert.deepEqual(new OpenAIHttpError(400, "bad", { param: "model" }).toJSON(), {
       error: { message: "bad", type: "invalid_request_error", param: "model", code: null },
     });
+    const coded = new OpenAIHttpError(401, "no key", { code: "missing_api_key" });
+    assert.ok(OpenGatewayError.isInstance(coded) && coded.code === "missing_api_key" && coded.name === "OpenAIHttpError");
+    assert.equal(new OpenAIHttpError(400, "bad").code, "invalid_request_error");
   });
 });

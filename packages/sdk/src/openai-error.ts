@@ -1,37 +1,41 @@
 import type { ErrorCode } from "@opengateway/protocol";
-import { OpenGatewayError } from "@opengateway/protocol";
+import { nameErrorClass, OpenGatewayError, WireError } from "@opengateway/protocol";
 
 /** The body every OpenAI error has: `{"error":{"message","type","param","code"}}`. */
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
-/** A failure with the HTTP status and OpenAI error shape a client of the OpenAI API expects. */
-export class OpenAIHttpError extends Error {
+/**
+ * A failure with the HTTP status and OpenAI error shape a client of the OpenAI API expects. Its
+ * `code` is OpenAI's, or its `type` where OpenAI's body has none (`code: null`).
+ */
+export class OpenAIHttpError extends OpenGatewayError {
   readonly status: number;
   readonly type: string;
   readonly param: string | null;
-  readonly code: string | null;
   readonly headers: Record<string, string>;
+  readonly #bodyCode: string | null;
 
   constructor(
     status: number,
     message: string,
     options: { type?: string; param?: string | null; code?: string | null; headers?: Record<string, string> } = {},
   ) {
-    super(message);
-    this.name = "OpenAIHttpError";
+    const type = options.type ?? (status >= 500 ? "server_error" : "invalid_request_error");
+    super(options.code ?? type, message);
     this.status = status;
-    this.type = options.type ?? (status >= 500 ? "server_error" : "invalid_request_error");
+    this.type = type;
     this.param = options.param ?? null;
-    this.code = options.code ?? null;
+    this.#bodyCode = options.code ?? null;
     this.headers = options.headers ?? {};
   }
 
   toJSON(): OpenAIErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.#bodyCode } };
   }
 }
+nameErrorClass(OpenAIHttpError, "OpenAIHttpError");
 
 const STATUS_BY_CODE: Record<ErrorCode, { status: number; type: string }> = {
   invalid_request: { status: 400, type: "invalid_request_error" },
@@ -53,7 +57,7 @@ const STATUS_BY_CODE: Record<ErrorCode, { status: number; type: string }> = {
 /** Maps any failure to the OpenAI error a client sees; unknown failures become a 500 without internals. */
 export function toOpenAIHttpError(error: unknown): OpenAIHttpError {
   if (error instanceof OpenAIHttpError) return error;
-  if (error instanceof OpenGatewayError) {
+  if (WireError.isInstance(error)) {
     const { status, type } = STATUS_BY_CODE[error.code];
     return new OpenAIHttpError(status, error.message, {
       type,

@@ -26,6 +26,7 @@ import {
   CancelledError,
   DEFAULT_PRICE_PER_TOKEN,
   EngineFailedError,
+  errorMessage,
   InvalidRequestError,
   ModelNotFoundError,
 } from "@opengateway/protocol";
@@ -192,9 +193,7 @@ export class WebLlmEngine implements InferenceEngine {
       yield { type: "done", choices, usage: { promptTokens, completionTokens } };
     } catch (error) {
       if (options.signal?.aborted) return;
-      throw error instanceof Error && "code" in error
-        ? error
-        : new EngineFailedError(error instanceof Error ? error.message : String(error), { cause: error });
+      throw error instanceof Error && "code" in error ? error : new EngineFailedError(errorMessage(error), { cause: error });
     } finally {
       options.signal?.removeEventListener("abort", interrupt);
       // The consumer left early: stop generating before the next request takes its turn.

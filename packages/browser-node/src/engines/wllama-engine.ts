@@ -17,6 +17,7 @@ import {
   CancelledError,
   DEFAULT_PRICE_PER_TOKEN,
   EngineFailedError,
+  errorMessage,
   InvalidRequestError,
   ModelNotFoundError,
 } from "@opengateway/protocol";
@@ -439,7 +440,7 @@ class ToolCallCollector {
 
 function toEngineError(error: unknown): Error {
   if (error instanceof Error && "code" in error) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   // llama.cpp refuses a prompt longer than the context before generating: the request's fault.
   if (/exceeds the available context size/.test(message)) return new InvalidRequestError(message);
   return new EngineFailedError(message, { cause: error });

@@ -3,6 +3,8 @@
  * earn credits and chat. All behaviour lives in the library (`startBrowserNode`); this file only
  * renders its status and forwards the contributor's choices.
  */
+
+import { errorMessage } from "@opengateway/protocol";
 import wllamaWasmUrl from "@wllama/wllama/esm/wasm/wllama.wasm?url";
 import { PassphraseRequiredError, WrongPassphraseError } from "../identity-vault.js";
 import type { PageConfig } from "../page-config.js";
@@ -212,7 +214,7 @@ function wire(node: BrowserNode): void {
 
   ui.toggle.addEventListener("click", () => {
     const action = node.status().settings.contributing ? node.pauseContributing() : node.startContributing();
-    action.catch((error: unknown) => showError(error instanceof Error ? error.message : String(error)));
+    action.catch((error: unknown) => showError(errorMessage(error)));
   });
   ui.maxConcurrent.addEventListener("change", () => {
     void node.setThrottle({ maxConcurrentRequests: Number(ui.maxConcurrent.value) || 1 });
@@ -251,7 +253,7 @@ function wire(node: BrowserNode): void {
           reply.textContent = text;
         }
       } catch (error) {
-        reply.textContent = `No answer: ${error instanceof Error ? error.message : String(error)}`;
+        reply.textContent = `No answer: ${errorMessage(error)}`;
         reply.setAttribute("role", "alert");
       } finally {
         ui.chatSend.disabled = false;
@@ -274,7 +276,7 @@ function wire(node: BrowserNode): void {
     node
       .setPassphrase(passphrase === "" ? null : passphrase)
       .then(showProtection)
-      .catch((error: unknown) => showError(error instanceof Error ? error.message : String(error)));
+      .catch((error: unknown) => showError(errorMessage(error)));
   });
 }
 
@@ -316,5 +318,5 @@ loadPageConfig({ pageUrl: location.href })
   .then((config) => start(config))
   .catch((error: unknown) => {
     ui.phase.textContent = "Failed to start";
-    showError(error instanceof Error ? error.message : String(error));
+    showError(errorMessage(error));
   });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { nobleEd25519Backend } from "@opengateway/protocol";
 import fc from "fast-check";
+import { nobleEd25519Backend } from "./ed25519-backend.js";
 import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
 
 const native = createNodeEd25519Backend();

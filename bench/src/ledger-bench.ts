@@ -1,6 +1,16 @@
-// Ledger benchmark (not a test): node packages/ledger/dist/ledger-bench.js [--blocks 100000] [--accounts 1000]
+// Ledger benchmark (not a test): node bench/dist/ledger-bench.js [--blocks 100000] [--accounts 1000]
 // (a) blocks verified + applied per second, with the portable and the native Ed25519 backend;
 // (b) reconciling two ledgers of N blocks that differ by 1%: time and bytes on the wire.
+import type { AccountHead, LedgerBlock } from "@opengateway/ledger";
+import {
+  BlockAuthor,
+  DEFAULT_REGISTRATION_DIFFICULTY_BITS,
+  Ledger,
+  ledgerBlockHash,
+  ledgerParams,
+  machineFingerprintHash,
+  solveRegistrationPow,
+} from "@opengateway/ledger";
 import type { ChatBody, Identity } from "@opengateway/protocol";
 import {
   createInferenceReceipt,
@@ -9,15 +19,7 @@ import {
   nobleEd25519Backend,
   useEd25519Backend,
 } from "@opengateway/protocol";
-import { BlockAuthor } from "./block-author.js";
-import { Ledger } from "./ledger.js";
-import type { LedgerBlock } from "./ledger-block.js";
-import { ledgerBlockHash } from "./ledger-block.js";
-import { DEFAULT_REGISTRATION_DIFFICULTY_BITS, ledgerParams } from "./ledger-params.js";
-import type { AccountHead } from "./ledger-state.js";
-import { machineFingerprintHash } from "./machine-fingerprint.js";
-import { createNodeEd25519Backend } from "./node-ed25519-backend.js";
-import { solveRegistrationPow } from "./registration-pow.js";
+import { createNodeEd25519Backend } from "@opengateway/protocol/node-ed25519-backend";
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);

@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { createPrivateKey, createPublicKey, sign, verify } from "node:crypto";
-import type { Ed25519Backend } from "@opengateway/protocol";
-import { isCanonicalPointEncoding } from "@opengateway/protocol";
+import type { Ed25519Backend } from "./ed25519-backend.js";
+import { isCanonicalPointEncoding } from "./ed25519-backend.js";
 
 const ORDER_LE = Uint8Array.from([
   0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -26,7 +26,8 @@ const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "he
 /**
  * Ed25519 through Node's OpenSSL, about ten times faster than the portable backend. It accepts
  * exactly what the strict portable backend accepts: OpenSSL compares R by its canonical
- * encoding and checks s < L; the canonical encoding of A is checked here.
+ * encoding and checks s < L; the canonical encoding of A is checked here. Node only: the
+ * subpath `@opengateway/protocol/node-ed25519-backend`, mapped to nothing for browsers.
  */
 export function createNodeEd25519Backend(): Ed25519Backend {
   const publicKeys = new Map<string, KeyObject>();
