@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
-import { ADVERT_TOPIC, createLibp2pNode, ledgerReplica } from "@opengateway/p2p";
+import { ADVERT_TOPIC, createLibp2pNode } from "@opengateway/p2p";
+import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
 import { generateIdentity } from "@opengateway/protocol";
 import { loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
@@ -36,9 +36,9 @@ export async function runRelayCommand(options: RelayCommandOptions, logger: Logg
     localNetwork: options.local,
     services: {
       ...(options.credits && {
-        ledger: ledgerReplica({
+        ledger: sqliteLedgerReplica({
+          path: ledgerPath,
           params: ledgerParamOverrides(options),
-          openStore: () => SqliteLedgerStore.open(ledgerPath),
           syncIntervalMs: options.ledgerSyncIntervalMs,
           logger,
         }),

@@ -1,8 +1,7 @@
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Libp2p } from "@libp2p/interface";
-import type { AutoSweep, EarningsCollector, Ledger, LedgerParams, SweepRule } from "@opengateway/ledger";
-import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
+import type { AutoSweep, EarningsCollector, Ledger, SweepRule } from "@opengateway/ledger";
 import type {
   IceServer,
   InferenceServedEvent,
@@ -11,7 +10,9 @@ import type {
   NetworkServices,
   NodeInfoService,
 } from "@opengateway/p2p";
-import { AdvertPublisher, createLibp2pNode, inferenceService, ledgerReplica, nodeInfoService } from "@opengateway/p2p";
+import { AdvertPublisher, createLibp2pNode, inferenceService, nodeInfoService } from "@opengateway/p2p";
+import type { SqliteLedgerReplicaInit } from "@opengateway/p2p/sqlite-ledger-replica";
+import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
 import type { Identity, Logger, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
 import type { HardwareProfile } from "./hardware-profile.js";
@@ -50,16 +51,11 @@ export interface StartFullNodeOptions {
   deltaBatchMs?: number;
   advertIntervalMs?: number;
   /** The credit ledger this node replicates and earns into. Absent = no ledger (serves unpaid). */
-  ledger?: {
-    /** SQLite file; absent = in memory. */
-    path?: string;
-    params?: Partial<LedgerParams>;
+  ledger?: SqliteLedgerReplicaInit & {
     /** Machine fingerprint hash for this node's registration (one grant per machine). */
     fingerprintHash: string;
     /** Refuse payers whose ledger account cannot cover a request's maxCredits (or who owe unsettled claims). */
     requirePayment?: boolean;
-    /** How often the ledger is reconciled with every peer (default 10 min; new peers are reconciled with at once). */
-    syncIntervalMs?: number;
     /** How long after a request expired the node waits for its settlement before claiming it (default 60 s; null: never). */
     claimAfterMs?: number | null;
     /** Automatic transfer of earnings above a threshold to another identity. */
@@ -137,7 +133,6 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       tokensPerSecond: throughput.tokensPerSecond,
     });
     const ledger = options.ledger;
-    const ledgerPath = ledger?.path;
     // The ledger opens while the node starts, before it listens: no request is served unchecked.
     const libp2p = await createLibp2pNode<FullNodeServices>({
       identity,
@@ -148,12 +143,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       iceServers: options.iceServers,
       services: {
         ...(ledger && {
-          ledger: ledgerReplica({
-            params: ledger.params,
-            openStore: ledgerPath === undefined ? undefined : () => SqliteLedgerStore.open(ledgerPath),
-            syncIntervalMs: ledger.syncIntervalMs,
-            logger: options.logger,
-          }),
+          ledger: sqliteLedgerReplica({ ...ledger, logger: options.logger }),
           credits: nodeCredits({
             identity,
             fingerprintHash: ledger.fingerprintHash,

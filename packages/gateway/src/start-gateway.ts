@@ -3,12 +3,13 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { Ledger, LedgerParams } from "@opengateway/ledger";
+import type { Ledger } from "@opengateway/ledger";
 import { machineFingerprintHash } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
-import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
 import type { NetworkServices } from "@opengateway/p2p";
-import { createLibp2pNode, ledgerReplica } from "@opengateway/p2p";
+import { createLibp2pNode } from "@opengateway/p2p";
+import type { SqliteLedgerReplicaInit } from "@opengateway/p2p/sqlite-ledger-replica";
+import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
 import type { Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
 import { InferenceRouter, LedgerWallet, NetworkWatcher, OpenAIApi, ProviderTable } from "@opengateway/sdk";
@@ -44,17 +45,12 @@ export interface StartGatewayOptions {
   ledger?: GatewayLedgerOptions;
 }
 
-export interface GatewayLedgerOptions {
-  /** SQLite file that keeps the ledger across restarts; absent = in memory. */
-  path?: string;
-  params?: Partial<LedgerParams>;
+export interface GatewayLedgerOptions extends SqliteLedgerReplicaInit {
   /**
    * Register every API key's account on start (proof-of-work, then the grant). Devnet/local only:
    * each account is fingerprinted with this machine *and* the account, so one machine gets several grants.
    */
   registerAccounts?: boolean;
-  /** How often the ledger is reconciled with every peer (default 10 min; new peers are reconciled with at once). */
-  syncIntervalMs?: number;
 }
 
 export interface Gateway {
@@ -71,7 +67,6 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const logger = options.logger ?? pino({ name: "gateway" });
   const identity = options.identity ?? generateIdentity();
   const ledger = options.ledger;
-  const ledgerPath = ledger?.path;
   const libp2p = await createLibp2pNode({
     identity,
     listen: options.listen ?? [],
@@ -80,12 +75,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     dhtMode: "client",
     services: {
       ...(ledger && {
-        ledger: ledgerReplica({
-          params: ledger.params,
-          openStore: ledgerPath === undefined ? undefined : () => SqliteLedgerStore.open(ledgerPath),
-          syncIntervalMs: ledger.syncIntervalMs,
-          logger,
-        }),
+        ledger: sqliteLedgerReplica({ ...ledger, logger }),
       }),
     },
   });
