@@ -62,7 +62,7 @@ export interface StartFullNodeOptions {
     sweep?: SweepRule;
   };
   onServed?: (event: InferenceServedEvent) => void;
-  /** Where the ledger's background failures (sync, collection, sweeps, registration) are logged; default: libp2p's logger. */
+  /** Where background failures (adverts, ledger sync, collection, sweeps, registration) are logged; default: libp2p's logger for the ledger's. */
   logger?: Logger;
   showDownloadProgress?: boolean;
 }
@@ -178,6 +178,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       identity,
       getCapabilities: capabilities,
       intervalMs: options.advertIntervalMs,
+      logger: options.logger,
     });
     adverts.start();
     const credits = libp2p.services.credits;

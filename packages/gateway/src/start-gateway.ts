@@ -80,9 +80,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     },
   });
   const table = new ProviderTable();
-  const watcher = new NetworkWatcher(libp2p, table, {
-    onError: (peerId, error) => logger.debug({ peerId, err: error }, "node-info query failed"),
-  });
+  const watcher = new NetworkWatcher(libp2p, table, { logger });
   watcher.start();
   const accounts = new ApiKeyAccounts({
     keys: options.apiKeys,
@@ -96,9 +94,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const wallet = replica ? new LedgerWallet(replica.writer) : undefined;
   if (wallet && ledger?.registerAccounts) await registerAccounts(wallet, accounts, logger);
   const receipts = new ReceiptLog();
-  const settlements = wallet
-    ? new BackgroundSettlements(wallet, { onError: (error) => logger.warn({ err: error }, "settlement failed") })
-    : undefined;
+  const settlements = wallet ? new BackgroundSettlements(wallet, { logger }) : undefined;
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
