@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import type { ContributePageOptions } from "@opengateway/browser-node/server";
 import type { Ledger } from "@opengateway/ledger";
 import { machineFingerprintHash } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
@@ -12,12 +13,11 @@ import type { SqliteLedgerReplicaInit } from "@opengateway/p2p/sqlite-ledger-rep
 import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
 import type { Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
-import { InferenceRouter, LedgerWallet, NetworkWatcher, OpenAIApi, ProviderTable } from "@opengateway/sdk";
+import { InferenceRouter, LedgerWallet, NetworkWatcher, ProviderTable } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { pino } from "pino";
 import { ApiKeyAccounts } from "./api-key-accounts.js";
 import { BackgroundSettlements } from "./background-settlements.js";
-import type { ContributePageOptions } from "./contribute-routes.js";
 import { createGatewayApp } from "./create-gateway-app.js";
 
 export interface StartGatewayOptions {
@@ -115,7 +115,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     receipts: receipts.list(payer.id),
   });
   const app = createGatewayApp({
-    api: new OpenAIApi(router),
+    router,
     onReceipt: (payer, receipt, clientId) => receipts.add(payer, receipt, clientId),
     wallet: async (payer) => {
       // The caller's settlements still being written first: the balance then includes its last request.
