@@ -68,6 +68,7 @@ export class NodeCredits implements Startable {
     return this.#earnings !== undefined;
   }
 
+  /** Nothing yet: the replica loads its ledger in this phase. */
   async start(): Promise<void> {}
 
   /** The replica has loaded its ledger by now; collection and registration wait for its first reconciliation. */
@@ -106,6 +107,7 @@ export class NodeCredits implements Startable {
     await this.#sweep?.stop();
   }
 
+  /** Nothing left: everything stopped before the node's services. */
   async stop(): Promise<void> {}
 
   /** Watches a receipt this node signed until its payer settles it. */

@@ -147,6 +147,7 @@ export class LedgerReplica implements Startable {
     await opened.store?.close();
   }
 
+  /** Nothing between: the sync stopped before the node's services, the store closes after them. */
   async stop(): Promise<void> {}
 
   #open(): Opened {
