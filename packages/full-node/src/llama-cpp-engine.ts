@@ -107,13 +107,7 @@ export class LlamaCppEngine implements InferenceEngine {
 
   static async load(options: LlamaCppEngineOptions): Promise<LlamaCppEngine> {
     const parallel = options.parallelRequests ?? 4;
-    const { llama, model, context } = await loadModelContext({
-      modelPath: options.modelPath,
-      threads: options.threads,
-      gpu: options.gpu,
-      sequences: parallel,
-      contextSize: options.contextSize,
-    });
+    const { llama, model, context } = await loadModelContext({ ...options, sequences: parallel });
     try {
       const chatWrapper = chatWrapperFor(model);
       const slots: Slot[] = [];

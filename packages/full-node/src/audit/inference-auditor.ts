@@ -79,14 +79,7 @@ export class InferenceAuditor {
 
   static async load(options: InferenceAuditorOptions): Promise<InferenceAuditor> {
     const parallel = options.parallelAudits ?? 1;
-    const { llama, model, context } = await loadModelContext({
-      modelPath: options.modelPath,
-      threads: options.threads,
-      gpu: options.gpu,
-      sequences: parallel,
-      contextSize: options.contextSize,
-      batchSize: options.batchSize,
-    });
+    const { llama, model, context } = await loadModelContext({ ...options, sequences: parallel });
     const modelId = options.modelId ?? modelIdFromPath(options.modelPath);
     try {
       return new InferenceAuditor(llama, model, context, modelId, parallel, options.maxQueuedAudits ?? 16);
