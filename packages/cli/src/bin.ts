@@ -31,8 +31,11 @@ const program = new Command("opengateway")
 const nodeCommand = program.command("node").description("run a full node that serves models");
 nodeCommand
   .command("start")
-  .description("serve a GGUF model to the network with node-llama-cpp")
-  .requiredOption("--model <path|hf:uri>", "a GGUF file, or an hf: URI downloaded into the model cache")
+  .description("serve a GGUF model to the network with node-llama-cpp, or an OpenAI-compatible server's models")
+  .option("--model <path|hf:uri>", "a GGUF file, or an hf: URI downloaded into the model cache")
+  .option("--upstream <baseURL>", "serve through this OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of --model")
+  .option("--upstream-api-key-env <VAR>", "the environment variable holding the upstream's API key")
+  .option("--context-size <tokens>", "context per request (with --upstream: where the upstream does not say)", integer("--context-size"))
   .option("--alias <id>", "the model id clients ask for (default: the file name without .gguf)")
   .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
   .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
@@ -77,8 +80,20 @@ nodeCommand
   )
   .option("--home <dir>", "data directory (model cache, keys)", defaultHome)
   .action(async (options) => {
+    if ((options.model === undefined) === (options.upstream === undefined)) {
+      program.error("node start needs exactly one of --model and --upstream");
+    }
+    // The page offers tabs the node's model file, which a node with an upstream does not have.
+    if (options.upstream !== undefined && options.contributePort !== undefined) program.error("--contribute-port needs --model");
+    const upstreamApiKey = options.upstreamApiKeyEnv === undefined ? undefined : env[options.upstreamApiKeyEnv];
+    if (options.upstreamApiKeyEnv !== undefined && !upstreamApiKey) {
+      program.error(`--upstream-api-key-env: ${options.upstreamApiKeyEnv} is not set`);
+    }
     const { runNodeCommand } = await import("./run-node-command.js");
-    await runNodeCommand({ ...options, gpu: options.gpu === "off" ? false : "auto" }, logger.child({ role: "node" }));
+    await runNodeCommand(
+      { ...options, upstreamApiKey, gpu: options.gpu === "off" ? false : "auto" },
+      logger.child({ role: "node" }),
+    );
   });
 
 const gatewayCommand = program.command("gateway").description("run an OpenAI-compatible gateway");

@@ -12,7 +12,12 @@ import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
 export interface NodeCommandOptions {
-  model: string;
+  /** A GGUF file or hf: URI; absent with `upstream`. */
+  model?: string;
+  /** An OpenAI-compatible server's API root to serve through instead of a model. */
+  upstream?: string;
+  upstreamApiKey?: string;
+  contextSize?: number;
   alias?: string;
   listen: string[];
   bootstrap: string[];
@@ -52,6 +57,8 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
   const machine = options.credits ? await nodeMachineFingerprintHash() : "";
   const node = await startFullNode({
     model: options.model,
+    upstream: options.upstream === undefined ? undefined : { baseURL: options.upstream, apiKey: options.upstreamApiKey },
+    contextSize: options.contextSize,
     modelAlias: options.alias,
     cacheDir: join(options.home, "models"),
     listen: options.listen,

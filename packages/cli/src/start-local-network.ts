@@ -6,7 +6,10 @@ import { localGatewayArgs, localNodeArgs, NetworkProcess, tcpAddresses } from ".
 export type { NetworkPart };
 
 export interface LocalNetworkOptions {
+  /** The model file the node serves; ignored with `upstream`. */
   model: string;
+  /** The node serves through this OpenAI-compatible server (`--upstream`) instead of loading `model`. */
+  upstream?: string;
   port: number;
   host: string;
   apiKey: string;

@@ -1,5 +1,4 @@
-import { mkdir, stat } from "node:fs/promises";
-import { availableParallelism } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
@@ -27,15 +26,17 @@ import type { Identity, InferenceReceipt, InferenceRequest, ModelCluster, NodeCa
 import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone, InsufficientCreditsError } from "@opengateway/protocol";
 import type { HardwareProfile } from "./hardware-profile.js";
 import { hardwareProfile } from "./hardware-profile.js";
-import { LlamaCppEngine } from "./llama-cpp-engine.js";
-import { modelIdFromSpec, resolveModel } from "./model-source.js";
+import type { NodeEngine, NodeEngineOptions } from "./open-node-engine.js";
+import { openNodeEngine } from "./open-node-engine.js";
 import { ThroughputMeter } from "./throughput-meter.js";
 
 export const FULL_NODE_AGENT = "opengateway-full-node/0.1.0";
 
 export interface StartFullNodeOptions {
-  /** Path to a GGUF file, or an `hf:` URI downloaded into `cacheDir`. */
-  model: string;
+  /** Path to a GGUF file, or an `hf:` URI downloaded into `cacheDir`; absent with `upstream`. */
+  model?: string;
+  /** Serve through an OpenAI-compatible server instead of loading a model. */
+  upstream?: NodeEngineOptions["upstream"];
   modelAlias?: string;
   cacheDir: string;
   listen?: string[];
@@ -82,7 +83,7 @@ export interface StartFullNodeOptions {
 export interface FullNode {
   readonly identity: Identity;
   readonly libp2p: Libp2p<NetworkServices>;
-  readonly engine: LlamaCppEngine;
+  readonly engine: NodeEngine;
   readonly modelPath: string;
   readonly region: string | null;
   readonly hardware: HardwareProfile;
@@ -96,30 +97,13 @@ export interface FullNode {
   stop(): Promise<void>;
 }
 
-export function defaultThreadCount(): number {
-  return Math.max(1, availableParallelism() - 1);
-}
-
-/** Loads the model, then joins the network serving it over `/opengateway/infer/1.0.0` and advertising it. */
+/** Loads the model (or connects to the upstream), then joins the network serving it over `/opengateway/infer/1.0.0` and advertising it. */
 export async function startFullNode(options: StartFullNodeOptions): Promise<FullNode> {
   const identity = options.identity ?? generateIdentity();
-  const modelPath = await resolveModel(options.model, {
-    cacheDir: options.cacheDir,
-    showProgress: options.showDownloadProgress,
-  });
-  const engine = await LlamaCppEngine.load({
-    modelPath,
-    modelId: options.modelAlias ?? modelIdFromSpec(modelPath),
-    threads: options.threads ?? defaultThreadCount(),
-    parallelRequests: options.parallelRequests,
-    maxQueuedRequests: options.maxQueuedRequests,
-    contextSize: options.contextSize,
-    gpu: options.gpu,
-    pricePerToken: options.pricePerToken,
-  });
+  const { engine, modelPath, modelBytes } = await openNodeEngine(options);
   try {
     const hardware = hardwareProfile(await engine.gpuInfo(), options.cacheDir);
-    const modelCluster = clusterForModelFile((await stat(modelPath)).size);
+    const modelCluster = clusterForModelFile(modelBytes);
     const region =
       options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
     const throughput = new ThroughputMeter();
