@@ -33,9 +33,16 @@ nodeCommand
   .command("start")
   .description("serve a GGUF model to the network with node-llama-cpp, or an OpenAI-compatible server's models")
   .option("--model <path|hf:uri>", "a GGUF file, or an hf: URI downloaded into the model cache")
-  .option("--upstream <baseURL>", "serve through this OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of --model")
+  .option(
+    "--upstream <baseURL>",
+    "serve through this OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of --model",
+  )
   .option("--upstream-api-key-env <VAR>", "the environment variable holding the upstream's API key")
-  .option("--context-size <tokens>", "context per request (with --upstream: where the upstream does not say)", integer("--context-size"))
+  .option(
+    "--context-size <tokens>",
+    "context per request (with --upstream: where the upstream does not say)",
+    integer("--context-size"),
+  )
   .option("--alias <id>", "the model id clients ask for (default: the file name without .gguf)")
   .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
   .option("--bootstrap <multiaddr...>", "peers to join the network through", [])

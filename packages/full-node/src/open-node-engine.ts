@@ -38,7 +38,10 @@ export function defaultThreadCount(): number {
 }
 
 /** Loads the node's model, or connects to its upstream. */
-export async function openNodeEngine(options: NodeEngineOptions, { signal }: { signal?: AbortSignal } = {}): Promise<OpenedNodeEngine> {
+export async function openNodeEngine(
+  options: NodeEngineOptions,
+  { signal }: { signal?: AbortSignal } = {},
+): Promise<OpenedNodeEngine> {
   const shared = {
     parallelRequests: options.parallelRequests,
     maxQueuedRequests: options.maxQueuedRequests,

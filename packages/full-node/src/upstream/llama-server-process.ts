@@ -56,9 +56,17 @@ export async function startLlamaServer(options: LlamaServerProcessOptions): Prom
   };
   child.stdout?.on("data", onData);
   child.stderr?.on("data", onData);
-  const exited = once(child, "exit").then(() => undefined);
+  let spawnError: Error | undefined;
+  // A command that cannot run emits `error` (and maybe no `exit`).
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.once("error", (error) => {
+      spawnError = error;
+      resolve();
+    });
+  });
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (child.exitCode === null && child.signalCode === null && spawnError === undefined) {
       child.kill(signal);
       const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
       await exited;
@@ -67,7 +75,12 @@ export async function startLlamaServer(options: LlamaServerProcessOptions): Prom
   };
   const baseURL = `http://127.0.0.1:${port}/v1`;
   try {
-    await waitForHealth(`http://127.0.0.1:${port}/health`, child, options.readyTimeoutMs ?? 120_000, options.signal);
+    await waitForHealth(
+      `http://127.0.0.1:${port}/health`,
+      () => spawnError ?? exitOf(child),
+      options.readyTimeoutMs ?? 120_000,
+      options.signal,
+    );
   } catch (error) {
     await stop("SIGKILL");
     throw new Error(`llama-server did not start: ${(error as Error).message}\n${output.join("\n")}`, { cause: error });
@@ -75,11 +88,23 @@ export async function startLlamaServer(options: LlamaServerProcessOptions): Prom
   return { baseURL, pid: child.pid ?? -1, stop };
 }
 
-async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+function exitOf(child: ChildProcess): Error | undefined {
+  return child.exitCode !== null || child.signalCode !== null
+    ? new Error(`it exited (${child.exitCode ?? child.signalCode})`)
+    : undefined;
+}
+
+async function waitForHealth(
+  url: string,
+  ended: () => Error | undefined,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`it exited (${child.exitCode ?? child.signalCode})`);
+    const failure = ended();
+    if (failure) throw failure;
     const healthy = await fetch(url, { signal: AbortSignal.timeout(1_000) })
       .then((response) => response.ok)
       .catch(() => false);

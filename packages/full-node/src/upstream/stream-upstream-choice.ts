@@ -2,8 +2,8 @@ import type { FinishReason, GenerationEvent, ToolCallRequest } from "@opengatewa
 import { EngineFailedError, InsufficientCreditsError } from "@opengateway/protocol";
 import { serverSentData } from "./server-sent-events.js";
 import { StallTimer } from "./stall-timer.js";
-import type { UpstreamRequestBody } from "./upstream-request-body.js";
 import { errorFromUpstreamFailure, errorFromUpstreamStatus, upstreamMessage } from "./upstream-errors.js";
+import type { UpstreamRequestBody } from "./upstream-request-body.js";
 
 export interface UpstreamChoiceOptions {
   readonly url: string;
@@ -59,7 +59,11 @@ export async function* streamUpstreamChoice(
   body: UpstreamRequestBody,
   options: UpstreamChoiceOptions,
 ): AsyncGenerator<GenerationEvent, ChoiceOutcome | undefined, undefined> {
-  const stall = new StallTimer({ firstMs: options.firstByteTimeoutMs, idleMs: options.idleTimeoutMs, upstream: options.upstream });
+  const stall = new StallTimer({
+    firstMs: options.firstByteTimeoutMs,
+    idleMs: options.idleTimeoutMs,
+    upstream: options.upstream,
+  });
   const finished = new AbortController();
   const signal = AbortSignal.any([options.signal, stall.signal, finished.signal]);
   let finishReason: FinishReason | undefined;
@@ -100,7 +104,12 @@ export async function* streamUpstreamChoice(
       if (typeof text === "string" && text !== "") {
         // Without exact counts, every streamed piece is a token (llama-server, vLLM and Ollama send one per token).
         if (chunk.timings === undefined && !reportedUsage) completionTokens++;
-        if (options.limit !== undefined && options.refuseUnaffordablePrompt && promptTokens !== undefined && promptTokens >= options.limit) {
+        if (
+          options.limit !== undefined &&
+          options.refuseUnaffordablePrompt &&
+          promptTokens !== undefined &&
+          promptTokens >= options.limit
+        ) {
           throw new InsufficientCreditsError(
             `the prompt is ${promptTokens} tokens; the request's maxCredits pays for ${options.limit} tokens in all`,
           );
@@ -134,7 +143,8 @@ export async function* streamUpstreamChoice(
 /** OpenAI streams a tool call as pieces: the name first, the arguments' JSON text in slices. */
 function addToolCallDelta(calls: { name: string; arguments: string }[], delta: ToolCallDelta): void {
   const index = delta.index ?? Math.max(0, calls.length - 1);
-  const call = (calls[index] ??= { name: "", arguments: "" });
+  calls[index] ??= { name: "", arguments: "" };
+  const call = calls[index];
   if (typeof delta.function?.name === "string") call.name += delta.function.name;
   if (typeof delta.function?.arguments === "string") call.arguments += delta.function.arguments;
 }

@@ -22,7 +22,9 @@ export function chatRequestBody(request: ChatGeneration, choice: ChoiceSettings)
   }
   if (request.toolChoice !== undefined) {
     body.tool_choice =
-      typeof request.toolChoice === "string" ? request.toolChoice : { type: "function", function: { name: request.toolChoice.name } };
+      typeof request.toolChoice === "string"
+        ? request.toolChoice
+        : { type: "function", function: { name: request.toolChoice.name } };
   }
   const format = request.responseFormat;
   if (format?.type === "json_schema") {
