@@ -10,6 +10,8 @@ export interface LlamaServerProcessOptions {
   port?: number;
   threads?: number;
   parallel?: number;
+  /** Tokens of context over all slots. */
+  contextSize?: number;
   model?: string;
   alias?: string;
   /** Extra arguments for llama-server. */
@@ -39,6 +41,7 @@ export async function startLlamaServer(options: LlamaServerProcessOptions): Prom
   const environment: Record<string, string> = { PORT: String(port) };
   if (options.threads !== undefined) environment.THREADS = String(options.threads);
   if (options.parallel !== undefined) environment.PARALLEL = String(options.parallel);
+  if (options.contextSize !== undefined) environment.CTX = String(options.contextSize);
   if (options.model !== undefined) environment.MODEL = options.model;
   if (options.alias !== undefined) environment.ALIAS = options.alias;
   const child = spawn(options.command, options.args ?? [], {
