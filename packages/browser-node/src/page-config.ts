@@ -25,6 +25,12 @@ export interface PageConfig {
   ledger?: TabLedgerConfig | null;
 }
 
+/**
+ * `config.json` as a server writes it (`@opengateway/browser-node/server`, or anyone hosting the
+ * page): a model may be named by its URL alone, its id then being the file name.
+ */
+export type PageConfigJson = Omit<PageConfig, "models"> & { models: Array<Omit<ModelOffer, "id"> & { id?: string }> };
+
 /** The ledger's own bound on the parameter (`ledgerParams`). */
 const MAX_REGISTRATION_DIFFICULTY_BITS = 64;
 
@@ -45,7 +51,7 @@ function emptyConfig(): PageConfig {
   return { bootstrap: [], models: [], iceServers: [] };
 }
 
-/** Validates a config object (config.json's content). */
+/** Validates a config object (config.json's content, a `PageConfigJson`). */
 export function parsePageConfig(value: unknown): PageConfig {
   if (!isRecord(value)) throw new InvalidPageConfigError("config.json must hold an object");
   const config = emptyConfig();

@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import type { LedgerParams } from "@opengateway/ledger";
 
 /** Registration work on a devnet (`--local`): trivial, so `pnpm start` is ready in seconds. */
@@ -12,9 +11,4 @@ export function ledgerParamOverrides(options: { registrationDifficulty?: number;
   return options.registrationDifficulty !== undefined || options.local
     ? { registrationDifficultyBits: options.registrationDifficulty ?? LOCAL_REGISTRATION_DIFFICULTY_BITS }
     : {};
-}
-
-/** The built contributor page, unless `--contribute-dir` names another. */
-export function contributePageDir(override: string | undefined): string {
-  return override ?? fileURLToPath(new URL("../../browser-node/dist/contribute/", import.meta.url));
 }

@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { CONTRIBUTE_PAGE_DIR } from "@opengateway/browser-node/server";
 import { startGateway } from "@opengateway/gateway";
 import { ledgerParams } from "@opengateway/ledger";
 import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
-import { contributePageDir, ledgerParamOverrides } from "./network-params.js";
+import { ledgerParamOverrides } from "./network-params.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -30,7 +31,7 @@ export interface GatewayCommandOptions {
 }
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
-  const pageDir = contributePageDir(options.contributeDir);
+  const pageDir = options.contributeDir ?? CONTRIBUTE_PAGE_DIR;
   const ledgerOverrides = ledgerParamOverrides(options);
   const gateway = await startGateway({
     host: options.host,

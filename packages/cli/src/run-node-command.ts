@@ -7,7 +7,7 @@ import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fin
 import { generateIdentity } from "@opengateway/protocol";
 import { loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
-import { contributePageDir, ledgerParamOverrides } from "./network-params.js";
+import { ledgerParamOverrides } from "./network-params.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -124,14 +124,14 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
 
 /** The contributor page, offering tabs this node's model file (from its model cache) and this node as their relay. */
 async function serveContributePage(options: NodeCommandOptions, node: FullNode) {
-  const pageDir = contributePageDir(options.contributeDir);
+  // Loaded only when asked for: a plain node never loads the HTTP stack.
+  const { CONTRIBUTE_PAGE_DIR, startContributeServer } = await import("@opengateway/browser-node/server");
+  const pageDir = options.contributeDir ?? CONTRIBUTE_PAGE_DIR;
   if (!existsSync(join(pageDir, "index.html"))) {
     throw new Error(`no contributor page in ${pageDir}: build it (pnpm build) or pass --contribute-dir`);
   }
   const ownRelay = options.relay ? node.addresses().filter((address) => address.includes("/ws/")) : [];
   const bootstrap = options.contributeBootstrap.length > 0 ? options.contributeBootstrap : ownRelay;
-  // Loaded only when asked for: a plain node never loads the HTTP stack.
-  const { startContributeServer } = await import("@opengateway/gateway");
   return startContributeServer({
     host: options.contributeHost,
     port: options.contributePort,

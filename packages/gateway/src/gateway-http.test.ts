@@ -4,9 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import express from "express";
 import { pino } from "pino";
-import { InvalidModelUrlError, mountContributePage } from "./contribute-routes.js";
 import type { Gateway } from "./start-gateway.js";
 import { startGateway } from "./start-gateway.js";
 
@@ -70,16 +68,9 @@ describe("gateway HTTP surface without providers", () => {
     ]);
     const head = await fetch(`${root}/contribute/models/tiny.gguf`, { method: "HEAD" });
     assert.equal(head.headers.get("content-length"), "1234");
-    assert.equal((await fetch(`${root}/contribute/models/other.gguf`)).status, 404);
-  });
-
-  it("offers tabs only http(s) URLs of GGUF files from elsewhere", () => {
-    const page = (modelUrls: string[]) => () =>
-      mountContributePage(express(), { pageDir, bootstrap: () => [], modelFiles: [], modelUrls });
-    assert.throws(page(["file:///etc/passwd"]), InvalidModelUrlError);
-    assert.throws(page(["javascript:alert(1)//x.gguf"]), InvalidModelUrlError);
-    assert.throws(page(["https://models.example/readme.txt"]), InvalidModelUrlError);
-    assert.doesNotThrow(page(["http://127.0.0.1:9000/m.gguf"]));
+    const other = await fetch(`${root}/contribute/models/other.gguf`);
+    assert.equal(other.status, 404);
+    assert.equal((await errorOf(other)).code, "unknown_url");
   });
 
   it("reports no providers on /healthz", async () => {
@@ -121,6 +112,12 @@ describe("gateway HTTP surface without providers", () => {
     });
     assert.equal(huge.status, 413);
     assert.equal((await errorOf(huge)).code, "request_too_large");
+  });
+
+  it("refuses an unknown region in x-opengateway-region with a 400 naming the header", async () => {
+    const response = await call("/models", { headers: { "x-opengateway-region": "atlantis" } });
+    assert.equal(response.status, 400);
+    assert.equal((await errorOf(response)).param, "x-opengateway-region");
   });
 
   it("answers unknown URLs with an OpenAI-shaped 404", async () => {

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import type { ContributePageOptions } from "@opengateway/browser-node/server";
 import type { LedgerParams } from "@opengateway/ledger";
 import { ChainWriter, Ledger, ledgerParams, machineFingerprintHash } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
@@ -13,12 +14,11 @@ import type { NetworkServices } from "@opengateway/p2p";
 import { createLibp2pNode, LedgerSync } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
-import { InferenceRouter, LedgerWallet, NetworkWatcher, OpenAIApi, ProviderTable } from "@opengateway/sdk";
+import { InferenceRouter, LedgerWallet, NetworkWatcher, ProviderTable } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { pino } from "pino";
 import { ApiKeyAccounts } from "./api-key-accounts.js";
 import { BackgroundSettlements } from "./background-settlements.js";
-import type { ContributePageOptions } from "./contribute-routes.js";
 import { createGatewayApp } from "./create-gateway-app.js";
 
 export interface StartGatewayOptions {
@@ -117,7 +117,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     receipts: receipts.list(payer.id),
   });
   const app = createGatewayApp({
-    api: new OpenAIApi(router),
+    router,
     onReceipt: (payer, receipt, clientId) => receipts.add(payer, receipt, clientId),
     wallet: async (payer) => {
       // The caller's settlements still being written first: the balance then includes its last request.

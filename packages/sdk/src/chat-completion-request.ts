@@ -104,6 +104,9 @@ const UNSUPPORTED = {
   web_search_options: { when: isPresent, reason: "the network has no web search" },
 };
 
+/** What a chat completion may generate when the client names no limit (bounded by the model's context). */
+export const DEFAULT_MAX_TOKENS = 1024;
+
 export interface ValidatedChatRequest {
   model: string;
   body: ChatBody;
@@ -113,7 +116,7 @@ export interface ValidatedChatRequest {
 
 export function parseChatCompletionRequest(
   raw: unknown,
-  limits: { contextSize: number; defaultMaxTokens: number },
+  limits: { contextSize: number; defaultMaxTokens?: number },
 ): ValidatedChatRequest {
   const object = requireJsonObject(raw);
   checkParameters(object, KNOWN, UNSUPPORTED);
@@ -124,7 +127,7 @@ export function parseChatCompletionRequest(
     ...toSamplingParams(request, {
       value: useMaxCompletion ? request.max_completion_tokens : request.max_tokens,
       param: useMaxCompletion ? "max_completion_tokens" : "max_tokens",
-      fallback: limits.defaultMaxTokens,
+      fallback: limits.defaultMaxTokens ?? DEFAULT_MAX_TOKENS,
       contextSize: limits.contextSize,
     }),
   };

@@ -11,7 +11,7 @@ import OpenAI from "openai";
 import { loadOrCreateIdentity } from "./identity-file.js";
 import type { WalletView } from "./ledger-wallet.js";
 import { LedgerWallet } from "./ledger-wallet.js";
-import { OpenAIApi } from "./openai-api.js";
+import { createOpenAIHandler } from "./openai-handler.js";
 import { createP2PFetch } from "./p2p-fetch.js";
 
 export interface CreateClientOptions {
@@ -91,9 +91,9 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
     await libp2p.stop();
     throw error;
   }
-  const api = new OpenAIApi(new InferenceRouter(libp2p, table, { region: options.region ?? null, payments: credits?.wallet }));
+  const router = new InferenceRouter(libp2p, table, { region: options.region ?? null, payments: credits?.wallet });
   const fetch = createP2PFetch({
-    api,
+    handler: createOpenAIHandler({ router }),
     payer: identity,
     onReceipt: (receipt) => {
       receipts.unshift(receipt);

@@ -1,9 +1,10 @@
 import type { ErrorCode } from "@opengateway/protocol";
 import { nameErrorClass, OpenGatewayError, WireError } from "@opengateway/protocol";
+import type { ErrorObject } from "openai/resources";
 
 /** The body every OpenAI error has: `{"error":{"message","type","param","code"}}`. */
 export interface OpenAIErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  error: ErrorObject;
 }
 
 /**

@@ -1,9 +1,8 @@
 import type { Server } from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import express from "express";
-import type { ContributePageOptions } from "./contribute-routes.js";
-import { mountContributePage } from "./contribute-routes.js";
+import type { ContributePageOptions } from "./contribute-page.js";
+import { createContributePage } from "./contribute-page.js";
 
 export interface ContributeServerOptions extends ContributePageOptions {
   host?: string;
@@ -18,12 +17,10 @@ export interface ContributeServer {
 
 /**
  * The contributor page on its own, for a full node (`opengateway node start --contribute-port`):
- * the same routes a gateway mounts at /contribute, offering the node's own model file to tabs.
+ * the same routes a gateway serves at /contribute, offering the node's own model file to tabs.
  */
 export async function startContributeServer(options: ContributeServerOptions): Promise<ContributeServer> {
-  const app = express();
-  app.disable("x-powered-by");
-  mountContributePage(app, options);
+  const app = createContributePage(options);
   app.get("/", (_req, res) => res.redirect(302, "/contribute/"));
   const server: Server = createServer(app);
   await new Promise<void>((resolve, reject) => {

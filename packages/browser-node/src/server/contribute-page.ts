@@ -1,43 +1,51 @@
 import { statSync } from "node:fs";
 import { basename, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { errorClass } from "@opengateway/protocol";
 import type { Express } from "express";
 import express from "express";
+import type { PageConfig, PageConfigJson } from "../page-config.js";
+
+/** The contributor page this package builds (`pnpm build`: dist/contribute). */
+export const CONTRIBUTE_PAGE_DIR = fileURLToPath(new URL("../contribute/", import.meta.url));
 
 export interface ContributePageOptions {
-  /** The built contributor page (packages/browser-node/dist/contribute). */
-  pageDir: string;
+  /** The built contributor page; the one this package builds by default. */
+  pageDir?: string;
   /** Bootstrap/relay multiaddrs a tab dials over WebSockets (with /p2p/<peer id>). */
   bootstrap: () => string[];
   /** GGUF files offered to tabs, served under /contribute/models/<file name>. */
   modelFiles: string[];
   /** GGUF files hosted elsewhere (http/https URLs, e.g. a CDN), offered to tabs after the local ones. */
   modelUrls?: string[];
-  iceServers?: Array<{ urls: string | string[]; username?: string; credential?: string }>;
+  iceServers?: PageConfig["iceServers"];
   region?: string | null;
   localNetwork?: boolean;
   /**
-   * The ledger tabs keep, with this gateway's network parameters: the registration difficulty, and
-   * whether each account gets its own grant (`--local` devnets: many tabs in one browser) rather
-   * than one per device. Null or absent: the gateway keeps no ledger (`--no-credits`), nor do tabs.
+   * The ledger tabs keep, with the network's parameters: the registration difficulty, and whether
+   * each account gets its own grant (`--local` devnets: many tabs in one browser) rather than one
+   * per device. Null or absent: the server's network keeps no ledger (`--no-credits`), nor do tabs.
    */
-  ledger?: { registrationDifficultyBits: number; perAccountGrant: boolean } | null;
+  ledger?: PageConfig["ledger"];
 }
 
 /**
  * `/contribute`: the page that lets a browser tab join the network, its `config.json` (where to
  * connect, which models to load), and the model files themselves (sendFile answers HEAD with a
- * Content-Length, which the page reads before deciding a model fits).
+ * Content-Length, which the page reads before deciding a model fits). An Express app: mount it,
+ * or call it as `(req, res, next)` from a plain Node server; paths it does not serve go to `next`.
  */
-export function mountContributePage(app: Express, options: ContributePageOptions): void {
+export function createContributePage(options: ContributePageOptions): Express {
   const models = new Map(options.modelFiles.map((path) => [basename(path), resolve(path)]));
   const remote = (options.modelUrls ?? []).map(checkedModelUrl);
+  const page = express();
+  page.disable("x-powered-by");
   // The page's assets are relative, so it must be loaded from /contribute/ (non-strict routing also sends that here).
-  app.get("/contribute", (req, res, next) => {
+  page.get("/contribute", (req, res, next) => {
     if (req.originalUrl.split("?")[0] === "/contribute") res.redirect(301, "/contribute/");
     else next();
   });
-  app.get("/contribute/config.json", (_req, res) => {
+  page.get("/contribute/config.json", (_req, res) => {
     res.setHeader("cache-control", "no-store");
     res.json({
       bootstrap: options.bootstrap(),
@@ -50,9 +58,9 @@ export function mountContributePage(app: Express, options: ContributePageOptions
       region: options.region ?? null,
       localNetwork: options.localNetwork ?? false,
       ledger: options.ledger ?? null,
-    });
+    } satisfies PageConfigJson);
   });
-  app.get("/contribute/models/:name", (req, res, next) => {
+  page.get("/contribute/models/:name", (req, res, next) => {
     const path = models.get(String(req.params.name));
     if (path === undefined) {
       next();
@@ -60,7 +68,8 @@ export function mountContributePage(app: Express, options: ContributePageOptions
     }
     res.sendFile(path, { headers: { "content-type": "application/octet-stream" } });
   });
-  app.use("/contribute", express.static(options.pageDir, { index: "index.html" }));
+  page.use("/contribute", express.static(options.pageDir ?? CONTRIBUTE_PAGE_DIR, { index: "index.html" }));
+  return page;
 }
 
 export class InvalidModelUrlError extends errorClass(
