@@ -5,6 +5,8 @@ import { StallTimer } from "./stall-timer.js";
 import { errorFromUpstreamFailure, errorFromUpstreamStatus, upstreamMessage } from "./upstream-errors.js";
 import type { UpstreamRequestBody } from "./upstream-request-body.js";
 
+const MAX_SEND_ATTEMPTS = 4;
+
 export interface UpstreamChoiceOptions {
   readonly url: string;
   readonly headers: Record<string, string>;
@@ -72,12 +74,7 @@ export async function* streamUpstreamChoice(
   let reportedUsage = false;
   const toolCalls: { name: string; arguments: string }[] = [];
   try {
-    const response = await fetch(options.url, {
-      method: "POST",
-      headers: { ...options.headers, "content-type": "application/json", accept: "text/event-stream" },
-      body: JSON.stringify(body),
-      signal,
-    });
+    const response = await post(options.url, body, options.headers, signal);
     stall.touch();
     if (!response.ok || response.body === null) {
       throw errorFromUpstreamStatus(response.status, await response.text(), options.upstream);
@@ -138,6 +135,29 @@ export async function* streamUpstreamChoice(
     if (finishReason === "stop") finishReason = "tool_calls";
   }
   return { finishReason, promptTokens, completionTokens };
+}
+
+/**
+ * Sends the request, again if a kept-alive connection turns out closed before any answer:
+ * servers close idle or well-used connections (llama-server after 100 requests), and a request
+ * sent on one in that instant never reached the server.
+ */
+async function post(url: string, body: UpstreamRequestBody, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+  const init = {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json", accept: "text/event-stream" },
+    body: JSON.stringify(body),
+    signal,
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+      // Several pooled connections can close at once: a few tries, each on the next connection.
+      if (signal.aborted || attempt >= MAX_SEND_ATTEMPTS || (code !== "UND_ERR_SOCKET" && code !== "ECONNRESET")) throw error;
+    }
+  }
 }
 
 /** OpenAI streams a tool call as pieces: the name first, the arguments' JSON text in slices. */
