@@ -79,7 +79,11 @@ async function inFlight(count: number, concurrency: number, run: (index: number)
   );
 }
 
-async function stream(client: OpenAI, maxTokens: number, seed: number): Promise<{ ttftMs: number; totalMs: number; tokens: number }> {
+async function stream(
+  client: OpenAI,
+  maxTokens: number,
+  seed: number,
+): Promise<{ ttftMs: number; totalMs: number; tokens: number }> {
   const start = performance.now();
   let ttftMs = Number.NaN;
   let tokens = 0;
@@ -107,7 +111,12 @@ async function smallRequests(client: OpenAI, seed: number): Promise<number> {
   return (SMALL_REQUESTS / (performance.now() - start)) * 1000;
 }
 
-async function measure(client: OpenAI, round: number, cpu: Map<string, number[]>, pids: Record<string, number>): Promise<Figures> {
+async function measure(
+  client: OpenAI,
+  round: number,
+  cpu: Map<string, number[]>,
+  pids: Record<string, number>,
+): Promise<Figures> {
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
   const requestsPerSecond = await smallRequests(client, round * 1000);
   for (const [name, pid] of Object.entries(pids)) {
@@ -117,7 +126,8 @@ async function measure(client: OpenAI, round: number, cpu: Map<string, number[]>
   for (let i = 0; i < TTFT_SAMPLES; i++) ttfts.push((await stream(client, 8, round * 100 + i)).ttftMs);
   const start = performance.now();
   const parallel = await Promise.all(Array.from({ length: 8 }, (_, i) => stream(client, 128, round * 10 + i)));
-  const aggregateTokensPerSecond = (parallel.reduce((total, sample) => total + sample.tokens, 0) / (performance.now() - start)) * 1000;
+  const aggregateTokensPerSecond =
+    (parallel.reduce((total, sample) => total + sample.tokens, 0) / (performance.now() - start)) * 1000;
   const totals: number[] = [];
   for (let i = 0; i < STREAM_SAMPLES; i++) totals.push((await stream(client, 64, round * 100 + i)).totalMs);
   return { requestsPerSecond, ttftMs: median(ttfts), aggregateTokensPerSecond, stream64Ms: median(totals) };

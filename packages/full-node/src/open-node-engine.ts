@@ -15,6 +15,7 @@ export interface NodeEngineOptions {
   /** Serve through this OpenAI-compatible server instead of loading `model`. */
   upstream?: Omit<UpstreamEngineOptions, "parallelRequests" | "maxQueuedRequests" | "contextSize" | "pricePerToken">;
   cacheDir: string;
+  /** Defaults to all cores but one (at least one): generation must not starve the network loop. */
   threads?: number;
   parallelRequests?: number;
   maxQueuedRequests?: number;

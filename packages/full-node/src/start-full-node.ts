@@ -32,13 +32,8 @@ import { ThroughputMeter } from "./throughput-meter.js";
 
 export const FULL_NODE_AGENT = "opengateway-full-node/0.1.0";
 
-export interface StartFullNodeOptions {
-  /** Path to a GGUF file, or an `hf:` URI downloaded into `cacheDir`; absent with `upstream`. */
-  model?: string;
-  /** Serve through an OpenAI-compatible server instead of loading a model. */
-  upstream?: NodeEngineOptions["upstream"];
-  modelAlias?: string;
-  cacheDir: string;
+/** What the node serves with (a model file, or `upstream`), and how it joins the network. */
+export interface StartFullNodeOptions extends NodeEngineOptions {
   listen?: string[];
   bootstrap?: string[];
   identity?: Identity;
@@ -49,13 +44,6 @@ export interface StartFullNodeOptions {
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
   iceServers?: IceServer[];
-  /** Defaults to all cores but one (at least one): generation must not starve the network loop. */
-  threads?: number;
-  parallelRequests?: number;
-  maxQueuedRequests?: number;
-  contextSize?: number;
-  gpu?: false | "auto";
-  pricePerToken?: number;
   /** A provider sends at most one delta frame per this interval. */
   deltaBatchMs?: number;
   advertIntervalMs?: number;
@@ -77,7 +65,6 @@ export interface StartFullNodeOptions {
     onError?: (error: unknown) => void;
   };
   onServed?: (event: InferenceServedEvent) => void;
-  showDownloadProgress?: boolean;
 }
 
 export interface FullNode {

@@ -142,7 +142,12 @@ export async function* streamUpstreamChoice(
  * servers close idle or well-used connections (llama-server after 100 requests), and a request
  * sent on one in that instant never reached the server.
  */
-async function post(url: string, body: UpstreamRequestBody, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+async function post(
+  url: string,
+  body: UpstreamRequestBody,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<Response> {
   const init = {
     method: "POST",
     headers: { ...headers, "content-type": "application/json", accept: "text/event-stream" },

@@ -113,32 +113,13 @@ describe("UpstreamEngine against a real llama-server", { skip, timeout: 120_000 
   });
 
   it("serves raw completions, stop sequences and n choices (choice i with seed + i)", async () => {
-    const completion = await collect(
-      engine.generateCompletion({
-        model: MODEL,
-        prompt: "Once upon a time",
-        maxTokens: 8,
-        temperature: 0,
-        topP: 1,
-        seed: 1,
-        stop: [],
-      }),
-    );
+    const story = { model: MODEL, prompt: "Once upon a time", maxTokens: 8, temperature: 0, topP: 1, seed: 1 };
+    const completion = await collect(engine.generateCompletion({ ...story, stop: [] }));
     assert.equal(completion.done?.usage.completionTokens, 8);
     const free = completion.texts.get(0) ?? "";
     const word = free.trim().split(/\s+/)[1];
     assert.ok(word, `expected words in '${free}'`);
-    const stopped = await collect(
-      engine.generateCompletion({
-        model: MODEL,
-        prompt: "Once upon a time",
-        maxTokens: 8,
-        temperature: 0,
-        topP: 1,
-        seed: 1,
-        stop: [word],
-      }),
-    );
+    const stopped = await collect(engine.generateCompletion({ ...story, stop: [word] }));
     assert.equal(stopped.done?.choices[0]?.finishReason, "stop");
     assert.ok(!(stopped.texts.get(0) ?? "").includes(word));
 
