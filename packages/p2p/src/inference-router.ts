@@ -126,7 +126,7 @@ export class InferenceRouter {
     try {
       for (let attempt = 0; attempt < maxAttempts; attempt++) {
         signal?.throwIfAborted();
-        const provider = this.#pick(route, { exclude: tried, region });
+        const provider = this.#pickAfter(lastError, route, { exclude: tried, region });
         if (payments && !reserved) {
           // Held once, at the highest price any eligible provider asks; never overdrawn, released at the end.
           const price = Math.max(
@@ -212,9 +212,23 @@ export class InferenceRouter {
           provider.inFlight--;
         }
       }
-      throw lastError ?? new NoProviderError("no provider could serve the request");
+      // A provider that misbehaved explains the outcome (a 502); one that could not be reached does not.
+      throw WireError.isInstance(lastError) ? lastError : new NoProviderError("no provider could serve the request");
     } finally {
       if (reserved) payments?.release(requestId);
+    }
+  }
+
+  /**
+   * The next provider to try. When none is left after one misbehaved, the client is told what
+   * went wrong with it (a 502), not that no provider exists (a 503).
+   */
+  #pickAfter(lastError: unknown, route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }) {
+    try {
+      return this.#pick(route, filter);
+    } catch (error) {
+      if (NoProviderError.isInstance(error) && WireError.isInstance(lastError)) throw lastError;
+      throw error;
     }
   }
 

@@ -21,16 +21,14 @@ export interface WalletView {
 export class LedgerWallet implements PaymentHooks {
   readonly ledger: Ledger;
   readonly #writer: ChainWriter;
-  readonly #ready: Promise<unknown>;
 
   /**
-   * `writer` is the peer's one writer for the chains it owns (see `ChainWriter`); nothing is signed
-   * before `ready` settles (a first reconciliation, so chains continue where the network has them).
+   * `writer` is the peer's one writer for the chains it owns (a `LedgerReplica`'s): it signs nothing
+   * before the replica's first reconciliation, so chains continue where the network has them.
    */
-  constructor(writer: ChainWriter, options: { ready?: Promise<unknown> } = {}) {
+  constructor(writer: ChainWriter) {
     this.ledger = writer.ledger;
     this.#writer = writer;
-    this.#ready = (options.ready ?? Promise.resolve()).catch(() => undefined);
   }
 
   /** Registers the identity (proof-of-work, then an open block with the grant) unless it already is. */
@@ -39,7 +37,8 @@ export class LedgerWallet implements PaymentHooks {
     params: { fingerprintHash: string; difficultyBits: number },
     options: { signal?: AbortSignal } = {},
   ): Promise<void> {
-    await this.#ready;
+    // After the first reconciliation: the network may know the identity is registered, sparing the work.
+    await this.#writer.ready;
     if (this.ledger.account(identity.id).opened) return;
     // The work happens outside the writer's turn; the open is signed inside it, if still needed.
     const open = await registerAccount(identity, params, options);
@@ -56,7 +55,6 @@ export class LedgerWallet implements PaymentHooks {
   }
 
   async settle(payer: Identity, receipt: InferenceReceipt): Promise<void> {
-    await this.#ready;
     await this.#writer.append(payer, { kind: "settle", receipt });
   }
 

@@ -13,6 +13,7 @@ import {
   ModelNotFoundError,
   OverloadedError,
 } from "@opengateway/protocol";
+import { describeInferenceEngineContract } from "@opengateway/protocol/test-support/inference-engine-contract";
 import type { LlamaServerProcess } from "./llama-server-process.js";
 import { startLlamaServer } from "./llama-server-process.js";
 import { UpstreamEngine } from "./upstream-engine.js";
@@ -86,6 +87,8 @@ describe("UpstreamEngine against a real llama-server", { skip, timeout: 120_000 
     await engine?.close();
     await server.stop();
   });
+
+  describeInferenceEngineContract("UpstreamEngine over llama-server", () => UpstreamEngine.connect({ baseURL: server.baseURL }));
 
   it("lists the upstream's model with its context, its slots and its build", async () => {
     engine = await UpstreamEngine.connect({ baseURL: server.baseURL });
