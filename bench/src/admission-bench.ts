@@ -1,6 +1,6 @@
 /**
  * Admission under a junk flood (issue 13). One provider (libp2p, a scripted engine, a payer
- * check like `--require-payment`, a deliberately small replay guard); an honest payer sends
+ * check like `--require-payment`, the default replay guard); an honest payer sends
  * requests one after another, first alone, then while a second peer floods the provider with
  * signed junk from a never-registered key (half for a model nobody serves, half for the served
  * model). Prints the honest payer's latency (p50/p99) and success rate in both phases and the
@@ -51,7 +51,8 @@ const percentile = (values: number[], p: number): number => {
 const providerIdentity = generateIdentity();
 const honest = generateIdentity();
 const junk = generateIdentity();
-const replayGuard = new ReplayGuard({ maxEntries: 2_000 });
+// The default guard (200,000 nonces, 10,000 per payer, 50,000 per peer).
+const replayGuard = new ReplayGuard();
 const provider = await createLibp2pNode({
   identity: providerIdentity,
   listen: ["/ip4/127.0.0.1/tcp/0"],

@@ -305,7 +305,8 @@ describe("admission before work: a junk flood from one never-registered key", ()
     await stream.close().catch(() => {});
     return last;
   }
-  const honestRequest = () => createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000 }, honest);
+  const honestRequest = () =>
+    createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000 }, honest);
 
   it("drops requests for models not served and from refused payers before they take a replay-guard slot", async () => {
     for (let i = 0; i < 150; i++) {

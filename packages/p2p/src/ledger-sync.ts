@@ -300,7 +300,8 @@ export class LedgerSync {
   /** Reconciles with one peer now (one exchange per peer at a time: a second call joins the first). */
   reconcile(peer: PeerId, options: { signal?: AbortSignal } = {}): Promise<ReconcileResult> {
     const key = peer.toString();
-    if (this.#penalties.isBanned(key)) return Promise.reject(new ProtocolViolationError(`peer ${key} is banned for invalid ledger data`));
+    if (this.#penalties.isBanned(key))
+      return Promise.reject(new ProtocolViolationError(`peer ${key} is banned for invalid ledger data`));
     const running = this.#inflight.get(key);
     if (running !== undefined) return running;
     const promise = this.#initiate(peer, options.signal).finally(() => this.#inflight.delete(key));

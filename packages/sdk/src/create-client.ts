@@ -67,9 +67,9 @@ const MAX_HISTORY = 1000;
  * gateway runs. Use it exactly as any OpenAI client.
  */
 export async function createClient(options: CreateClientOptions = {}): Promise<OpenGatewayClient> {
-  const identity = options.identity ?? (options.keyFile
-      ? await loadOrCreateIdentity(options.keyFile, { passphrase: options.keyPassphrase })
-      : generateIdentity());
+  const identity =
+    options.identity ??
+    (options.keyFile ? await loadOrCreateIdentity(options.keyFile, { passphrase: options.keyPassphrase }) : generateIdentity());
   // The client's copy of the ledger starts empty each time (in memory).
   const libp2p = await createLibp2pNode({
     identity,
