@@ -103,9 +103,7 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
   page?.use((req: IncomingMessage, res: ServerResponse) => serve(req, res));
   return (req, res) => {
     // A body the answer did not need (a 401, a 413) is not read to its end: the connection closes after the answer.
-    res.once("finish", () => {
-      if (!req.complete) req.socket.destroySoon();
-    });
+    closeUnreadBodies(req, res);
     if (options.allowedHostnames && !options.allowedHostnames.has(hostnameOf(req.headers.host))) {
       res.setHeader("connection", "close");
       writeError(res, new OpenAIHttpError(421, "This gateway does not answer for that Host", { code: "misdirected_request" }));
@@ -132,6 +130,23 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
     if (isPage) page(req, res);
     else serve(req, res);
   };
+}
+
+/**
+ * A body the answer did not need (a 401, a 413, a 415) is not read to its end: the answer says
+ * `Connection: close` (so a keep-alive client does not reuse the socket) and the socket closes once
+ * the answer is out, however much the client still meant to send.
+ */
+function closeUnreadBodies(req: IncomingMessage, res: ServerResponse): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (!req.complete) this.setHeader("connection", "close");
+    return (writeHead as (...rest: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof res.writeHead;
+  const socket = req.socket;
+  res.once("finish", () => {
+    if (!req.complete) socket.destroySoon();
+  });
 }
 
 function writeError(res: ServerResponse, error: OpenAIHttpError): void {
