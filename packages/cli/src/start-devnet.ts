@@ -1,7 +1,14 @@
 import { join } from "node:path";
 import { REGIONS } from "@opengateway/protocol";
 import type { NetworkPart } from "./network-process.js";
-import { LOOPBACK_LISTEN, localGatewayArgs, localGatewayEnv, localNodeArgs, NetworkProcess, tcpAddresses } from "./network-process.js";
+import {
+  LOOPBACK_LISTEN,
+  localGatewayArgs,
+  localGatewayEnv,
+  localNodeArgs,
+  NetworkProcess,
+  tcpAddresses,
+} from "./network-process.js";
 
 export interface DevnetOptions {
   nodes: number;

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
-import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import type { Gateway } from "./start-gateway.js";
 import { startGateway } from "./start-gateway.js";
@@ -53,9 +53,9 @@ const pathPiece = fc.oneof(
 );
 const path = fc.oneof(
   fc.constantFrom(...PATHS),
-  fc.tuple(fc.constantFrom(...PATHS, "/v1/models/", "/contribute/models/"), fc.array(pathPiece, { maxLength: 3 })).map(
-    ([base, pieces]) => `${base}${pieces.join("/")}`,
-  ),
+  fc
+    .tuple(fc.constantFrom(...PATHS, "/v1/models/", "/contribute/models/"), fc.array(pathPiece, { maxLength: 3 }))
+    .map(([base, pieces]) => `${base}${pieces.join("/")}`),
 );
 const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,40}$/);
 const headers = fc.record(
@@ -80,7 +80,11 @@ const deep = fc.tuple(fc.integer({ min: 1, max: 20_000 }), fc.boolean()).map(([d
 const anyKey = fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS), fc.string({ maxLength: 8 }));
 const message = fc.record({
   role: fc.oneof(fc.constantFrom("system", "user", "assistant", "tool", "developer"), fc.string({ maxLength: 6 })),
-  content: fc.oneof(fc.string({ maxLength: 20 }), fc.constant(null), fc.array(fc.record({ type: fc.string(), text: fc.string() }))),
+  content: fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.constant(null),
+    fc.array(fc.record({ type: fc.string(), text: fc.string() })),
+  ),
 });
 /** Bodies near the real shapes, with values and keys from anywhere. */
 const requestBody = fc
@@ -88,7 +92,11 @@ const requestBody = fc
     {
       model: fc.oneof(fc.constantFrom("stories260K", "", ...PROTOTYPE_KEYS), fc.string({ maxLength: 10 }), fc.integer()),
       messages: fc.oneof(fc.array(message, { maxLength: 3 }), fc.jsonValue({ maxDepth: 2 })),
-      prompt: fc.oneof(fc.string({ maxLength: 10 }), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.jsonValue({ maxDepth: 2 })),
+      prompt: fc.oneof(
+        fc.string({ maxLength: 10 }),
+        fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),
+        fc.jsonValue({ maxDepth: 2 }),
+      ),
       input: fc.oneof(fc.string({ maxLength: 10 }), fc.array(fc.integer(), { maxLength: 3 }), fc.jsonValue({ maxDepth: 2 })),
       max_tokens: fc.oneof(fc.integer(), fc.double(), fc.constant(null), fc.string({ maxLength: 3 })),
       temperature: fc.oneof(fc.double(), fc.constant(null)),
@@ -97,22 +105,29 @@ const requestBody = fc
       stop: fc.jsonValue({ maxDepth: 2 }),
       logit_bias: fc.dictionary(anyKey, fc.jsonValue({ maxDepth: 1 }), { maxKeys: 3 }),
       tools: fc.array(
-        fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.string({ maxLength: 5 }), parameters: fc.jsonValue({ maxDepth: 3 }) }) }),
+        fc.record({
+          type: fc.constant("function"),
+          function: fc.record({ name: fc.string({ maxLength: 5 }), parameters: fc.jsonValue({ maxDepth: 3 }) }),
+        }),
         { maxLength: 2 },
       ),
       response_format: fc.jsonValue({ maxDepth: 3 }),
     },
     { requiredKeys: [] },
   )
-  .chain((body) =>
-    fc.dictionary(anyKey, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 }).map((extra) => ({ ...extra, ...body })),
-  )
+  .chain((body) => fc.dictionary(anyKey, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 }).map((extra) => ({ ...extra, ...body })))
   .map((body) => JSON.stringify(body));
 const bodyText = fc.oneof(
   requestBody,
   fc.json({ maxDepth: 3 }),
-  deep.map((schema) => `{"model":"stories260K","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":${schema}}}}`),
-  deep.map((schema) => `{"model":"stories260K","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":${schema}}}]}`),
+  deep.map(
+    (schema) =>
+      `{"model":"stories260K","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":${schema}}}}`,
+  ),
+  deep.map(
+    (schema) =>
+      `{"model":"stories260K","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":${schema}}}]}`,
+  ),
   fc.constantFrom('{"__proto__":{"a":1}}', '{"constructor":{"prototype":1}}', "{", "", "null", "[]", '"x"', "\u0000"),
   fc.string({ maxLength: 40 }),
 );
@@ -135,7 +150,9 @@ describe("HTTP fuzzing a real gateway with no providers", { timeout: 900_000 }, 
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }),
+          );
           res.on("error", reject);
         },
       );
@@ -189,7 +206,9 @@ describe("HTTP fuzzing a real gateway with no providers", { timeout: 900_000 }, 
     );
 
   it(`answers ${RUNS} requests over every endpoint, method and header deliberately`, async () => {
-    await property(fc.record({ method, path, headers }).map((input) => ({ ...input, body: input.method === "GET" ? undefined : "{}" })));
+    await property(
+      fc.record({ method, path, headers }).map((input) => ({ ...input, body: input.method === "GET" ? undefined : "{}" })),
+    );
   });
 
   it(`answers ${RUNS} bodies on the POST endpoints deliberately`, async () => {
@@ -212,7 +231,10 @@ describe("HTTP fuzzing a real gateway with no providers", { timeout: 900_000 }, 
       fc
         .record({
           base: fc.constantFrom("/v1/models/", "/contribute/models/", "/contribute/"),
-          id: fc.oneof(fc.string({ maxLength: 20 }).map(encodeURIComponent), fc.array(pathPiece, { maxLength: 4 }).map((p) => p.join(""))),
+          id: fc.oneof(
+            fc.string({ maxLength: 20 }).map(encodeURIComponent),
+            fc.array(pathPiece, { maxLength: 4 }).map((p) => p.join("")),
+          ),
           range: headers,
           method: fc.constantFrom("GET", "HEAD"),
         })

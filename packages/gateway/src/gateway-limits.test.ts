@@ -122,7 +122,9 @@ describe("gateway HTTP bounds", { timeout: 120_000 }, () => {
 
   it("refuses a Host other than loopback on a loopback gateway (DNS rebinding)", async () => {
     const url = new URL(gateway.url);
-    const response = await fetch(`${url.origin}/v1/models`, { headers: { authorization: `Bearer ${KEY}`, host: "evil.example" } });
+    const response = await fetch(`${url.origin}/v1/models`, {
+      headers: { authorization: `Bearer ${KEY}`, host: "evil.example" },
+    });
     // fetch does not let a Host be forged; a raw request does.
     assert.equal(response.status, 200);
     const { text } = await exchange(gateway.url, (socket) => {
@@ -144,7 +146,9 @@ describe("gateway HTTP bounds", { timeout: 120_000 }, () => {
     const other = await preflight("https://evil.example");
     assert.equal(other.status, 401);
     assert.equal(other.headers.get("access-control-allow-origin"), null);
-    const call = await fetch(`${gateway.url}/models`, { headers: { origin: "https://app.example", authorization: `Bearer ${KEY}` } });
+    const call = await fetch(`${gateway.url}/models`, {
+      headers: { origin: "https://app.example", authorization: `Bearer ${KEY}` },
+    });
     assert.equal(call.headers.get("access-control-allow-origin"), "https://app.example");
     assert.equal(call.headers.get("x-content-type-options"), "nosniff");
     assert.equal(call.headers.get("x-frame-options"), "DENY");

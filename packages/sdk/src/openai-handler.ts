@@ -59,7 +59,8 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions): OpenAIHandle
       const body = method === "POST" ? await readJsonBody(request, maxBodyBytes) : undefined;
       const route = `${method} ${path}`;
       const endpoint =
-        (Object.hasOwn(ENDPOINTS, route) ? ENDPOINTS[route] : undefined) ?? (method === "GET" && path.startsWith(MODEL_PREFIX) ? retrieve : undefined);
+        (Object.hasOwn(ENDPOINTS, route) ? ENDPOINTS[route] : undefined) ??
+        (method === "GET" && path.startsWith(MODEL_PREFIX) ? retrieve : undefined);
       if (endpoint === undefined) throw unknownUrl(request);
       const call: OpenAICall = { ...context, router: options.router, signal: request.signal, created: Math.floor(now() / 1000) };
       return toResponse(await endpoint(call, body, path));

@@ -95,7 +95,8 @@ export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
  * answered with its status and a short JSON error rather than Express's HTML page and stack trace.
  */
 const clientErrors: ErrorRequestHandler = (error, _req, res, next) => {
-  const status = typeof error?.status === "number" ? error.status : typeof error?.statusCode === "number" ? error.statusCode : 500;
+  const status =
+    typeof error?.status === "number" ? error.status : typeof error?.statusCode === "number" ? error.statusCode : 500;
   if (res.headersSent || status >= 500) {
     next(error);
     return;
