@@ -147,6 +147,7 @@ const gatewayStart = gatewayCommand
   .option("--contribute-model-url <url...>", "GGUF files hosted elsewhere (http/https) that /contribute offers to tabs", [])
   .option("--contribute-dir <dir>", "the built contributor page (default: packages/browser-node/dist/contribute)")
   .option("--register-accounts", "register every API key's account on start (default with --local)")
+  .option("--cors-origin <origin...>", "browser origins allowed to call the API (CORS; none by default)", [])
   .option("--home <dir>", "data directory", defaultHome);
 withLedgerOptions(gatewayStart, {
   noCredits: "do not charge API keys' accounts (no ledger)",

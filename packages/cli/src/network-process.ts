@@ -19,9 +19,18 @@ export class NetworkProcess {
     this.part = part;
   }
 
-  /** Starts `opengateway <args>` with an IPC channel; its output goes to `onOutput` or this terminal. */
-  static spawn(args: string[], part: NetworkPart, onOutput?: (part: NetworkPart, line: string) => void): NetworkProcess {
+  /**
+   * Starts `opengateway <args>` with an IPC channel; its output goes to `onOutput` or this terminal.
+   * `env` is added to this process's environment: secrets go there, never in `args` (`ps` shows those to every user).
+   */
+  static spawn(
+    args: string[],
+    part: NetworkPart,
+    onOutput?: (part: NetworkPart, line: string) => void,
+    env?: Record<string, string>,
+  ): NetworkProcess {
     const child = fork(BIN, args, {
+      env: env && { ...process.env, ...env },
       stdio: onOutput ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"],
     });
     if (onOutput) {
@@ -112,11 +121,8 @@ export function localNodeArgs(options: { model?: string; upstream?: string; home
   return ["node", "start", ...serves, "--home", options.home, "--local", ...extra, ...LOOPBACK_LISTEN];
 }
 
-/** `opengateway gateway start` for a local network; `extra` says how it finds providers. */
-export function localGatewayArgs(
-  options: { host: string; port: number; apiKey: string; home: string },
-  extra: string[],
-): string[] {
+/** `opengateway gateway start` for a local network; `extra` says how it finds providers. The API key goes in `localGatewayEnv`. */
+export function localGatewayArgs(options: { host: string; port: number; home: string }, extra: string[]): string[] {
   return [
     "gateway",
     "start",
@@ -124,11 +130,14 @@ export function localGatewayArgs(
     options.host,
     "--port",
     String(options.port),
-    "--api-key",
-    options.apiKey,
     "--home",
     options.home,
     "--local",
     ...extra,
   ];
+}
+
+/** The local gateway's environment: its API key, kept off its command line. */
+export function localGatewayEnv(options: { apiKey: string }): Record<string, string> {
+  return { OPENGATEWAY_API_KEY: options.apiKey };
 }

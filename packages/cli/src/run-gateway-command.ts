@@ -28,6 +28,7 @@ export interface GatewayCommandOptions {
   ledgerSyncIntervalMs?: number;
   registerAccounts?: boolean;
   registrationDifficulty?: number;
+  corsOrigin?: string[];
 }
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
@@ -42,6 +43,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
     bootstrap: options.bootstrap,
     region: options.region ?? null,
     localNetwork: options.local,
+    corsOrigins: options.corsOrigin,
     contribute: existsSync(join(pageDir, "index.html"))
       ? {
           pageDir,

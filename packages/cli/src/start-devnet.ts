@@ -1,7 +1,14 @@
 import { join } from "node:path";
 import { REGIONS } from "@opengateway/protocol";
 import type { NetworkPart } from "./network-process.js";
-import { LOOPBACK_LISTEN, localGatewayArgs, localNodeArgs, NetworkProcess, tcpAddresses } from "./network-process.js";
+import {
+  LOOPBACK_LISTEN,
+  localGatewayArgs,
+  localGatewayEnv,
+  localNodeArgs,
+  NetworkProcess,
+  tcpAddresses,
+} from "./network-process.js";
 
 export interface DevnetOptions {
   nodes: number;
@@ -104,6 +111,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       localGatewayArgs(options, [...(options.gatewayArgs ?? []), "--bootstrap", ...bootstrap]),
       "gateway",
       options.onOutput,
+      localGatewayEnv(options),
     );
     processes.push(gatewayProcess);
     const gatewayReady = await gatewayProcess.readyAs("gateway", 60_000, options.signal);

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { NetworkPart } from "./network-process.js";
-import { localGatewayArgs, localNodeArgs, NetworkProcess, tcpAddresses } from "./network-process.js";
+import { localGatewayArgs, localGatewayEnv, localNodeArgs, NetworkProcess, tcpAddresses } from "./network-process.js";
 
 export type { NetworkPart };
 
@@ -52,6 +52,7 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
       ]),
       "gateway",
       options.onOutput,
+      localGatewayEnv(options),
     );
     parts.push(gateway);
     const gatewayReady = await gateway.readyAs("gateway", 60_000, options.signal);

@@ -31,7 +31,23 @@ export interface GatewayAppOptions {
   onReceipt: (payer: string, receipt: InferenceReceipt, clientId: string) => void;
   /** Serve the browser contributor page at /contribute. */
   contribute?: ContributePageOptions;
+  /** Browser origins allowed to call the API (CORS); absent or empty = none (no CORS headers at all). */
+  corsOrigins?: readonly string[];
+  /**
+   * Host names a request's `Host` header may name; absent = any. A gateway listening on loopback
+   * only accepts loopback names, so a page on another site cannot reach it by DNS rebinding.
+   */
+  allowedHostnames?: ReadonlySet<string>;
 }
+
+/** Every API answer: nothing in it is meant to be rendered, framed or sniffed. */
+const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+const CORS_ALLOWED_HEADERS = "authorization, content-type, content-encoding, x-opengateway-region";
 
 export const REGION_HEADER = "x-opengateway-region";
 
@@ -41,8 +57,10 @@ export const REGION_HEADER = "x-opengateway-region";
  * views. Every failure leaves as an OpenAI error object.
  */
 export function createGatewayApp(options: GatewayAppOptions): RequestListener {
+  // The path only: a query string may carry a key a careless client put there.
   const logFailure = (error: unknown, request: Request) =>
     options.logger.warn({ err: error, url: new URL(request.url).pathname }, "request failed");
+  const corsOrigins = new Set(options.corsOrigins ?? []);
   const openAI = createOpenAIHandler({ router: options.router, maxBodyBytes: options.maxBodyBytes, onError: logFailure });
 
   const v1 = async (request: Request, path: string): Promise<Response> => {
@@ -76,7 +94,7 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
 
   const serve: RequestListener = (req, res) => {
     serveWebHandler(req, res, handle).catch((error: unknown) => {
-      options.logger.warn({ err: error, url: req.url }, "response failed");
+      options.logger.warn({ err: error, url: (req.url ?? "").split("?")[0] }, "response failed");
       res.destroy();
     });
   };
@@ -84,9 +102,62 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
   // What the page does not serve (an unknown model file) is a JSON 404 like any other.
   page?.use((req: IncomingMessage, res: ServerResponse) => serve(req, res));
   return (req, res) => {
-    if (page && /^\/contribute(?:[/?]|$)/.test(req.url ?? "")) page(req, res);
+    // A body the answer did not need (a 401, a 413) is not read to its end: the connection closes after the answer.
+    closeUnreadBodies(req, res);
+    if (options.allowedHostnames && !options.allowedHostnames.has(hostnameOf(req.headers.host))) {
+      res.setHeader("connection", "close");
+      writeError(res, new OpenAIHttpError(421, "This gateway does not answer for that Host", { code: "misdirected_request" }));
+      return;
+    }
+    const isPage = page !== undefined && /^\/contribute(?:[/?]|$)/.test(req.url ?? "");
+    if (!isPage) {
+      for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) res.setHeader(name, value);
+      const origin = req.headers.origin;
+      if (origin !== undefined && corsOrigins.has(origin)) {
+        res.setHeader("access-control-allow-origin", origin);
+        res.setHeader("access-control-expose-headers", "retry-after, x-request-id");
+        res.setHeader("vary", "origin");
+        // A preflight is answered before authentication: it carries no credentials by design.
+        if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
+          res.setHeader("access-control-allow-methods", "GET, POST, OPTIONS");
+          res.setHeader("access-control-allow-headers", CORS_ALLOWED_HEADERS);
+          res.setHeader("access-control-max-age", "600");
+          res.writeHead(204).end();
+          return;
+        }
+      }
+    }
+    if (isPage) page(req, res);
     else serve(req, res);
   };
+}
+
+/**
+ * A body the answer did not need (a 401, a 413, a 415) is not read to its end: the answer says
+ * `Connection: close` (so a keep-alive client does not reuse the socket) and the socket closes once
+ * the answer is out, however much the client still meant to send.
+ */
+function closeUnreadBodies(req: IncomingMessage, res: ServerResponse): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    if (!req.complete) this.setHeader("connection", "close");
+    return (writeHead as (...rest: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof res.writeHead;
+  const socket = req.socket;
+  res.once("finish", () => {
+    if (!req.complete) socket.destroySoon();
+  });
+}
+
+function writeError(res: ServerResponse, error: OpenAIHttpError): void {
+  res.writeHead(error.status, { "content-type": "application/json; charset=utf-8" }).end(JSON.stringify(error.toJSON()));
+}
+
+/** `Host: example.com:8080` → `example.com`; `[::1]:8080` → `[::1]`. */
+function hostnameOf(host: string | undefined): string {
+  if (host === undefined) return "";
+  const match = /^(\[[^\]]*\]|[^:]*)(?::\d*)?$/.exec(host.trim().toLowerCase());
+  return match?.[1] ?? "";
 }
 
 /** `x-opengateway-region: europe` routes in that region; `any` allows every region. */

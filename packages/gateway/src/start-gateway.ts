@@ -18,6 +18,15 @@ import type { Logger } from "pino";
 import { pino } from "pino";
 import { ApiKeyAccounts } from "./api-key-accounts.js";
 import { BackgroundSettlements } from "./background-settlements.js";
+import {
+  CONNECTIONS_CHECK_INTERVAL_MS,
+  HEADERS_TIMEOUT_MS,
+  KEEP_ALIVE_TIMEOUT_MS,
+  LOOPBACK_HOSTNAMES,
+  MAX_CONNECTIONS_PER_CLIENT,
+  REQUEST_TIMEOUT_MS,
+  SOCKET_IDLE_TIMEOUT_MS,
+} from "./constants.js";
 import { createGatewayApp } from "./create-gateway-app.js";
 
 export interface StartGatewayOptions {
@@ -38,11 +47,24 @@ export interface StartGatewayOptions {
   /** A provider silent for this long mid-request is treated as dead. */
   providerIdleTimeoutMs?: number;
   maxBodyBytes?: number;
+  /** Browser origins allowed to call the API (CORS); none by default. */
+  corsOrigins?: readonly string[];
+  /** HTTP bounds; the defaults are in constants.ts (docs/http-limits.md). */
+  http?: Partial<GatewayHttpLimits>;
   logger?: Logger;
   /** Serve the browser contributor page at /contribute. */
   contribute?: ContributePageOptions;
   /** Credits: each API key's account pays for its requests from the ledger. Absent = requests are not paid for. */
   ledger?: GatewayLedgerOptions;
+}
+
+export interface GatewayHttpLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  socketIdleTimeoutMs: number;
+  connectionsCheckIntervalMs: number;
+  maxConnectionsPerClient: number;
 }
 
 export interface GatewayLedgerOptions extends SqliteLedgerReplicaInit {
@@ -67,6 +89,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const logger = options.logger ?? pino({ name: "gateway" });
   const identity = options.identity ?? generateIdentity();
   const ledger = options.ledger;
+  const host = options.host ?? "127.0.0.1";
   const libp2p = await createLibp2pNode({
     identity,
     listen: options.listen ?? [],
@@ -127,15 +150,35 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     maxBodyBytes: options.maxBodyBytes,
     health: () => ({ providers: table.size, peers: libp2p.getPeers().length }),
     contribute: options.contribute,
+    corsOrigins: options.corsOrigins,
+    allowedHostnames: isLoopback(host) ? LOOPBACK_HOSTNAMES : undefined,
     network: () => networkView(libp2p, table, options.region ?? null, wallet?.ledger),
   });
 
-  const server: Server = createServer(app);
-  // Streams can be long; only idle keep-alive sockets are timed out.
-  server.requestTimeout = 0;
+  const limits: GatewayHttpLimits = {
+    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    socketIdleTimeoutMs: SOCKET_IDLE_TIMEOUT_MS,
+    connectionsCheckIntervalMs: CONNECTIONS_CHECK_INTERVAL_MS,
+    maxConnectionsPerClient: MAX_CONNECTIONS_PER_CLIENT,
+    ...options.http,
+  };
+  // The request timeout bounds receiving a request (head and body), not a streamed answer.
+  const server: Server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: limits.connectionsCheckIntervalMs,
+    },
+    app,
+  );
+  server.setTimeout(limits.socketIdleTimeoutMs, (socket) => socket.destroy());
+  limitConnectionsPerClient(server, limits.maxConnectionsPerClient);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => resolve());
+    server.listen(options.port ?? 8080, host, () => resolve());
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}/v1`;
@@ -228,4 +271,27 @@ function networkView(libp2p: Libp2p, table: ProviderTable, region: string | null
       expiresAt: new Date(entry.expiresAt).toISOString(),
     })),
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+/** Closes a client's connections beyond `max` as they open. */
+function limitConnectionsPerClient(server: Server, max: number): void {
+  const open = new Map<string, number>();
+  server.on("connection", (socket) => {
+    const client = socket.remoteAddress ?? "";
+    const count = (open.get(client) ?? 0) + 1;
+    if (count > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(client, count);
+    socket.once("close", () => {
+      const left = (open.get(client) ?? 1) - 1;
+      if (left <= 0) open.delete(client);
+      else open.set(client, left);
+    });
+  });
 }

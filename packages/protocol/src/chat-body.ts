@@ -6,7 +6,8 @@ import { samplingParamsShape } from "./sampling-params.js";
 /** Upper bound on one message's text: bounds memory before the model's own context limit applies. */
 export const MAX_MESSAGE_CHARS = 256 * 1024;
 export const MAX_TOOLS = 64;
-const MAX_SCHEMA_DEPTH = 32;
+/** How deep a JSON schema or tool parameters may nest. */
+export const MAX_SCHEMA_DEPTH = 32;
 
 const toolNameSchema = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "tool names are 1-64 letters, digits, _ or -");
 const boundedSchema = jsonValueSchema.refine(

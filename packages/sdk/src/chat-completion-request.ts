@@ -1,11 +1,18 @@
 import type { ChatBody, ChatMessage, ResponseFormat, ToolChoice, ToolDefinition } from "@opengateway/protocol";
-import { MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_TOOLS } from "@opengateway/protocol";
+import { isJsonValue, MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_SCHEMA_DEPTH, MAX_TOOLS } from "@opengateway/protocol";
 import { z } from "zod";
 import { OpenAIHttpError } from "./openai-error.js";
 import { checkParameters, isPresent, parseWith, requireJsonObject } from "./request-validation.js";
 import { nullish, openAISamplingShape, toSamplingParams } from "./sampling-request.js";
 
-const jsonObject = z.record(z.string(), z.unknown());
+/**
+ * A JSON schema or tool parameters: a JSON object, its depth checked without recursion before
+ * anything walks it, and kept as the same object (a rebuilt one loses a property named `__proto__`).
+ */
+const jsonObject = z.custom<Record<string, unknown>>(
+  (value) => typeof value === "object" && value !== null && !Array.isArray(value) && isJsonValue(value, MAX_SCHEMA_DEPTH),
+  `must be a JSON object nested at most ${MAX_SCHEMA_DEPTH} deep`,
+);
 const toolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "function names are 1-64 letters, digits, _ or -");
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });

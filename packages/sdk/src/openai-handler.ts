@@ -30,7 +30,16 @@ const ENDPOINTS: Readonly<Record<string, Endpoint>> = {
   "POST /embeddings": (call, body) => embeddingsEndpoint(body, call),
 };
 const MODEL_PREFIX = "/models/";
-const retrieve: Endpoint = (call, _body, path) => retrieveModel(decodeURIComponent(path.slice(MODEL_PREFIX.length)), call);
+const retrieve: Endpoint = (call, _body, path) => retrieveModel(decodedModelId(path.slice(MODEL_PREFIX.length)), call);
+
+/** A model id as sent; one with malformed percent-encoding names no model (404), as it would at OpenAI. */
+function decodedModelId(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return encoded;
+  }
+}
 
 /**
  * Validation, defaults, routing, response shapes and error mapping, once for every transport. The
@@ -48,8 +57,10 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions): OpenAIHandle
       // Whatever the base URL, the path below /v1 names the endpoint.
       const path = url.pathname.replace(/\/+$/, "").replace(/^.*?\/v1(?=\/)/, "");
       const body = method === "POST" ? await readJsonBody(request, maxBodyBytes) : undefined;
+      const route = `${method} ${path}`;
       const endpoint =
-        ENDPOINTS[`${method} ${path}`] ?? (method === "GET" && path.startsWith(MODEL_PREFIX) ? retrieve : undefined);
+        (Object.hasOwn(ENDPOINTS, route) ? ENDPOINTS[route] : undefined) ??
+        (method === "GET" && path.startsWith(MODEL_PREFIX) ? retrieve : undefined);
       if (endpoint === undefined) throw unknownUrl(request);
       const call: OpenAICall = { ...context, router: options.router, signal: request.signal, created: Math.floor(now() / 1000) };
       return toResponse(await endpoint(call, body, path));
@@ -115,7 +126,10 @@ function serverSentEvents(events: AsyncIterable<object>): ReadableStream<Uint8Ar
   });
 }
 
-/** The body as JSON. One over the limit is still read to its end, so the client can read the 413. */
+/**
+ * The body as JSON. One over the limit (by its Content-Length or by the running count) is refused
+ * with a 413 without reading the rest: the HTTP server closes such a connection after answering.
+ */
 async function readJsonBody(request: Request, maxBodyBytes: number): Promise<unknown> {
   const bytes = await readBody(request, maxBodyBytes);
   try {
@@ -134,6 +148,8 @@ async function readBody(request: Request, maxBodyBytes: number): Promise<Uint8Ar
   if (encoding !== "identity" && encoding !== "gzip" && encoding !== "deflate") {
     throw new OpenAIHttpError(415, "Unsupported content encoding.", { code: "unsupported_encoding" });
   }
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (encoding === "identity" && declared > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
   const parts: Uint8Array[] = [];
   let size = 0;
   try {
@@ -143,14 +159,16 @@ async function readBody(request: Request, maxBodyBytes: number): Promise<Uint8Ar
     const reader = stream?.getReader();
     for (let next = await reader?.read(); next && !next.done; next = await reader?.read()) {
       size += next.value.byteLength;
-      if (size <= maxBodyBytes) parts.push(next.value);
+      if (size > maxBodyBytes) {
+        await reader?.cancel().catch(() => {});
+        break;
+      }
+      parts.push(next.value);
     }
   } catch {
     throw new OpenAIHttpError(400, "The request body could not be read.", { code: "invalid_body" });
   }
-  if (size > maxBodyBytes) {
-    throw new OpenAIHttpError(413, `The request body is larger than ${maxBodyBytes} bytes.`, { code: "request_too_large" });
-  }
+  if (size > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const part of parts) {
@@ -158,4 +176,8 @@ async function readBody(request: Request, maxBodyBytes: number): Promise<Uint8Ar
     offset += part.byteLength;
   }
   return bytes;
+}
+
+function bodyTooLarge(maxBodyBytes: number): OpenAIHttpError {
+  return new OpenAIHttpError(413, `The request body is larger than ${maxBodyBytes} bytes.`, { code: "request_too_large" });
 }

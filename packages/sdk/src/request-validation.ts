@@ -26,7 +26,8 @@ export function checkParameters(
   unsupported: Readonly<Record<string, { when: (value: unknown) => boolean; reason: string }>>,
 ): void {
   for (const [name, value] of Object.entries(body)) {
-    const rule = unsupported[name];
+    // Own entries only: a parameter named `constructor` or `toString` is unknown, not Object's member.
+    const rule = Object.hasOwn(unsupported, name) ? unsupported[name] : undefined;
     if (rule?.when(value)) {
       throw new OpenAIHttpError(400, `'${name}' is not supported: ${rule.reason}`, {
         param: name,

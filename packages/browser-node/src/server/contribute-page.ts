@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errorClass } from "@opengateway/protocol";
-import type { Express } from "express";
+import type { ErrorRequestHandler, Express } from "express";
 import express from "express";
 import type { PageConfig, PageConfigJson } from "../page-config.js";
 
@@ -40,6 +40,10 @@ export function createContributePage(options: ContributePageOptions): Express {
   const remote = (options.modelUrls ?? []).map(checkedModelUrl);
   const page = express();
   page.disable("x-powered-by");
+  page.use((_req, res, next) => {
+    for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) res.setHeader(name, value);
+    next();
+  });
   // The page's assets are relative, so it must be loaded from /contribute/ (non-strict routing also sends that here).
   page.get("/contribute", (req, res, next) => {
     if (req.originalUrl.split("?")[0] === "/contribute") res.redirect(301, "/contribute/");
@@ -69,8 +73,39 @@ export function createContributePage(options: ContributePageOptions): Express {
     res.sendFile(path, { headers: { "content-type": "application/octet-stream" } });
   });
   page.use("/contribute", express.static(options.pageDir ?? CONTRIBUTE_PAGE_DIR, { index: "index.html" }));
+  page.use(clientErrors);
   return page;
 }
+
+/**
+ * Sent with every response of the page: it may not be framed (clickjacking), types are not sniffed,
+ * and no referrer leaves it. The CSP names only what the page cannot do without (it dials peers
+ * over WebSockets and WebRTC, fetches model files from CDNs and compiles WebAssembly).
+ */
+export const PAGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy":
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self' ws: wss: http: https: blob:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+/**
+ * A client's mistake (an unsatisfiable Range: 416 with its Content-Range, a malformed path: 400) is
+ * answered with its status and a short JSON error rather than Express's HTML page and stack trace.
+ */
+const clientErrors: ErrorRequestHandler = (error, _req, res, next) => {
+  const status =
+    typeof error?.status === "number" ? error.status : typeof error?.statusCode === "number" ? error.statusCode : 500;
+  if (res.headersSent || status >= 500) {
+    next(error);
+    return;
+  }
+  for (const [name, value] of Object.entries((error?.headers ?? {}) as Record<string, string>)) res.setHeader(name, value);
+  res.status(status).json({
+    error: { message: String(error?.message ?? "bad request"), type: "invalid_request_error", param: null, code: null },
+  });
+};
 
 export class InvalidModelUrlError extends errorClass(
   "InvalidModelUrlError",

@@ -1,0 +1,17 @@
+/**
+ * The gateway's HTTP bounds (docs/http-limits.md). A request's head must arrive within
+ * HEADERS_TIMEOUT_MS and the whole request, body included, within REQUEST_TIMEOUT_MS (Node checks
+ * every CONNECTIONS_CHECK_INTERVAL_MS, so a dribbled body is cut off with a 408 within their sum);
+ * a streamed answer is not bounded by them, only by the provider's idle timeout.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+export const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
+/** An idle keep-alive connection is closed after this. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** A socket with no traffic either way for this long is closed, whatever it is doing. */
+export const SOCKET_IDLE_TIMEOUT_MS = 120_000;
+/** Open connections one client address may hold; the next ones are closed at once. */
+export const MAX_CONNECTIONS_PER_CLIENT = 64;
+/** Host names a gateway listening on loopback answers for (DNS rebinding). */
+export const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "[::1]"]);
