@@ -12,19 +12,16 @@
  */
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CONTRIBUTE_PAGE_DIR, startContributeServer } from "@opengateway/browser-node/server";
 import { launchBrowser } from "@opengateway/e2e/browser-launch";
 import { LlamaCppEngine } from "@opengateway/full-node";
 import type { CompletionGeneration } from "@opengateway/protocol";
 import type { Page } from "playwright-core";
+import { BENCH_MODEL_PATH, BENCH_PROMPTS } from "./bench-workload.js";
 
-const modelPath =
-  process.env.OPENGATEWAY_TEST_MODEL ?? fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
-const MODEL = basename(modelPath).replace(/\.gguf$/i, "");
+const MODEL = basename(BENCH_MODEL_PATH).replace(/\.gguf$/i, "");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 256);
-const PROMPTS = ["Once upon a time", "The little dog", "Lily and Tom went to the park", "One day, a big bird"];
 
 interface Sample {
   tokens: number;
@@ -71,14 +68,14 @@ async function main(): Promise<void> {
       "the contributor page is not built: run `pnpm build` (or `pnpm --filter @opengateway/browser-node build:page`)",
     );
   }
-  console.log(`model ${MODEL}, ${PROMPTS.length} prompts × ${ROUNDS} rounds, ${TOKENS} tokens each, temperature 0.8\n`);
+  console.log(`model ${MODEL}, ${BENCH_PROMPTS.length} prompts × ${ROUNDS} rounds, ${TOKENS} tokens each, temperature 0.8\n`);
 
-  const engine = await LlamaCppEngine.load({ modelPath, threads: 1, parallelRequests: 1 });
+  const engine = await LlamaCppEngine.load({ modelPath: BENCH_MODEL_PATH, threads: 1, parallelRequests: 1 });
   const full: Sample[] = [];
   try {
-    await fullNodeSample(engine, request(PROMPTS[0] ?? "", 0));
+    await fullNodeSample(engine, request(BENCH_PROMPTS[0] ?? "", 0));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [index, prompt] of PROMPTS.entries())
+      for (const [index, prompt] of BENCH_PROMPTS.entries())
         full.push(await fullNodeSample(engine, request(prompt, round * 100 + index)));
     }
   } finally {
@@ -86,7 +83,7 @@ async function main(): Promise<void> {
   }
 
   // The page's own server, offering the model file; `autostart=1` has the tab serve at once.
-  const server = await startContributeServer({ bootstrap: () => [], modelFiles: [modelPath] });
+  const server = await startContributeServer({ bootstrap: () => [], modelFiles: [BENCH_MODEL_PATH] });
   const chromium = await launchBrowser();
   const browser: Sample[] = [];
   let openToServingMs = Number.NaN;
@@ -111,7 +108,7 @@ async function main(): Promise<void> {
         for await (const event of engine.generateCompletion(body)) if (event.type === "text") return performance.now() - start;
         return Number.NaN;
       },
-      request(PROMPTS[0] ?? "", 0),
+      request(BENCH_PROMPTS[0] ?? "", 0),
     );
     openToFirstTokenMs = openToServingMs + firstToken;
     warmUpTokensPerSecond = await page.evaluate(
@@ -121,7 +118,7 @@ async function main(): Promise<void> {
       undefined,
     );
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [index, prompt] of PROMPTS.entries())
+      for (const [index, prompt] of BENCH_PROMPTS.entries())
         browser.push(await browserSample(page, request(prompt, round * 100 + index)));
     }
   } finally {
