@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import "@opengateway/p2p/node-runtime";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { REGIONS } from "@opengateway/protocol";
@@ -14,6 +15,10 @@ export const DEFAULT_MODEL = "hf:bartowski/Llama-3.2-1B-Instruct-GGUF/Llama-3.2-
 // The environment is read here, at the entry point, and passed down as options.
 const env = process.env;
 const defaultHome = env.OPENGATEWAY_HOME ?? join(homedir(), ".opengateway");
+// Key passphrases come from the environment or a file, never a command-line argument other users can see.
+const passphrase =
+  env.OPENGATEWAY_PASSPHRASE ??
+  (env.OPENGATEWAY_PASSPHRASE_FILE ? readFileSync(env.OPENGATEWAY_PASSPHRASE_FILE, "utf8").replace(/\r?\n$/, "") : undefined);
 const logger = pino({ level: env.OPENGATEWAY_LOG_LEVEL ?? "info" }, pino.destination(2));
 
 const integer =
@@ -55,7 +60,10 @@ const nodeStart = nodeCommand
   .option("--alias <id>", "the model id clients ask for (default: the file name without .gguf)")
   .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
   .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
-  .option("--key-file <path>", "where the node's identity is kept (default: a new identity each run)")
+  .option(
+    "--key-file <path>",
+    "where the node's identity is kept (default: <home>/node-key.json, encrypted with OPENGATEWAY_PASSPHRASE, OPENGATEWAY_PASSPHRASE_FILE or else <home>/node-key.passphrase)",
+  )
   .addOption(
     new Option("--region <region>", "the region this node serves (default: guessed from the time zone)").choices([...REGIONS]),
   )
@@ -88,7 +96,7 @@ withLedgerOptions(nodeStart, {
   file: "where the node keeps its copy of the ledger (default: in <home>)",
 }).action(async (options) => {
   const { runNodeCommand } = await import("./run-node-command.js");
-  await runNodeCommand({ ...options, gpu: options.gpu === "off" ? false : "auto" }, logger.child({ role: "node" }));
+  await runNodeCommand({ ...options, passphrase, gpu: options.gpu === "off" ? false : "auto" }, logger.child({ role: "node" }));
 });
 
 const gatewayCommand = program.command("gateway").description("run an OpenAI-compatible gateway");
@@ -163,8 +171,6 @@ const walletOptions = (command: Command) =>
     .option("--bootstrap <multiaddr...>", "peers to reach the ledger through", [])
     .option("--local", "devnet/LAN mode (devnet ledger parameters, private addresses)", false)
     .addOption(registrationDifficultyOption());
-// The passphrase comes from the environment only: never a command-line argument other users can see.
-const passphrase = env.OPENGATEWAY_PASSPHRASE;
 walletOptions(wallet.command("create").description("make a new identity (encrypted with OPENGATEWAY_PASSPHRASE)"))
   .option("--register", "also register it on the network (proof-of-work, then the grant)", false)
   .action(async (options) => (await import("./run-wallet-command.js")).walletCreate({ ...options, passphrase }));

@@ -4,10 +4,9 @@ import type { FullNode } from "@opengateway/full-node";
 import { startFullNode } from "@opengateway/full-node";
 import { InvalidSweepRuleError, machineFingerprintHash, validateSweepRule } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
-import { generateIdentity } from "@opengateway/protocol";
-import { loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { ledgerParamOverrides } from "./network-params.js";
+import { loadNodeIdentity } from "./node-identity.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
@@ -18,6 +17,8 @@ export interface NodeCommandOptions {
   bootstrap: string[];
   home: string;
   keyFile?: string;
+  /** Unlocks the node's key file (OPENGATEWAY_PASSPHRASE or OPENGATEWAY_PASSPHRASE_FILE). */
+  passphrase?: string;
   region?: string;
   relay: boolean;
   local: boolean;
@@ -41,7 +42,7 @@ export interface NodeCommandOptions {
 }
 
 export async function runNodeCommand(options: NodeCommandOptions, logger: Logger): Promise<void> {
-  const identity = options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity();
+  const identity = await loadNodeIdentity(options, logger);
   // A bad rule is refused before the model loads, not a minute later.
   if (options.sweepAbove !== undefined && options.sweepTo === undefined)
     throw new InvalidSweepRuleError("--sweep-above needs --sweep-to");

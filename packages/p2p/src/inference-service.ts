@@ -69,7 +69,8 @@ export interface InferenceServiceInit {
   onServed?: (event: InferenceServedEvent) => void;
   /**
    * Decides whether this payer may be served (e.g. it can cover `maxCredits` on the ledger). Runs
-   * after the signature and replay checks, before any work; throw a typed error to refuse.
+   * after the schema, model, expiry and signature checks and before the replay guard takes a slot
+   * (a refused payer never holds one), before any work; throw a typed error to refuse.
    */
   authorize?: (request: InferenceRequest, fromPeer: string, options: { signal: AbortSignal }) => Promise<void>;
 }
@@ -126,8 +127,12 @@ export class InferenceService {
     const startedAt = Date.now();
     let request: InferenceRequest | undefined;
     try {
+      // Admission, cheap first: schema, model served, expiry, signature (in #readRequest), then the
+      // payer, and only then a replay-guard slot, under the payer's and the peer's quotas.
       request = await this.#readRequest(frames);
-      await this.#init.authorize?.(request, connection.remotePeer.toString(), { signal: controller.signal });
+      const peer = connection.remotePeer.toString();
+      await this.#init.authorize?.(request, peer, { signal: controller.signal });
+      this.#replayGuard.check(request.payer, request.nonce, request.expiresAt, Date.now(), peer);
       this.#watchForCancel(frames, controller);
       const result = await this.#serve(frames, request, controller.signal);
       this.#init.onServed?.({
@@ -171,8 +176,6 @@ export class InferenceService {
     const frame = decodeClientFrame(bytes);
     if (frame.t !== "request") throw new ProtocolViolationError("the first frame must be a request");
     const request = frame.request;
-    verifyInferenceRequest(request, { clockSkewMs: this.#init.clockSkewMs });
-    this.#replayGuard.check(request.payer, request.nonce, request.expiresAt);
     const model = this.#init.engine.listModels().find((candidate) => candidate.id === request.model);
     if (model === undefined) throw new ModelNotFoundError(`model '${request.model}' is not served here`);
     if (!model.kinds.includes(request.kind)) {
@@ -181,6 +184,7 @@ export class InferenceService {
     if (request.kind !== "embedding" && request.body.maxTokens > model.contextSize) {
       throw new InvalidRequestError(`maxTokens ${request.body.maxTokens} exceeds the model's context of ${model.contextSize}`);
     }
+    verifyInferenceRequest(request, { clockSkewMs: this.#init.clockSkewMs });
     return request;
   }
 
