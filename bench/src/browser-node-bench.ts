@@ -10,25 +10,18 @@
  *
  * Run: `pnpm build` (the page too), then `node bench/dist/browser-node-bench.js`.
  */
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { basename, extname, join, normalize, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { basename, join } from "node:path";
+import { CONTRIBUTE_PAGE_DIR, startContributeServer } from "@opengateway/browser-node/server";
+import { launchBrowser } from "@opengateway/e2e/browser-launch";
 import { LlamaCppEngine } from "@opengateway/full-node";
 import type { CompletionGeneration } from "@opengateway/protocol";
 import type { Page } from "playwright-core";
-import { chromium } from "playwright-core";
+import { BENCH_MODEL_PATH, BENCH_PROMPTS } from "./bench-workload.js";
 
-const modelPath =
-  process.env.OPENGATEWAY_TEST_MODEL ?? fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
-const MODEL = basename(modelPath).replace(/\.gguf$/i, "");
+const MODEL = basename(BENCH_MODEL_PATH).replace(/\.gguf$/i, "");
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 256);
-const PROMPTS = ["Once upon a time", "The little dog", "Lily and Tom went to the park", "One day, a big bird"];
-const PAGE_DIR = fileURLToPath(new URL("../../packages/browser-node/dist/contribute/", import.meta.url));
-const CHROMIUM = process.env.OPENGATEWAY_CHROMIUM ?? "/usr/bin/chromium";
 
 interface Sample {
   tokens: number;
@@ -69,95 +62,37 @@ function browserSample(page: Page, generation: CompletionGeneration): Promise<Sa
 const rate = (samples: Sample[]): number =>
   (samples.reduce((sum, sample) => sum + sample.tokens, 0) * 1000) / samples.reduce((sum, sample) => sum + sample.ms, 0);
 
-async function startStaticServer(): Promise<{ url: string; close(): Promise<void> }> {
-  let modelUrl = "";
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://bench").pathname);
-    if (path === "/contribute/config.json") {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ bootstrap: [], models: [{ url: modelUrl }], iceServers: [], autostart: true }));
-      return;
-    }
-    const file =
-      path === `/models/${basename(modelPath)}`
-        ? modelPath
-        : path.startsWith("/contribute/")
-          ? normalize(join(PAGE_DIR, path.slice("/contribute/".length) || "index.html"))
-          : undefined;
-    if (!file || (file !== modelPath && !file.startsWith(PAGE_DIR.replace(/\/$/, "") + sep)) || !existsSync(file)) {
-      res.writeHead(404);
-      res.end();
-      return;
-    }
-    const types: Record<string, string> = {
-      ".html": "text/html",
-      ".js": "text/javascript",
-      ".css": "text/css",
-      ".wasm": "application/wasm",
-    };
-    res.writeHead(200, {
-      "content-type": types[extname(file)] ?? "application/octet-stream",
-      "content-length": statSync(file).size,
-    });
-    if (req.method === "HEAD") res.end();
-    else createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  modelUrl = `${origin}/models/${basename(modelPath)}`;
-  return {
-    url: `${origin}/contribute/`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 async function main(): Promise<void> {
-  if (!existsSync(join(PAGE_DIR, "index.html"))) {
+  if (!existsSync(join(CONTRIBUTE_PAGE_DIR, "index.html"))) {
     throw new Error(
       "the contributor page is not built: run `pnpm build` (or `pnpm --filter @opengateway/browser-node build:page`)",
     );
   }
-  console.log(`model ${MODEL}, ${PROMPTS.length} prompts × ${ROUNDS} rounds, ${TOKENS} tokens each, temperature 0.8\n`);
+  console.log(`model ${MODEL}, ${BENCH_PROMPTS.length} prompts × ${ROUNDS} rounds, ${TOKENS} tokens each, temperature 0.8\n`);
 
-  const engine = await LlamaCppEngine.load({ modelPath, threads: 1, parallelRequests: 1 });
+  const engine = await LlamaCppEngine.load({ modelPath: BENCH_MODEL_PATH, threads: 1, parallelRequests: 1 });
   const full: Sample[] = [];
   try {
-    await fullNodeSample(engine, request(PROMPTS[0] ?? "", 0));
+    await fullNodeSample(engine, request(BENCH_PROMPTS[0] ?? "", 0));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [index, prompt] of PROMPTS.entries())
+      for (const [index, prompt] of BENCH_PROMPTS.entries())
         full.push(await fullNodeSample(engine, request(prompt, round * 100 + index)));
     }
   } finally {
     await engine.close();
   }
 
-  const server = await startStaticServer();
-  const profile = mkdtempSync(join(tmpdir(), "opengateway-bench-chromium-"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
-      "--no-first-run",
-      "--enable-unsafe-webgpu",
-    ],
-  });
+  // The page's own server, offering the model file; `autostart=1` has the tab serve at once.
+  const server = await startContributeServer({ bootstrap: () => [], modelFiles: [BENCH_MODEL_PATH] });
+  const chromium = await launchBrowser();
   const browser: Sample[] = [];
   let openToServingMs = Number.NaN;
   let openToFirstTokenMs = Number.NaN;
   let warmUpTokensPerSecond: number | null = null;
   try {
-    const page = await context.newPage();
+    const page = await chromium.newPage();
     const opened = performance.now();
-    await page.goto(server.url);
+    await page.goto(`${server.url}?autostart=1`);
     await page.waitForFunction(
       () =>
         (globalThis as unknown as { opengateway?: { status(): { phase: string } } }).opengateway?.status().phase === "serving",
@@ -173,7 +108,7 @@ async function main(): Promise<void> {
         for await (const event of engine.generateCompletion(body)) if (event.type === "text") return performance.now() - start;
         return Number.NaN;
       },
-      request(PROMPTS[0] ?? "", 0),
+      request(BENCH_PROMPTS[0] ?? "", 0),
     );
     openToFirstTokenMs = openToServingMs + firstToken;
     warmUpTokensPerSecond = await page.evaluate(
@@ -183,12 +118,11 @@ async function main(): Promise<void> {
       undefined,
     );
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [index, prompt] of PROMPTS.entries())
+      for (const [index, prompt] of BENCH_PROMPTS.entries())
         browser.push(await browserSample(page, request(prompt, round * 100 + index)));
     }
   } finally {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
+    await chromium.close();
     await server.close();
   }
 

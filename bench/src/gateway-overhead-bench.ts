@@ -10,20 +10,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startLocalNetwork } from "@opengateway/cli";
 import { LlamaCppEngine } from "@opengateway/full-node";
 import type { ChatGeneration } from "@opengateway/protocol";
 import OpenAI from "openai";
+import { BENCH_MODEL_PATH, BENCH_PROMPTS } from "./bench-workload.js";
 
-const modelPath =
-  process.env.OPENGATEWAY_TEST_MODEL ??
-  process.env.OPENGATEWAY_MODEL ??
-  fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
 const THROUGHPUT_ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const THROUGHPUT_TOKENS = Number(process.env.BENCH_TOKENS ?? 512);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
-const PROMPTS = ["Once upon a time", "The little dog", "Lily and Tom went to the park", "One day, a big bird"];
 
 interface Sample {
   ttftMs: number;
@@ -90,10 +85,10 @@ async function overBareHttp(baseUrl: string, apiKey: string, request: ChatGenera
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), "opengateway-bench-"));
   const apiKey = "og-bench";
-  console.log(`model: ${modelPath}`);
-  const engine = await LlamaCppEngine.load({ modelPath, threads: 1, parallelRequests: 1 });
+  console.log(`model: ${BENCH_MODEL_PATH}`);
+  const engine = await LlamaCppEngine.load({ modelPath: BENCH_MODEL_PATH, threads: 1, parallelRequests: 1 });
   const network = await startLocalNetwork({
-    model: modelPath,
+    model: BENCH_MODEL_PATH,
     host: "127.0.0.1",
     port: 0,
     apiKey,
@@ -123,14 +118,14 @@ async function main(): Promise<void> {
   try {
     // Warm-up: first requests pay for connection set-up and lazy initialisation on both sides.
     for (let i = 0; i < 5; i++) {
-      await inProcess(engine, request(PROMPTS[0] ?? "", 16, i));
-      await overNetwork(client, request(PROMPTS[0] ?? "", 16, i));
+      await inProcess(engine, request(BENCH_PROMPTS[0] ?? "", 16, i));
+      await overNetwork(client, request(BENCH_PROMPTS[0] ?? "", 16, i));
     }
 
     const local: Sample[] = [];
     const remote: Sample[] = [];
     for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-      for (const [index, prompt] of PROMPTS.entries()) {
+      for (const [index, prompt] of BENCH_PROMPTS.entries()) {
         const seed = round * 100 + index;
         // Alternate which side goes first so drift in machine load hits both equally.
         if ((round + index) % 2 === 0) {
@@ -149,7 +144,7 @@ async function main(): Promise<void> {
     const addedOpenAI: number[] = [];
     const localShort: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      const one = request(PROMPTS[i % PROMPTS.length] ?? "", 1, i);
+      const one = request(BENCH_PROMPTS[i % BENCH_PROMPTS.length] ?? "", 1, i);
       const a = await inProcess(engine, one);
       const b = await overBareHttp(network.url, apiKey, one);
       const c = await overNetwork(client, { ...one, seed: one.seed + 1 });

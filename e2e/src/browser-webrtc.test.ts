@@ -176,6 +176,16 @@ function describeServingOverWebRtc(): void {
         payer,
       );
 
+    /**
+     * A gateway in the namespace that finds the tab (and any other peers given) through the relay,
+     * on the devnet ledger: the API key's account registers at difficulty 12, as the tab did.
+     */
+    const startGateway = (gatewayHome: string, peers: string[], extra: string[] = []) =>
+      startGatewayProcess([
+        ...["--host", NETNS_HOST, "--port", "0", "--api-key", API_KEY, "--home", gatewayHome],
+        ...["--bootstrap", relay.address, "--peer", ...peers, "--local", ...extra],
+      ]);
+
     const failWithLog = async (error: unknown): Promise<never> => {
       const shown = await page
         ?.locator("#phase, #error")
@@ -281,22 +291,7 @@ function describeServingOverWebRtc(): void {
     });
 
     it("serves a streamed chat completion that a gateway routes to it and pays for on the ledger; the tab collects exactly that", async () => {
-      gateway = await startGatewayProcess([
-        "--host",
-        NETNS_HOST,
-        "--port",
-        "0",
-        "--api-key",
-        API_KEY,
-        "--home",
-        join(home, "gateway"),
-        "--bootstrap",
-        relay.address,
-        "--peer",
-        tabAddress,
-        // The devnet ledger: the API key's account registers at difficulty 12, as the tab did.
-        "--local",
-      ]);
+      gateway = await startGateway(join(home, "gateway"), [tabAddress]);
       const openai = new OpenAI({ baseURL: gateway.ready.url, apiKey: API_KEY, maxRetries: 0, timeout: 30_000 });
       const deadline = Date.now() + 20_000;
       while (!(await openai.models.list()).data.some((model) => model.id === MODEL)) {
@@ -518,25 +513,9 @@ function describeServingOverWebRtc(): void {
       ).catch(failWithLog);
       assert.notEqual(secondStatus.peerId, tabId);
       const fullNodeAddress = fullNode.ready.addresses.find((address) => address.includes("/ws")) ?? "";
-      const startGateway = async (extra: string[]) => {
-        const part = await startGatewayProcess([
-          "--host",
-          NETNS_HOST,
-          "--port",
-          "0",
-          "--api-key",
-          API_KEY,
-          "--home",
-          mkdtempSync(join(home, "gateway-")),
-          "--bootstrap",
-          relay.address,
-          "--peer",
-          tabAddress,
-          webRtcAddress(secondStatus) ?? "",
-          fullNodeAddress,
-          "--local",
-          ...extra,
-        ]);
+      const startRegionGateway = async (extra: string[]) => {
+        const peers = [tabAddress, webRtcAddress(secondStatus) ?? "", fullNodeAddress];
+        const part = await startGateway(mkdtempSync(join(home, "gateway-")), peers, extra);
         moreGateways.push(part);
         const health = new URL("/healthz", part.ready.url);
         const deadline = Date.now() + 25_000;
@@ -548,7 +527,7 @@ function describeServingOverWebRtc(): void {
         return new OpenAI({ baseURL: part.ready.url, apiKey: API_KEY, maxRetries: 0, timeout: 30_000 });
       };
 
-      const anyRegion = await startGateway([]);
+      const anyRegion = await startRegionGateway([]);
       const providers = await Promise.all(
         Array.from({ length: 6 }, async (_, index) => {
           const { response } = await anyRegion.chat.completions
@@ -565,7 +544,7 @@ function describeServingOverWebRtc(): void {
       );
 
       // A gateway kept to the tabs' region routes only to tabs: close whichever serves the stream.
-      const tabsOnly = await startGateway(["--region", TAB_REGION]);
+      const tabsOnly = await startRegionGateway(["--region", TAB_REGION]);
       const { data: stream, response } = await tabsOnly.chat.completions
         .create({ model: MODEL, messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 1500, stream: true })
         .withResponse();

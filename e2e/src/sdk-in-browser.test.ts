@@ -8,13 +8,12 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { LocalNetwork } from "@opengateway/cli";
 import { startLocalNetwork } from "@opengateway/cli";
-import type { BrowserContext } from "playwright-core";
-import { chromium } from "playwright-core";
 import { build } from "vite";
+import type { LaunchedBrowser } from "./browser-launch.js";
+import { launchBrowser } from "./browser-launch.js";
 import { testModelPath } from "./test-model.js";
 
 const PAGE_SOURCE = fileURLToPath(new URL("../sdk-page/", import.meta.url));
-const CHROMIUM = process.env.OPENGATEWAY_CHROMIUM ?? "/usr/bin/chromium";
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript" };
 
 interface SdkRun {
@@ -35,8 +34,7 @@ describe("SDK in a browser (real Chromium)", { timeout: 240_000 }, () => {
   let network: LocalNetwork;
   let home: string;
   let pageDir: string;
-  let context: BrowserContext;
-  let profile: string;
+  let browser: LaunchedBrowser;
   const server = createServer((req, res) => {
     const path = normalize(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/+/, "") || "index.html";
     try {
@@ -50,7 +48,6 @@ describe("SDK in a browser (real Chromium)", { timeout: 240_000 }, () => {
   before(async () => {
     home = mkdtempSync(join(tmpdir(), "opengateway-sdk-browser-"));
     pageDir = join(home, "page");
-    profile = join(home, "chromium");
     await build({ root: PAGE_SOURCE, logLevel: "error", build: { outDir: pageDir, emptyOutDir: true, target: "es2022" } });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     network = await startLocalNetwork({
@@ -62,29 +59,18 @@ describe("SDK in a browser (real Chromium)", { timeout: 240_000 }, () => {
       nodeArgs: ["--gpu", "off"],
       onOutput: () => {},
     });
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchBrowser();
   });
 
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await network?.stop();
     server.close();
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
   it("streams and non-streams chat completions over WebSockets, paid by the page's own identity", async () => {
-    const page = await context.newPage();
+    const page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(String(error)));
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/index.html`);

@@ -229,17 +229,31 @@ walletOptions(wallet.command("import").description("store a key file exported el
     }),
   );
 
-program
-  .command("devnet")
-  .description("start a multi-process local network: a bootstrap/relay node, N full nodes over several regions, and a gateway")
+/** `devnet` and `start`: a local network behind one gateway, on this machine. */
+const localNetworkCommand = (name: string, description: string, modelHelp: string): Command =>
+  program
+    .command(name)
+    .description(description)
+    .option("--model <path|hf:uri>", `${modelHelp} (or OPENGATEWAY_MODEL)`, env.OPENGATEWAY_MODEL ?? DEFAULT_MODEL)
+    .option("--port <port>", "gateway HTTP port (or OPENGATEWAY_PORT)", integer("--port"), Number(env.OPENGATEWAY_PORT ?? 8080))
+    .option("--host <host>", "gateway HTTP host", "127.0.0.1")
+    .option("--home <dir>", "data directory", defaultHome);
+
+/** The local gateway's API key: OPENGATEWAY_API_KEY, or a fresh one, and the banner line that shows it. */
+function localApiKey(): { apiKey: string; line: string } {
+  const apiKey = env.OPENGATEWAY_API_KEY ?? `og-${randomBytes(18).toString("base64url")}`;
+  const note = env.OPENGATEWAY_API_KEY === undefined ? "   (generated; set OPENGATEWAY_API_KEY to choose one)" : "";
+  return { apiKey, line: `  API key          ${apiKey}${note}` };
+}
+
+localNetworkCommand(
+  "devnet",
+  "start a multi-process local network: a bootstrap/relay node, N full nodes over several regions, and a gateway",
+  "model every node serves",
+)
   .option("--nodes <n>", "full nodes to start", integer("--nodes"), 3)
-  .option("--model <path|hf:uri>", "model every node serves (or OPENGATEWAY_MODEL)", env.OPENGATEWAY_MODEL ?? DEFAULT_MODEL)
-  .option("--port <port>", "gateway HTTP port (or OPENGATEWAY_PORT)", integer("--port"), Number(env.OPENGATEWAY_PORT ?? 8080))
-  .option("--host <host>", "gateway HTTP host", "127.0.0.1")
-  .option("--home <dir>", "data directory", defaultHome)
   .action(async (options) => {
-    const generated = env.OPENGATEWAY_API_KEY === undefined;
-    const apiKey = env.OPENGATEWAY_API_KEY ?? `og-${randomBytes(18).toString("base64url")}`;
+    const { apiKey, line: apiKeyLine } = localApiKey();
     const { startDevnet } = await import("./start-devnet.js");
     process.stdout.write(`Starting a devnet: 1 bootstrap/relay node, ${options.nodes} full nodes, 1 gateway ...\n`);
     const devnet = await startDevnet({ ...options, apiKey, nodeArgs: ["--parallel", "2"] });
@@ -248,7 +262,7 @@ program
         "",
         "  OpenGateway devnet is up.",
         `  OpenAI base URL  ${devnet.url}`,
-        `  API key          ${apiKey}${generated ? "   (generated; set OPENGATEWAY_API_KEY to choose one)" : ""}`,
+        apiKeyLine,
         `  bootstrap/relay  ${devnet.relay.addresses[0] ?? devnet.relay.peerId}`,
         ...devnet.nodes.map((node, index) => `  full node ${index + 1}      ${node.peerId}  (${node.region ?? "any region"})`),
         `  network view     curl -s ${devnet.url}/opengateway/network -H "Authorization: Bearer ${apiKey}"`,
@@ -261,40 +275,36 @@ program
     onShutdown(() => devnet.stop());
   });
 
-program
-  .command("start")
-  .description("start a local network: a full node and a gateway, each in its own process")
-  .option("--model <path|hf:uri>", "model to serve (or OPENGATEWAY_MODEL)", env.OPENGATEWAY_MODEL ?? DEFAULT_MODEL)
-  .option("--port <port>", "gateway HTTP port (or OPENGATEWAY_PORT)", integer("--port"), Number(env.OPENGATEWAY_PORT ?? 8080))
-  .option("--host <host>", "gateway HTTP host", "127.0.0.1")
-  .option("--home <dir>", "data directory", defaultHome)
-  .action(async (options) => {
-    const generated = env.OPENGATEWAY_API_KEY === undefined;
-    const apiKey = env.OPENGATEWAY_API_KEY ?? `og-${randomBytes(18).toString("base64url")}`;
-    const { startLocalNetwork } = await import("./start-local-network.js");
-    process.stdout.write(`Starting a local OpenGateway network with ${options.model} ...\n`);
-    const network = await startLocalNetwork({ ...options, apiKey });
-    const model = network.models[0] ?? "MODEL";
-    process.stdout.write(
-      [
-        "",
-        "  OpenGateway local network is up.",
-        `  OpenAI base URL  ${network.url}`,
-        `  API key          ${apiKey}${generated ? "   (generated; set OPENGATEWAY_API_KEY to choose one)" : ""}`,
-        `  model            ${model}`,
-        `  full node        ${network.nodePeerId}`,
-        "",
-        "  Try it:",
-        `    curl -s ${network.url}/chat/completions -H "Authorization: Bearer ${apiKey}" \\`,
-        `      -H 'content-type: application/json' \\`,
-        `      -d '{"model":"${model}","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":40,"stream":true}'`,
-        "",
-        "  Ctrl-C stops everything.",
-        "",
-      ].join("\n"),
-    );
-    onShutdown(() => network.stop());
-  });
+localNetworkCommand(
+  "start",
+  "start a local network: a full node and a gateway, each in its own process",
+  "model to serve",
+).action(async (options) => {
+  const { apiKey, line: apiKeyLine } = localApiKey();
+  const { startLocalNetwork } = await import("./start-local-network.js");
+  process.stdout.write(`Starting a local OpenGateway network with ${options.model} ...\n`);
+  const network = await startLocalNetwork({ ...options, apiKey });
+  const model = network.models[0] ?? "MODEL";
+  process.stdout.write(
+    [
+      "",
+      "  OpenGateway local network is up.",
+      `  OpenAI base URL  ${network.url}`,
+      apiKeyLine,
+      `  model            ${model}`,
+      `  full node        ${network.nodePeerId}`,
+      "",
+      "  Try it:",
+      `    curl -s ${network.url}/chat/completions -H "Authorization: Bearer ${apiKey}" \\`,
+      `      -H 'content-type: application/json' \\`,
+      `      -d '{"model":"${model}","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":40,"stream":true}'`,
+      "",
+      "  Ctrl-C stops everything.",
+      "",
+    ].join("\n"),
+  );
+  onShutdown(() => network.stop());
+});
 
 program.parseAsync().catch((error: unknown) => {
   logger.fatal({ err: error }, error instanceof Error ? error.message : "failed");

@@ -12,11 +12,11 @@ import {
   DAY,
   T0,
   TestAccount,
+  testAccount,
   testFingerprint,
   testIdentity,
   testParams,
-  testReceipt,
-  testRequest,
+  testSettlement,
 } from "./test-support/ledger-fixtures.js";
 
 const MINUTE = 60_000;
@@ -27,7 +27,7 @@ const UNLOCKED = T0 + DAY + MINUTE;
 function setup(openedAt = T0) {
   const clock = { now: openedAt + 1_000 };
   const ledger = new Ledger({ params: testParams() });
-  const payer = new TestAccount(testIdentity(1));
+  const payer = testAccount(1);
   const provider = testIdentity(2);
   assert.equal(ledger.add(payer.open(testFingerprint("payer"), openedAt)).status, "applied");
   assert.equal(ledger.add(new TestAccount(provider).open(testFingerprint("provider"), openedAt)).status, "applied");
@@ -55,8 +55,7 @@ describe("EarningsCollector", () => {
     });
     collector.start();
     after(() => collector.stop());
-    const request = testRequest(payer.identity, { now: clock.now });
-    const receipt = testReceipt(request, provider, 1_234, clock.now);
+    const { request, receipt } = testSettlement(payer.identity, provider, 1_234, { now: clock.now });
     collector.track(receipt, request);
     await collector.collect();
     assert.equal(collector.collected, 0, "nothing to earn before the settlement");
@@ -79,8 +78,7 @@ describe("EarningsCollector", () => {
     const { clock, ledger, payer, provider, writer } = setup();
     const claimAfterMs = 5 * MINUTE;
     const collector = new EarningsCollector(writer, provider, { now: () => clock.now, claimAfterMs });
-    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE });
-    const receipt = testReceipt(request, provider, 2_000, clock.now);
+    const { request, receipt } = testSettlement(payer.identity, provider, 2_000, { now: clock.now, ttlMs: MINUTE });
     collector.track(receipt, request);
 
     clock.now = request.expiresAt + claimAfterMs - 1;
@@ -129,8 +127,8 @@ describe("EarningsCollector", () => {
       claimAfterMs: 0,
       logger: errorsInto(errors),
     });
-    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE });
-    collector.track(testReceipt(request, provider, 1_100, clock.now), request);
+    const { request, receipt } = testSettlement(payer.identity, provider, 1_100, { now: clock.now, ttlMs: MINUTE });
+    collector.track(receipt, request);
     clock.now = request.expiresAt;
     await collector.collect();
     assert.equal(errors.length, 1);
@@ -144,8 +142,8 @@ describe("EarningsCollector", () => {
     const { clock, ledger, provider, writer } = setup();
     const stranger = testIdentity(9);
     const collector = new EarningsCollector(writer, provider, { now: () => clock.now, claimAfterMs: 0 });
-    const request = testRequest(stranger, { now: clock.now, ttlMs: MINUTE });
-    collector.track(testReceipt(request, provider, 1_000, clock.now), request);
+    const { request, receipt } = testSettlement(stranger, provider, 1_000, { now: clock.now, ttlMs: MINUTE });
+    collector.track(receipt, request);
     clock.now = request.expiresAt + MINUTE;
     await collector.collect();
     assert.equal(collector.claimed, 0);
@@ -157,11 +155,11 @@ describe("EarningsCollector", () => {
 
   it("never claims without the signed request, nor when claims are switched off", async () => {
     const { clock, ledger, payer, provider, writer } = setup();
-    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE });
+    const { request, receipt } = testSettlement(payer.identity, provider, 1_500, { now: clock.now, ttlMs: MINUTE });
     const withoutRequest = new EarningsCollector(writer, provider, { now: () => clock.now, claimAfterMs: 0 });
-    withoutRequest.track(testReceipt(request, provider, 1_500, clock.now));
+    withoutRequest.track(receipt);
     const switchedOff = new EarningsCollector(writer, provider, { now: () => clock.now, claimAfterMs: null });
-    switchedOff.track(testReceipt(request, provider, 1_500, clock.now), request);
+    switchedOff.track(receipt, request);
     clock.now = request.expiresAt + 60 * MINUTE;
     await withoutRequest.collect();
     await switchedOff.collect();
@@ -175,8 +173,8 @@ describe("EarningsCollector", () => {
   it("after a restart, collects settlements of receipts it no longer remembers and transfers sent to it", async () => {
     const { clock, ledger, payer, provider, writer } = setup();
     clock.now = UNLOCKED;
-    const request = testRequest(payer.identity, { now: clock.now });
-    assert.equal(ledger.add(payer.settle(testReceipt(request, provider, 3_000, clock.now), clock.now)).status, "applied");
+    const { receipt } = testSettlement(payer.identity, provider, 3_000, { now: clock.now });
+    assert.equal(ledger.add(payer.settle(receipt, clock.now)).status, "applied");
     assert.equal(ledger.add(payer.send(provider.id, 700, clock.now)).status, "applied");
     const fresh = new EarningsCollector(writer, provider, { now: () => clock.now });
     await fresh.collect();
@@ -197,9 +195,9 @@ describe("EarningsCollector", () => {
     collector.start();
     try {
       await collector.collect();
-      const request = testRequest(payer.identity, { now: clock.now });
+      const { receipt } = testSettlement(payer.identity, provider, 900, { now: clock.now });
       // Untracked: a receipt signed before a restart, settled while this peer was away.
-      assert.equal(ledger.add(payer.settle(testReceipt(request, provider, 900, clock.now), clock.now)).status, "applied");
+      assert.equal(ledger.add(payer.settle(receipt, clock.now)).status, "applied");
       assert.equal(ledger.add(payer.send(provider.id, 100, clock.now)).status, "applied");
       await collector.collect();
       assert.equal(collector.collected, 900);
@@ -244,7 +242,7 @@ describe("AutoSweep", () => {
   it("sends what the account holds above the threshold to the target, which collects it", async () => {
     const { clock, ledger, provider, writer } = setup();
     clock.now = UNLOCKED;
-    const owner = new TestAccount(testIdentity(4));
+    const owner = testAccount(4);
     assert.equal(ledger.add(owner.open(testFingerprint("owner"), T0)).status, "applied");
     const sweep = new AutoSweep(writer, provider, { to: owner.id, above: 40_000 });
     await sweep.sweep();
@@ -266,8 +264,7 @@ describe("AutoSweep", () => {
     const { clock, ledger, payer, provider, writer } = setup(openedAt);
     const owner = testIdentity(4);
     assert.equal(ledger.add(new TestAccount(owner).open(testFingerprint("owner"), openedAt)).status, "applied");
-    const request = testRequest(payer.identity, { now: clock.now });
-    const receipt = testReceipt(request, provider, 4_321, clock.now);
+    const { receipt } = testSettlement(payer.identity, provider, 4_321, { now: clock.now });
     assert.equal(ledger.add(payer.settle(receipt, clock.now)).status, "applied");
     const sweep = new AutoSweep(writer, provider, { to: owner.id, above: 0 });
     await sweep.sweep();
@@ -295,7 +292,7 @@ describe("AutoSweep", () => {
   it("does nothing once stopped", async () => {
     const { clock, ledger, provider, writer } = setup();
     clock.now = UNLOCKED;
-    const owner = new TestAccount(testIdentity(4));
+    const owner = testAccount(4);
     assert.equal(ledger.add(owner.open(testFingerprint("owner"), T0)).status, "applied");
     const sweep = new AutoSweep(writer, provider, { to: owner.id, above: 0 });
     await sweep.stop();

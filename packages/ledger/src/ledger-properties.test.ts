@@ -16,8 +16,7 @@ import {
   testFingerprint,
   testIdentity,
   testParams,
-  testReceipt,
-  testRequest,
+  testSettlement,
 } from "./test-support/ledger-fixtures.js";
 
 // Signatures are not what these properties are about: the native backend keeps thousands of blocks fast.
@@ -139,8 +138,11 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
         ) as Identity;
         const balance = model.account(actor.id, { now: clock }).balance;
         const amount = op.c % (Math.min(balance, 20_000) + 1);
-        const request = testRequest(actor, { id: requestId(), maxCredits: amount + 100, now: clock });
-        const receipt = testReceipt(request, provider, amount, clock);
+        const { receipt } = testSettlement(actor, provider, amount, {
+          id: requestId(),
+          maxCredits: amount + 100,
+          now: clock,
+        });
         const block = author(actor).settle(receipt, clock);
         credits.push({ hash: ledgerBlockHash(block), kind: "settle", to: provider.id });
         receipts.push({ payer: actor, receipt });
@@ -153,8 +155,12 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
           POOL.filter((identity) => identity.id !== actor.id),
           op.b,
         ) as Identity;
-        const request = testRequest(payer, { id: requestId(), maxCredits: 3_000, now: clock - 2 * HOUR, ttlMs: 60_000 });
-        const receipt = testReceipt(request, actor, op.c % 3_001, clock - 2 * HOUR);
+        const { request, receipt } = testSettlement(payer, actor, op.c % 3_001, {
+          id: requestId(),
+          maxCredits: 3_000,
+          now: clock - 2 * HOUR,
+          ttlMs: 60_000,
+        });
         claims.push({ request, receipt, payer });
         emit(author(actor).claim(request, receipt, clock));
         break;

@@ -36,17 +36,17 @@ import {
   conservationHolds,
   DAY,
   HOUR,
+  NOW,
   powNonce,
   T0,
   TestAccount,
+  testAccount,
   testFingerprint,
-  testIdentity,
   testParams,
   testReceipt,
   testRequest,
+  testSettlement,
 } from "./test-support/ledger-fixtures.js";
-
-const NOW = T0 + 30 * DAY;
 
 function apply(state: LedgerState, ...blocks: LedgerBlock[]): LedgerState {
   let current = state;
@@ -94,9 +94,9 @@ function assertRejected(
 
 function setup() {
   const params = testParams();
-  const alice = new TestAccount(testIdentity(1));
-  const bob = new TestAccount(testIdentity(2));
-  const carol = new TestAccount(testIdentity(3));
+  const alice = testAccount(1);
+  const bob = testAccount(2);
+  const carol = testAccount(3);
   const opens = [alice.open(testFingerprint("a")), bob.open(testFingerprint("b")), carol.open(testFingerprint("c"))];
   const state = apply(createLedgerState(params), ...opens);
   return { params, alice, bob, carol, opens, state };
@@ -128,8 +128,7 @@ describe("ledger state machine", () => {
 
   it("settles inference from the payer's chain and lets the provider earn it exactly once", () => {
     const { state, alice, carol, opens } = setup();
-    const request = testRequest(alice.identity, { maxCredits: 5_000 });
-    const receipt = testReceipt(request, carol.identity, 1_234);
+    const { receipt } = testSettlement(alice.identity, carol.identity, 1_234, { maxCredits: 5_000 });
     const settle = alice.settle(receipt, T0 + HOUR);
     const settled = apply(state, settle);
     // Granted credits pay for inference at once, and the locked part is spent first.
@@ -156,7 +155,7 @@ describe("ledger state machine", () => {
     const send = alice.fork().send(bob.id, 10, T0 + DAY);
     assertRejected(state, opens, { ...send, amount: 10_000 }, InvalidBlockSignatureError, "invalid_signature");
     // Signed by bob but claiming to be alice's block.
-    const impostor = new TestAccount(testIdentity(2), alice.author.position).send(bob.id, 10, T0 + DAY);
+    const impostor = testAccount(2, alice.author.position).send(bob.id, 10, T0 + DAY);
     assertRejected(state, opens, { ...impostor, account: alice.id }, InvalidBlockSignatureError, "invalid_signature");
   });
 
@@ -217,8 +216,7 @@ describe("ledger state machine", () => {
   it("rejects an overdraft, by transfer or by settlement", () => {
     const { state, alice, bob, carol, opens } = setup();
     assertRejected(state, opens, alice.fork().send(bob.id, 100_001, T0 + DAY), InsufficientBalanceError, "insufficient_balance");
-    const request = testRequest(alice.identity, { maxCredits: 200_000 });
-    const receipt = testReceipt(request, carol.identity, 150_000);
+    const { receipt } = testSettlement(alice.identity, carol.identity, 150_000, { maxCredits: 200_000 });
     assertRejected(state, opens, alice.fork().settle(receipt, T0 + HOUR), InsufficientBalanceError, "insufficient_balance");
   });
 
@@ -232,7 +230,7 @@ describe("ledger state machine", () => {
 
   it("locks only the grant: credits received from others can be passed on at once", () => {
     const { state, alice, bob, opens } = setup();
-    const late = new TestAccount(testIdentity(9));
+    const late = testAccount(9);
     const lateOpen = late.open(testFingerprint("late"), T0 + 12 * HOUR);
     const send = alice.send(late.id, 5_000, T0 + DAY);
     const receive = late.receive(ledgerBlockHash(send), T0 + DAY);
@@ -245,8 +243,7 @@ describe("ledger state machine", () => {
 
   it("rejects a replayed settlement", () => {
     const { state, alice, carol, opens } = setup();
-    const request = testRequest(alice.identity);
-    const receipt = testReceipt(request, carol.identity, 700);
+    const { request, receipt } = testSettlement(alice.identity, carol.identity, 700);
     const settle = alice.settle(receipt, T0 + HOUR);
     const settled = apply(state, settle);
     assertRejected(
@@ -258,7 +255,7 @@ describe("ledger state machine", () => {
     );
     assertRejected(settled, [...opens, settle], settle, DuplicateBlockError, "duplicate_block");
     // The same request id with another provider (a resumed stream) is a separate payment.
-    const other = new TestAccount(testIdentity(4));
+    const other = testAccount(4);
     const resumed = testReceipt(request, other.identity, 300);
     assert.ok(applyBlock(settled, alice.fork().settle(resumed, T0 + HOUR), { now: NOW }).ok);
   });
@@ -284,18 +281,18 @@ describe("ledger state machine", () => {
 
   it("rejects a second open with the same machine fingerprint", () => {
     const { state, opens } = setup();
-    const dave = new TestAccount(testIdentity(4));
+    const dave = testAccount(4);
     assertRejected(state, opens, dave.open(testFingerprint("a"), T0 + HOUR), DuplicateFingerprintError, "duplicate_fingerprint");
   });
 
   it("rejects an open with an invalid proof-of-work", () => {
     const { state, params, opens } = setup();
-    const dave = new TestAccount(testIdentity(4));
+    const dave = testAccount(4);
     const fingerprint = testFingerprint("d");
     const block = dave.author.fork().append({ kind: "open", fingerprint, powNonce: badPowNonce(dave.identity, fingerprint) }, T0);
     assertRejected(state, opens, block, InvalidProofOfWorkError, "invalid_pow");
     // Work done for one key does not register another (unless it happens to solve that key's puzzle too).
-    const eve = new TestAccount(testIdentity(5));
+    const eve = testAccount(5);
     const stolen = eve.author.fork().append({ kind: "open", fingerprint, powNonce: powNonce(dave.identity, fingerprint) }, T0);
     if (!applyBlock(state, stolen, { now: NOW }).ok) assertRejected(state, opens, stolen, InvalidProofOfWorkError, "invalid_pow");
     assert.equal(params.registrationDifficultyBits, 6);
@@ -314,8 +311,7 @@ describe("ledger state machine", () => {
 
   it("records a claim as the payer's debt until the payer settles, and pays once", () => {
     const { state, alice, carol, opens } = setup();
-    const request = testRequest(alice.identity, { now: T0, ttlMs: 60_000 });
-    const receipt = testReceipt(request, carol.identity, 2_000);
+    const { request, receipt } = testSettlement(alice.identity, carol.identity, 2_000, { now: T0, ttlMs: 60_000 });
     assertRejected(state, opens, carol.fork().claim(request, receipt, T0 + 1_000), ClaimTooEarlyError, "claim_too_early");
     const forgedRequest = { ...request, maxCredits: 1 };
     assertRejected(state, opens, carol.fork().claim(forgedRequest, receipt, T0 + HOUR), InvalidReceiptError, "invalid_receipt");

@@ -12,16 +12,17 @@ import {
   conservationHolds,
   DAY,
   HOUR,
+  NOW,
   T0,
   TestAccount,
+  testAccount,
   testFingerprint,
-  testIdentity,
   testParams,
   testReceipt,
   testRequest,
+  testSettlement,
 } from "./test-support/ledger-fixtures.js";
 
-const NOW = T0 + 30 * DAY;
 const params = testParams();
 
 function feed(ledger: Ledger, blocks: readonly unknown[]): void {
@@ -43,16 +44,16 @@ function fingerprintOf(ledger: Ledger, accounts: readonly string[]) {
 
 /** Three opened accounts and a small history touching every block kind. */
 function scenario() {
-  const alice = new TestAccount(testIdentity(11));
-  const bob = new TestAccount(testIdentity(12));
-  const carol = new TestAccount(testIdentity(13));
+  const alice = testAccount(11);
+  const bob = testAccount(12);
+  const carol = testAccount(13);
   const blocks: LedgerBlock[] = [
     alice.open(testFingerprint("A")),
     bob.open(testFingerprint("B")),
     carol.open(testFingerprint("C")),
   ];
   const send = alice.send(bob.id, 30_000, T0 + DAY);
-  const receipt = testReceipt(testRequest(bob.identity), carol.identity, 4_321);
+  const receipt = testSettlement(bob.identity, carol.identity, 4_321).receipt;
   const settle = bob.settle(receipt, T0 + DAY);
   blocks.push(send, bob.receive(ledgerBlockHash(send), T0 + DAY), settle, carol.earn(ledgerBlockHash(settle), T0 + DAY));
   const second = bob.send(carol.id, 1_000, T0 + 2 * DAY);
@@ -97,7 +98,7 @@ describe("Ledger", () => {
   });
 
   it("refuses blocks from the future without keeping them, and takes them once the clock catches up", () => {
-    const alice = new TestAccount(testIdentity(14));
+    const alice = testAccount(14);
     const ledger = new Ledger({ params });
     const open = alice.open(testFingerprint("future"), NOW + HOUR);
     const early = ledger.add(open, { now: NOW });
@@ -155,8 +156,8 @@ describe("Ledger", () => {
   });
 
   it("a block refused in its position still holds it: a different block there later is an equivocation", () => {
-    const alice = new TestAccount(testIdentity(15));
-    const bob = new TestAccount(testIdentity(16));
+    const alice = testAccount(15);
+    const bob = testAccount(16);
     const ledger = new Ledger({ params });
     feed(ledger, [alice.open(testFingerprint("held-a")), bob.open(testFingerprint("held-b"))]);
     const overdraft = alice.fork().send(bob.id, 999_999, T0 + DAY);
@@ -170,14 +171,14 @@ describe("Ledger", () => {
   });
 
   it("gives a contested fingerprint's grant to the earliest open, whatever the arrival order", () => {
-    const early = new TestAccount(testIdentity(17));
-    const late = new TestAccount(testIdentity(18));
-    const bob = new TestAccount(testIdentity(19));
+    const early = testAccount(17);
+    const late = testAccount(18);
+    const bob = testAccount(19);
     const fingerprint = testFingerprint("shared machine");
     const earlyOpen = early.open(fingerprint, T0);
     const lateOpen = late.open(fingerprint, T0 + HOUR);
     const bobOpen = bob.open(testFingerprint("bob's machine"), T0);
-    const lateSpends = late.settle(testReceipt(testRequest(late.identity), bob.identity, 500), T0 + 2 * HOUR);
+    const lateSpends = late.settle(testSettlement(late.identity, bob.identity, 500).receipt, T0 + 2 * HOUR);
     const accounts = [early.id, late.id, bob.id];
 
     const lateFirst = new Ledger({ params });
@@ -195,8 +196,8 @@ describe("Ledger", () => {
   });
 
   it("reserves for requests: needs 1,000 spendable and maxCredits, blocks debtors, and settles the reservation", () => {
-    const alice = new TestAccount(testIdentity(20));
-    const carol = new TestAccount(testIdentity(21));
+    const alice = testAccount(20);
+    const carol = testAccount(21);
     const ledger = new Ledger({ params });
     feed(ledger, [alice.open(testFingerprint("res-a")), carol.open(testFingerprint("res-c"))]);
     const at = { now: T0 + HOUR };
@@ -210,7 +211,7 @@ describe("Ledger", () => {
     );
     assert.throws(() => ledger.reserve(alice.id, request.id, 1, at), DuplicateReservationError);
     assert.throws(() => ledger.reserve(alice.id, "another-request-id", 40_001, at), InsufficientCreditsError);
-    assert.throws(() => ledger.reserve(testIdentity(99).id, "unknown-account-1", 10, at), /not registered/);
+    assert.throws(() => ledger.reserve(testAccount(99).id, "unknown-account-1", 10, at), /not registered/);
     ledger.reserve(alice.id, "tiny-request-id-2", 10, at);
     assert.equal(ledger.account(alice.id, at).reserved, 60_010);
     assert.equal(ledger.release("tiny-request-id-2"), true);
@@ -230,8 +231,10 @@ describe("Ledger", () => {
     ledger.release("big-request-id-01");
 
     // A provider's claim makes the payer a debtor: refused service until it settles.
-    const unpaid = testRequest(alice.identity, { maxCredits: 5_000, now: T0 + HOUR });
-    const unpaidReceipt = testReceipt(unpaid, carol.identity, 3_000, T0 + HOUR);
+    const { request: unpaid, receipt: unpaidReceipt } = testSettlement(alice.identity, carol.identity, 3_000, {
+      maxCredits: 5_000,
+      now: T0 + HOUR,
+    });
     ledger.add(carol.claim(unpaid, unpaidReceipt, T0 + 2 * HOUR), { now: NOW });
     assert.throws(() => ledger.reserve(alice.id, "after-claim-req1", 1_000, at), DebtOutstandingError);
     ledger.add(alice.settle(unpaidReceipt, T0 + 2 * HOUR), { now: NOW });

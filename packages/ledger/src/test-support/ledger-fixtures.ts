@@ -13,6 +13,8 @@ export const T0 = 1_700_000_000_000;
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 export const TEST_DIFFICULTY_BITS = 6;
+/** A month after T0: every time lock the fixtures create has passed. */
+export const NOW = T0 + 30 * DAY;
 
 export function testParams(overrides: Partial<LedgerParams> = {}): LedgerParams {
   return ledgerParams({ registrationDifficultyBits: TEST_DIFFICULTY_BITS, ...overrides });
@@ -113,6 +115,11 @@ export class TestAccount {
   }
 }
 
+/** A fresh wallet for `testIdentity(n)`, at the start of its chain unless a position is given. */
+export function testAccount(n: number, position?: ChainPosition): TestAccount {
+  return new TestAccount(testIdentity(n), position);
+}
+
 const BODY: ChatBody = {
   messages: [{ role: "user", content: "Once upon a time" }],
   maxTokens: 16,
@@ -145,6 +152,17 @@ export function testReceipt(request: InferenceRequest, provider: Identity, credi
     { request, usage: { promptTokens: Math.min(credits, 1_000_000), completionTokens: 0 }, credits, finishReason: "stop", now },
     provider,
   );
+}
+
+/** A request from `payer` and `provider`'s receipt for `credits`, both signed at `options.now` (T0 by default). */
+export function testSettlement(
+  payer: Identity,
+  provider: Identity,
+  credits: number,
+  options: { id?: string; maxCredits?: number; now?: number; ttlMs?: number } = {},
+): { request: InferenceRequest; receipt: InferenceReceipt } {
+  const request = testRequest(payer, options);
+  return { request, receipt: testReceipt(request, provider, credits, options.now ?? T0) };
 }
 
 /** Asserts the ledger invariants that must hold after any sequence of blocks. */

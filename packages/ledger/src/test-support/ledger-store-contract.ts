@@ -6,31 +6,20 @@ import { Ledger } from "../ledger.js";
 import type { EvidenceBlock, LedgerBlock } from "../ledger-block.js";
 import { ledgerBlockHash } from "../ledger-block.js";
 import type { AccountSnapshot, LedgerStore, StoredBlock } from "../ledger-store.js";
-import {
-  DAY,
-  HOUR,
-  T0,
-  TestAccount,
-  testFingerprint,
-  testIdentity,
-  testParams,
-  testReceipt,
-  testRequest,
-} from "./ledger-fixtures.js";
+import { DAY, HOUR, NOW, T0, testAccount, testFingerprint, testParams, testReceipt, testRequest } from "./ledger-fixtures.js";
 
 /** Opens the named store; opening the same name again must reach the same data. */
 export type StoreFactory = (name: string) => Promise<LedgerStore>;
 
-const NOW = T0 + 30 * DAY;
 const params = testParams();
 
 /** A history that exercises every kind of kept block: applied, held, pending, equivocation proofs. */
 function history(): { blocks: LedgerBlock[]; accounts: string[] } {
-  const alice = new TestAccount(testIdentity(41));
-  const bob = new TestAccount(testIdentity(42));
-  const carol = new TestAccount(testIdentity(43));
-  const mallory = new TestAccount(testIdentity(44));
-  const copycat = new TestAccount(testIdentity(45));
+  const alice = testAccount(41);
+  const bob = testAccount(42);
+  const carol = testAccount(43);
+  const mallory = testAccount(44);
+  const copycat = testAccount(45);
   const blocks: LedgerBlock[] = [
     alice.open(testFingerprint("store-a")),
     bob.open(testFingerprint("store-b")),
@@ -51,7 +40,7 @@ function history(): { blocks: LedgerBlock[]; accounts: string[] } {
 }
 
 function sampleBlock(n: number): StoredBlock {
-  const block = new TestAccount(testIdentity(60 + n)).open(testFingerprint(`sample ${n}`));
+  const block = testAccount(60 + n).open(testFingerprint(`sample ${n}`));
   return { seq: n, hash: ledgerBlockHash(block), block };
 }
 
@@ -140,7 +129,7 @@ export function describeLedgerStoreContract(adapter: string, open: StoreFactory)
         );
       }
       // Blocks added after the reload land in the same store.
-      const dave = new TestAccount(testIdentity(46));
+      const dave = testAccount(46);
       await reloaded.submit(dave.open(testFingerprint("store-d")), { now: NOW });
       const again = await Ledger.load(reopened, { params, now: NOW });
       assert.equal(again.merkleRoot(), reloaded.merkleRoot());
