@@ -47,7 +47,11 @@ nodeCommand
   .option("--stream-batch-ms <ms>", "coalesce streamed tokens for up to this long per frame", integer("--stream-batch-ms"))
   .addOption(new Option("--gpu <mode>", "use a GPU when one is found").choices(["auto", "off"]).default("auto"))
   .option("--no-credits", "keep no ledger: serve without being paid")
-  .option("--require-payment", "refuse payers whose ledger account cannot cover a request", false)
+  .option("--require-payment", "refuse payers who cannot cover a request (the default; kept for scripts)")
+  .option(
+    "--no-payment-checks",
+    "private networks only: serve payers whatever their ledger account holds (payment checks are on by default)",
+  )
   .option("--ledger-file <path>", "where the node keeps its copy of the ledger (default: in <home>)")
   .option(
     "--ledger-sync-interval-ms <ms>",

@@ -2,7 +2,6 @@ import { mkdir, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
-import { peerIdFromString } from "@libp2p/peer-id";
 import type { LedgerParams, SweepRule } from "@opengateway/ledger";
 import {
   AutoSweep,
@@ -17,6 +16,7 @@ import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
 import type { IceServer, InferenceServedEvent, NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
 import {
   AdvertPublisher,
+  checkPayer,
   createLibp2pNode,
   inferenceService,
   LedgerSync,
@@ -24,7 +24,7 @@ import {
   nodeLedgerSummary,
 } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, InferenceRequest, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
-import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone, InsufficientCreditsError } from "@opengateway/protocol";
+import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
 import type { HardwareProfile } from "./hardware-profile.js";
 import { hardwareProfile } from "./hardware-profile.js";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
@@ -65,7 +65,11 @@ export interface StartFullNodeOptions {
     params?: Partial<LedgerParams>;
     /** Machine fingerprint hash for this node's registration (one grant per machine). */
     fingerprintHash: string;
-    /** Refuse payers whose ledger account cannot cover a request's maxCredits (or who owe unsettled claims). */
+    /**
+     * Refuse payers whose ledger account cannot cover a request's maxCredits with their requests
+     * already in flight here (or who owe unsettled claims). On by default; `false` only for a
+     * private network (`--no-payment-checks`).
+     */
     requirePayment?: boolean;
     /** How often the ledger is reconciled with every peer (default 10 min; new peers are reconciled with at once). */
     syncIntervalMs?: number;
@@ -125,7 +129,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     const throughput = new ThroughputMeter();
     let servedReceipts: (receipt: InferenceReceipt, request: InferenceRequest | undefined) => void = () => {};
     let ledgerSummary: () => NodeLedgerSummary | undefined = () => undefined;
-    let authorizePayer: ((request: InferenceRequest, fromPeer: string) => Promise<void>) | undefined;
+    let authorizePayer: ((request: InferenceRequest, fromPeer: string) => Promise<() => void>) | undefined;
     const capabilities = (): NodeCapabilities => ({
       v: 1,
       agent: FULL_NODE_AGENT,
@@ -169,7 +173,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     adverts.start();
     const creditsStarting = options.ledger ? startCredits(options.ledger, libp2p, identity) : undefined;
     // Requests that arrive while the ledger opens wait for it rather than being served unchecked.
-    if (creditsStarting && options.ledger?.requirePayment) {
+    if (creditsStarting && options.ledger?.requirePayment !== false) {
       authorizePayer = async (request, fromPeer) => (await creditsStarting).authorize(request, fromPeer);
     }
     let credits: Awaited<typeof creditsStarting>;
@@ -281,21 +285,8 @@ async function startCredits(
       claimed: earnings.claimed,
       swept: sweep?.swept ?? 0,
     });
-  /** A payer must be on the ledger, owe nothing, and hold maxCredits; an unknown payer's chain is fetched from the peer that sent the request first. */
-  const authorize = async (request: InferenceRequest, fromPeer: string): Promise<void> => {
-    if (!ledger.account(request.payer).opened) {
-      await sync.reconcile(peerIdFromString(fromPeer), { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
-    }
-    const account = ledger.account(request.payer);
-    if (!account.opened) throw new InsufficientCreditsError(`payer ${request.payer} is not registered on the ledger`);
-    if (account.debt > 0)
-      throw new InsufficientCreditsError(`payer ${request.payer} owes ${account.debt} credits from unsettled claims`);
-    if (account.balance < request.maxCredits) {
-      throw new InsufficientCreditsError(
-        `payer ${request.payer} holds ${account.balance} credits; the request may cost ${request.maxCredits}`,
-      );
-    }
-  };
+  const authorize = (request: InferenceRequest, fromPeer: string): Promise<() => void> =>
+    checkPayer(ledger, sync, request, fromPeer);
   return {
     ledger,
     earnings,

@@ -182,6 +182,11 @@ async function openWallet(
   const wallet = new LedgerWallet(new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) }), {
     ready: firstSync,
   });
+  // Claims against the API keys' accounts are settled (work received) or disputed (not), never left as a lock-out.
+  const byId = new Map(accounts.identities().map((identity) => [identity.id, identity]));
+  const stopAnswering = wallet.answerClaims((account) => byId.get(account), {
+    onError: (error) => logger.warn({ err: error }, "answering a claim failed"),
+  });
   if (options.registerAccounts) {
     const machine = await nodeMachineFingerprintHash();
     for (const identity of accounts.identities()) {
@@ -197,6 +202,7 @@ async function openWallet(
     wallet,
     ledger,
     close: async () => {
+      stopAnswering();
       await sync.stop();
       await firstSync;
       await ledger.save();

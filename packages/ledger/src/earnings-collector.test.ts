@@ -72,7 +72,7 @@ describe("EarningsCollector", () => {
     const { clock, ledger, payer, provider, writer } = setup();
     const claimAfterMs = 5 * MINUTE;
     const collector = new EarningsCollector(writer, provider, { now: () => clock.now, claimAfterMs });
-    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE });
+    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE, provider });
     const receipt = testReceipt(request, provider, 2_000, clock.now);
     collector.track(receipt, request);
 
@@ -122,7 +122,7 @@ describe("EarningsCollector", () => {
       claimAfterMs: 0,
       onError: (error) => errors.push(error),
     });
-    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE });
+    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE, provider });
     collector.track(testReceipt(request, provider, 1_100, clock.now), request);
     clock.now = request.expiresAt;
     await collector.collect();
@@ -137,7 +137,7 @@ describe("EarningsCollector", () => {
     const { clock, ledger, provider, writer } = setup();
     const stranger = testIdentity(9);
     const collector = new EarningsCollector(writer, provider, { now: () => clock.now, claimAfterMs: 0 });
-    const request = testRequest(stranger, { now: clock.now, ttlMs: MINUTE });
+    const request = testRequest(stranger, { now: clock.now, ttlMs: MINUTE, provider });
     collector.track(testReceipt(request, provider, 1_000, clock.now), request);
     clock.now = request.expiresAt + MINUTE;
     await collector.collect();
@@ -150,7 +150,7 @@ describe("EarningsCollector", () => {
 
   it("never claims without the signed request, nor when claims are switched off", async () => {
     const { clock, ledger, payer, provider, writer } = setup();
-    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE });
+    const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE, provider });
     const withoutRequest = new EarningsCollector(writer, provider, { now: () => clock.now, claimAfterMs: 0 });
     withoutRequest.track(testReceipt(request, provider, 1_500, clock.now));
     const switchedOff = new EarningsCollector(writer, provider, { now: () => clock.now, claimAfterMs: null });

@@ -113,9 +113,10 @@ export class TestAccount {
   }
 }
 
+// Room for any test's charge as completion tokens at 1 credit each (receipts in claims must be honest).
 const BODY: ChatBody = {
   messages: [{ role: "user", content: "Once upon a time" }],
-  maxTokens: 16,
+  maxTokens: 131_072,
   temperature: 1,
   topP: 1,
   seed: 7,
@@ -124,13 +125,16 @@ const BODY: ChatBody = {
 
 export function testRequest(
   payer: Identity,
-  options: { id?: string; maxCredits?: number; now?: number; ttlMs?: number } = {},
+  options: { id?: string; maxCredits?: number; now?: number; ttlMs?: number; provider?: Identity } = {},
 ): InferenceRequest {
   return createInferenceRequest(
     {
       kind: "chat",
       model: "stories260K",
       body: BODY,
+      // Requests are bound to one provider; a claim by anyone else is refused.
+      provider: (options.provider ?? testIdentity(9_999)).id,
+      pricePerToken: 1,
       maxCredits: options.maxCredits ?? 5_000,
       id: options.id,
       now: options.now ?? T0,
@@ -140,9 +144,16 @@ export function testRequest(
   );
 }
 
-export function testReceipt(request: InferenceRequest, provider: Identity, credits: number, now = T0): InferenceReceipt {
+/** A receipt charging `credits` as completion tokens at the request's price of 1: honest while credits ≤ maxCredits. */
+export function testReceipt(
+  request: InferenceRequest,
+  provider: Identity,
+  credits: number,
+  now = T0,
+  finishReason: InferenceReceipt["finishReason"] = "stop",
+): InferenceReceipt {
   return createInferenceReceipt(
-    { request, usage: { promptTokens: Math.min(credits, 1_000_000), completionTokens: 0 }, credits, finishReason: "stop", now },
+    { request, usage: { promptTokens: 0, completionTokens: Math.min(credits, 10_000_000) }, credits, finishReason, now },
     provider,
   );
 }

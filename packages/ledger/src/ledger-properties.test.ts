@@ -153,7 +153,13 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
           POOL.filter((identity) => identity.id !== actor.id),
           op.b,
         ) as Identity;
-        const request = testRequest(payer, { id: requestId(), maxCredits: 3_000, now: clock - 2 * HOUR, ttlMs: 60_000 });
+        const request = testRequest(payer, {
+          id: requestId(),
+          maxCredits: 3_000,
+          now: clock - 2 * HOUR,
+          ttlMs: 60_000,
+          provider: actor,
+        });
         const receipt = testReceipt(request, actor, op.c % 3_001, clock - 2 * HOUR);
         claims.push({ request, receipt, payer });
         emit(author(actor).claim(request, receipt, clock));

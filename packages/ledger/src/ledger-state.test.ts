@@ -314,7 +314,7 @@ describe("ledger state machine", () => {
 
   it("records a claim as the payer's debt until the payer settles, and pays once", () => {
     const { state, alice, carol, opens } = setup();
-    const request = testRequest(alice.identity, { now: T0, ttlMs: 60_000 });
+    const request = testRequest(alice.identity, { now: T0, ttlMs: 60_000, provider: carol.identity });
     const receipt = testReceipt(request, carol.identity, 2_000);
     assertRejected(state, opens, carol.fork().claim(request, receipt, T0 + 1_000), ClaimTooEarlyError, "claim_too_early");
     const forgedRequest = { ...request, maxCredits: 1 };

@@ -230,7 +230,7 @@ describe("Ledger", () => {
     ledger.release("big-request-id-01");
 
     // A provider's claim makes the payer a debtor: refused service until it settles.
-    const unpaid = testRequest(alice.identity, { maxCredits: 5_000, now: T0 + HOUR });
+    const unpaid = testRequest(alice.identity, { maxCredits: 5_000, now: T0 + HOUR, provider: carol.identity });
     const unpaidReceipt = testReceipt(unpaid, carol.identity, 3_000, T0 + HOUR);
     ledger.add(carol.claim(unpaid, unpaidReceipt, T0 + 2 * HOUR), { now: NOW });
     assert.throws(() => ledger.reserve(alice.id, "after-claim-req1", 1_000, at), DebtOutstandingError);

@@ -35,9 +35,10 @@ describe("canonical JSON", () => {
 
 describe("inference request envelope", () => {
   const payer = generateIdentity();
+  const to = { provider: generateIdentity().id, pricePerToken: 1 };
 
   it("signs and verifies, and survives a JSON round trip with reordered keys", () => {
-    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000, ...to }, payer);
     verifyInferenceRequest(request);
     const reordered = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(request).reverse())));
     const parsed = inferenceRequestSchema.parse(reordered);
@@ -45,12 +46,14 @@ describe("inference request envelope", () => {
   });
 
   it("rejects any tampered field", () => {
-    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000, ...to }, payer);
     const tampered: InferenceRequest[] = [
       { ...request, maxCredits: 5001 },
       { ...request, model: "other" },
       { ...request, kind: "chat", body: { ...body, maxTokens: 17 } },
       { ...request, payer: generateIdentity().id },
+      { ...request, provider: generateIdentity().id },
+      { ...request, pricePerToken: 0.5 },
       { ...request, sig: request.sig.replace(/^./, (c) => (c === "A" ? "B" : "A")) },
     ];
     for (const bad of tampered) assert.throws(() => verifyInferenceRequest(bad), InvalidSignatureError);
@@ -59,11 +62,11 @@ describe("inference request envelope", () => {
   it("rejects expired and future-dated requests", () => {
     const now = Date.now();
     const old = createInferenceRequest(
-      { kind: "chat", model: "m", body, maxCredits: 1, now: now - 120_000, ttlMs: 60_000 },
+      { kind: "chat", model: "m", body, maxCredits: 1, now: now - 120_000, ttlMs: 60_000, ...to },
       payer,
     );
     assert.throws(() => verifyInferenceRequest(old, { now }), RequestExpiredError);
-    const future = createInferenceRequest({ kind: "chat", model: "m", body, maxCredits: 1, now: now + 120_000 }, payer);
+    const future = createInferenceRequest({ kind: "chat", model: "m", body, maxCredits: 1, now: now + 120_000, ...to }, payer);
     assert.throws(() => verifyInferenceRequest(future, { now }), RequestExpiredError);
   });
 
@@ -88,7 +91,8 @@ describe("inference request envelope", () => {
 describe("inference receipt", () => {
   const payer = generateIdentity();
   const provider = generateIdentity();
-  const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100 }, payer);
+  const to = { provider: provider.id, pricePerToken: 1 };
+  const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100, ...to }, payer);
   const usage = { promptTokens: 10, completionTokens: 16 };
 
   it("verifies for the provider that signed it and the request it names", () => {
@@ -101,7 +105,7 @@ describe("inference receipt", () => {
     const receipt = createInferenceReceipt({ request, usage, credits: 26, finishReason: "length" }, provider);
     assert.throws(() => verifyInferenceReceipt(receipt, request, generateIdentity().id), /another identity/);
     assert.throws(() => verifyInferenceReceipt({ ...receipt, credits: 1 }, request, provider.id), InvalidSignatureError);
-    const other = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100 }, payer);
+    const other = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100, ...to }, payer);
     assert.throws(() => verifyInferenceReceipt(receipt, other, provider.id), /does not refer/);
     const greedy = createInferenceReceipt({ request, usage, credits: 101, finishReason: "length" }, provider);
     assert.throws(() => verifyInferenceReceipt(greedy, request, provider.id), /maxCredits/);

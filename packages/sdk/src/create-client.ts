@@ -111,6 +111,7 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
     libp2p,
     close: async () => {
       watcher.stop();
+      credits?.stopAnswering();
       await credits?.sync.stop();
       await libp2p.stop();
     },
@@ -127,6 +128,8 @@ async function openLedger(
   const sync = new LedgerSync(libp2p, ledger);
   await sync.start();
   const wallet = new LedgerWallet(new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) }));
+  // Claims against this identity are settled (work received) or disputed (not) as they arrive.
+  const stopAnswering = wallet.answerClaims((account) => (account === identity.id ? identity : undefined));
   // This copy starts empty: learn the identity's chain first, or a known identity would sign its
   // open (or its next settle) at a height the network already has, and be frozen as an equivocator.
   try {
@@ -136,8 +139,9 @@ async function openLedger(
       difficultyBits: params.registrationDifficultyBits,
     });
   } catch (error) {
+    stopAnswering();
     await sync.stop();
     throw error;
   }
-  return { sync, wallet };
+  return { sync, wallet, stopAnswering };
 }
