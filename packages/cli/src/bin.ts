@@ -106,6 +106,15 @@ gatewayCommand
     "treat a provider silent this long mid-request as dead",
     integer("--provider-idle-timeout-ms"),
   )
+  .option(
+    "--max-price-per-token <credits>",
+    "skip providers asking more credits per token (a request's max_price_per_token can lower it)",
+    (value: string) => {
+      const parsed = Number(value);
+      if (!Number.isFinite(parsed) || parsed < 0) throw new InvalidArgumentError("--max-price-per-token must be a number ≥ 0");
+      return parsed;
+    },
+  )
   .option("--contribute-bootstrap <multiaddr...>", "relay /ws addresses the /contribute page's tabs join through", [])
   .option("--contribute-model <path...>", "GGUF files /contribute offers to tabs", [])
   .option("--contribute-model-url <url...>", "GGUF files hosted elsewhere (http/https) that /contribute offers to tabs", [])

@@ -34,6 +34,8 @@ export interface StartGatewayOptions {
   identity?: Identity;
   /** Home region: requests stay in it unless they send `x-opengateway-region: any`. `null` = any. */
   region?: string | null;
+  /** The most credits per token any request accepts (a request's `max_price_per_token` can lower it); dearer providers are skipped. */
+  maxPricePerToken?: number;
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
   /** A provider silent for this long mid-request is treated as dead. */
@@ -100,6 +102,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    maxPricePerToken: options.maxPricePerToken,
     payments: settlements,
     onPaymentError: (error) => logger.warn({ err: error }, "settlement failed"),
   });

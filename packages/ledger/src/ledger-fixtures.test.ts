@@ -101,6 +101,10 @@ export class TestAccount {
     return this.author.append({ kind: "claim", request, receipt }, timestamp);
   }
 
+  dispute(claim: string, timestamp = T0): LedgerBlock {
+    return this.author.append({ kind: "dispute", claim }, timestamp);
+  }
+
   slash(evidence: [EvidenceBlock, EvidenceBlock], timestamp = T0): LedgerBlock {
     return this.author.append({ kind: "slash", evidence }, timestamp);
   }

@@ -300,6 +300,10 @@ export class InferenceService {
         }
       }
       await writer.drain();
+    } catch (error) {
+      // The engine failed: what it produced still goes out (and is paid by the partial receipt).
+      if (!signal.aborted) await writer.drain().catch(() => {});
+      throw error;
     } finally {
       writer.dispose();
     }

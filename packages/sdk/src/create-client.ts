@@ -25,6 +25,8 @@ export interface CreateClientOptions {
   peers?: string[];
   /** Region to route in; `null` (the default) = any region. */
   region?: string | null;
+  /** The most credits per token any request accepts (a request's `max_price_per_token` can lower it); dearer providers are skipped. */
+  maxPricePerToken?: number;
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
   /**
@@ -91,7 +93,11 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
     await libp2p.stop();
     throw error;
   }
-  const router = new InferenceRouter(libp2p, table, { region: options.region ?? null, payments: credits?.wallet });
+  const router = new InferenceRouter(libp2p, table, {
+    region: options.region ?? null,
+    payments: credits?.wallet,
+    maxPricePerToken: options.maxPricePerToken,
+  });
   const fetch = createP2PFetch({
     handler: createOpenAIHandler({ router }),
     payer: identity,
