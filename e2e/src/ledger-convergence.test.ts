@@ -12,9 +12,10 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Devnet, DevnetNode } from "@opengateway/cli";
 import { startDevnet } from "@opengateway/cli";
-import { ChainWriter, Ledger, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
-import type { NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
-import { createLibp2pNode, fetchNodeInfo, LedgerSync, requestInference } from "@opengateway/p2p";
+import type { ChainWriter, Ledger } from "@opengateway/ledger";
+import { machineFingerprintHash, registerAccount } from "@opengateway/ledger";
+import type { LedgerReplica, LedgerSync, NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
+import { createLibp2pNode, fetchNodeInfo, ledgerReplica, requestInference } from "@opengateway/p2p";
 import type { InferenceReceipt } from "@opengateway/protocol";
 import { createInferenceRequest, generateIdentity, OpenGatewayError } from "@opengateway/protocol";
 import OpenAI from "openai";
@@ -49,7 +50,7 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
   let devnet: Devnet;
   let home: string;
   let client: OpenAI;
-  let peer: Libp2p<NetworkServices>;
+  let peer: Libp2p<NetworkServices & { ledger: LedgerReplica }>;
   let ledger: Ledger;
   let sync: LedgerSync;
   let writer: ChainWriter;
@@ -154,11 +155,15 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
     await devnet.addNode("europe", ["--sweep-to", walletId, "--sweep-above", "0"]);
 
     // This test is a peer of its own that pays from its own account (registered like a devnet client).
-    peer = await createLibp2pNode({ identity: payer, bootstrap: tcp(devnet.relay.addresses), localNetwork: true });
-    ledger = new Ledger({ params: { registrationDifficultyBits: LOCAL_DIFFICULTY_BITS } });
-    sync = new LedgerSync(peer, ledger, { intervalMs: 3_000 });
-    await sync.start();
-    writer = new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) });
+    peer = await createLibp2pNode({
+      identity: payer,
+      bootstrap: tcp(devnet.relay.addresses),
+      localNetwork: true,
+      services: {
+        ledger: ledgerReplica({ params: { registrationDifficultyBits: LOCAL_DIFFICULTY_BITS }, syncIntervalMs: 3_000 }),
+      },
+    });
+    ({ ledger, sync, writer } = peer.services.ledger);
     const open = await registerAccount(payer, {
       fingerprintHash: machineFingerprintHash({ test: "ledger-convergence", account: payer.id }),
       difficultyBits: LOCAL_DIFFICULTY_BITS,
@@ -173,7 +178,6 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
   });
 
   after(async () => {
-    await sync?.stop();
     await peer?.stop();
     await devnet?.stop();
     if (home) rmSync(home, { recursive: true, force: true });

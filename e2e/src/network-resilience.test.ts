@@ -4,77 +4,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Libp2p, Stream } from "@libp2p/interface";
-import { lpStream } from "@libp2p/utils";
 import type { Devnet } from "@opengateway/cli";
 import { startDevnet } from "@opengateway/cli";
 import { machineFingerprintHash } from "@opengateway/ledger";
-import type { NetworkServices } from "@opengateway/p2p";
-import { AdvertPublisher, createLibp2pNode } from "@opengateway/p2p";
-import type { Identity, InferenceReceipt } from "@opengateway/protocol";
-import { decodeClientFrame, encodeFrame, generateIdentity, INFERENCE_PROTOCOL } from "@opengateway/protocol";
+import type { InferenceReceipt } from "@opengateway/protocol";
 import { createClient } from "@opengateway/sdk";
 import OpenAI from "openai";
+import { startFaultyProvider, tcpAddresses as tcp } from "./faulty-provider.js";
 import { testModelPath } from "./test-model.js";
+import { waitFor } from "./wait-for.js";
 
 const API_KEY = "og-network-test";
 const MODEL = "stories260K";
 const story = [{ role: "user" as const, content: "Once upon a time" }];
 const IDLE_TIMEOUT_MS = 2_000;
-
-type Misbehaviour = "dies-before-first-token" | "hangs" | "sends-garbage" | "dies-mid-stream";
-
-/**
- * A provider that misbehaves on purpose: it joins through the bootstrap node and advertises the
- * model with irresistible figures, so the gateway tries it first, then fails in one chosen way.
- */
-async function startFaultyProvider(
-  bootstrap: string[],
-  misbehaviour: Misbehaviour,
-): Promise<{ node: Libp2p<NetworkServices>; identity: Identity; served: () => number }> {
-  const identity = generateIdentity();
-  let served = 0;
-  const node = await createLibp2pNode({ identity, bootstrap, localNetwork: true });
-  await node.handle(INFERENCE_PROTOCOL, async (stream: Stream) => {
-    served++;
-    const lp = lpStream(stream);
-    decodeClientFrame((await lp.read()).subarray());
-    switch (misbehaviour) {
-      case "dies-before-first-token":
-        stream.abort(new Error("crashed"));
-        return;
-      case "hangs":
-        return; // never answers, never closes
-      case "sends-garbage":
-        await lp.write(new TextEncoder().encode('{"t":"delta","text":42,"garbage":true}'));
-        return;
-      case "dies-mid-stream":
-        for (const text of ["Once", " upon", " a"]) await lp.write(encodeFrame({ t: "delta", index: 0, text, tokens: 1 }));
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        stream.abort(new Error("crashed mid-stream"));
-        return;
-    }
-  });
-  const adverts = new AdvertPublisher(node, {
-    identity,
-    intervalMs: 1_000,
-    getCapabilities: () => ({
-      v: 1,
-      agent: "faulty-test-provider",
-      engine: "none",
-      region: null,
-      clusters: ["A"],
-      models: [{ id: MODEL, contextSize: 2048, pricePerToken: 1, kinds: ["chat", "completion"] }],
-      activeRequests: 0,
-      maxConcurrentRequests: 64,
-      queuedRequests: 0,
-      tokensPerSecond: 1e6,
-    }),
-  });
-  adverts.start();
-  node.addEventListener("stop", () => adverts.stop());
-  return { node, identity, served: () => served };
-}
 
 describe("a network with no centre: discovery, regions, failover, churn", { timeout: 600_000 }, () => {
   let devnet: Devnet;
@@ -84,13 +27,6 @@ describe("a network with no centre: discovery, regions, failover, churn", { time
     (await (await fetch(`${devnet.url}/opengateway/network`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as {
       peers: Array<{ peerId: string; region: string | null; connected: boolean }>;
     };
-  const waitFor = async (condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
   const providerOf = async (region: string) => {
     const { response } = await client.chat.completions
       .create({ model: MODEL, messages: story, max_tokens: 3 }, { headers: { "x-opengateway-region": region } })
@@ -341,7 +277,3 @@ describe("a network with no centre: discovery, regions, failover, churn", { time
     }
   });
 });
-
-function tcp(addresses: string[]): string[] {
-  return addresses.filter((address) => address.includes("/tcp/") && !address.includes("/ws"));
-}

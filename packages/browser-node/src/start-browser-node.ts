@@ -1,22 +1,16 @@
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import type {
-  IceServer,
-  InferenceServedEvent,
-  NetworkServices,
-  NodeInfo,
-  NodeInfoService,
-  ProviderEntry,
-} from "@opengateway/p2p";
+import type { IceServer, InferenceServedEvent, LedgerReplica, NetworkServices, NodeInfo, ProviderEntry } from "@opengateway/p2p";
 import {
   AdvertPublisher,
   BROWSER_RELAYED_LISTEN,
   checkPayer,
   createLibp2pNode,
   InferenceService,
-  nodeInfoService,
+  ledgerReplica,
+  NodeInfoService,
 } from "@opengateway/p2p";
-import type { Identity, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
+import type { Identity, Logger, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { errorClass, errorMessage, guessRegionFromTimeZone, OverloadedError } from "@opengateway/protocol";
 import { browserFingerprintHash, currentBrowserEnvironment } from "./browser-fingerprint.js";
 import type { BrowserNodeCounters, BrowserNodeSettings } from "./browser-node-store.js";
@@ -33,11 +27,22 @@ import { connectedPeers } from "./peer-transport.js";
 import type { ChatParams, ChatResult } from "./tab-chat.js";
 import { TabChat } from "./tab-chat.js";
 import type { TabLedgerConfig, TabLedgerStatus } from "./tab-ledger.js";
-import { TabLedger } from "./tab-ledger.js";
+import { TabLedger, tabLedgerReplica } from "./tab-ledger.js";
 
 export const BROWSER_NODE_AGENT = "opengateway-browser-node/0.1.0";
 /** Weight of the newest request in the advertised speed's moving average. */
 const SPEED_WEIGHT = 0.2;
+
+/** The tab's libp2p services: the ledger replica when it keeps a ledger. */
+type TabServices = NetworkServices & { ledger?: LedgerReplica };
+
+/** What the tab's ledger logs goes to the page's console (developer tools). */
+const ledgerConsole: Logger = {
+  debug: (fields, message) => console.debug("opengateway ledger:", message, fields),
+  info: (fields, message) => console.info("opengateway ledger:", message, fields),
+  warn: (fields, message) => console.warn("opengateway ledger:", message, fields),
+  error: (fields, message) => console.error("opengateway ledger:", message, fields),
+};
 
 export interface BrowserNodeOptions {
   /** Bootstrap/relay multiaddrs the tab dials over WebSockets (with /p2p/<peer id>). */
@@ -115,8 +120,9 @@ export interface BrowserNodeStatus {
  */
 export class BrowserNode extends EventTarget {
   readonly identity: Identity;
-  readonly libp2p: Libp2p<NetworkServices & { nodeInfo: NodeInfoService }>;
+  readonly libp2p: Libp2p<TabServices>;
   readonly #store: BrowserNodeStore;
+  readonly #nodeInfo: NodeInfoService;
   readonly #options: BrowserNodeOptions;
   readonly #region: string | null;
   readonly #chat: TabChat;
@@ -145,7 +151,7 @@ export class BrowserNode extends EventTarget {
 
   private constructor(
     identity: Identity,
-    libp2p: Libp2p<NetworkServices & { nodeInfo: NodeInfoService }>,
+    libp2p: Libp2p<TabServices>,
     store: BrowserNodeStore,
     options: BrowserNodeOptions,
     state: {
@@ -165,6 +171,7 @@ export class BrowserNode extends EventTarget {
     this.#counters = state.counters;
     this.#region = state.region;
     this.#chat = new TabChat(libp2p, identity);
+    this.#nodeInfo = new NodeInfoService({ registrar: libp2p }, { getInfo: () => this.#info() });
   }
 
   static async start(options: BrowserNodeOptions): Promise<BrowserNode> {
@@ -173,39 +180,42 @@ export class BrowserNode extends EventTarget {
     // One chain, one writer: two tabs writing one identity's chain would fork it, and a fork freezes the account.
     const releaseIdentityLock = options.ledger ? await holdIdentityLock(databaseName) : () => {};
     let store: BrowserNodeStore | undefined;
-    let libp2p: Libp2p<NetworkServices & { nodeInfo: NodeInfoService }> | undefined;
+    let libp2p: Libp2p<TabServices> | undefined;
     try {
       store = await BrowserNodeStore.open(databaseName);
       const identity = await store.loadOrCreateIdentity({ passphrase: options.passphrase });
       const [settings, counters] = await Promise.all([store.settings(), store.counters()]);
       const region =
         options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
-      let node: BrowserNode | undefined;
-      libp2p = await createLibp2pNode({
+      const config = options.ledger;
+      const ledger = config
+        ? tabLedgerReplica({ identity, config, databaseName: `${databaseName}-ledger`, logger: ledgerConsole })
+        : undefined;
+      // The tab's ledger (IndexedDB) loads while the node starts.
+      libp2p = await createLibp2pNode<{ ledger?: LedgerReplica }>({
         identity,
         listen: BROWSER_RELAYED_LISTEN,
         bootstrap: options.bootstrap,
         iceServers: options.iceServers ?? [],
         localNetwork: options.localNetwork,
-        services: { nodeInfo: nodeInfoService({ getInfo: () => (node as BrowserNode).#nodeInfo() }) },
+        services: { ...(ledger && { ledger: ledgerReplica(ledger.init) }) },
       });
-      node = new BrowserNode(identity, libp2p, store, options, { settings, counters, region, releaseIdentityLock });
-      if (options.ledger) {
-        const config = options.ledger;
-        const started = node;
-        node.#ledger = await TabLedger.start({
+      const node = new BrowserNode(identity, libp2p, store, options, { settings, counters, region, releaseIdentityLock });
+      await node.#nodeInfo.start();
+      const replica = libp2p.services.ledger;
+      if (config && ledger && replica) {
+        node.#ledger = TabLedger.start({
           identity,
-          libp2p,
-          config,
-          databaseName: `${databaseName}-ledger`,
+          replica,
+          store: ledger.store,
           fingerprintHash: async () => {
-            const probe = await started.#deviceProbe();
+            const probe = await node.#deviceProbe();
             const webgpu = probe.webgpu && { vendor: probe.webgpu.vendor, architecture: probe.webgpu.architecture };
             const environment = currentBrowserEnvironment(webgpu);
             return browserFingerprintHash(environment, { account: config.perAccountGrant ? identity.id : undefined });
           },
-          onChange: () => started.#changed(),
-          onError: (error) => console.debug("opengateway ledger:", error),
+          onChange: () => node.#changed(),
+          logger: ledgerConsole,
         });
       }
       node.#attach();
@@ -219,7 +229,7 @@ export class BrowserNode extends EventTarget {
     }
   }
 
-  #nodeInfo(): NodeInfo {
+  #info(): NodeInfo {
     const ledger = this.#ledger?.summary();
     return ledger ? { ...this.capabilities(), ledger } : this.capabilities();
   }
@@ -367,7 +377,8 @@ export class BrowserNode extends EventTarget {
     this.#adverts?.stop();
     this.#chat.stop();
     await this.#service?.stop().catch(() => {});
-    // The ledger first: its sync speaks over libp2p, and what it has not saved yet is saved now.
+    await this.#nodeInfo.stop().catch(() => {});
+    // The tab's ledger first; then the node, whose ledger replica stops its sync, saves and closes its store.
     await this.#ledger?.stop().catch(() => {});
     await this.libp2p.stop();
     await this.#engine?.close().catch(() => {});
@@ -414,12 +425,7 @@ export class BrowserNode extends EventTarget {
       });
       this.#engine = engine;
       this.#service = new InferenceService(
-        {
-          registrar: {
-            handle: (protocol, handler, options) => this.libp2p.handle(protocol, handler, options),
-            unhandle: (protocol) => this.libp2p.unhandle(protocol),
-          },
-        },
+        { registrar: this.libp2p },
         {
           engine,
           identity: this.identity,

@@ -1,19 +1,10 @@
-import type { Libp2p } from "@libp2p/interface";
-import type { AccountSnapshot, LedgerBlock, LedgerStore, StoredBlock } from "@opengateway/ledger";
-import {
-  ChainWriter,
-  DebtOutstandingError,
-  DuplicateFingerprintError,
-  EarningsCollector,
-  Ledger,
-  ledgerParams,
-  registerAccount,
-} from "@opengateway/ledger";
+import type { AccountSnapshot, ChainWriter, Ledger, LedgerBlock, LedgerStore, StoredBlock } from "@opengateway/ledger";
+import { DebtOutstandingError, DuplicateFingerprintError, EarningsCollector, registerAccount } from "@opengateway/ledger";
 import { IndexedDbLedgerStore } from "@opengateway/ledger/indexeddb";
-import type { NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
-import { LedgerSync, nodeLedgerSummary } from "@opengateway/p2p";
-import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
-import { errorMessage, InsufficientCreditsError } from "@opengateway/protocol";
+import type { LedgerReplica, LedgerReplicaInit, LedgerSync, NodeLedgerSummary } from "@opengateway/p2p";
+import { nodeLedgerSummary } from "@opengateway/p2p";
+import type { Identity, InferenceReceipt, InferenceRequest, Logger } from "@opengateway/protocol";
+import { errorMessage, InsufficientCreditsError, silentLogger } from "@opengateway/protocol";
 
 /** The ledger parameters a tab takes from its operator (config.json): they must match the network's. */
 export interface TabLedgerConfig {
@@ -64,26 +55,46 @@ export interface TabLedgerStatus {
 
 export interface TabLedgerOptions {
   identity: Identity;
-  libp2p: Libp2p<NetworkServices>;
-  config: TabLedgerConfig;
-  /** IndexedDB database of the tab's ledger. */
-  databaseName: string;
+  /** The tab's `ledgerReplica` service, its store opened by `store` (see `tabLedgerReplica`). */
+  replica: LedgerReplica;
+  store: TabLedgerStore;
   /** The device fingerprint hash for registration (asked once, when registration starts). */
   fingerprintHash: () => Promise<string>;
   onChange?: () => void;
-  /** Collector, sync and store errors: none of them is thrown from a timer. */
-  onError?: (error: unknown) => void;
+  /** Collector and registration failures: none of them is thrown from a timer. */
+  logger?: Logger;
+}
+
+/**
+ * The tab's `ledgerReplica` init: the ledger is kept in the IndexedDB database `databaseName`,
+ * with the network's parameters; `store` notes, while the ledger loads, what `TabLedger` needs to know.
+ */
+export function tabLedgerReplica(options: {
+  identity: Identity;
+  config: TabLedgerConfig;
+  databaseName: string;
+  logger?: Logger;
+}): { init: LedgerReplicaInit; store: TabLedgerStore } {
+  const store = new TabLedgerStore(options.databaseName, options.identity.id);
+  return {
+    init: {
+      params: { registrationDifficultyBits: options.config.registrationDifficultyBits },
+      openStore: () => store.open(),
+      logger: options.logger,
+    },
+    store,
+  };
 }
 
 /** How long a `track` of a receipt from an unknown payer waits before the next reconciliation sweep. */
 const UNKNOWN_PAYER_RECONCILE_MS = 1_000;
 
 /**
- * The tab's part in the economy, as a full node's: a replica of the ledger persisted in
- * IndexedDB, kept current by gossip and reconciliation on the tab's libp2p node; one writer for
- * the tab's own chain; background registration (proof-of-work, then the open block with the
- * grant); an earnings collector for the receipts the tab signs; and the paying side of its chat
- * box (reserve, settle, release).
+ * The tab's part in the economy, as a full node's, on top of its ledger replica (kept in
+ * IndexedDB, current by gossip and reconciliation, with one writer for the tab's own chain):
+ * background registration (proof-of-work, then the open block with the grant); an earnings
+ * collector for the receipts the tab signs; and the paying side of its chat box (reserve,
+ * settle, release).
  */
 export class TabLedger {
   readonly ledger: Ledger;
@@ -91,8 +102,8 @@ export class TabLedger {
   readonly writer: ChainWriter;
   readonly earnings: EarningsCollector;
   readonly #identity: Identity;
-  readonly #store: LedgerStore;
   readonly #options: TabLedgerOptions;
+  readonly #logger: Logger;
   readonly #controller = new AbortController();
   /** The store held a block of this account that the ledger does not apply: an open that lost its fingerprint. */
   readonly #refusedOnLoad: boolean;
@@ -110,36 +121,26 @@ export class TabLedger {
   #reconcileAgain = false;
   #stopped = false;
 
-  private constructor(ledger: Ledger, store: LedgerStore, options: TabLedgerOptions, refusedOnLoad: boolean) {
-    this.ledger = ledger;
-    this.#store = store;
+  private constructor(options: TabLedgerOptions) {
+    const { replica } = options;
+    this.ledger = replica.ledger;
+    this.sync = replica.sync;
+    this.writer = replica.writer;
     this.#options = options;
     this.#identity = options.identity;
-    this.#refusedOnLoad = refusedOnLoad;
-    this.sync = new LedgerSync(options.libp2p, ledger, { onError: options.onError });
-    this.writer = new ChainWriter(ledger, { publish: (block, publishOptions) => this.sync.publish(block, publishOptions) });
+    this.#logger = options.logger ?? silentLogger;
+    this.#refusedOnLoad = options.store.found && !this.ledger.account(options.identity.id).opened;
     this.earnings = new EarningsCollector(this.writer, options.identity, {
-      onError: options.onError,
+      logger: this.#logger,
       onBlock: () => options.onChange?.(),
     });
   }
 
-  /** Loads the tab's ledger from IndexedDB, joins the network's ledger and registers in the background. */
-  static async start(options: TabLedgerOptions): Promise<TabLedger> {
-    const params = ledgerParams({ registrationDifficultyBits: options.config.registrationDifficultyBits });
-    const store = await IndexedDbLedgerStore.open(options.databaseName);
-    try {
-      const watched = new OwnBlocksWatch(store, options.identity.id);
-      const ledger = await Ledger.load(watched, { params });
-      const refusedOnLoad = watched.found && !ledger.account(options.identity.id).opened;
-      const tab = new TabLedger(ledger, store, options, refusedOnLoad);
-      await tab.sync.start();
-      tab.#registration = tab.#startWriting();
-      return tab;
-    } catch (error) {
-      await store.close();
-      throw error;
-    }
+  /** Starts on the tab's started replica: collection, and registration in the background. */
+  static start(options: TabLedgerOptions): TabLedger {
+    const tab = new TabLedger(options);
+    tab.#registration = tab.#startWriting();
+    return tab;
   }
 
   /** Watches a receipt this tab signed until the payer settles it (or claims it once the request expired unpaid). */
@@ -234,17 +235,14 @@ export class TabLedger {
     });
   }
 
-  /** Stops registration, collection and sync; saves what is unsaved and closes the store. */
+  /** Stops registration, collection and reconciliation; the replica (sync, save, store) stops with the tab's libp2p node after this. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#controller.abort();
     await this.#registration;
     await this.earnings.stop();
-    await this.sync.stop();
     await this.#reconciling;
-    await this.ledger.save().catch((error: unknown) => this.#options.onError?.(error));
-    await this.#store.close();
   }
 
   #registrationState(opened: boolean): { registration: TabRegistrationState; detail: string } {
@@ -271,7 +269,8 @@ export class TabLedger {
       this.#registering = true;
       this.#options.onChange?.();
     }
-    await this.sync.reconcileWithFirstPeers({ signal: this.#controller.signal }).catch(() => false);
+    // The replica's first reconciliation (the writer waits for it as well).
+    await this.writer.ready;
     if (this.#stopped) return;
     this.earnings.start();
     await this.#register();
@@ -312,7 +311,7 @@ export class TabLedger {
         error instanceof DuplicateFingerprintError
           ? { state: "refused", detail: REFUSED_DETAIL }
           : { state: "failed", detail: `registration failed: ${errorMessage(error)}` };
-      this.#options.onError?.(error);
+      this.#logger.warn({ err: error }, "registration failed");
     } finally {
       this.#registering = false;
       this.#options.onChange?.();
@@ -331,7 +330,7 @@ export class TabLedger {
         this.#reconcileAgain = false;
         await this.sync
           .reconcileAll({ signal: this.#controller.signal })
-          .catch((error: unknown) => this.#options.onError?.(error));
+          .catch((error: unknown) => this.#logger.debug({ err: error }, "reconciliation failed"));
         if (this.#reconcileAgain) await new Promise((resolve) => setTimeout(resolve, UNKNOWN_PAYER_RECONCILE_MS));
       } while (this.#reconcileAgain && !this.#stopped);
       this.#options.onChange?.();
@@ -370,32 +369,46 @@ function formatCredits(credits: number): string {
   return credits.toLocaleString("en-US");
 }
 
-/** Notes, while the ledger loads, whether the store holds any block of this account (applied or not). */
-class OwnBlocksWatch implements LedgerStore {
-  readonly #store: LedgerStore;
+/**
+ * The tab's IndexedDB ledger store, opened by its replica; notes, while the ledger loads, whether
+ * the store holds any block of the tab's account (applied or not: an open that lost its fingerprint).
+ */
+export class TabLedgerStore implements LedgerStore {
+  readonly #databaseName: string;
   readonly #account: string;
+  #store: LedgerStore | undefined;
   found = false;
 
-  constructor(store: LedgerStore, account: string) {
-    this.#store = store;
+  constructor(databaseName: string, account: string) {
+    this.#databaseName = databaseName;
     this.#account = account;
   }
 
+  async open(): Promise<LedgerStore> {
+    this.#store = await IndexedDbLedgerStore.open(this.#databaseName);
+    return this;
+  }
+
   commit(...args: Parameters<LedgerStore["commit"]>): Promise<void> {
-    return this.#store.commit(...args);
+    return this.#opened().commit(...args);
   }
 
   async loadBlocks(...args: Parameters<LedgerStore["loadBlocks"]>): Promise<StoredBlock[]> {
-    const blocks = await this.#store.loadBlocks(...args);
+    const blocks = await this.#opened().loadBlocks(...args);
     this.found = blocks.some((entry) => entry.block.account === this.#account);
     return blocks;
   }
 
   loadAccounts(...args: Parameters<LedgerStore["loadAccounts"]>): Promise<AccountSnapshot[]> {
-    return this.#store.loadAccounts(...args);
+    return this.#opened().loadAccounts(...args);
   }
 
-  close(): Promise<void> {
-    return this.#store.close();
+  async close(): Promise<void> {
+    await this.#store?.close();
+  }
+
+  #opened(): LedgerStore {
+    if (!this.#store) throw new Error("the tab's ledger store is not open");
+    return this.#store;
   }
 }

@@ -24,12 +24,31 @@ const integer =
     return parsed;
   };
 
+/** The network's registration difficulty: a flag of every command that keeps or reads the ledger. */
+const registrationDifficultyOption = () =>
+  new Option(
+    "--registration-difficulty <bits>",
+    "proof-of-work difficulty of registrations (a network parameter; --local: 12)",
+  ).argParser(integer("--registration-difficulty"));
+
+/** The ledger flags of the roles that keep a copy of it (node, gateway, relay), declared once. */
+const withLedgerOptions = (command: Command, what: { noCredits: string; file: string }) =>
+  command
+    .option("--no-credits", what.noCredits)
+    .option("--ledger-file <path>", what.file)
+    .option(
+      "--ledger-sync-interval-ms <ms>",
+      "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
+      integer("--ledger-sync-interval-ms", 1_000),
+    )
+    .addOption(registrationDifficultyOption());
+
 const program = new Command("opengateway")
   .description("OpenGateway: an open, peer-to-peer AI inference network")
   .version("0.1.0");
 
 const nodeCommand = program.command("node").description("run a full node that serves models");
-nodeCommand
+const nodeStart = nodeCommand
   .command("start")
   .description("serve a GGUF model to the network with node-llama-cpp")
   .requiredOption("--model <path|hf:uri>", "a GGUF file, or an hf: URI downloaded into the model cache")
@@ -46,17 +65,10 @@ nodeCommand
   .option("--parallel <n>", "requests generated at once", integer("--parallel"))
   .option("--stream-batch-ms <ms>", "coalesce streamed tokens for up to this long per frame", integer("--stream-batch-ms"))
   .addOption(new Option("--gpu <mode>", "use a GPU when one is found").choices(["auto", "off"]).default("auto"))
-  .option("--no-credits", "keep no ledger: serve without being paid")
   .option("--require-payment", "refuse payers who cannot cover a request (the default; kept for scripts)")
   .option(
     "--no-payment-checks",
     "private networks only: serve payers whatever their ledger account holds (payment checks are on by default)",
-  )
-  .option("--ledger-file <path>", "where the node keeps its copy of the ledger (default: in <home>)")
-  .option(
-    "--ledger-sync-interval-ms <ms>",
-    "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
-    integer("--ledger-sync-interval-ms", 1_000),
   )
   .option(
     "--claim-after-ms <ms>",
@@ -74,19 +86,17 @@ nodeCommand
   )
   .option("--contribute-model-url <url...>", "GGUF files hosted elsewhere (http/https) the page also offers", [])
   .option("--contribute-dir <dir>", "the built contributor page (default: packages/browser-node/dist/contribute)")
-  .option(
-    "--registration-difficulty <bits>",
-    "proof-of-work difficulty of registrations (a network parameter; --local: 12)",
-    integer("--registration-difficulty"),
-  )
-  .option("--home <dir>", "data directory (model cache, keys)", defaultHome)
-  .action(async (options) => {
-    const { runNodeCommand } = await import("./run-node-command.js");
-    await runNodeCommand({ ...options, gpu: options.gpu === "off" ? false : "auto" }, logger.child({ role: "node" }));
-  });
+  .option("--home <dir>", "data directory (model cache, keys)", defaultHome);
+withLedgerOptions(nodeStart, {
+  noCredits: "keep no ledger: serve without being paid",
+  file: "where the node keeps its copy of the ledger (default: in <home>)",
+}).action(async (options) => {
+  const { runNodeCommand } = await import("./run-node-command.js");
+  await runNodeCommand({ ...options, gpu: options.gpu === "off" ? false : "auto" }, logger.child({ role: "node" }));
+});
 
 const gatewayCommand = program.command("gateway").description("run an OpenAI-compatible gateway");
-gatewayCommand
+const gatewayStart = gatewayCommand
   .command("start")
   .description("serve the OpenAI API over HTTP, routing requests over the network")
   .option("--host <host>", "HTTP host to bind", "127.0.0.1")
@@ -119,62 +129,44 @@ gatewayCommand
   .option("--contribute-model <path...>", "GGUF files /contribute offers to tabs", [])
   .option("--contribute-model-url <url...>", "GGUF files hosted elsewhere (http/https) that /contribute offers to tabs", [])
   .option("--contribute-dir <dir>", "the built contributor page (default: packages/browser-node/dist/contribute)")
-  .option("--no-credits", "do not charge API keys' accounts (no ledger)")
-  .option("--ledger-file <path>", "where the gateway keeps its ledger (default: <home>/gateway-ledger.sqlite)")
-  .option(
-    "--ledger-sync-interval-ms <ms>",
-    "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
-    integer("--ledger-sync-interval-ms", 1_000),
-  )
   .option("--register-accounts", "register every API key's account on start (default with --local)")
-  .option(
-    "--registration-difficulty <bits>",
-    "proof-of-work difficulty of registrations (a network parameter; --local: 12)",
-    integer("--registration-difficulty"),
-  )
-  .option("--home <dir>", "data directory", defaultHome)
-  .action(async (options) => {
-    const { readFile } = await import("node:fs/promises");
-    const fileKeys = options.apiKeysFile
-      ? (await readFile(options.apiKeysFile, "utf8"))
-          .split("\n")
-          .map((line) => line.trim())
-          .filter((line) => line && !line.startsWith("#"))
-      : [];
-    const apiKeys = [...options.apiKey, ...fileKeys];
-    if (apiKeys.length === 0) program.error("no API key: pass --api-key, --api-keys-file or set OPENGATEWAY_API_KEY");
-    const { runGatewayCommand } = await import("./run-gateway-command.js");
-    await runGatewayCommand(
-      { ...options, peers: options.peer, apiKeys, providerIdleTimeoutMs: options.providerIdleTimeoutMs },
-      logger.child({ role: "gateway" }),
-    );
-  });
+  .option("--home <dir>", "data directory", defaultHome);
+withLedgerOptions(gatewayStart, {
+  noCredits: "do not charge API keys' accounts (no ledger)",
+  file: "where the gateway keeps its ledger (default: <home>/gateway-ledger.sqlite)",
+}).action(async (options) => {
+  const { readFile } = await import("node:fs/promises");
+  const fileKeys = options.apiKeysFile
+    ? (await readFile(options.apiKeysFile, "utf8"))
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line && !line.startsWith("#"))
+    : [];
+  const apiKeys = [...options.apiKey, ...fileKeys];
+  if (apiKeys.length === 0) program.error("no API key: pass --api-key, --api-keys-file or set OPENGATEWAY_API_KEY");
+  const { runGatewayCommand } = await import("./run-gateway-command.js");
+  await runGatewayCommand(
+    { ...options, peers: options.peer, apiKeys, providerIdleTimeoutMs: options.providerIdleTimeoutMs },
+    logger.child({ role: "gateway" }),
+  );
+});
 
 const relayCommand = program.command("relay").description("run a bootstrap and relay node (serves no model)");
-relayCommand
+const relayStart = relayCommand
   .command("start")
   .description("be the first address peers dial: a DHT server, a circuit relay and an advert forwarder")
   .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
   .option("--bootstrap <multiaddr...>", "other bootstrap peers", [])
   .option("--key-file <path>", "where the node's identity is kept (default: a new identity each run)")
   .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
-  .option("--no-credits", "keep no copy of the ledger")
-  .option("--ledger-file <path>", "where the relay keeps its copy of the ledger (default: <home>/relay-ledger.sqlite)")
-  .option(
-    "--ledger-sync-interval-ms <ms>",
-    "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
-    integer("--ledger-sync-interval-ms", 1_000),
-  )
-  .option(
-    "--registration-difficulty <bits>",
-    "proof-of-work difficulty of registrations (a network parameter; --local: 12)",
-    integer("--registration-difficulty"),
-  )
-  .option("--home <dir>", "data directory", defaultHome)
-  .action(async (options) => {
-    const { runRelayCommand } = await import("./run-relay-command.js");
-    await runRelayCommand(options, logger.child({ role: "relay" }));
-  });
+  .option("--home <dir>", "data directory", defaultHome);
+withLedgerOptions(relayStart, {
+  noCredits: "keep no copy of the ledger",
+  file: "where the relay keeps its copy of the ledger (default: <home>/relay-ledger.sqlite)",
+}).action(async (options) => {
+  const { runRelayCommand } = await import("./run-relay-command.js");
+  await runRelayCommand(options, logger.child({ role: "relay" }));
+});
 
 const wallet = program.command("wallet").description("your identity and credits on the ledger");
 const walletOptions = (command: Command) =>
@@ -183,11 +175,7 @@ const walletOptions = (command: Command) =>
     .option("--json", "machine-readable output", false)
     .option("--bootstrap <multiaddr...>", "peers to reach the ledger through", [])
     .option("--local", "devnet/LAN mode (devnet ledger parameters, private addresses)", false)
-    .option(
-      "--registration-difficulty <bits>",
-      "proof-of-work difficulty (a network parameter)",
-      integer("--registration-difficulty"),
-    );
+    .addOption(registrationDifficultyOption());
 // The passphrase comes from the environment only: never a command-line argument other users can see.
 const passphrase = env.OPENGATEWAY_PASSPHRASE;
 walletOptions(wallet.command("create").description("make a new identity (encrypted with OPENGATEWAY_PASSPHRASE)"))

@@ -72,9 +72,9 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
           syncIntervalMs: options.ledgerSyncIntervalMs,
           claimAfterMs: options.claimAfterMs,
           sweep: options.sweepTo === undefined ? undefined : { to: options.sweepTo, above: options.sweepAbove ?? 0 },
-          onError: (error) => logger.debug({ err: error }, "ledger"),
         }
       : undefined,
+    logger,
     localNetwork: options.local,
     threads: options.threads,
     parallelRequests: options.parallel,

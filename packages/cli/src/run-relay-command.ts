@@ -1,8 +1,6 @@
-import { mkdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { Ledger, ledgerParams } from "@opengateway/ledger";
-import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
-import { ADVERT_TOPIC, createLibp2pNode, LedgerSync } from "@opengateway/p2p";
+import { join } from "node:path";
+import { ADVERT_TOPIC, createLibp2pNode } from "@opengateway/p2p";
+import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
 import { generateIdentity } from "@opengateway/protocol";
 import { loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
@@ -29,48 +27,33 @@ export interface RelayCommandOptions {
  */
 export async function runRelayCommand(options: RelayCommandOptions, logger: Logger): Promise<void> {
   const identity = options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity();
+  const ledgerPath = options.ledgerFile ?? join(options.home, "relay-ledger.sqlite");
   const node = await createLibp2pNode({
     identity,
     listen: options.listen,
     bootstrap: options.bootstrap,
     relay: true,
     localNetwork: options.local,
+    services: {
+      ...(options.credits && {
+        ledger: sqliteLedgerReplica({
+          path: ledgerPath,
+          params: ledgerParamOverrides(options),
+          syncIntervalMs: options.ledgerSyncIntervalMs,
+          logger,
+        }),
+      }),
+    },
   });
   // Gossipsub only forwards topics a node subscribes to.
   node.services.pubsub.subscribe(ADVERT_TOPIC);
-  const replica = options.credits ? await startLedgerReplica(options, node, logger) : undefined;
   const addresses = node.getMultiaddrs().map((address) => address.toString());
   process.stdout.write(
-    `\n  OpenGateway bootstrap/relay node\n  peer id    ${identity.id}\n  ledger     ${replica ? replica.path : "none (--no-credits)"}\n  addresses\n${addresses.map((a) => `    ${a}`).join("\n")}\n\n`,
+    `\n  OpenGateway bootstrap/relay node\n  peer id    ${identity.id}\n  ledger     ${options.credits ? ledgerPath : "none (--no-credits)"}\n  addresses\n${addresses.map((a) => `    ${a}`).join("\n")}\n\n`,
   );
   reportReady({ type: "ready", role: "relay", peerId: identity.id, addresses });
+  // The ledger replica stops with the node: its sync, then its store.
   onShutdown(async () => {
-    await replica?.stop();
     await node.stop();
   });
-}
-
-async function startLedgerReplica(
-  options: RelayCommandOptions,
-  node: Awaited<ReturnType<typeof createLibp2pNode>>,
-  logger: Logger,
-) {
-  const path = options.ledgerFile ?? join(options.home, "relay-ledger.sqlite");
-  await mkdir(dirname(path), { recursive: true });
-  const params = ledgerParams(ledgerParamOverrides(options));
-  const store = await SqliteLedgerStore.open(path);
-  const ledger = await Ledger.load(store, { params });
-  const sync = new LedgerSync(node, ledger, {
-    intervalMs: options.ledgerSyncIntervalMs,
-    onError: (error) => logger.debug({ err: error }, "ledger sync"),
-  });
-  await sync.start();
-  return {
-    path,
-    stop: async () => {
-      await sync.stop();
-      await ledger.save();
-      await store.close();
-    },
-  };
 }

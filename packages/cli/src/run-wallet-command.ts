@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
 import type { LedgerBlock } from "@opengateway/ledger";
-import { BlockAuthor, Ledger, ledgerBlockHash, ledgerParams, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
+import { BlockAuthor, ledgerBlockHash, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
-import { createLibp2pNode, LedgerSync } from "@opengateway/p2p";
+import type { LedgerReplica } from "@opengateway/p2p";
+import { createLibp2pNode, ledgerReplica } from "@opengateway/p2p";
 import type { Identity } from "@opengateway/protocol";
 import { generateIdentity, isIdentityId } from "@opengateway/protocol";
 import { readIdentityFile, writeIdentityFile } from "@opengateway/sdk";
@@ -58,19 +59,18 @@ export async function walletImport(options: WalletOptions & { from: string; from
   printer(options.json)(`imported ${identity.id} into ${options.keyFile}`, { identity: identity.id, keyFile: options.keyFile });
 }
 
-/** Joins the network just long enough to bring this ledger copy up to date, then runs `task`. */
-async function withLedger<T>(options: WalletOptions, task: (ledger: Ledger, sync: LedgerSync) => Promise<T>): Promise<T> {
-  const params = ledgerParams(ledgerParamOverrides(options));
-  const ledger = new Ledger({ params });
+/** Joins the network just long enough to bring a copy of the ledger (in memory) up to date, then runs `task`. */
+async function withLedger<T>(options: WalletOptions, task: (replica: LedgerReplica) => Promise<T>): Promise<T> {
   const node = await createLibp2pNode({
     identity: generateIdentity(),
     listen: [],
     bootstrap: options.bootstrap,
     localNetwork: options.local,
     dhtMode: "client",
+    services: { ledger: ledgerReplica({ params: ledgerParamOverrides(options) }) },
   });
-  const sync = new LedgerSync(node, ledger);
-  await sync.start();
+  const replica = node.services.ledger;
+  const sync = replica.sync;
   try {
     const deadline = Date.now() + 10_000;
     while (node.getConnections().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -86,9 +86,8 @@ async function withLedger<T>(options: WalletOptions, task: (ledger: Ledger, sync
     if (failures.length === node.getConnections().length) {
       throw new Error(`no bootstrap peer keeps the ledger (${String(failures[0])}): pass a full node's or a relay's address`);
     }
-    return await task(ledger, sync);
+    return await task(replica);
   } finally {
-    await sync.stop();
     await node.stop();
   }
 }
@@ -96,7 +95,7 @@ async function withLedger<T>(options: WalletOptions, task: (ledger: Ledger, sync
 export async function walletRegister(options: WalletOptions, known?: Identity): Promise<void> {
   const identity = known ?? (await readIdentityFile(options.keyFile, { passphrase: options.passphrase }));
   const machine = await nodeMachineFingerprintHash();
-  await withLedger(options, async (ledger, sync) => {
+  await withLedger(options, async ({ ledger, sync }) => {
     if (ledger.account(identity.id).opened) {
       printer(options.json)(`${identity.id} is already registered`, { identity: identity.id, registered: true });
       return;
@@ -123,7 +122,7 @@ export async function walletRegister(options: WalletOptions, known?: Identity): 
 
 export async function walletBalance(options: WalletOptions): Promise<void> {
   const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
-  await withLedger(options, async (ledger) => {
+  await withLedger(options, async ({ ledger }) => {
     const account = ledger.account(identity.id);
     printer(options.json)(
       `${identity.id}\n  balance       ${account.balance}\n  transferable  ${account.transferable}\n  locked        ${account.locked}\n  debt          ${account.debt}`,
@@ -134,7 +133,7 @@ export async function walletBalance(options: WalletOptions): Promise<void> {
 
 export async function walletHistory(options: WalletOptions): Promise<void> {
   const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
-  await withLedger(options, async (ledger) => {
+  await withLedger(options, async ({ ledger }) => {
     const history = ledger.history(identity.id).reverse().map(describeBlock);
     printer(options.json)(
       history.map((entry) => `  ${entry.height}  ${entry.at}  ${entry.summary}`).join("\n") || "  (no blocks)",
@@ -146,7 +145,7 @@ export async function walletHistory(options: WalletOptions): Promise<void> {
 export async function walletTransfer(options: WalletOptions & { to: string; amount: number }): Promise<void> {
   if (!isIdentityId(options.to)) throw new Error(`'${options.to}' is not an identity id`);
   const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
-  await withLedger(options, async (ledger, sync) => {
+  await withLedger(options, async ({ ledger, sync }) => {
     const send = new BlockAuthor(identity, ledger.position(identity.id)).append(
       { kind: "send", to: options.to, amount: options.amount },
       Date.now(),
@@ -170,7 +169,7 @@ export async function walletTransfer(options: WalletOptions & { to: string; amou
 /** Collects every transfer sent to this identity that it has not received yet (one receive block each). */
 export async function walletReceive(options: WalletOptions): Promise<void> {
   const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
-  await withLedger(options, async (ledger, sync) => {
+  await withLedger(options, async ({ ledger, sync }) => {
     let received = 0;
     let credits = 0;
     for (const head of ledger.heads()) {

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { ChatGeneration, GenerationEvent, ToolDefinition } from "@opengateway/protocol";
+import { describeInferenceEngineContract } from "@opengateway/protocol/test-support/inference-engine-contract";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
 
 const MODEL_PATH =
@@ -229,3 +230,7 @@ describe("LlamaCppEngine on the real test model", () => {
     assert.equal(engine.activeRequests, 0);
   });
 });
+
+describeInferenceEngineContract("LlamaCppEngine on the real test model", () =>
+  LlamaCppEngine.load({ modelPath: MODEL_PATH, threads: 1, parallelRequests: 2, maxQueuedRequests: 1 }),
+);

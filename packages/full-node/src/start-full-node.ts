@@ -1,34 +1,26 @@
-import { mkdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
-import type { LedgerParams, SweepRule } from "@opengateway/ledger";
-import {
-  AutoSweep,
-  ChainWriter,
-  EarningsCollector,
-  Ledger,
-  ledgerParams,
-  registerAccount,
-  validateSweepRule,
-} from "@opengateway/ledger";
-import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
-import type { IceServer, InferenceServedEvent, NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
-import {
-  AdvertPublisher,
-  checkPayer,
-  createLibp2pNode,
-  inferenceService,
-  LedgerSync,
-  nodeInfoService,
-  nodeLedgerSummary,
+import type { AutoSweep, EarningsCollector, Ledger, SweepRule } from "@opengateway/ledger";
+import type {
+  IceServer,
+  InferenceServedEvent,
+  InferenceService,
+  LedgerReplica,
+  NetworkServices,
+  NodeInfoService,
 } from "@opengateway/p2p";
-import type { Identity, InferenceReceipt, InferenceRequest, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
+import { AdvertPublisher, createLibp2pNode, inferenceService, nodeInfoService } from "@opengateway/p2p";
+import type { SqliteLedgerReplicaInit } from "@opengateway/p2p/sqlite-ledger-replica";
+import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
+import type { Identity, Logger, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
 import type { HardwareProfile } from "./hardware-profile.js";
 import { hardwareProfile } from "./hardware-profile.js";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
 import { modelIdFromSpec, resolveModel } from "./model-source.js";
+import type { NodeCredits } from "./node-credits.js";
+import { nodeCredits } from "./node-credits.js";
 import { ThroughputMeter } from "./throughput-meter.js";
 
 export const FULL_NODE_AGENT = "opengateway-full-node/0.1.0";
@@ -59,10 +51,7 @@ export interface StartFullNodeOptions {
   deltaBatchMs?: number;
   advertIntervalMs?: number;
   /** The credit ledger this node replicates and earns into. Absent = no ledger (serves unpaid). */
-  ledger?: {
-    /** SQLite file; absent = in memory. */
-    path?: string;
-    params?: Partial<LedgerParams>;
+  ledger?: SqliteLedgerReplicaInit & {
     /** Machine fingerprint hash for this node's registration (one grant per machine). */
     fingerprintHash: string;
     /**
@@ -71,15 +60,14 @@ export interface StartFullNodeOptions {
      * private network (`--no-payment-checks`).
      */
     requirePayment?: boolean;
-    /** How often the ledger is reconciled with every peer (default 10 min; new peers are reconciled with at once). */
-    syncIntervalMs?: number;
     /** How long after a request expired the node waits for its settlement before claiming it (default 60 s; null: never). */
     claimAfterMs?: number | null;
     /** Automatic transfer of earnings above a threshold to another identity. */
     sweep?: SweepRule;
-    onError?: (error: unknown) => void;
   };
   onServed?: (event: InferenceServedEvent) => void;
+  /** Where background failures (adverts, ledger sync, collection, sweeps, registration) are logged; default: libp2p's logger for the ledger's. */
+  logger?: Logger;
   showDownloadProgress?: boolean;
 }
 
@@ -99,6 +87,14 @@ export interface FullNode {
   addresses(): string[];
   stop(): Promise<void>;
 }
+
+/** The node's own services (the ledger's two only with a ledger). */
+type FullNodeServices = {
+  ledger?: LedgerReplica;
+  credits?: NodeCredits;
+  inference: InferenceService;
+  nodeInfo: NodeInfoService;
+};
 
 export function defaultThreadCount(): number {
   return Math.max(1, availableParallelism() - 1);
@@ -127,9 +123,6 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     const region =
       options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
     const throughput = new ThroughputMeter();
-    let servedReceipts: (receipt: InferenceReceipt, request: InferenceRequest | undefined) => void = () => {};
-    let ledgerSummary: () => NodeLedgerSummary | undefined = () => undefined;
-    let authorizePayer: ((request: InferenceRequest, fromPeer: string) => Promise<() => void>) | undefined;
     const capabilities = (): NodeCapabilities => ({
       v: 1,
       agent: FULL_NODE_AGENT,
@@ -143,7 +136,9 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       queuedRequests: engine.queuedRequests,
       tokensPerSecond: throughput.tokensPerSecond,
     });
-    const libp2p = await createLibp2pNode({
+    const ledger = options.ledger;
+    // The ledger opens while the node starts, before it listens: no request is served unchecked.
+    const libp2p = await createLibp2pNode<FullNodeServices>({
       identity,
       listen: options.listen,
       bootstrap: options.bootstrap,
@@ -151,41 +146,48 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       localNetwork: options.localNetwork,
       iceServers: options.iceServers,
       services: {
-        inference: inferenceService({
-          engine,
-          identity,
-          deltaBatchMs: options.deltaBatchMs,
-          authorize: async (request, fromPeer) => authorizePayer?.(request, fromPeer),
-          onServed: (event) => {
-            if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
-            if (event.receipt) servedReceipts(event.receipt, event.request);
-            options.onServed?.(event);
-          },
+        ...(ledger && {
+          ledger: sqliteLedgerReplica({ ...ledger, logger: options.logger }),
+          credits: nodeCredits({
+            identity,
+            fingerprintHash: ledger.fingerprintHash,
+            claimAfterMs: ledger.claimAfterMs,
+            sweep: ledger.sweep,
+            logger: options.logger,
+          }),
         }),
-        nodeInfo: nodeInfoService({ getInfo: () => ({ ...capabilities(), ledger: ledgerSummary() }) }),
+        // Built after `credits` (services are made in this order), which they read from the components.
+        inference: (components) => {
+          const credits = ledger ? components.credits : undefined;
+          return inferenceService({
+            engine,
+            identity,
+            deltaBatchMs: options.deltaBatchMs,
+            authorize:
+              credits && ledger?.requirePayment !== false
+                ? (request, peer, signal) => credits.authorize(request, peer, signal)
+                : undefined,
+            onServed: (event) => {
+              if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
+              if (event.receipt) credits?.track(event.receipt, event.request);
+              options.onServed?.(event);
+            },
+          })(components);
+        },
+        nodeInfo: (components) => {
+          const credits = ledger ? components.credits : undefined;
+          return nodeInfoService({ getInfo: () => ({ ...capabilities(), ledger: credits?.summary() }) })(components);
+        },
       },
     });
     const adverts = new AdvertPublisher(libp2p, {
       identity,
       getCapabilities: capabilities,
       intervalMs: options.advertIntervalMs,
+      logger: options.logger,
     });
     adverts.start();
-    const creditsStarting = options.ledger ? startCredits(options.ledger, libp2p, identity) : undefined;
-    // Requests that arrive while the ledger opens wait for it rather than being served unchecked.
-    if (creditsStarting && options.ledger?.requirePayment !== false) {
-      authorizePayer = async (request, fromPeer) => (await creditsStarting).authorize(request, fromPeer);
-    }
-    let credits: Awaited<typeof creditsStarting>;
-    try {
-      credits = await creditsStarting;
-    } catch (error) {
-      adverts.stop();
-      await libp2p.stop();
-      throw error;
-    }
-    servedReceipts = (receipt, request) => credits?.earnings.track(receipt, request);
-    if (credits) ledgerSummary = credits.summary;
+    const credits = libp2p.services.credits;
     return {
       identity,
       libp2p,
@@ -195,13 +197,13 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       hardware,
       modelCluster,
       capabilities,
-      ledger: credits?.ledger,
+      ledger: libp2p.services.ledger?.ledger,
       earnings: credits?.earnings,
       sweep: credits?.sweep,
       addresses: () => libp2p.getMultiaddrs().map((address) => address.toString()),
       stop: async () => {
         adverts.stop();
-        await credits?.stop();
+        // The node's credits, then the replica's sync, then its store (see the two services' stop hooks).
         await libp2p.stop();
         await engine.close();
       },
@@ -210,98 +212,4 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     await engine.close();
     throw error;
   }
-}
-
-/**
- * The node's part in the economy: it replicates the ledger (gossip + reconciliation), registers
- * its own account in the background (the proof-of-work takes a minute or two at the network's
- * difficulty, and serving need not wait for it), and collects the settlements of its receipts.
- */
-async function startCredits(
-  options: NonNullable<StartFullNodeOptions["ledger"]>,
-  libp2p: Libp2p<NetworkServices>,
-  identity: Identity,
-) {
-  const params = ledgerParams(options.params ?? {});
-  // A bad rule is refused before anything is opened.
-  if (options.sweep) validateSweepRule(options.sweep, identity.id);
-  if (options.path) await mkdir(dirname(options.path), { recursive: true });
-  const store = options.path ? await SqliteLedgerStore.open(options.path) : undefined;
-  let ledger: Ledger;
-  try {
-    ledger = store ? await Ledger.load(store, { params }) : new Ledger({ params });
-  } catch (error) {
-    await store?.close();
-    throw error;
-  }
-  const sync = new LedgerSync(libp2p, ledger, { intervalMs: options.syncIntervalMs, onError: options.onError });
-  await sync.start();
-  // One writer for the node's chain: earnings, claims and sweeps never sign two blocks at one height.
-  const writer = new ChainWriter(ledger, { publish: (block, publishOptions) => sync.publish(block, publishOptions) });
-  const sweep = options.sweep ? new AutoSweep(writer, identity, options.sweep, { onError: options.onError }) : undefined;
-  const earnings = new EarningsCollector(writer, identity, {
-    claimAfterMs: options.claimAfterMs,
-    onError: options.onError,
-    // Earnings are swept as they come in; the rule's own timer catches anything else.
-    onBlock: (block) => {
-      if (block.kind === "earn" || block.kind === "receive") void sweep?.sweep();
-    },
-  });
-  const controller = new AbortController();
-  // Nothing is signed on the node's chain before it has asked the network where that chain is: a
-  // block published just before a crash may have reached peers but not this node's file, and
-  // signing that height again would be an equivocation (and an open signed twice, too).
-  const firstSync = sync.reconcileWithFirstPeers({ signal: controller.signal }).then(() => {
-    if (controller.signal.aborted) return;
-    earnings.start();
-    sweep?.start();
-  });
-  const registration = ledger.account(identity.id).opened
-    ? firstSync
-    : registerAccount(
-        identity,
-        { fingerprintHash: options.fingerprintHash, difficultyBits: params.registrationDifficultyBits },
-        { signal: controller.signal },
-      )
-        .then(async (open) => {
-          await firstSync;
-          controller.signal.throwIfAborted();
-          await writer.append(
-            identity,
-            (current) =>
-              current.account(identity.id).opened
-                ? null
-                : { kind: "open", fingerprint: open.fingerprint, powNonce: open.powNonce },
-            { signal: controller.signal },
-          );
-          await earnings.collect();
-        })
-        .catch((error: unknown) => {
-          if (!controller.signal.aborted) options.onError?.(error);
-        });
-  const summary = (): NodeLedgerSummary =>
-    nodeLedgerSummary(ledger, identity.id, {
-      earned: earnings.collected,
-      claimed: earnings.claimed,
-      swept: sweep?.swept ?? 0,
-    });
-  const authorize = (request: InferenceRequest, fromPeer: string): Promise<() => void> =>
-    checkPayer(ledger, sync, request, fromPeer);
-  return {
-    ledger,
-    earnings,
-    sweep,
-    authorize,
-    summary,
-    stop: async () => {
-      controller.abort();
-      await registration;
-      // The collector first: its last pass may still start a sweep.
-      await earnings.stop();
-      await sweep?.stop();
-      await sync.stop();
-      await ledger.save();
-      await store?.close();
-    },
-  };
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { AddResult, LedgerBlock } from "@opengateway/ledger";
 import { ChainWriter, Ledger, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
-import { createInferenceReceipt, createInferenceRequest, generateIdentity } from "@opengateway/protocol";
+import { createInferenceReceipt, createInferenceRequest, generateIdentity, silentLogger } from "@opengateway/protocol";
 import { LedgerWallet } from "@opengateway/sdk";
 import { BackgroundSettlements } from "./background-settlements.js";
 
@@ -36,7 +36,9 @@ describe("BackgroundSettlements", () => {
       },
     });
     const errors: unknown[] = [];
-    const settlements = new BackgroundSettlements(new LedgerWallet(writer), { onError: (error) => errors.push(error) });
+    const settlements = new BackgroundSettlements(new LedgerWallet(writer), {
+      logger: { ...silentLogger, warn: (fields) => errors.push(fields.err) },
+    });
     const request = createInferenceRequest(
       {
         kind: "chat",

@@ -1,4 +1,4 @@
-import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+import type { Identity, InferenceReceipt, InferenceRequest, Logger } from "@opengateway/protocol";
 import type { LedgerWallet, PaymentHooks } from "@opengateway/sdk";
 
 /**
@@ -10,15 +10,15 @@ import type { LedgerWallet, PaymentHooks } from "@opengateway/sdk";
  */
 export class BackgroundSettlements implements PaymentHooks {
   readonly #wallet: LedgerWallet;
-  readonly #onError: (error: unknown) => void;
+  readonly #logger: Logger;
   /** Request id → its settlements still being written, one after another. */
   readonly #byRequest = new Map<string, Promise<void>>();
   /** Payer → its settlements still being written. */
   readonly #byPayer = new Map<string, Set<Promise<void>>>();
 
-  constructor(wallet: LedgerWallet, options: { onError: (error: unknown) => void }) {
+  constructor(wallet: LedgerWallet, options: { logger: Logger }) {
     this.#wallet = wallet;
-    this.#onError = options.onError;
+    this.#logger = options.logger;
   }
 
   reserve(payer: Identity, requestId: string, maxCredits: number, expiresAt: number): void {
@@ -28,7 +28,9 @@ export class BackgroundSettlements implements PaymentHooks {
   settle(payer: Identity, receipt: InferenceReceipt, request: InferenceRequest): Promise<void> {
     const previous = this.#byRequest.get(receipt.requestId) ?? Promise.resolve();
     // A failed settlement is logged; the provider can still claim with its receipt (and the wallet settles that claim).
-    const written = previous.then(() => this.#wallet.settle(payer, receipt, request)).catch(this.#onError);
+    const written = previous
+      .then(() => this.#wallet.settle(payer, receipt, request))
+      .catch((error: unknown) => this.#logger.warn({ err: error, requestId: receipt.requestId }, "settlement failed"));
     this.#byRequest.set(receipt.requestId, written);
     const forPayer = this.#byPayer.get(payer.id) ?? new Set();
     forPayer.add(written);

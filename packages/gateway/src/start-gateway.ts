@@ -1,17 +1,16 @@
-import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { dirname } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { ContributePageOptions } from "@opengateway/browser-node/server";
-import type { LedgerParams } from "@opengateway/ledger";
-import { ChainWriter, Ledger, ledgerParams, machineFingerprintHash } from "@opengateway/ledger";
+import type { Ledger } from "@opengateway/ledger";
+import { machineFingerprintHash } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
-import { SqliteLedgerStore } from "@opengateway/ledger/sqlite";
 import type { NetworkServices } from "@opengateway/p2p";
-import { createLibp2pNode, LedgerSync } from "@opengateway/p2p";
+import { createLibp2pNode } from "@opengateway/p2p";
+import type { SqliteLedgerReplicaInit } from "@opengateway/p2p/sqlite-ledger-replica";
+import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
 import type { Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
 import { InferenceRouter, LedgerWallet, NetworkWatcher, ProviderTable } from "@opengateway/sdk";
@@ -48,17 +47,12 @@ export interface StartGatewayOptions {
   ledger?: GatewayLedgerOptions;
 }
 
-export interface GatewayLedgerOptions {
-  /** SQLite file that keeps the ledger across restarts; absent = in memory. */
-  path?: string;
-  params?: Partial<LedgerParams>;
+export interface GatewayLedgerOptions extends SqliteLedgerReplicaInit {
   /**
    * Register every API key's account on start (proof-of-work, then the grant). Devnet/local only:
    * each account is fingerprinted with this machine *and* the account, so one machine gets several grants.
    */
   registerAccounts?: boolean;
-  /** How often the ledger is reconciled with every peer (default 10 min; new peers are reconciled with at once). */
-  syncIntervalMs?: number;
 }
 
 export interface Gateway {
@@ -74,31 +68,40 @@ export interface Gateway {
 export async function startGateway(options: StartGatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? pino({ name: "gateway" });
   const identity = options.identity ?? generateIdentity();
+  const ledger = options.ledger;
   const libp2p = await createLibp2pNode({
     identity,
     listen: options.listen ?? [],
     bootstrap: options.bootstrap,
     localNetwork: options.localNetwork,
     dhtMode: "client",
+    services: {
+      ...(ledger && {
+        ledger: sqliteLedgerReplica({ ...ledger, logger }),
+      }),
+    },
   });
   const table = new ProviderTable();
-  const watcher = new NetworkWatcher(libp2p, table, {
-    onError: (peerId, error) => logger.debug({ peerId, err: error }, "node-info query failed"),
-  });
+  const watcher = new NetworkWatcher(libp2p, table, { logger });
   watcher.start();
   const accounts = new ApiKeyAccounts({
     keys: options.apiKeys,
     accountSecret: options.accountSecret ?? globalThis.crypto.getRandomValues(new Uint8Array(32)),
   });
-  // Dialled first: the ledger's first reconciliation (below) waits for a peer that keeps one.
+  // Dialled at once: the ledger's first reconciliation waits for a peer that keeps one.
   for (const peer of options.peers ?? []) {
     libp2p.dial(multiaddr(peer)).catch((error: unknown) => logger.warn({ peer, err: error }, "could not dial peer"));
   }
-  const wallet = options.ledger ? await openWallet(options.ledger, accounts, libp2p, logger) : undefined;
+  const replica = libp2p.services.ledger;
+  const wallet = replica ? new LedgerWallet(replica.writer) : undefined;
+  // Claims against the API keys' accounts are settled (work received) or disputed (not), never left as a lock-out.
+  const byId = new Map(accounts.identities().map((identity) => [identity.id, identity]));
+  const stopAnswering = wallet?.answerClaims((account) => byId.get(account), {
+    onError: (error) => logger.warn({ err: error }, "answering a claim failed"),
+  });
+  if (wallet && ledger?.registerAccounts) await registerAccounts(wallet, accounts, logger);
   const receipts = new ReceiptLog();
-  const settlements = wallet
-    ? new BackgroundSettlements(wallet.wallet, { onError: (error) => logger.warn({ err: error }, "settlement failed") })
-    : undefined;
+  const settlements = wallet ? new BackgroundSettlements(wallet, { logger }) : undefined;
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
@@ -107,7 +110,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     onPaymentError: (error) => logger.warn({ err: error }, "settlement failed"),
   });
   const walletView = (payer: Identity) => ({
-    ...(wallet?.wallet.view(payer.id) ?? {
+    ...(wallet?.view(payer.id) ?? {
       identity: payer.id,
       registered: false,
       balance: 0,
@@ -151,67 +154,33 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     table,
     waitForProviders: (waitOptions) => watcher.waitForProviders(waitOptions),
     stop: async () => {
+      stopAnswering?.();
       watcher.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
       await settlements?.drain();
-      await wallet?.close();
+      // The ledger replica stops with the node: its sync, then its store.
       await libp2p.stop();
     },
   };
 }
 
-async function openWallet(
-  options: GatewayLedgerOptions,
-  accounts: ApiKeyAccounts,
-  libp2p: Libp2p<NetworkServices>,
-  logger: Logger,
-) {
-  const params = ledgerParams(options.params ?? {});
-  if (options.path) await mkdir(dirname(options.path), { recursive: true });
-  const store = options.path ? await SqliteLedgerStore.open(options.path) : undefined;
-  const ledger = store ? await Ledger.load(store, { params }) : new Ledger({ params });
-  // Blocks gossip to the network and reconcile with every peer that keeps a ledger.
-  const sync = new LedgerSync(libp2p, ledger, {
-    intervalMs: options.syncIntervalMs,
-    onError: (error) => logger.debug({ err: error }, "ledger sync"),
-  });
-  await sync.start();
-  // The API keys' chains continue where the network has them: a gateway whose ledger file was lost
-  // must not sign an open or a settle at a height it signed before (an equivocation).
-  const firstSync = sync.reconcileWithFirstPeers();
-  const wallet = new LedgerWallet(new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) }), {
-    ready: firstSync,
-  });
-  // Claims against the API keys' accounts are settled (work received) or disputed (not), never left as a lock-out.
-  const byId = new Map(accounts.identities().map((identity) => [identity.id, identity]));
-  const stopAnswering = wallet.answerClaims((account) => byId.get(account), {
-    onError: (error) => logger.warn({ err: error }, "answering a claim failed"),
-  });
-  if (options.registerAccounts) {
-    const machine = await nodeMachineFingerprintHash();
-    for (const identity of accounts.identities()) {
-      const started = Date.now();
-      await wallet.ensureRegistered(identity, {
-        fingerprintHash: machineFingerprintHash({ machine, account: identity.id }),
-        difficultyBits: params.registrationDifficultyBits,
-      });
-      logger.info({ account: identity.id, ms: Date.now() - started, ...wallet.view(identity.id) }, "account registered");
-    }
+/**
+ * Registers every API key's account (devnet/local: proof-of-work, then the grant), one after the
+ * other; the wallet signs nothing before the ledger's first reconciliation.
+ */
+async function registerAccounts(wallet: LedgerWallet, accounts: ApiKeyAccounts, logger: Logger): Promise<void> {
+  const machine = await nodeMachineFingerprintHash();
+  for (const identity of accounts.identities()) {
+    const started = Date.now();
+    await wallet.ensureRegistered(identity, {
+      fingerprintHash: machineFingerprintHash({ machine, account: identity.id }),
+      difficultyBits: wallet.ledger.params.registrationDifficultyBits,
+    });
+    logger.info({ account: identity.id, ms: Date.now() - started, ...wallet.view(identity.id) }, "account registered");
   }
-  return {
-    wallet,
-    ledger,
-    close: async () => {
-      stopAnswering();
-      await sync.stop();
-      await firstSync;
-      await ledger.save();
-      await store?.close();
-    },
-  };
 }
 
 /** The latest receipts per account, with the id the client saw, for the wallet endpoint. */

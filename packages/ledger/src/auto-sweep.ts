@@ -1,5 +1,5 @@
-import type { Identity } from "@opengateway/protocol";
-import { errorClass, isIdentityId } from "@opengateway/protocol";
+import type { Identity, Logger } from "@opengateway/protocol";
+import { errorClass, isIdentityId, silentLogger } from "@opengateway/protocol";
 import type { ChainWriter } from "./chain-writer.js";
 import { DEFAULT_SWEEP_INTERVAL_MS } from "./constants.js";
 import type { LedgerBlock } from "./ledger-block.js";
@@ -16,7 +16,8 @@ export interface SweepRule {
 
 export interface AutoSweepOptions {
   intervalMs?: number;
-  onError?: (error: unknown) => void;
+  /** Where a sweep that could not be written is reported (the rule tries again on its next check). */
+  logger?: Logger;
   /** Every `send` block the rule wrote. */
   onSweep?: (block: Extract<LedgerBlock, { kind: "send" }>) => void;
 }
@@ -52,6 +53,7 @@ export class AutoSweep {
   readonly #writer: ChainWriter;
   readonly #identity: Identity;
   readonly #options: AutoSweepOptions;
+  readonly #logger: Logger;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running: Promise<void> | undefined;
   #swept = 0;
@@ -62,6 +64,7 @@ export class AutoSweep {
     this.#writer = writer;
     this.#identity = identity;
     this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
   }
 
   /** Credits sent by this rule so far. */
@@ -98,7 +101,8 @@ export class AutoSweep {
         if (!account.opened) return null;
         // Ids carry no checksum: credits sent to an account nobody opened could never be received.
         if (!ledger.account(to).opened) {
-          this.#options.onError?.(new InvalidSweepRuleError(`sweep target ${to} has no account on the ledger yet: not sweeping`));
+          const err = new InvalidSweepRuleError(`sweep target ${to} has no account on the ledger yet: not sweeping`);
+          this.#logger.warn({ err }, "not sweeping");
           return null;
         }
         const amount = Math.min(account.transferable, account.balance - above);
@@ -108,7 +112,7 @@ export class AutoSweep {
       this.#swept += block.amount;
       this.#options.onSweep?.(block);
     } catch (error) {
-      this.#options.onError?.(error);
+      this.#logger.warn({ err: error }, "sweep failed");
     }
   }
 }

@@ -11,6 +11,13 @@ export type LedgerBlockPublisher = (block: LedgerBlock, options?: { signal?: Abo
 export interface ChainWriterOptions {
   /** Default: only `ledger.submit` (nothing leaves this peer). */
   publish?: LedgerBlockPublisher;
+  /**
+   * Nothing is signed before this settles (however it settles): a peer's first reconciliation, so
+   * its chains continue where the network has them. A block published just before a crash may
+   * have reached peers but not this peer's store, and signing that height again would be an
+   * equivocation. Default: at once.
+   */
+  ready?: Promise<unknown>;
   now?: () => number;
 }
 
@@ -24,10 +31,16 @@ export class ChainWriter {
   readonly ledger: Ledger;
   readonly #options: ChainWriterOptions;
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** Resolves once the writer may sign (see `ChainWriterOptions.ready`); never rejects. */
+  readonly ready: Promise<void>;
 
   constructor(ledger: Ledger, options: ChainWriterOptions = {}) {
     this.ledger = ledger;
     this.#options = options;
+    this.ready = Promise.resolve(options.ready).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /**
@@ -42,6 +55,7 @@ export class ChainWriter {
     options: { signal?: AbortSignal } = {},
   ): Promise<LedgerBlock | null> {
     return this.#serialised(identity.id, async () => {
+      await this.ready;
       options.signal?.throwIfAborted();
       const decided = typeof body === "function" ? body(this.ledger) : body;
       if (decided === null) return null;

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import type { Logger } from "@opengateway/protocol";
+import { silentLogger } from "@opengateway/protocol";
 import { AutoSweep, InvalidSweepRuleError } from "./auto-sweep.js";
 import { ChainWriter } from "./chain-writer.js";
 import { EarningsCollector } from "./earnings-collector.js";
@@ -15,7 +17,7 @@ import {
   testParams,
   testReceipt,
   testRequest,
-} from "./ledger-fixtures.test.js";
+} from "./test-support/ledger-fixtures.js";
 
 const MINUTE = 60_000;
 /** Past the 24 h time lock of grants made at T0: transfers are allowed. */
@@ -34,6 +36,11 @@ function setup(openedAt = T0) {
   return { clock, ledger, payer, provider, writer };
 }
 
+/** A logger that keeps the errors it is given, for asserting on. */
+function errorsInto(errors: unknown[]): Logger {
+  return { ...silentLogger, warn: (fields) => errors.push(fields.err), error: (fields) => errors.push(fields.err) };
+}
+
 describe("EarningsCollector", () => {
   it("earns a receipt once the payer settles it, and never twice", async () => {
     const { clock, ledger, payer, provider, writer } = setup();
@@ -44,7 +51,7 @@ describe("EarningsCollector", () => {
       now: () => clock.now,
       scanIntervalMs: 0,
       intervalMs: 3_600_000,
-      onError: (error) => errors.push(error),
+      logger: errorsInto(errors),
     });
     collector.start();
     after(() => collector.stop());
@@ -120,7 +127,7 @@ describe("EarningsCollector", () => {
     const collector = new EarningsCollector(flaky, provider, {
       now: () => clock.now,
       claimAfterMs: 0,
-      onError: (error) => errors.push(error),
+      logger: errorsInto(errors),
     });
     const request = testRequest(payer.identity, { now: clock.now, ttlMs: MINUTE, provider });
     collector.track(testReceipt(request, provider, 1_100, clock.now), request);
@@ -278,12 +285,7 @@ describe("AutoSweep", () => {
     const { clock, ledger, provider, writer } = setup();
     clock.now = UNLOCKED;
     const errors: unknown[] = [];
-    const sweep = new AutoSweep(
-      writer,
-      provider,
-      { to: testIdentity(5).id, above: 0 },
-      { onError: (error) => errors.push(error) },
-    );
+    const sweep = new AutoSweep(writer, provider, { to: testIdentity(5).id, above: 0 }, { logger: errorsInto(errors) });
     await sweep.sweep();
     assert.equal(sweep.swept, 0);
     assert.equal(ledger.account(provider.id).balance, 100_000);

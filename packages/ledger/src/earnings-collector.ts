@@ -1,4 +1,5 @@
-import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+import type { Identity, InferenceReceipt, InferenceRequest, Logger } from "@opengateway/protocol";
+import { silentLogger } from "@opengateway/protocol";
 import type { ChainWriter } from "./chain-writer.js";
 import { DEFAULT_CLAIM_AFTER_MS, DEFAULT_COLLECT_INTERVAL_MS, DEFAULT_UNCOLLECTED_SCAN_INTERVAL_MS } from "./constants.js";
 import type { LedgerBlock } from "./ledger-block.js";
@@ -17,7 +18,8 @@ export interface EarningsCollectorOptions {
   /** How often the whole ledger is scanned for credits addressed to this account (transfers, settlements of forgotten receipts). */
   scanIntervalMs?: number;
   now?: () => number;
-  onError?: (error: unknown) => void;
+  /** Where failed writes are reported (they are tried again on the next pass). */
+  logger?: Logger;
   /** Every block the collector wrote: `earn`, `receive` or `claim`. */
   onBlock?: (block: LedgerBlock) => void;
 }
@@ -41,6 +43,7 @@ export class EarningsCollector {
   readonly #writer: ChainWriter;
   readonly #identity: Identity;
   readonly #options: EarningsCollectorOptions;
+  readonly #logger: Logger;
   readonly #pending = new Map<string, PendingReceipt>();
   /** Credits addressed to this account that arrived since the last pass (send or settle blocks, by hash). */
   readonly #arrived = new Map<string, Extract<LedgerBlock, { kind: "send" | "settle" }>>();
@@ -57,6 +60,7 @@ export class EarningsCollector {
     this.#writer = writer;
     this.#identity = identity;
     this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
   }
 
   /** Receipts not settled (and earned) yet, claimed ones included. */
@@ -181,7 +185,7 @@ export class EarningsCollector {
       // Collected or claimed meanwhile (by an earlier pass, or before a restart): nothing is owed.
       if (error instanceof BlockRejectedError && (error.code === "already_collected" || error.code === "duplicate_claim"))
         return true;
-      this.#options.onError?.(error);
+      this.#logger.warn({ err: error, account: this.#identity.id }, "could not collect earnings");
       return false;
     }
   }

@@ -18,7 +18,7 @@ import {
   testParams,
   testReceipt,
   testRequest,
-} from "./ledger-fixtures.test.js";
+} from "./test-support/ledger-fixtures.js";
 
 // Signatures are not what these properties are about: the native backend keeps thousands of blocks fast.
 useEd25519Backend(createNodeEd25519Backend());

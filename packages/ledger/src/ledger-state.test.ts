@@ -32,6 +32,8 @@ import {
   WrongHeightError,
   WrongSourceError,
 } from "./ledger-errors.js";
+import type { LedgerState } from "./ledger-state.js";
+import { accountSummary, applyBlock, createLedgerState, ledgerTotals, nextPosition } from "./ledger-state.js";
 import {
   badPowNonce,
   conservationHolds,
@@ -45,9 +47,7 @@ import {
   testParams,
   testReceipt,
   testRequest,
-} from "./ledger-fixtures.test.js";
-import type { LedgerState } from "./ledger-state.js";
-import { accountSummary, applyBlock, createLedgerState, ledgerTotals, nextPosition } from "./ledger-state.js";
+} from "./test-support/ledger-fixtures.js";
 
 const NOW = T0 + 30 * DAY;
 

@@ -6,6 +6,8 @@ import { Ledger } from "./ledger.js";
 import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
 import { ledgerBlockHash } from "./ledger-block.js";
 import { DebtOutstandingError, DuplicateReservationError } from "./ledger-errors.js";
+import type { AccountHead } from "./ledger-state.js";
+import { accountHeadLeaf, accountHeadsRoot, merkleTreeHash } from "./merkle-root.js";
 import {
   conservationHolds,
   DAY,
@@ -17,9 +19,7 @@ import {
   testParams,
   testReceipt,
   testRequest,
-} from "./ledger-fixtures.test.js";
-import type { AccountHead } from "./ledger-state.js";
-import { accountHeadLeaf, accountHeadsRoot, merkleTreeHash } from "./merkle-root.js";
+} from "./test-support/ledger-fixtures.js";
 
 const NOW = T0 + 30 * DAY;
 const params = testParams();

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { describeLedgerStoreContract } from "./ledger-store-contract.test.js";
 import { SqliteLedgerStore } from "./sqlite-ledger-store.js";
+import { describeLedgerStoreContract } from "./test-support/ledger-store-contract.js";
 
 const directory = mkdtempSync(join(tmpdir(), "ledger-sqlite-"));
 after(() => rmSync(directory, { recursive: true, force: true }));

@@ -1,3 +1,5 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
 import { canonicalJson } from "@opengateway/protocol";
 import Database from "better-sqlite3";
 import { ledgerBlockSchema } from "./ledger-block.js";
@@ -59,9 +61,10 @@ export class SqliteLedgerStore implements LedgerStore {
     });
   }
 
-  /** Opens (creating if needed) the database at `path`; ":memory:" gives a private in-memory one. */
+  /** Opens (creating it and its directory if needed) the database at `path`; ":memory:" gives a private in-memory one. */
   static async open(path: string, options: StoreOptions = {}): Promise<SqliteLedgerStore> {
     options.signal?.throwIfAborted();
+    if (path !== ":memory:") await mkdir(dirname(path), { recursive: true });
     const db = new Database(path);
     try {
       db.pragma("journal_mode = WAL");

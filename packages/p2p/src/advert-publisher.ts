@@ -1,6 +1,6 @@
 import type { Libp2p } from "@libp2p/interface";
-import type { Identity, NodeCapabilities } from "@opengateway/protocol";
-import { createCapabilityAdvert, utf8Encode } from "@opengateway/protocol";
+import type { Identity, Logger, NodeCapabilities } from "@opengateway/protocol";
+import { createCapabilityAdvert, silentLogger, utf8Encode } from "@opengateway/protocol";
 import { ADVERT_TOPIC, DEFAULT_ADVERT_INTERVAL_MS, DEFAULT_ADVERT_TTL_MS } from "./constants.js";
 import type { NetworkServices } from "./create-libp2p-node.js";
 
@@ -10,7 +10,8 @@ export interface AdvertPublisherOptions {
   getCapabilities: () => NodeCapabilities;
   intervalMs?: number;
   ttlMs?: number;
-  onError?: (error: unknown) => void;
+  /** Where a failed publication is logged (the next one follows on the interval). */
+  logger?: Logger;
 }
 
 /**
@@ -62,7 +63,7 @@ export class AdvertPublisher {
       );
       await this.#node.services.pubsub.publish(ADVERT_TOPIC, utf8Encode(JSON.stringify(advert)));
     } catch (error) {
-      this.#options.onError?.(error);
+      (this.#options.logger ?? silentLogger).debug({ err: error }, "advert not published");
     }
   }
 }

@@ -44,8 +44,15 @@ export interface CreateLibp2pNodeOptions<T extends ServiceMap> {
   localNetwork?: boolean;
   /** Answer DHT queries for others (servers), or only ask (clients: gateways, SDKs). */
   dhtMode?: "server" | "client";
-  services?: ServiceFactoryMap<T>;
+  /**
+   * More services. Each one's components include the network services (gossipsub as `pubsub`) and
+   * the others given here, optional ones typed as present: a factory that reads one checks it was given.
+   */
+  services?: { [K in keyof T]: (components: Libp2pComponents & NetworkServices & Required<T>) => T[K] };
 }
+
+/** What libp2p hands a service factory. */
+type Libp2pComponents = Parameters<ServiceFactoryMap[string]>[0];
 
 /** The services every OpenGateway node runs. */
 export type NetworkServices = {

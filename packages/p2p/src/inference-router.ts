@@ -164,6 +164,7 @@ export class InferenceRouter {
           exclude: tried,
           region,
           maxPrice,
+          lastError,
           hold: payments && ((credits) => payments.reserve(payer, attemptId, credits, Date.now() + 10 * 60_000)),
         });
         if (payments) reservations.add(attemptId);
@@ -233,7 +234,8 @@ export class InferenceRouter {
           provider.inFlight--;
         }
       }
-      throw lastError ?? new NoProviderError("no provider could serve the request");
+      // A provider that misbehaved explains the outcome (a 502); one that could not be reached does not.
+      throw WireError.isInstance(lastError) ? lastError : new NoProviderError("no provider could serve the request");
     } finally {
       // A consumer that left early got its partial receipts settled before the holds go.
       await Promise.all(settling);
@@ -254,6 +256,7 @@ export class InferenceRouter {
       exclude: ReadonlySet<string>;
       region: string | null;
       maxPrice: number;
+      lastError: unknown;
       hold: ((maxCredits: number) => void) | undefined;
     },
   ): { provider: ProviderEntry; price: number; maxCredits: number } {
@@ -268,6 +271,9 @@ export class InferenceRouter {
       } catch (error) {
         // Only providers the payer could not hold for, or dearer than the cap, were left: say so.
         if (refused !== undefined) throw refused;
+        // None left after one misbehaved: the client is told what went wrong with it (a 502), not
+        // that no provider exists (a 503).
+        if (NoProviderError.isInstance(error) && WireError.isInstance(filter.lastError)) throw filter.lastError;
         if (tooDear && NoProviderError.isInstance(error)) {
           throw new NoProviderError(
             `every provider of '${route.model}' left asks more than this request may cost (${cap} credits)`,

@@ -12,7 +12,7 @@ import {
   verifyRegistrationPow,
 } from "@opengateway/ledger";
 import type { Identity } from "@opengateway/protocol";
-import { generateIdentity, utf8Decode, utf8Encode } from "@opengateway/protocol";
+import { generateIdentity, silentLogger, utf8Decode, utf8Encode } from "@opengateway/protocol";
 import { LEDGER_SYNC_PROTOCOL, LEDGER_TOPIC } from "./constants.js";
 import type { NetworkServices } from "./create-libp2p-node.js";
 import { createLibp2pNode } from "./create-libp2p-node.js";
@@ -76,7 +76,7 @@ async function peer(options: { reconcileOnConnect?: boolean } = {}) {
     intervalMs: 60 * 60 * 1000,
     timeoutMs: 5_000,
     reconcileOnConnect: options.reconcileOnConnect ?? false,
-    onError: (error) => errors.push(error),
+    logger: { ...silentLogger, debug: (fields) => errors.push(fields.err), warn: (fields) => errors.push(fields.err) },
   });
   await sync.start();
   nodes.push(node);

@@ -1,9 +1,26 @@
-import type { Message, TopicValidatorFn } from "@libp2p/gossipsub";
+import type { GossipSub, Message, TopicValidatorFn } from "@libp2p/gossipsub";
 import { TopicValidatorResult } from "@libp2p/gossipsub";
-import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from "@libp2p/interface";
+import type {
+  AbortOptions,
+  Connection,
+  IdentifyResult,
+  PeerId,
+  PeerStore,
+  Stream,
+  StreamHandler,
+  StreamHandlerOptions,
+} from "@libp2p/interface";
 import type { AccountHead, AddResult, Ledger, LedgerBlock } from "@opengateway/ledger";
 import { blockHashSchema } from "@opengateway/ledger";
-import { errorMessage, MalformedFrameError, ProtocolViolationError, utf8Decode, utf8Encode } from "@opengateway/protocol";
+import type { Logger } from "@opengateway/protocol";
+import {
+  errorMessage,
+  MalformedFrameError,
+  ProtocolViolationError,
+  silentLogger,
+  utf8Decode,
+  utf8Encode,
+} from "@opengateway/protocol";
 import { z } from "zod";
 import {
   DEFAULT_FIRST_SYNC_WAIT_MS,
@@ -18,7 +35,6 @@ import {
   LEDGER_SYNC_TIMEOUT_MS,
   LEDGER_TOPIC,
 } from "./constants.js";
-import type { NetworkServices } from "./create-libp2p-node.js";
 import { FrameStream } from "./frame-stream.js";
 
 /*
@@ -55,6 +71,22 @@ const syncFrameSchema = z.discriminatedUnion("type", [
 ]);
 type SyncFrame = z.infer<typeof syncFrameSchema>;
 
+/**
+ * What LedgerSync uses of a libp2p peer. A `Libp2p` node with gossipsub is one; the `ledgerReplica`
+ * service builds one from its components.
+ */
+export interface LedgerSyncNode {
+  readonly peerId: PeerId;
+  readonly services: { readonly pubsub: GossipSub };
+  readonly peerStore: Pick<PeerStore, "get">;
+  handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void>;
+  unhandle(protocol: string): Promise<void>;
+  dialProtocol(peer: PeerId, protocol: string, options?: AbortOptions): Promise<Stream>;
+  getPeers(): PeerId[];
+  addEventListener(type: "peer:identify", listener: (event: CustomEvent<IdentifyResult>) => void): void;
+  removeEventListener(type: "peer:identify", listener: (event: CustomEvent<IdentifyResult>) => void): void;
+}
+
 export interface LedgerSyncOptions {
   /** How often every connected peer that speaks the sync protocol is reconciled with (default 10 min). */
   intervalMs?: number;
@@ -65,8 +97,8 @@ export interface LedgerSyncOptions {
    * two peers only the one with the lower peer id dials, so a new connection costs one exchange.
    */
   reconcileOnConnect?: boolean;
-  /** Failed exchanges, gossip failures and store errors land here; none of them is thrown from a timer. */
-  onError?: (error: unknown) => void;
+  /** Failed exchanges, gossip failures and store errors are logged here; none of them is thrown from a timer. */
+  logger?: Logger;
   /** The clock given to `Ledger.add` (default Date.now). */
   now?: () => number;
 }
@@ -115,12 +147,12 @@ type MutableStats = { -readonly [K in keyof LedgerSyncStats]: LedgerSyncStats[K]
  * `Ledger.save` (a no-op for a ledger without a store).
  */
 export class LedgerSync {
-  readonly #node: Libp2p<NetworkServices>;
+  readonly #node: LedgerSyncNode;
   readonly #ledger: Ledger;
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
   readonly #reconcileOnConnect: boolean;
-  readonly #onError: (error: unknown) => void;
+  readonly #logger: Logger;
   readonly #now: () => number;
   readonly #maxFrameBytes: number;
   readonly #maxGossipBytes: number;
@@ -142,13 +174,13 @@ export class LedgerSync {
   #inbound = 0;
   #started = false;
 
-  constructor(node: Libp2p<NetworkServices>, ledger: Ledger, options: LedgerSyncOptions = {}) {
+  constructor(node: LedgerSyncNode, ledger: Ledger, options: LedgerSyncOptions = {}) {
     this.#node = node;
     this.#ledger = ledger;
     this.#intervalMs = options.intervalMs ?? LEDGER_SYNC_INTERVAL_MS;
     this.#timeoutMs = options.timeoutMs ?? LEDGER_SYNC_TIMEOUT_MS;
     this.#reconcileOnConnect = options.reconcileOnConnect ?? true;
-    this.#onError = options.onError ?? (() => undefined);
+    this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     // A slash block may carry two blocks of the maximum size (see verifyLedgerBlock).
     const largestBlock = 2 * ledger.params.maxBlockBytes + 4096;
@@ -187,8 +219,13 @@ export class LedgerSync {
     const pubsub = this.#node.services.pubsub;
     pubsub.unsubscribe(LEDGER_TOPIC);
     pubsub.topicValidators.delete(LEDGER_TOPIC);
-    await this.#node.unhandle(LEDGER_SYNC_PROTOCOL).catch(this.#onError);
+    await this.#node.unhandle(LEDGER_SYNC_PROTOCOL).catch(this.#logFailure);
   }
+
+  /** Failed exchanges: expected now and then (peers leave, time out), so logged, never thrown. */
+  readonly #logFailure = (error: unknown): void => {
+    this.#logger.debug({ err: error }, "ledger sync");
+  };
 
   stats(): LedgerSyncStats {
     return { ...this.#stats };
@@ -199,7 +236,7 @@ export class LedgerSync {
    * stored (a signed block must survive a restart before anyone sees it, or the wallet could sign
    * another one at the same height), then gossips it. A block the ledger already holds is gossiped
    * again, so this also serves to announce one the caller added itself. Not gossiped when refused
-   * (see the result). A failed gossip goes to `onError`: reconciliation delivers the block later.
+   * (see the result). A failed gossip is logged: reconciliation delivers the block later.
    */
   async publish(block: LedgerBlock, options: { signal?: AbortSignal } = {}): Promise<AddResult> {
     const result = this.#ledger.add(block, { now: this.#now() });
@@ -209,7 +246,7 @@ export class LedgerSync {
         await this.#node.services.pubsub.publish(LEDGER_TOPIC, utf8Encode(JSON.stringify(block)));
         this.#stats.gossipPublished++;
       } catch (error) {
-        this.#onError(error);
+        this.#logger.debug({ err: error }, "ledger gossip failed");
       }
     }
     return result;
@@ -225,7 +262,7 @@ export class LedgerSync {
     return promise;
   }
 
-  /** Reconciles with every connected peer that speaks the sync protocol; failures go to `onError`. */
+  /** Reconciles with every connected peer that speaks the sync protocol; failures are logged. */
   async reconcileAll(options: { signal?: AbortSignal } = {}): Promise<ReconcileResult[]> {
     const peers = await this.#syncPeers();
     const results: ReconcileResult[] = [];
@@ -235,7 +272,7 @@ export class LedgerSync {
         try {
           results.push(await this.reconcile(peer, options));
         } catch (error) {
-          this.#onError(error);
+          this.#logFailure(error);
         }
       }
     };
@@ -266,7 +303,7 @@ export class LedgerSync {
     try {
       await this.reconcileAll();
     } catch (error) {
-      this.#onError(error);
+      this.#logFailure(error);
     } finally {
       this.#sweeping = false;
     }
@@ -288,7 +325,7 @@ export class LedgerSync {
     const peer = event.detail.peerId;
     if (!event.detail.protocols.includes(LEDGER_SYNC_PROTOCOL)) return;
     if (this.#node.peerId.toString() > peer.toString()) return;
-    this.reconcile(peer).catch(this.#onError);
+    this.reconcile(peer).catch(this.#logFailure);
   };
 
   // ---- gossip ----
@@ -326,13 +363,15 @@ export class LedgerSync {
           return TopicValidatorResult.Reject;
       }
     } catch (error) {
-      this.#onError(error);
+      this.#logFailure(error);
       return TopicValidatorResult.Ignore;
     }
   };
 
   #persist(): void {
-    if (this.#ledger.unsavedCount > 0) this.#ledger.save().catch(this.#onError);
+    if (this.#ledger.unsavedCount > 0) {
+      this.#ledger.save().catch((error: unknown) => this.#logger.warn({ err: error }, "could not save the ledger"));
+    }
   }
 
   // ---- reconciliation ----
@@ -389,7 +428,7 @@ export class LedgerSync {
     } catch (error) {
       channel.abort(error);
       this.#finish({ peer, role: "responder", started, inSync: false, counts, channel, error });
-      this.#onError(error);
+      this.#logFailure(error);
     } finally {
       this.#inbound--;
     }

@@ -1,7 +1,14 @@
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import { capabilityAdvertSchema, INFERENCE_PROTOCOL, utf8Decode, verifyCapabilityAdvert } from "@opengateway/protocol";
+import type { Logger } from "@opengateway/protocol";
+import {
+  capabilityAdvertSchema,
+  INFERENCE_PROTOCOL,
+  silentLogger,
+  utf8Decode,
+  verifyCapabilityAdvert,
+} from "@opengateway/protocol";
 import { ADVERT_TOPIC, DEFAULT_ADVERT_TTL_MS } from "./constants.js";
 import type { NetworkServices } from "./create-libp2p-node.js";
 import { fetchNodeInfo } from "./node-info.js";
@@ -12,7 +19,8 @@ export interface NetworkWatcherOptions {
   refreshIntervalMs?: number;
   /** Providers this watcher keeps a direct connection to (so routing needs no dial and survives the bootstrap node). */
   maxDirectProviders?: number;
-  onError?: (peerId: string, error: unknown) => void;
+  /** Where unreadable adverts and failed dials and node-info queries are logged (the peer is tried again later). */
+  logger?: Logger;
 }
 
 const MAX_ADVERT_BYTES = 64 * 1024;
@@ -26,6 +34,7 @@ export class NetworkWatcher {
   readonly #node: Libp2p<NetworkServices>;
   readonly #table: ProviderTable;
   readonly #options: NetworkWatcherOptions;
+  readonly #logger: Logger;
   readonly #controller = new AbortController();
   #timer: ReturnType<typeof setInterval> | undefined;
 
@@ -33,6 +42,7 @@ export class NetworkWatcher {
     this.#node = node;
     this.#table = table;
     this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
   }
 
   start(): void {
@@ -75,7 +85,7 @@ export class NetworkWatcher {
       this.#table.upsert(advert.peer, advert.capabilities, { expiresAt: advert.expiresAt, addresses: advert.addresses });
       if (!known) void this.#connect(advert.peer, advert.addresses);
     } catch (error) {
-      this.#options.onError?.("advert", error);
+      this.#logger.debug({ err: error }, "advert rejected");
     }
   };
 
@@ -98,7 +108,7 @@ export class NetworkWatcher {
         await this.#node.dial(peerId, { signal: AbortSignal.any([this.#controller.signal, AbortSignal.timeout(10_000)]) });
       }
     } catch (error) {
-      if (!this.#controller.signal.aborted) this.#options.onError?.(peer, error);
+      if (!this.#controller.signal.aborted) this.#logger.debug({ peerId: peer, err: error }, "could not dial provider");
     }
   }
 
@@ -108,7 +118,9 @@ export class NetworkWatcher {
       const info = await fetchNodeInfo(this.#node, peerId, { signal });
       this.#table.upsert(peerId.toString(), info, { expiresAt: Date.now() + DEFAULT_ADVERT_TTL_MS });
     } catch (error) {
-      if (!this.#controller.signal.aborted) this.#options.onError?.(peerId.toString(), error);
+      if (!this.#controller.signal.aborted) {
+        this.#logger.debug({ peerId: peerId.toString(), err: error }, "node-info query failed");
+      }
     }
   }
 

@@ -19,11 +19,11 @@ export async function checkPayer(
   sync: Pick<LedgerSync, "reconcile">,
   request: InferenceRequest,
   fromPeer: string,
+  options: { signal?: AbortSignal } = {},
 ): Promise<() => void> {
   if (!ledger.account(request.payer).opened) {
-    await sync
-      .reconcile(peerIdFromString(fromPeer), { signal: AbortSignal.timeout(UNKNOWN_PAYER_SYNC_MS) })
-      .catch(() => undefined);
+    const signals = [AbortSignal.timeout(UNKNOWN_PAYER_SYNC_MS), ...(options.signal ? [options.signal] : [])];
+    await sync.reconcile(peerIdFromString(fromPeer), { signal: AbortSignal.any(signals) }).catch(() => undefined);
   }
   if (!ledger.account(request.payer).opened) {
     throw new InsufficientCreditsError(`payer ${request.payer} is not registered on the ledger`);

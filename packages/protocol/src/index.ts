@@ -12,6 +12,7 @@ export * from "./inference-engine.js";
 export * from "./inference-receipt.js";
 export * from "./inference-request.js";
 export * from "./json-value.js";
+export * from "./logger.js";
 export * from "./model-cluster.js";
 export * from "./pricing.js";
 export * from "./region.js";

@@ -1,9 +1,8 @@
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { LedgerParams } from "@opengateway/ledger";
-import { ChainWriter, Ledger, ledgerParams } from "@opengateway/ledger";
 import type { NetworkServices } from "@opengateway/p2p";
-import { createLibp2pNode, InferenceRouter, LedgerSync, NetworkWatcher, ProviderTable } from "@opengateway/p2p";
+import { createLibp2pNode, InferenceRouter, ledgerReplica, NetworkWatcher, ProviderTable } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
 import type { ClientOptions } from "openai";
@@ -69,33 +68,44 @@ const MAX_HISTORY = 1000;
  */
 export async function createClient(options: CreateClientOptions = {}): Promise<OpenGatewayClient> {
   const identity = options.identity ?? (options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity());
+  // The client's copy of the ledger starts empty each time (in memory).
   const libp2p = await createLibp2pNode({
     identity,
     listen: [],
     bootstrap: options.bootstrap,
     localNetwork: options.localNetwork,
     dhtMode: "client",
+    services: { ...(options.ledger && { ledger: ledgerReplica({ params: options.ledger.params }) }) },
   });
   const table = new ProviderTable();
   const watcher = new NetworkWatcher(libp2p, table);
   watcher.start();
   for (const peer of options.peers ?? []) libp2p.dial(multiaddr(peer)).catch(() => {});
   const receipts: InferenceReceipt[] = [];
-  let credits: Awaited<ReturnType<typeof openLedger>> | undefined;
+  const replica = libp2p.services.ledger;
+  const payments = replica ? new LedgerWallet(replica.writer) : undefined;
+  // Claims against this identity are settled (work received) or disputed (not) as they arrive.
+  const stopAnswering = payments?.answerClaims((account) => (account === identity.id ? identity : undefined));
   try {
-    credits = options.ledger ? await openLedger(libp2p, identity, options.ledger) : undefined;
+    // The writer signs nothing before the replica's first reconciliation: a known identity's open
+    // (or next settle) would otherwise be signed at a height the network has, and frozen as an equivocation.
+    if (payments && options.ledger) {
+      await payments.ensureRegistered(identity, {
+        fingerprintHash: options.ledger.fingerprintHash,
+        difficultyBits: payments.ledger.params.registrationDifficultyBits,
+      });
+    }
     if ((options.waitForProvidersMs ?? 10_000) > 0)
       await watcher.waitForProviders({ timeoutMs: options.waitForProvidersMs ?? 10_000 });
   } catch (error) {
     // Nothing started here may outlive a failed construction.
     watcher.stop();
-    await credits?.sync.stop();
     await libp2p.stop();
     throw error;
   }
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
-    payments: credits?.wallet,
+    payments,
     maxPricePerToken: options.maxPricePerToken,
   });
   const fetch = createP2PFetch({
@@ -110,44 +120,15 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
   const wallet: Wallet = {
     identity: identity.id,
     history: () => [...receipts],
-    balance: () => credits?.wallet.view(identity.id) ?? null,
+    balance: () => payments?.view(identity.id) ?? null,
   };
   return Object.assign(client, {
     wallet,
     libp2p,
     close: async () => {
+      stopAnswering?.();
       watcher.stop();
-      credits?.stopAnswering();
-      await credits?.sync.stop();
       await libp2p.stop();
     },
   });
-}
-
-async function openLedger(
-  libp2p: Libp2p<NetworkServices>,
-  identity: Identity,
-  options: NonNullable<CreateClientOptions["ledger"]>,
-) {
-  const params = ledgerParams(options.params ?? {});
-  const ledger = new Ledger({ params });
-  const sync = new LedgerSync(libp2p, ledger);
-  await sync.start();
-  const wallet = new LedgerWallet(new ChainWriter(ledger, { publish: (block, options) => sync.publish(block, options) }));
-  // Claims against this identity are settled (work received) or disputed (not) as they arrive.
-  const stopAnswering = wallet.answerClaims((account) => (account === identity.id ? identity : undefined));
-  // This copy starts empty: learn the identity's chain first, or a known identity would sign its
-  // open (or its next settle) at a height the network already has, and be frozen as an equivocator.
-  try {
-    await sync.reconcileWithFirstPeers();
-    await wallet.ensureRegistered(identity, {
-      fingerprintHash: options.fingerprintHash,
-      difficultyBits: params.registrationDifficultyBits,
-    });
-  } catch (error) {
-    stopAnswering();
-    await sync.stop();
-    throw error;
-  }
-  return { sync, wallet, stopAnswering };
 }

@@ -27,18 +27,16 @@ const MAX_REMEMBERED_RECEIPTS = 10_000;
 export class LedgerWallet implements PaymentHooks {
   readonly ledger: Ledger;
   readonly #writer: ChainWriter;
-  readonly #ready: Promise<unknown>;
   /** Receipts this wallet checked and would pay, by settlement key: what a claim is answered from. */
   readonly #payable = new Map<string, InferenceReceipt>();
 
   /**
-   * `writer` is the peer's one writer for the chains it owns (see `ChainWriter`); nothing is signed
-   * before `ready` settles (a first reconciliation, so chains continue where the network has them).
+   * `writer` is the peer's one writer for the chains it owns (a `LedgerReplica`'s): it signs nothing
+   * before the replica's first reconciliation, so chains continue where the network has them.
    */
-  constructor(writer: ChainWriter, options: { ready?: Promise<unknown> } = {}) {
+  constructor(writer: ChainWriter) {
     this.ledger = writer.ledger;
     this.#writer = writer;
-    this.#ready = (options.ready ?? Promise.resolve()).catch(() => undefined);
   }
 
   /** Registers the identity (proof-of-work, then an open block with the grant) unless it already is. */
@@ -47,7 +45,8 @@ export class LedgerWallet implements PaymentHooks {
     params: { fingerprintHash: string; difficultyBits: number },
     options: { signal?: AbortSignal } = {},
   ): Promise<void> {
-    await this.#ready;
+    // After the first reconciliation: the network may know the identity is registered, sparing the work.
+    await this.#writer.ready;
     if (this.ledger.account(identity.id).opened) return;
     // The work happens outside the writer's turn; the open is signed inside it, if still needed.
     const open = await registerAccount(identity, params, options);
@@ -71,7 +70,6 @@ export class LedgerWallet implements PaymentHooks {
   async settle(payer: Identity, receipt: InferenceReceipt, request?: InferenceRequest): Promise<void> {
     if (request !== undefined) verifyInferenceReceipt(receipt, request, request.provider);
     this.#remember(receipt);
-    await this.#ready;
     await this.#writer.append(payer, { kind: "settle", receipt });
   }
 
@@ -99,7 +97,6 @@ export class LedgerWallet implements PaymentHooks {
     const key = settlementKey(receipt.payer, receipt.requestId, receipt.provider);
     if (this.ledger.settlement(receipt.payer, receipt.requestId, receipt.provider) !== undefined) return;
     const known = this.#payable.get(key);
-    await this.#ready;
     try {
       if (known !== undefined && known.sig === receipt.sig) await this.#writer.append(payer, { kind: "settle", receipt });
       else await this.#writer.append(payer, { kind: "dispute", claim: ledgerBlockHash(claim) });

@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { GenerationEvent, InferenceEngine } from "@opengateway/protocol";
 import { OverloadedError } from "@opengateway/protocol";
+import { describeInferenceEngineContract } from "@opengateway/protocol/test-support/inference-engine-contract";
+import { engineWithFake } from "../test-support/fake-mlc-engine.js";
 import { ThrottledEngine } from "./throttled-engine.js";
+
+describeInferenceEngineContract(
+  "ThrottledEngine (WebLlmEngine over FakeMlcEngine)",
+  () => new ThrottledEngine(engineWithFake().engine, { maxConcurrentRequests: 2 }),
+);
 
 /** A stand-in engine that emits a few one-token texts, slowly enough to overlap requests. */
 function slowEngine(): InferenceEngine {

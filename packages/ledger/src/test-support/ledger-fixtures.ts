@@ -1,13 +1,13 @@
-// Shared builders for the ledger tests (this file holds no tests of its own).
+// Shared builders for the ledger tests.
 import type { ChatBody, Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { createInferenceReceipt, createInferenceRequest, identityFromSeed } from "@opengateway/protocol";
-import { BlockAuthor } from "./block-author.js";
-import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
-import type { LedgerParams } from "./ledger-params.js";
-import { ledgerParams } from "./ledger-params.js";
-import type { ChainPosition } from "./ledger-state.js";
-import { machineFingerprintHash } from "./machine-fingerprint.js";
-import { verifyRegistrationPow } from "./registration-pow.js";
+import { BlockAuthor } from "../block-author.js";
+import type { EvidenceBlock, LedgerBlock } from "../ledger-block.js";
+import type { LedgerParams } from "../ledger-params.js";
+import { ledgerParams } from "../ledger-params.js";
+import type { ChainPosition } from "../ledger-state.js";
+import { machineFingerprintHash } from "../machine-fingerprint.js";
+import { verifyRegistrationPow } from "../registration-pow.js";
 
 export const T0 = 1_700_000_000_000;
 export const HOUR = 3_600_000;

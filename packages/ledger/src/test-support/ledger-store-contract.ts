@@ -1,10 +1,11 @@
 // The contract every LedgerStore adapter must meet; sqlite-ledger-store.test.ts and
-// indexeddb-ledger-store.test.ts run it against their adapter (this file holds no tests itself).
+// indexeddb-ledger-store.test.ts run it against their adapter.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Ledger } from "./ledger.js";
-import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
-import { ledgerBlockHash } from "./ledger-block.js";
+import { Ledger } from "../ledger.js";
+import type { EvidenceBlock, LedgerBlock } from "../ledger-block.js";
+import { ledgerBlockHash } from "../ledger-block.js";
+import type { AccountSnapshot, LedgerStore, StoredBlock } from "../ledger-store.js";
 import {
   DAY,
   HOUR,
@@ -15,8 +16,7 @@ import {
   testParams,
   testReceipt,
   testRequest,
-} from "./ledger-fixtures.test.js";
-import type { AccountSnapshot, LedgerStore, StoredBlock } from "./ledger-store.js";
+} from "./ledger-fixtures.js";
 
 /** Opens the named store; opening the same name again must reach the same data. */
 export type StoreFactory = (name: string) => Promise<LedgerStore>;

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const BIN = fileURLToPath(new URL("./bin.js", import.meta.url));
+const README = fileURLToPath(new URL("../../../README.md", import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The `opengateway` command as a user runs it: its own process, its own environment. */
+function opengateway(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The `--flags` the README lists in the paragraph that starts with `opener`, up to the next command's. */
+function documentedFlags(opener: string, next: string): string[] {
+  const readme = readFileSync(README, "utf8");
+  const start = readme.indexOf(opener);
+  assert.ok(start >= 0, `README has no '${opener}'`);
+  const paragraph = readme.slice(start, readme.indexOf(next, start + opener.length));
+  return [...new Set(paragraph.match(/`(--[a-z][a-z-]*)/g)?.map((flag) => flag.slice(1)))];
+}
+
+describe("the opengateway command", () => {
+  let home: string;
+  before(() => {
+    home = mkdtempSync(join(tmpdir(), "opengateway-cli-"));
+  });
+  after(() => rmSync(home, { recursive: true, force: true }));
+
+  it("prints its commands with --help, and its version", async () => {
+    const help = await opengateway(["--help"]);
+    assert.equal(help.code, 0);
+    for (const command of ["node", "gateway", "relay", "wallet", "devnet", "start"])
+      assert.match(help.stdout, new RegExp(`^\\s+${command}\\b`, "m"), `--help lists '${command}'`);
+    const version = await opengateway(["--version"]);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it("offers every flag the README documents for node start and gateway start", async () => {
+    const nodeFlags = documentedFlags("`opengateway node start` options:", "`opengateway gateway start`");
+    const gatewayFlags = documentedFlags("`opengateway gateway start`:", "`opengateway relay start`");
+    assert.ok(nodeFlags.length > 10 && gatewayFlags.length > 8, "the README's flag lists were found");
+    const nodeHelp = await opengateway(["node", "start", "--help"]);
+    const gatewayHelp = await opengateway(["gateway", "start", "--help"]);
+    assert.equal(nodeHelp.code, 0);
+    assert.equal(gatewayHelp.code, 0);
+    for (const flag of nodeFlags) assert.ok(nodeHelp.stdout.includes(flag), `node start --help lacks ${flag}`);
+    for (const flag of gatewayFlags) assert.ok(gatewayHelp.stdout.includes(flag), `gateway start --help lacks ${flag}`);
+  });
+
+  it("refuses bad input with a clear message and a non-zero exit, before starting anything", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["gateway", "start", "--bogus"], /unknown option '--bogus'/],
+      [["node", "start", "--model", "m.gguf", "--parallel", "many"], /--parallel must be an integer/],
+      [["node", "start", "--model", "m.gguf", "--region", "atlantis"], /--region.*atlantis.*choices/s],
+      [["node", "start"], /required option '--model/],
+      [["frobnicate"], /unknown command 'frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await opengateway(args, { OPENGATEWAY_HOME: home });
+      assert.notEqual(run.code, 0, `${args.join(" ")} exited 0`);
+      assert.match(run.stderr, message, `${args.join(" ")}: ${run.stderr}`);
+    }
+  });
+
+  it("creates a wallet in its home, shows it, refuses a wrong passphrase, and moves it by export and import", async () => {
+    const env = { OPENGATEWAY_HOME: home, OPENGATEWAY_PASSPHRASE: "cli test passphrase" };
+    const created = await opengateway(["wallet", "create", "--json"], env);
+    assert.equal(created.code, 0, created.stderr);
+    const made = JSON.parse(created.stdout) as { identity: string; keyFile: string; encrypted: boolean };
+    assert.match(made.identity, /^12D3KooW/);
+    assert.equal(made.keyFile, join(home, "wallet-key.json"), "the key file lives in OPENGATEWAY_HOME by default");
+    assert.equal(made.encrypted, true);
+    assert.ok(!readFileSync(made.keyFile, "utf8").includes('"seed"'), "the key file is encrypted");
+
+    const shown = await opengateway(["wallet", "show", "--json"], env);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.deepEqual(JSON.parse(shown.stdout), { identity: made.identity, keyFile: made.keyFile, encrypted: true });
+
+    const again = await opengateway(["wallet", "create"], env);
+    assert.notEqual(again.code, 0, "a second create must not overwrite the key");
+    const wrong = await opengateway(["wallet", "show"], { ...env, OPENGATEWAY_PASSPHRASE: "not it" });
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /wrong passphrase/);
+
+    const exported = await opengateway(["wallet", "export"], env);
+    assert.equal(exported.code, 0, exported.stderr);
+    const moved = join(home, "moved.json");
+    writeFileSync(join(home, "exported.json"), exported.stdout);
+    const imported = await opengateway(
+      ["wallet", "import", "--from", join(home, "exported.json"), "--key-file", moved, "--json"],
+      {
+        ...env,
+        OPENGATEWAY_PASSPHRASE: "a new passphrase",
+        OPENGATEWAY_IMPORT_PASSPHRASE: env.OPENGATEWAY_PASSPHRASE,
+      },
+    );
+    assert.equal(imported.code, 0, imported.stderr);
+    const reread = await opengateway(["wallet", "show", "--key-file", moved, "--json"], {
+      ...env,
+      OPENGATEWAY_PASSPHRASE: "a new passphrase",
+    });
+    assert.equal((JSON.parse(reread.stdout) as { identity: string }).identity, made.identity);
+  });
+});
