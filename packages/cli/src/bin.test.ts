@@ -68,7 +68,13 @@ describe("the opengateway command", () => {
       [["gateway", "start", "--bogus"], /unknown option '--bogus'/],
       [["node", "start", "--model", "m.gguf", "--parallel", "many"], /--parallel must be an integer/],
       [["node", "start", "--model", "m.gguf", "--region", "atlantis"], /--region.*atlantis.*choices/s],
-      [["node", "start"], /required option '--model/],
+      [["node", "start"], /exactly one of --model and --upstream/],
+      [["node", "start", "--model", "m.gguf", "--upstream", "http://127.0.0.1:1/v1"], /exactly one of --model and --upstream/],
+      [["node", "start", "--upstream", "http://127.0.0.1:1/v1", "--contribute-port", "0"], /--contribute-port needs --model/],
+      [
+        ["node", "start", "--upstream", "http://127.0.0.1:1/v1", "--upstream-api-key-env", "OPENGATEWAY_TEST_UNSET_KEY"],
+        /OPENGATEWAY_TEST_UNSET_KEY is not set/,
+      ],
       [["frobnicate"], /unknown command 'frobnicate'/],
     ];
     for (const [args, message] of cases) {

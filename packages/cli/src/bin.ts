@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import "@opengateway/p2p/node-runtime";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { REGIONS } from "@opengateway/protocol";
@@ -14,6 +15,10 @@ export const DEFAULT_MODEL = "hf:bartowski/Llama-3.2-1B-Instruct-GGUF/Llama-3.2-
 // The environment is read here, at the entry point, and passed down as options.
 const env = process.env;
 const defaultHome = env.OPENGATEWAY_HOME ?? join(homedir(), ".opengateway");
+// Key passphrases come from the environment or a file, never a command-line argument other users can see.
+const passphrase =
+  env.OPENGATEWAY_PASSPHRASE ??
+  (env.OPENGATEWAY_PASSPHRASE_FILE ? readFileSync(env.OPENGATEWAY_PASSPHRASE_FILE, "utf8").replace(/\r?\n$/, "") : undefined);
 const logger = pino({ level: env.OPENGATEWAY_LOG_LEVEL ?? "info" }, pino.destination(2));
 
 const integer =
@@ -50,12 +55,25 @@ const program = new Command("opengateway")
 const nodeCommand = program.command("node").description("run a full node that serves models");
 const nodeStart = nodeCommand
   .command("start")
-  .description("serve a GGUF model to the network with node-llama-cpp")
-  .requiredOption("--model <path|hf:uri>", "a GGUF file, or an hf: URI downloaded into the model cache")
+  .description("serve a GGUF model to the network with node-llama-cpp, or an OpenAI-compatible server's models")
+  .option("--model <path|hf:uri>", "a GGUF file, or an hf: URI downloaded into the model cache")
+  .option(
+    "--upstream <baseURL>",
+    "serve through this OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of --model",
+  )
+  .option("--upstream-api-key-env <VAR>", "the environment variable holding the upstream's API key")
+  .option(
+    "--context-size <tokens>",
+    "context per request (with --upstream: where the upstream does not say)",
+    integer("--context-size"),
+  )
   .option("--alias <id>", "the model id clients ask for (default: the file name without .gguf)")
   .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
   .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
-  .option("--key-file <path>", "where the node's identity is kept (default: a new identity each run)")
+  .option(
+    "--key-file <path>",
+    "where the node's identity is kept (default: <home>/node-key.json, encrypted with OPENGATEWAY_PASSPHRASE, OPENGATEWAY_PASSPHRASE_FILE or else <home>/node-key.passphrase)",
+  )
   .addOption(
     new Option("--region <region>", "the region this node serves (default: guessed from the time zone)").choices([...REGIONS]),
   )
@@ -91,8 +109,20 @@ withLedgerOptions(nodeStart, {
   noCredits: "keep no ledger: serve without being paid",
   file: "where the node keeps its copy of the ledger (default: in <home>)",
 }).action(async (options) => {
+  if ((options.model === undefined) === (options.upstream === undefined)) {
+    program.error("node start needs exactly one of --model and --upstream");
+  }
+  // The page offers tabs the node's model file, which a node with an upstream does not have.
+  if (options.upstream !== undefined && options.contributePort !== undefined) program.error("--contribute-port needs --model");
+  const upstreamApiKey = options.upstreamApiKeyEnv === undefined ? undefined : env[options.upstreamApiKeyEnv];
+  if (options.upstreamApiKeyEnv !== undefined && !upstreamApiKey) {
+    program.error(`--upstream-api-key-env: ${options.upstreamApiKeyEnv} is not set`);
+  }
   const { runNodeCommand } = await import("./run-node-command.js");
-  await runNodeCommand({ ...options, gpu: options.gpu === "off" ? false : "auto" }, logger.child({ role: "node" }));
+  await runNodeCommand(
+    { ...options, passphrase, upstreamApiKey, gpu: options.gpu === "off" ? false : "auto" },
+    logger.child({ role: "node" }),
+  );
 });
 
 const gatewayCommand = program.command("gateway").description("run an OpenAI-compatible gateway");
@@ -176,8 +206,6 @@ const walletOptions = (command: Command) =>
     .option("--bootstrap <multiaddr...>", "peers to reach the ledger through", [])
     .option("--local", "devnet/LAN mode (devnet ledger parameters, private addresses)", false)
     .addOption(registrationDifficultyOption());
-// The passphrase comes from the environment only: never a command-line argument other users can see.
-const passphrase = env.OPENGATEWAY_PASSPHRASE;
 walletOptions(wallet.command("create").description("make a new identity (encrypted with OPENGATEWAY_PASSPHRASE)"))
   .option("--register", "also register it on the network (proof-of-work, then the grant)", false)
   .action(async (options) => (await import("./run-wallet-command.js")).walletCreate({ ...options, passphrase }));

@@ -107,8 +107,9 @@ export function tcpAddresses(addresses: readonly string[]): string[] {
 export const LOOPBACK_LISTEN = ["--listen", "/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"];
 
 /** `opengateway node start` for a local network (devnet ledger parameters and addresses). */
-export function localNodeArgs(options: { model: string; home: string }, extra: string[]): string[] {
-  return ["node", "start", "--model", options.model, "--home", options.home, "--local", ...extra, ...LOOPBACK_LISTEN];
+export function localNodeArgs(options: { model?: string; upstream?: string; home: string }, extra: string[]): string[] {
+  const serves = options.upstream === undefined ? ["--model", options.model ?? ""] : ["--upstream", options.upstream];
+  return ["node", "start", ...serves, "--home", options.home, "--local", ...extra, ...LOOPBACK_LISTEN];
 }
 
 /** `opengateway gateway start` for a local network; `extra` says how it finds providers. */

@@ -4,20 +4,26 @@ import type { FullNode } from "@opengateway/full-node";
 import { startFullNode } from "@opengateway/full-node";
 import { InvalidSweepRuleError, machineFingerprintHash, validateSweepRule } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
-import { generateIdentity } from "@opengateway/protocol";
-import { loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { ledgerParamOverrides } from "./network-params.js";
+import { loadNodeIdentity } from "./node-identity.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
 
 export interface NodeCommandOptions {
-  model: string;
+  /** A GGUF file or hf: URI; absent with `upstream`. */
+  model?: string;
+  /** An OpenAI-compatible server's API root to serve through instead of a model. */
+  upstream?: string;
+  upstreamApiKey?: string;
+  contextSize?: number;
   alias?: string;
   listen: string[];
   bootstrap: string[];
   home: string;
   keyFile?: string;
+  /** Unlocks the node's key file (OPENGATEWAY_PASSPHRASE or OPENGATEWAY_PASSPHRASE_FILE). */
+  passphrase?: string;
   region?: string;
   relay: boolean;
   local: boolean;
@@ -43,7 +49,7 @@ export interface NodeCommandOptions {
 }
 
 export async function runNodeCommand(options: NodeCommandOptions, logger: Logger): Promise<void> {
-  const identity = options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity();
+  const identity = await loadNodeIdentity(options, logger);
   // A bad rule is refused before the model loads, not a minute later.
   if (options.sweepAbove !== undefined && options.sweepTo === undefined)
     throw new InvalidSweepRuleError("--sweep-above needs --sweep-to");
@@ -54,6 +60,8 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
   const machine = options.credits ? await nodeMachineFingerprintHash() : "";
   const node = await startFullNode({
     model: options.model,
+    upstream: options.upstream === undefined ? undefined : { baseURL: options.upstream, apiKey: options.upstreamApiKey },
+    contextSize: options.contextSize,
     modelAlias: options.alias,
     cacheDir: join(options.home, "models"),
     listen: options.listen,

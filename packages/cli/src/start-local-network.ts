@@ -6,7 +6,10 @@ import { localGatewayArgs, localNodeArgs, NetworkProcess, tcpAddresses } from ".
 export type { NetworkPart };
 
 export interface LocalNetworkOptions {
+  /** The model file the node serves; ignored with `upstream`. */
   model: string;
+  /** The node serves through this OpenAI-compatible server (`--upstream`) instead of loading `model`. */
+  upstream?: string;
   port: number;
   host: string;
   apiKey: string;
@@ -23,6 +26,8 @@ export interface LocalNetwork {
   nodePeerId: string;
   nodeAddresses: string[];
   models: string[];
+  /** The process ids of the node and the gateway (benchmarks read their CPU time). */
+  pids: { node: number; gateway: number };
   stop(): Promise<void>;
 }
 
@@ -55,6 +60,7 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
       nodePeerId: nodeReady.peerId,
       nodeAddresses: nodeReady.addresses,
       models: nodeReady.models,
+      pids: { node: node.pid ?? -1, gateway: gateway.pid ?? -1 },
       stop,
     };
   } catch (error) {

@@ -1,5 +1,3 @@
-import { stat } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import type { Libp2p } from "@libp2p/interface";
 import type { AutoSweep, EarningsCollector, Ledger, SweepRule } from "@opengateway/ledger";
 import type {
@@ -17,19 +15,16 @@ import type { Identity, Logger, ModelCluster, NodeCapabilities } from "@opengate
 import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
 import type { HardwareProfile } from "./hardware-profile.js";
 import { hardwareProfile } from "./hardware-profile.js";
-import { LlamaCppEngine } from "./llama-cpp-engine.js";
-import { modelIdFromSpec, resolveModel } from "./model-source.js";
 import type { NodeCredits } from "./node-credits.js";
 import { nodeCredits } from "./node-credits.js";
+import type { NodeEngine, NodeEngineOptions } from "./open-node-engine.js";
+import { openNodeEngine } from "./open-node-engine.js";
 import { ThroughputMeter } from "./throughput-meter.js";
 
 export const FULL_NODE_AGENT = "opengateway-full-node/0.1.0";
 
-export interface StartFullNodeOptions {
-  /** Path to a GGUF file, or an `hf:` URI downloaded into `cacheDir`. */
-  model: string;
-  modelAlias?: string;
-  cacheDir: string;
+/** What the node serves with (a model file, or `upstream`), and how it joins the network. */
+export interface StartFullNodeOptions extends NodeEngineOptions {
   listen?: string[];
   bootstrap?: string[];
   identity?: Identity;
@@ -40,13 +35,6 @@ export interface StartFullNodeOptions {
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
   iceServers?: IceServer[];
-  /** Defaults to all cores but one (at least one): generation must not starve the network loop. */
-  threads?: number;
-  parallelRequests?: number;
-  maxQueuedRequests?: number;
-  contextSize?: number;
-  gpu?: false | "auto";
-  pricePerToken?: number;
   /** A provider sends at most one delta frame per this interval. */
   deltaBatchMs?: number;
   advertIntervalMs?: number;
@@ -68,13 +56,12 @@ export interface StartFullNodeOptions {
   onServed?: (event: InferenceServedEvent) => void;
   /** Where background failures (adverts, ledger sync, collection, sweeps, registration) are logged; default: libp2p's logger for the ledger's. */
   logger?: Logger;
-  showDownloadProgress?: boolean;
 }
 
 export interface FullNode {
   readonly identity: Identity;
   readonly libp2p: Libp2p<NetworkServices>;
-  readonly engine: LlamaCppEngine;
+  readonly engine: NodeEngine;
   readonly modelPath: string;
   readonly region: string | null;
   readonly hardware: HardwareProfile;
@@ -96,30 +83,13 @@ type FullNodeServices = {
   nodeInfo: NodeInfoService;
 };
 
-export function defaultThreadCount(): number {
-  return Math.max(1, availableParallelism() - 1);
-}
-
-/** Loads the model, then joins the network serving it over `/opengateway/infer/1.0.0` and advertising it. */
+/** Loads the model (or connects to the upstream), then joins the network serving it over `/opengateway/infer/1.0.0` and advertising it. */
 export async function startFullNode(options: StartFullNodeOptions): Promise<FullNode> {
   const identity = options.identity ?? generateIdentity();
-  const modelPath = await resolveModel(options.model, {
-    cacheDir: options.cacheDir,
-    showProgress: options.showDownloadProgress,
-  });
-  const engine = await LlamaCppEngine.load({
-    modelPath,
-    modelId: options.modelAlias ?? modelIdFromSpec(modelPath),
-    threads: options.threads ?? defaultThreadCount(),
-    parallelRequests: options.parallelRequests,
-    maxQueuedRequests: options.maxQueuedRequests,
-    contextSize: options.contextSize,
-    gpu: options.gpu,
-    pricePerToken: options.pricePerToken,
-  });
+  const { engine, modelPath, modelBytes } = await openNodeEngine(options);
   try {
     const hardware = hardwareProfile(await engine.gpuInfo(), options.cacheDir);
-    const modelCluster = clusterForModelFile((await stat(modelPath)).size);
+    const modelCluster = clusterForModelFile(modelBytes);
     const region =
       options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
     const throughput = new ThroughputMeter();

@@ -40,3 +40,11 @@ export const LEDGER_SYNC_CONCURRENCY = 4;
 export const LEDGER_SYNC_MAX_INBOUND = 16;
 /** Where a browser tab listens: through a relay reservation, upgraded to direct WebRTC. */
 export const BROWSER_RELAYED_LISTEN = ["/p2p-circuit", "/webrtc"];
+/** Invalid ledger blocks (or blocks from unregistered accounts) a peer may send per window before it is banned. */
+export const LEDGER_PEER_BAN_AFTER = 50;
+export const LEDGER_PEER_STRIKE_WINDOW_MS = 60_000;
+/** How long a banned peer's gossip and sync exchanges are refused. */
+export const LEDGER_PEER_BAN_MS = 10 * 60 * 1000;
+/** Gossiped blocks taken per peer per second (burst: LEDGER_GOSSIP_BURST); past it they are dropped, reconciliation delivers them later. */
+export const LEDGER_GOSSIP_BLOCKS_PER_SECOND = 200;
+export const LEDGER_GOSSIP_BURST = 1_000;

@@ -19,6 +19,8 @@ import {
   encodeFrame,
   generateIdentity,
   INFERENCE_PROTOCOL,
+  InsufficientCreditsError,
+  ReplayGuard,
   utf8Encode,
 } from "@opengateway/protocol";
 import { createLibp2pNode } from "./create-libp2p-node.js";
@@ -263,5 +265,86 @@ describe("inference protocol over real libp2p nodes", () => {
     const kinds: string[] = [];
     for await (const frame of requestInference(client, provider.peerId, after)) kinds.push(frame.t);
     assert.equal(kinds.at(-1), "done");
+  });
+});
+
+describe("admission before work: a junk flood from one never-registered key", () => {
+  // biome-ignore lint/style/useConst: assigned below, once the provider's identity exists
+  let to: { provider: string; pricePerToken: number };
+  const engine = new ScriptedEngine();
+  const providerIdentity = generateIdentity();
+  to = { provider: providerIdentity.id, pricePerToken: 2 };
+  const honest = generateIdentity();
+  const junk = generateIdentity();
+  // Small on purpose: without admission and quotas, a few hundred junk requests would fill it.
+  const replayGuard = new ReplayGuard({ maxEntries: 100, maxEntriesPerPayer: 10 });
+  const admitted = new Set([honest.id]);
+  let refusePayers = true;
+  let provider: Libp2p;
+  let client: Libp2p;
+
+  before(async () => {
+    provider = await createLibp2pNode({
+      identity: providerIdentity,
+      services: {
+        inference: inferenceService({
+          engine,
+          identity: providerIdentity,
+          replayGuard,
+          authorize: async (request) => {
+            if (refusePayers && !admitted.has(request.payer)) throw new InsufficientCreditsError("not registered");
+          },
+        }),
+      },
+    });
+    client = await createLibp2pNode({ identity: generateIdentity() });
+    await client.dial(provider.getMultiaddrs()[0] ?? assert.fail("provider has no address"));
+  });
+
+  after(async () => {
+    await client?.stop();
+    await provider?.stop();
+  });
+
+  async function send(request: ReturnType<typeof createInferenceRequest>): Promise<string> {
+    const stream = await client.dialProtocol(provider.peerId, INFERENCE_PROTOCOL);
+    const lp = lpStream(stream, { maxDataLength: 1024 * 1024 });
+    await lp.write(encodeFrame({ t: "request", request }));
+    let last = "";
+    for (;;) {
+      const frame = decodeProviderFrame((await lp.read()).subarray());
+      last = frame.t === "error" ? frame.code : frame.t;
+      if (frame.t === "error" || frame.t === "done") break;
+    }
+    await stream.close().catch(() => {});
+    return last;
+  }
+  const honestRequest = () =>
+    createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000, ...to }, honest);
+
+  it("drops requests for models not served and from refused payers before they take a replay-guard slot", async () => {
+    for (let i = 0; i < 150; i++) {
+      const model = i % 2 === 0 ? "nobody-serves-this" : "scripted";
+      const code = await send(createInferenceRequest({ kind: "chat", model, body: body(1), maxCredits: 1, ...to }, junk));
+      assert.equal(code, model === "scripted" ? "insufficient_credits" : "model_not_found");
+    }
+    assert.equal(replayGuard.size, 0, "no junk request holds a nonce");
+    assert.equal(await send(honestRequest()), "done");
+    assert.equal(replayGuard.countFor(honest.id), 1);
+  });
+
+  it("caps one payer's share of the guard: an admitted junk key cannot fill it, the honest payer is still served", async () => {
+    refusePayers = false;
+    const codes = new Map<string, number>();
+    for (let i = 0; i < 150; i++) {
+      const code = await send(
+        createInferenceRequest({ kind: "chat", model: "scripted", body: body(1), maxCredits: 10, ...to }, junk),
+      );
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    }
+    assert.equal(codes.get("done"), 10, "the payer's quota");
+    assert.equal(codes.get("overloaded"), 140);
+    assert.equal(replayGuard.countFor(junk.id), 10);
+    for (let i = 0; i < 5; i++) assert.equal(await send(honestRequest()), "done");
   });
 });

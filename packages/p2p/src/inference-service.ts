@@ -73,9 +73,10 @@ export interface InferenceServiceInit {
   onServed?: (event: InferenceServedEvent) => void;
   /**
    * Decides whether this payer may be served (e.g. it can cover `maxCredits` on the ledger, with
-   * its requests already in flight here). Runs after the signature and replay checks, before any
-   * work; throw a typed error to refuse. What it returns is called once the request has ended
-   * (to free what it held for the request).
+   * its requests already in flight here). Runs after the schema, model, expiry and signature checks
+   * and before the replay guard takes a slot (a refused payer never holds one), before any work;
+   * throw a typed error to refuse. What it returns is called once the request has ended (to free
+   * what it held for the request).
    */
   authorize?: (
     request: InferenceRequest,
@@ -139,9 +140,12 @@ export class InferenceService {
     /** Tokens of the completion written to the client so far: what a receipt of partial work charges. */
     const progress = { deliveredTokens: 0, cancelled: false };
     try {
+      // Admission, cheap first: schema, model served, expiry, signature (in #readRequest), then the
+      // payer, and only then a replay-guard slot, under the payer's and the peer's quotas.
       request = await this.#readRequest(frames);
-      release =
-        (await this.#init.authorize?.(request, connection.remotePeer.toString(), { signal: controller.signal })) ?? undefined;
+      const peer = connection.remotePeer.toString();
+      release = (await this.#init.authorize?.(request, peer, { signal: controller.signal })) ?? undefined;
+      this.#replayGuard.check(request.payer, request.nonce, request.expiresAt, Date.now(), peer);
       this.#watchForCancel(frames, controller, progress);
       const result = await this.#serve(frames, request, controller.signal, progress);
       this.#init.onServed?.({
@@ -222,8 +226,6 @@ export class InferenceService {
     const frame = decodeClientFrame(bytes);
     if (frame.t !== "request") throw new ProtocolViolationError("the first frame must be a request");
     const request = frame.request;
-    verifyInferenceRequest(request, { clockSkewMs: this.#init.clockSkewMs });
-    this.#replayGuard.check(request.payer, request.nonce, request.expiresAt);
     // Bound to one provider: a request signed for another peer is not this node's to serve (or claim).
     if (request.provider !== this.#init.identity.id) {
       throw new ProtocolViolationError("the request is addressed to another provider");
@@ -242,6 +244,7 @@ export class InferenceService {
     if (request.kind !== "embedding" && request.body.maxTokens > model.contextSize) {
       throw new InvalidRequestError(`maxTokens ${request.body.maxTokens} exceeds the model's context of ${model.contextSize}`);
     }
+    verifyInferenceRequest(request, { clockSkewMs: this.#init.clockSkewMs });
     return request;
   }
 

@@ -69,13 +69,14 @@ const nodes: Libp2p<NetworkServices>[] = [];
 const syncs: LedgerSync[] = [];
 const errors: unknown[] = [];
 
-async function peer(options: { reconcileOnConnect?: boolean } = {}) {
+async function peer(options: { reconcileOnConnect?: boolean; banAfter?: number } = {}) {
   const node = await createLibp2pNode({ identity: generateIdentity() });
   const ledger = new Ledger({ params });
   const sync = new LedgerSync(node, ledger, {
     intervalMs: 60 * 60 * 1000,
     timeoutMs: 5_000,
     reconcileOnConnect: options.reconcileOnConnect ?? false,
+    ...(options.banAfter === undefined ? {} : { penalties: { banAfter: options.banAfter } }),
     logger: { ...silentLogger, debug: (fields) => errors.push(fields.err), warn: (fields) => errors.push(fields.err) },
   });
   await sync.start();
@@ -233,5 +234,74 @@ describe("LedgerSync", () => {
     const results = await a.sync.reconcileAll();
     assert.equal(results.length, 1);
     assert.equal(results[0]?.inSync, true);
+  });
+
+  /** A key that never registered: its open is signed but never sent, so its later blocks have no open anywhere. */
+  const unregisteredChain = (length: number): LedgerBlock[] => {
+    const junk = new Wallet();
+    junk.open();
+    return Array.from({ length }, () => junk.send(generateIdentity().id, 1));
+  };
+
+  it("drops gossiped blocks of an unregistered key before they are stored, and bans the peer that keeps sending them", async () => {
+    const a = await peer();
+    const b = await peer({ banAfter: 20 });
+    const alice = new Wallet();
+    feed(b.ledger, [alice.open()]);
+    await a.node.dial(b.node.getMultiaddrs());
+    await waitFor(
+      () => a.node.services.pubsub.getSubscribers(LEDGER_TOPIC).some((id) => id.equals(b.node.peerId)),
+      "the topic subscription",
+    );
+    const root = b.ledger.merkleRoot();
+    for (const block of unregisteredChain(30)) {
+      await a.node.services.pubsub.publish(LEDGER_TOPIC, utf8Encode(JSON.stringify(block)));
+    }
+    await waitFor(() => b.sync.isBanned(a.node.peerId), "the ban");
+    assert.equal(b.sync.stats().unregistered, 20, "dropped as unregistered until the ban");
+    assert.ok(b.sync.isBanned(a.node.peerId), "the sender is banned");
+    assert.equal(b.sync.stats().bannedPeers, 1);
+    assert.equal(b.ledger.pendingCount, 0, "nothing stored");
+    assert.equal(b.ledger.merkleRoot(), root, "no Merkle entry");
+    // A banned peer's sync exchanges are refused too.
+    await assert.rejects(b.sync.reconcile(a.node.peerId), /banned/);
+  });
+
+  it("drops synced blocks of an unregistered key, keeps blocks that came before their own open, and bans a persistent sender", async () => {
+    const a = await peer();
+    const b = await peer({ banAfter: 20 });
+    const alice = new Wallet();
+    const bob = new Wallet();
+    feed(b.ledger, [alice.open()]);
+    await a.node.dial(b.node.getMultiaddrs());
+    const exchange = async (blocks: readonly LedgerBlock[]) => {
+      const stream = await a.node.dialProtocol(b.node.peerId, LEDGER_SYNC_PROTOCOL);
+      const frames = new FrameStream(stream, { maxFrameBytes: 4 * 1024 * 1024 });
+      const write = (frame: unknown) => frames.writeBytes(utf8Encode(JSON.stringify(frame)));
+      const read = async () => JSON.parse(utf8Decode(await frames.readBytes({ signal: AbortSignal.timeout(3_000) })));
+      await write({ type: "root", root: "not-the-same" });
+      await read();
+      await write({ type: "heads", heads: [], more: false });
+      while ((await read()).more);
+      while ((await read()).more);
+      await write({ type: "blocks", blocks, more: false });
+      const reply = await read().catch((error: unknown) => ({ error }));
+      await stream.close().catch(() => {});
+      return reply;
+    };
+    // Honest, out of order: bob's send before bob's open, in one exchange. Both count.
+    const bobOpen = bob.open();
+    assert.deepEqual(await exchange([bob.send(alice.id, 10), bobOpen]), { type: "done" });
+    assert.equal(b.ledger.account(bob.id).height, 1);
+    const root = b.ledger.merkleRoot();
+
+    const reply = await exchange(unregisteredChain(30));
+    assert.ok("error" in reply, "the exchange is cut once the peer is banned");
+    assert.ok(b.sync.isBanned(a.node.peerId));
+    assert.equal(b.sync.stats().unregistered, 20);
+    assert.equal(b.ledger.pendingCount, 0);
+    assert.equal(b.ledger.merkleRoot(), root);
+    const refused = await a.node.dialProtocol(b.node.peerId, LEDGER_SYNC_PROTOCOL);
+    await assert.rejects(new FrameStream(refused).readBytes({ signal: AbortSignal.timeout(3_000) }));
   });
 });

@@ -24,6 +24,11 @@ import {
 import { z } from "zod";
 import {
   DEFAULT_FIRST_SYNC_WAIT_MS,
+  LEDGER_GOSSIP_BLOCKS_PER_SECOND,
+  LEDGER_GOSSIP_BURST,
+  LEDGER_PEER_BAN_AFTER,
+  LEDGER_PEER_BAN_MS,
+  LEDGER_PEER_STRIKE_WINDOW_MS,
   LEDGER_SYNC_BATCH_BYTES,
   LEDGER_SYNC_CONCURRENCY,
   LEDGER_SYNC_HEADS_PER_FRAME,
@@ -36,6 +41,8 @@ import {
   LEDGER_TOPIC,
 } from "./constants.js";
 import { FrameStream } from "./frame-stream.js";
+import type { PeerPenaltiesOptions } from "./peer-penalties.js";
+import { PeerPenalties } from "./peer-penalties.js";
 
 /*
  * Reconciliation exchange on LEDGER_SYNC_PROTOCOL (I = the dialer, R = the responder); every
@@ -101,6 +108,8 @@ export interface LedgerSyncOptions {
   logger?: Logger;
   /** The clock given to `Ledger.add` (default Date.now). */
   now?: () => number;
+  /** Per-peer gossip rate and bans for peers that keep sending invalid blocks (defaults in constants.ts). */
+  penalties?: Partial<PeerPenaltiesOptions>;
 }
 
 export interface ReconcileResult {
@@ -132,6 +141,12 @@ export interface LedgerSyncStats {
   readonly syncSent: number;
   /** Invalid blocks and unreadable gossip payloads, from either path: dropped, never applied. */
   readonly rejected: number;
+  /** Blocks of accounts with no open (and not an open): dropped before the ledger stores them. */
+  readonly unregistered: number;
+  /** Gossiped blocks dropped because their peer was over its rate or banned. */
+  readonly throttled: number;
+  /** Peers banned now for sending invalid data. */
+  readonly bannedPeers: number;
   readonly reconciliations: number;
   readonly failedReconciliations: number;
   readonly lastReconciliation: ReconcileResult | null;
@@ -164,10 +179,14 @@ export class LedgerSync {
     syncReceived: 0,
     syncSent: 0,
     rejected: 0,
+    unregistered: 0,
+    throttled: 0,
+    bannedPeers: 0,
     reconciliations: 0,
     failedReconciliations: 0,
     lastReconciliation: null,
   };
+  readonly #penalties: PeerPenalties;
   #stopController = new AbortController();
   #timer: ReturnType<typeof setInterval> | undefined;
   #sweeping = false;
@@ -182,6 +201,15 @@ export class LedgerSync {
     this.#reconcileOnConnect = options.reconcileOnConnect ?? true;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
+    this.#penalties = new PeerPenalties({
+      banAfter: LEDGER_PEER_BAN_AFTER,
+      windowMs: LEDGER_PEER_STRIKE_WINDOW_MS,
+      banMs: LEDGER_PEER_BAN_MS,
+      ratePerSecond: LEDGER_GOSSIP_BLOCKS_PER_SECOND,
+      burst: LEDGER_GOSSIP_BURST,
+      now: this.#now,
+      ...options.penalties,
+    });
     // A slash block may carry two blocks of the maximum size (see verifyLedgerBlock).
     const largestBlock = 2 * ledger.params.maxBlockBytes + 4096;
     this.#maxGossipBytes = largestBlock + 1024;
@@ -228,7 +256,24 @@ export class LedgerSync {
   };
 
   stats(): LedgerSyncStats {
-    return { ...this.#stats };
+    return { ...this.#stats, bannedPeers: this.#penalties.bannedCount };
+  }
+
+  /** Whether this peer is banned for sending invalid data: its gossip and sync exchanges are refused. */
+  isBanned(peer: PeerId | string): boolean {
+    return this.#penalties.isBanned(peer.toString());
+  }
+
+  /**
+   * Admission before the ledger: a block of an account that never registered (no open known, and
+   * the block is not itself an open) would only cost storage and a Merkle entry, so it is dropped
+   * here. Honest blocks that overtook their open come back through reconciliation, opens first.
+   */
+  #admits(input: unknown): boolean {
+    if (typeof input !== "object" || input === null) return true; // malformed: Ledger.add rejects it
+    const { account, kind } = input as { account?: unknown; kind?: unknown };
+    if (typeof account !== "string" || kind === "open") return true;
+    return this.#ledger.account(account).opened;
   }
 
   /**
@@ -255,6 +300,8 @@ export class LedgerSync {
   /** Reconciles with one peer now (one exchange per peer at a time: a second call joins the first). */
   reconcile(peer: PeerId, options: { signal?: AbortSignal } = {}): Promise<ReconcileResult> {
     const key = peer.toString();
+    if (this.#penalties.isBanned(key))
+      return Promise.reject(new ProtocolViolationError(`peer ${key} is banned for invalid ledger data`));
     const running = this.#inflight.get(key);
     if (running !== undefined) return running;
     const promise = this.#initiate(peer, options.signal).finally(() => this.#inflight.delete(key));
@@ -313,6 +360,7 @@ export class LedgerSync {
     const peers: PeerId[] = [];
     for (const peer of this.#node.getPeers()) {
       try {
+        if (this.#penalties.isBanned(peer.toString())) continue;
         if ((await this.#node.peerStore.get(peer)).protocols.includes(LEDGER_SYNC_PROTOCOL)) peers.push(peer);
       } catch {
         // Not in the peer store (yet): the next sweep will see it.
@@ -331,17 +379,33 @@ export class LedgerSync {
   // ---- gossip ----
 
   /** Runs before gossipsub delivers or forwards a message: invalid blocks are neither applied nor spread. */
-  readonly #validate: TopicValidatorFn = (_peer: PeerId, message: Message): TopicValidatorResult => {
+  readonly #validate: TopicValidatorFn = (source: PeerId, message: Message): TopicValidatorResult => {
+    const peer = source.toString();
+    // Cheap first: bans and the peer's rate, size, JSON, registration; the ledger's verification last.
+    const refuse = (): TopicValidatorResult => {
+      this.#stats.rejected++;
+      this.#penalties.strike(peer);
+      return TopicValidatorResult.Reject;
+    };
     try {
-      if (message.data.length > this.#maxGossipBytes) {
-        this.#stats.rejected++;
+      if (this.#penalties.isBanned(peer)) {
+        this.#stats.throttled++;
         return TopicValidatorResult.Reject;
       }
+      if (!this.#penalties.take(peer)) {
+        this.#stats.throttled++;
+        return TopicValidatorResult.Ignore;
+      }
+      if (message.data.length > this.#maxGossipBytes) return refuse();
       let input: unknown;
       try {
         input = JSON.parse(utf8Decode(message.data));
       } catch {
-        this.#stats.rejected++;
+        return refuse();
+      }
+      if (!this.#admits(input)) {
+        this.#stats.unregistered++;
+        this.#penalties.strike(peer);
         return TopicValidatorResult.Reject;
       }
       const result = this.#ledger.add(input, { now: this.#now() });
@@ -359,8 +423,7 @@ export class LedgerSync {
         default:
           // A block from the future may be valid later: not the sender's fault.
           if (result.error?.transient) return TopicValidatorResult.Ignore;
-          this.#stats.rejected++;
-          return TopicValidatorResult.Reject;
+          return refuse();
       }
     } catch (error) {
       this.#logFailure(error);
@@ -380,7 +443,7 @@ export class LedgerSync {
     const started = this.#now();
     const exchange = this.#exchangeSignal(signal);
     let channel: SyncChannel | undefined;
-    const counts = { sent: 0, received: 0, rejected: 0 };
+    const counts = newCounts(peer);
     try {
       const stream = await this.#node.dialProtocol(peer, LEDGER_SYNC_PROTOCOL, { signal: exchange });
       channel = new SyncChannel(stream, this.#maxFrameBytes, exchange);
@@ -405,6 +468,7 @@ export class LedgerSync {
     await channel.sendHeads(this.#ledger.heads());
     const request = await channel.receiveHeads(await channel.receive());
     await channel.receiveBlocks((blocks) => this.#applySynced(blocks, counts));
+    this.#applyDeferred(counts);
     counts.sent = await channel.sendBlocks(this.#ledger.blocksMissingFrom(request, { complete: false }));
     await channel.expect("done");
     return false;
@@ -415,12 +479,16 @@ export class LedgerSync {
       stream.abort(new Error("too many ledger sync exchanges"));
       return;
     }
+    if (this.#penalties.isBanned(connection.remotePeer.toString())) {
+      stream.abort(new ProtocolViolationError("banned for invalid ledger data"));
+      return;
+    }
     this.#inbound++;
     const started = this.#now();
     const exchange = this.#exchangeSignal(undefined);
     const channel = new SyncChannel(stream, this.#maxFrameBytes, exchange);
-    const counts = { sent: 0, received: 0, rejected: 0 };
     const peer = connection.remotePeer;
+    const counts = newCounts(peer);
     try {
       const inSync = await this.#runResponder(channel, counts);
       await channel.close();
@@ -443,21 +511,50 @@ export class LedgerSync {
     await channel.sendHeads(this.#ledger.headsToRequest(theirs));
     counts.sent = await channel.sendBlocks(this.#ledger.blocksMissingFrom(theirs));
     await channel.receiveBlocks((blocks) => this.#applySynced(blocks, counts));
+    this.#applyDeferred(counts);
     await channel.send({ type: "done" });
     return false;
   }
 
   #applySynced(blocks: readonly unknown[], counts: Counts): void {
-    if (counts.received + counts.rejected + blocks.length > LEDGER_SYNC_MAX_BLOCKS) {
+    if (counts.received + counts.rejected + counts.deferred.length + blocks.length > LEDGER_SYNC_MAX_BLOCKS) {
       throw new ProtocolViolationError(`the peer sent more than ${LEDGER_SYNC_MAX_BLOCKS} blocks in one exchange`);
     }
-    const now = this.#now();
     for (const block of blocks) {
-      const result = this.#ledger.add(block, { now });
-      if (result.status === "applied" || result.status === "pending" || result.status === "equivocation") counts.received++;
-      else if (result.status === "rejected" && !result.error?.transient) counts.rejected++;
+      // Not yet admitted: its open may come later in this exchange.
+      if (this.#admits(block)) this.#addSynced(block, counts);
+      else counts.deferred.push(block);
     }
     this.#persist();
+  }
+
+  /** The exchange's blocks whose open never came: dropped, each a strike against the peer. */
+  #applyDeferred(counts: Counts): void {
+    for (const block of counts.deferred) {
+      if (this.#admits(block)) this.#addSynced(block, counts);
+      else {
+        this.#stats.unregistered++;
+        this.#strike(counts);
+      }
+    }
+    counts.deferred = [];
+    this.#persist();
+  }
+
+  #addSynced(block: unknown, counts: Counts): void {
+    const result = this.#ledger.add(block, { now: this.#now() });
+    if (result.status === "applied" || result.status === "pending" || result.status === "equivocation") counts.received++;
+    else if (result.status === "rejected" && !result.error?.transient) {
+      counts.rejected++;
+      this.#strike(counts);
+    }
+  }
+
+  /** Cuts the exchange once its peer is banned. */
+  #strike(counts: Counts): void {
+    if (this.#penalties.strike(counts.peer.toString())) {
+      throw new ProtocolViolationError(`peer ${counts.peer.toString()} is banned for invalid ledger data`);
+    }
   }
 
   #exchangeSignal(signal: AbortSignal | undefined): AbortSignal {
@@ -500,9 +597,16 @@ export class LedgerSync {
 }
 
 interface Counts {
+  peer: PeerId;
   sent: number;
   received: number;
   rejected: number;
+  /** Blocks of accounts not (yet) opened, held until the end of the batch of blocks. */
+  deferred: unknown[];
+}
+
+function newCounts(peer: PeerId): Counts {
+  return { peer, sent: 0, received: 0, rejected: 0, deferred: [] };
 }
 
 /** One exchange's frames: bounded, typed, counted, and cut when the exchange's signal fires. */

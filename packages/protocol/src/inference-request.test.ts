@@ -83,8 +83,28 @@ describe("inference request envelope", () => {
   it("the replay guard fails closed when full", () => {
     const guard = new ReplayGuard({ maxEntries: 2 });
     guard.check("p", "a", Date.now() + 60_000);
-    guard.check("p", "b", Date.now() + 60_000);
-    assert.throws(() => guard.check("p", "c", Date.now() + 60_000), /full/);
+    guard.check("q", "b", Date.now() + 60_000);
+    assert.throws(() => guard.check("r", "c", Date.now() + 60_000), /full/);
+  });
+
+  it("the replay guard caps each payer's and each peer's share, and frees it on expiry", () => {
+    const now = 1_000_000;
+    const guard = new ReplayGuard({ maxEntries: 100, maxEntriesPerPayer: 3, maxEntriesPerPeer: 5, clockSkewMs: 0 });
+    for (let i = 0; i < 3; i++) guard.check("junk", `n${i}`, now + 100, now, "peer-a");
+    assert.throws(() => guard.check("junk", "n3", now + 100, now, "peer-a"), /this payer/);
+    assert.equal(guard.countFor("junk"), 3);
+    // Another payer over the same peer, up to the peer's share.
+    guard.check("honest", "h0", now + 100, now, "peer-a");
+    guard.check("honest", "h1", now + 100, now, "peer-a");
+    assert.throws(() => guard.check("honest", "h2", now + 100, now, "peer-a"), /this peer/);
+    // The same payer over another peer is still within the payer's share.
+    guard.check("honest", "h2", now + 100, now, "peer-b");
+    assert.equal(guard.size, 6);
+    // Once expired, the shares are free again.
+    guard.check("junk", "n3", now + 5_000, now + 2_000, "peer-a");
+    assert.equal(guard.size, 1);
+    assert.equal(guard.countFor("junk"), 1);
+    assert.equal(guard.countFor("honest"), 0);
   });
 });
 

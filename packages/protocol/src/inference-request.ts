@@ -103,15 +103,16 @@ export interface VerifyInferenceRequestOptions {
  * the validity window. Replay is checked separately (it needs the provider's memory).
  */
 export function verifyInferenceRequest(request: InferenceRequest, options: VerifyInferenceRequestOptions = {}): void {
-  if (!verifyEnvelope("inference-request", request, request.payer)) {
-    throw new InvalidSignatureError("the request's signature does not match its payer");
-  }
+  // The clock checks cost nothing; the signature is checked last.
   const now = options.now ?? Date.now();
   const skew = options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
   if (request.issuedAt > now + skew) throw new RequestExpiredError("the request is issued in the future");
   if (request.expiresAt <= now) throw new RequestExpiredError("the request has expired");
   if (request.expiresAt - request.issuedAt > MAX_REQUEST_TTL_MS) {
     throw new RequestExpiredError("the request claims a validity longer than allowed");
+  }
+  if (!verifyEnvelope("inference-request", request, request.payer)) {
+    throw new InvalidSignatureError("the request's signature does not match its payer");
   }
 }
 

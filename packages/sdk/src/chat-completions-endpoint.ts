@@ -4,13 +4,17 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessageFunction
 import type { ValidatedChatRequest } from "./chat-completion-request.js";
 import { parseChatCompletionRequest } from "./chat-completion-request.js";
 import { requireServes, servedModel } from "./models-endpoint.js";
-import type { Fingerprinted, OpenAICall, OpenAIResult } from "./openai-endpoint.js";
+import type { OpenAICall, OpenAIResult } from "./openai-endpoint.js";
 import { jsonResult, openAIUsage } from "./openai-endpoint.js";
 import { RoutedStream } from "./routed-stream.js";
 
-type ChatAnswer = Fingerprinted<ChatCompletion> & { opengateway: { receipts: InferenceReceipt[]; providers: string[] } };
+/**
+ * No `system_fingerprint` (OpenAI's spec allows it absent, never null): one answer can come from
+ * several providers' backends when a stream fails over, so no single fingerprint would name it.
+ */
+type ChatAnswer = ChatCompletion & { opengateway: { receipts: InferenceReceipt[]; providers: string[] } };
 /** The last chunk of each choice names every provider: the headers left before a failover could happen. */
-type ChatChunk = Fingerprinted<ChatCompletionChunk> & { opengateway?: { providers: string[] } };
+type ChatChunk = ChatCompletionChunk & { opengateway?: { providers: string[] } };
 type ChunkChoice = ChatCompletionChunk.Choice;
 
 /** `POST /v1/chat/completions`, whole or streamed. */
@@ -39,7 +43,6 @@ async function whole(stream: RoutedStream, request: ValidatedChatRequest, id: st
     object: "chat.completion",
     created,
     model: request.model,
-    system_fingerprint: null,
     choices: done.choices.map((choice) => {
       const calls = toolCalls[choice.index];
       const text = content[choice.index] ?? "";
@@ -68,7 +71,6 @@ function streamed(stream: RoutedStream, request: ValidatedChatRequest, id: strin
     object: "chat.completion.chunk",
     created,
     model: request.model,
-    system_fingerprint: null,
     choices,
     // With include_usage every chunk says `usage: null`, except the usage-only chunk at the end.
     ...(request.includeUsage ? { usage: usage ?? null } : {}),

@@ -5,13 +5,13 @@ import type { Completion, CompletionChoice } from "openai/resources";
 import type { ValidatedCompletionRequest } from "./completion-request.js";
 import { parseCompletionRequest } from "./completion-request.js";
 import { requireServes, servedModel } from "./models-endpoint.js";
-import type { Fingerprinted, OpenAICall, OpenAIResult } from "./openai-endpoint.js";
+import type { OpenAICall, OpenAIResult } from "./openai-endpoint.js";
 import { jsonResult, openAIUsage } from "./openai-endpoint.js";
 import { addUsage, RoutedStream } from "./routed-stream.js";
 
-type CompletionAnswer = Fingerprinted<Completion> & { opengateway: { receipts: InferenceReceipt[] } };
+type CompletionAnswer = Completion & { opengateway: { receipts: InferenceReceipt[] } };
 /** The `openai` package types a streamed completion as a `Completion`, but a choice's finish_reason is null until its end. */
-type CompletionChunk = Fingerprinted<Omit<Completion, "choices" | "usage">> & {
+type CompletionChunk = Omit<Completion, "choices" | "usage"> & {
   choices: Array<Omit<CompletionChoice, "finish_reason"> & { finish_reason: CompletionChoice["finish_reason"] | null }>;
   usage?: Completion["usage"] | null;
 };
@@ -70,7 +70,6 @@ async function whole(
     object: "text_completion",
     created,
     model: request.model,
-    system_fingerprint: null,
     choices: choices.map((choice) => ({ ...choice, text: texts[choice.index] ?? "" })),
     usage: openAIUsage(done.usage),
     opengateway: { receipts: done.receipts },
@@ -85,7 +84,6 @@ function streamed(stream: RoutedStream, request: ValidatedCompletionRequest, id:
     object: "text_completion",
     created,
     model: request.model,
-    system_fingerprint: null,
     choices,
     // With include_usage every chunk says `usage: null`, except the usage-only chunk at the end.
     ...(request.includeUsage ? { usage: usage ?? null } : {}),

@@ -18,6 +18,8 @@ export interface CreateClientOptions {
   identity?: Identity;
   /** Node.js only: where the identity is kept (created on first use, readable by its owner only). */
   keyFile?: string;
+  /** Encrypts `keyFile` at rest (scrypt → AES-256-GCM); a plaintext file found there is rewritten encrypted. */
+  keyPassphrase?: string;
   /** Peers to join the network through (multiaddrs ending in /p2p/<peer id>). */
   bootstrap?: string[];
   /** Providers to dial directly. */
@@ -67,7 +69,9 @@ const MAX_HISTORY = 1000;
  * gateway runs. Use it exactly as any OpenAI client.
  */
 export async function createClient(options: CreateClientOptions = {}): Promise<OpenGatewayClient> {
-  const identity = options.identity ?? (options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity());
+  const identity =
+    options.identity ??
+    (options.keyFile ? await loadOrCreateIdentity(options.keyFile, { passphrase: options.keyPassphrase }) : generateIdentity());
   // The client's copy of the ledger starts empty each time (in memory).
   const libp2p = await createLibp2pNode({
     identity,

@@ -10,6 +10,10 @@ export async function loadOrCreateSecret(_path: string): Promise<Uint8Array> {
   throw new Error("secret files are not available in browsers");
 }
 
+export async function isEncryptedKeyFile(_path: string): Promise<boolean> {
+  throw new Error("key files are not available in browsers");
+}
+
 export async function readIdentityFile(_path: string, _options?: unknown): Promise<Identity> {
   throw new Error("key files are not available in browsers");
 }

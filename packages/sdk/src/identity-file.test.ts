@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { KeyFileError, loadOrCreateIdentity, loadOrCreateSecret, readIdentityFile } from "./identity-file.js";
+import { isEncryptedKeyFile, KeyFileError, loadOrCreateIdentity, loadOrCreateSecret, readIdentityFile } from "./identity-file.js";
 
 describe("key files", () => {
   const dir = mkdtempSync(join(tmpdir(), "opengateway-keys-"));
@@ -36,6 +36,20 @@ describe("key files", () => {
     tampered.id = (await loadOrCreateIdentity(join(dir, "other.json"))).id;
     writeFileSync(path, JSON.stringify(tampered));
     await assert.rejects(readIdentityFile(path, { passphrase: "correct horse" }), KeyFileError);
+  });
+
+  it("rewrites a plaintext key file encrypted, same identity, once a passphrase is given", async () => {
+    const path = join(dir, "old-plain.json");
+    const plain = await loadOrCreateIdentity(path);
+    assert.equal(await isEncryptedKeyFile(path), false);
+    const migrated: string[] = [];
+    const again = await loadOrCreateIdentity(path, { passphrase: "pw", onMigrated: (file) => migrated.push(file) });
+    assert.equal(again.id, plain.id);
+    assert.deepEqual(migrated, [path]);
+    assert.equal(await isEncryptedKeyFile(path), true);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal((await readIdentityFile(path, { passphrase: "pw" })).id, plain.id);
+    await assert.rejects(readIdentityFile(path), /passphrase is needed/);
   });
 
   it("keeps a secret across loads", async () => {

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Identity } from "@opengateway/protocol";
 import { base64url, errorClass, generateIdentity, identityFromSeed } from "@opengateway/protocol";
@@ -22,16 +22,35 @@ interface KeyFile {
 
 export class KeyFileError extends errorClass("KeyFileError", "invalid_key_file", (message: string) => message) {}
 
-/** Loads an identity from its key file, creating one (readable by its owner only) on first use. */
-export async function loadOrCreateIdentity(path: string, options: IdentityFileOptions = {}): Promise<Identity> {
+/**
+ * Loads an identity from its key file, creating one (readable by its owner only) on first use.
+ * With a passphrase, a plaintext file written before keys were encrypted is rewritten encrypted
+ * (same identity); `onMigrated` hears of it.
+ */
+export async function loadOrCreateIdentity(
+  path: string,
+  options: IdentityFileOptions & { onMigrated?: (path: string) => void } = {},
+): Promise<Identity> {
   try {
-    return await readIdentityFile(path, options);
+    const identity = await readIdentityFile(path, options);
+    if (options.passphrase !== undefined && !(await isEncryptedKeyFile(path))) {
+      // Written beside it and renamed over it: a crash mid-way leaves the old file, never half a key.
+      await writeIdentityFile(`${path}.tmp`, identity, { passphrase: options.passphrase, overwrite: true });
+      await rename(`${path}.tmp`, path);
+      options.onMigrated?.(path);
+    }
+    return identity;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
   const identity = generateIdentity();
   await writeIdentityFile(path, identity, { ...options, overwrite: false });
   return identity;
+}
+
+/** Whether the key file at `path` is encrypted (v2); plaintext (v1) files still load. */
+export async function isEncryptedKeyFile(path: string): Promise<boolean> {
+  return (JSON.parse(await readFile(path, "utf8")) as KeyFile).v === 2;
 }
 
 export async function readIdentityFile(path: string, options: IdentityFileOptions = {}): Promise<Identity> {

@@ -30,9 +30,6 @@ export type OpenAIResult =
   | { kind: "json"; body: object; headers: Record<string, string> }
   | { kind: "event-stream"; events: AsyncIterable<object>; headers: Record<string, string> };
 
-/** OpenAI's objects as its API sends them: `system_fingerprint` is null where no backend configuration is named. */
-export type Fingerprinted<T> = Omit<T, "system_fingerprint"> & { system_fingerprint: null };
-
 export function jsonResult(body: object, headers: Record<string, string> = {}): OpenAIResult {
   return { kind: "json", body, headers };
 }
