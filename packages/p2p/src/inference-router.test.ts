@@ -73,7 +73,7 @@ describe("InferenceRouter", () => {
     };
     const router = new InferenceRouter(unusedNode, table, { region: null, payments, maxAttempts: 1 });
     const route = { kind: "chat" as const, model: "m", body, requestId: "r1" };
-    await assert.rejects(router.route(generateIdentity(), route).next(), /no provider should be dialled/);
+    await assert.rejects(router.route(generateIdentity(), route).next());
     // 64 + 4 + (2 + 32 + 2) prompt tokens and 10 completion tokens at 1 credit each.
     assert.deepEqual(held, [["r1", 114]]);
     assert.deepEqual(released, ["r1"]);
