@@ -269,7 +269,6 @@ describe("inference protocol over real libp2p nodes", () => {
 });
 
 describe("admission before work: a junk flood from one never-registered key", () => {
-  // biome-ignore lint/style/useConst: assigned below, once the provider's identity exists
   let to: { provider: string; pricePerToken: number };
   const engine = new ScriptedEngine();
   const providerIdentity = generateIdentity();

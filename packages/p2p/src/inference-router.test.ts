@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { NodeCapabilities } from "@opengateway/protocol";
-import { generateIdentity, NoProviderError, OverloadedError } from "@opengateway/protocol";
+import { generateIdentity, OverloadedError } from "@opengateway/protocol";
 import type { PaymentHooks } from "./inference-router.js";
 import { InferenceRouter, resumePayload } from "./inference-router.js";
 import { ProviderTable } from "./provider-table.js";
