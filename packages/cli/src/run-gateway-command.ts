@@ -19,7 +19,6 @@ export interface GatewayCommandOptions {
   region?: string;
   local: boolean;
   providerIdleTimeoutMs?: number;
-  maxPricePerToken?: number;
   credits: boolean;
   contributeBootstrap: string[];
   contributeModel: string[];
@@ -63,7 +62,6 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
         }
       : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
-    maxPricePerToken: options.maxPricePerToken,
     ledger: options.credits
       ? {
           path: options.ledgerFile ?? join(options.home, "gateway-ledger.sqlite"),

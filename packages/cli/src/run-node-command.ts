@@ -31,9 +31,7 @@ export interface NodeCommandOptions {
   parallel?: number;
   gpu: false | "auto";
   credits: boolean;
-  /** `--no-payment-checks` sets it false (private networks); `--require-payment` is the default anyway. */
-  paymentChecks: boolean;
-  requirePayment?: boolean;
+  requirePayment: boolean;
   ledgerFile?: string;
   ledgerSyncIntervalMs?: number;
   claimAfterMs?: number;
@@ -76,7 +74,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
           // A devnet runs many nodes on one machine: each gets its own grant there, never on a real network.
           fingerprintHash: options.local ? machineFingerprintHash({ machine, account: identity.id }) : machine,
           params: ledgerParamOverrides(options),
-          requirePayment: options.paymentChecks,
+          requirePayment: options.requirePayment,
           syncIntervalMs: options.ledgerSyncIntervalMs,
           claimAfterMs: options.claimAfterMs,
           sweep: options.sweepTo === undefined ? undefined : { to: options.sweepTo, above: options.sweepAbove ?? 0 },
