@@ -18,7 +18,7 @@ interface PeerRecord {
 }
 
 /** Entries kept before idle ones are dropped: the table itself must not grow with a sybil's peer ids. */
-const MAX_PEERS = 10_000;
+export const MAX_PENALISED_PEERS = 10_000;
 
 /**
  * A small per-peer counter: a rate limit (token bucket) and strikes for invalid data that ban a
@@ -63,6 +63,11 @@ export class PeerPenalties {
     return true;
   }
 
+  /** Peers the table holds a record for (bounded by MAX_PENALISED_PEERS). */
+  get trackedPeers(): number {
+    return this.#peers.size;
+  }
+
   get bannedCount(): number {
     const now = this.#now();
     let count = 0;
@@ -73,16 +78,24 @@ export class PeerPenalties {
   #record(peer: string, now: number): PeerRecord {
     let record = this.#peers.get(peer);
     if (record === undefined) {
-      if (this.#peers.size >= MAX_PEERS) this.#prune(now);
+      if (this.#peers.size >= MAX_PENALISED_PEERS) this.#prune(now);
       record = { strikes: 0, windowStart: now, bannedUntil: 0, tokens: this.#options.burst, refilledAt: now };
       this.#peers.set(peer, record);
     }
     return record;
   }
 
+  /**
+   * Forgets idle peers; if the table is still full (a sybil's fresh ids), forgets the oldest down to
+   * 90% so that the bound holds and the scan is not repeated on every new id.
+   */
   #prune(now: number): void {
     for (const [peer, record] of this.#peers) {
       if (record.bannedUntil <= now && now - record.windowStart > this.#options.windowMs) this.#peers.delete(peer);
+    }
+    for (const peer of this.#peers.keys()) {
+      if (this.#peers.size < MAX_PENALISED_PEERS * 0.9) break;
+      this.#peers.delete(peer);
     }
   }
 }
