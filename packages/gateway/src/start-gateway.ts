@@ -13,6 +13,7 @@ import type { SqliteLedgerReplicaInit } from "@opengateway/p2p/sqlite-ledger-rep
 import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
 import type { Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
+import type { InferenceRouterOptions } from "@opengateway/sdk";
 import { InferenceRouter, LedgerWallet, NetworkWatcher, ProviderTable } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { pino } from "pino";
@@ -46,6 +47,8 @@ export interface StartGatewayOptions {
   localNetwork?: boolean;
   /** A provider silent for this long mid-request is treated as dead. */
   providerIdleTimeoutMs?: number;
+  /** Backpressure: how many requests may wait for a provider slot, and how long (defaults in p2p's constants.ts). */
+  queue?: Pick<InferenceRouterOptions, "maxQueuedRequests" | "queueWaitMs" | "resumeWaitMs">;
   maxBodyBytes?: number;
   /** Browser origins allowed to call the API (CORS); none by default. */
   corsOrigins?: readonly string[];
@@ -121,6 +124,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    ...options.queue,
     payments: settlements,
     onPaymentError: (error) => logger.warn({ err: error }, "settlement failed"),
   });

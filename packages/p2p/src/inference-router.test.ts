@@ -26,17 +26,43 @@ const unusedNode = {
 };
 
 describe("InferenceRouter", () => {
-  it("answers a full region with overloaded, without dialling anyone", async () => {
+  it("answers a full region with overloaded, without dialling anyone, once its queue is full or its wait is over", async () => {
     const table = new ProviderTable();
     table.upsert("p1", capabilities("europe"), { expiresAt: Date.now() + 60_000 });
     const entry = table.get("p1");
     assert.ok(entry);
-    entry.inFlight = 2; // both slots and the queue allowance taken
+    entry.inFlight = 1; // its one slot taken
+    const noQueue = new InferenceRouter(unusedNode, table, { region: "europe", maxQueuedRequests: 0 });
+    await assert.rejects(noQueue.route(generateIdentity(), { kind: "chat", model: "m", body }).next(), {
+      name: "OverloadedError",
+      message: /0 requests are waiting/,
+    });
+    const shortWait = new InferenceRouter(unusedNode, table, { region: "europe", queueWaitMs: 300 });
+    const started = Date.now();
+    await assert.rejects(shortWait.route(generateIdentity(), { kind: "chat", model: "m", body }).next(), OverloadedError);
+    assert.ok(Date.now() - started >= 250, "it waited for a slot before giving up");
+    assert.equal(shortWait.queued, 0, "the queue forgets a request that gave up");
+  });
+
+  it("a queued request leaves the queue when its client goes away", async () => {
+    const table = new ProviderTable();
+    table.upsert("p1", capabilities("europe"), { expiresAt: Date.now() + 60_000 });
+    const entry = table.get("p1");
+    assert.ok(entry);
+    entry.inFlight = 1;
     const router = new InferenceRouter(unusedNode, table, { region: "europe" });
-    await assert.rejects(router.route(generateIdentity(), { kind: "chat", model: "m", body }).next(), OverloadedError);
+    const controller = new AbortController();
+    const pending = router.route(generateIdentity(), { kind: "chat", model: "m", body }, { signal: controller.signal }).next();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(router.queued, 1);
+    controller.abort(new Error("client left"));
+    await assert.rejects(pending, /client left/);
+    assert.equal(router.queued, 0);
   });
 
   it("holds at most maxCreditsPerRequest whatever a provider charges, and releases it when no provider answers", async () => {
+    // The one provider's dial fails every time: it is dialled again after a pause (a flaky dial is
+    // not "no provider"), up to maxAttempts, and only then is the client told no provider could serve.
     const table = new ProviderTable();
     const provider = generateIdentity().id;
     const expensive = {
@@ -56,7 +82,7 @@ describe("InferenceRouter", () => {
     await assert.rejects(router.route(generateIdentity(), route).next(), NoProviderError);
     assert.deepEqual(held, [["r1", 500]]);
     assert.deepEqual(released, ["r1"]);
-    assert.equal(table.get(provider)?.failures, 1, "the provider that could not be dialled is tried last next time");
+    assert.equal(table.get(provider)?.failures, 3, "each failed dial counts: the provider is tried last next time");
   });
 
   it("resumes plain text only: a grammar, tools or several choices cannot continue mid-way", () => {

@@ -13,7 +13,16 @@ import {
   WireError,
 } from "@opengateway/protocol";
 import { requestInference } from "./inference-client.js";
+import {
+  DEFAULT_ROUTER_MAX_QUEUED,
+  DEFAULT_ROUTER_QUEUE_WAIT_MS,
+  DEFAULT_ROUTER_RESUME_WAIT_MS,
+  ROUTER_QUEUE_POLL_MS,
+  ROUTER_REDIAL_DELAY_MS,
+  ROUTER_SUSPECT_MS,
+} from "./constants.js";
 import type { ProviderEntry, ProviderTable } from "./provider-table.js";
+import { SlotQueue, type SlotWaiter } from "./slot-queue.js";
 
 /** How a router pays for requests: hold credits first, pay each provider's receipt, free the rest. */
 export interface PaymentHooks {
@@ -61,6 +70,12 @@ export interface InferenceRouterOptions {
    * absurd price stops at this reserve instead of draining the payer's account.
    */
   maxCreditsPerRequest?: number;
+  /** Requests that may wait for a slot at once when every provider is busy; more get `OverloadedError`. */
+  maxQueuedRequests?: number;
+  /** How long a new request waits for a slot before `OverloadedError` (a 429 with retry-after). */
+  queueWaitMs?: number;
+  /** How long a stream that already delivered text waits for a slot to resume on. */
+  resumeWaitMs?: number;
 }
 
 export const DEFAULT_PROVIDER_IDLE_TIMEOUT_MS = 30_000;
@@ -88,6 +103,7 @@ export class InferenceRouter {
   readonly #node: Pick<Libp2p, "dialProtocol">;
   readonly #table: ProviderTable;
   readonly #options: InferenceRouterOptions;
+  readonly #queue = new SlotQueue();
 
   constructor(node: Pick<Libp2p, "dialProtocol">, table: ProviderTable, options: InferenceRouterOptions = {}) {
     this.#node = node;
@@ -111,7 +127,10 @@ export class InferenceRouter {
     const { signal } = options;
     const requestId = route.requestId ?? randomId();
     const region = route.region === undefined ? this.region : route.region;
+    /** Providers not to try again: they misbehaved, refused the request, or died after serving part of it. */
     const tried = new Set<string>();
+    /** Providers that could not be reached or were full: dialled again only when no one else is left. */
+    const unreached = new Set<string>();
     const servedBy: string[] = [];
     const receipts: InferenceReceipt[] = [];
     const maxAttempts = this.#options.maxAttempts ?? 3;
@@ -126,33 +145,39 @@ export class InferenceRouter {
     try {
       for (let attempt = 0; attempt < maxAttempts; attempt++) {
         signal?.throwIfAborted();
-        const provider = this.#pickAfter(lastError, route, { exclude: tried, region });
-        if (payments && !reserved) {
-          // Held once, at the highest price any eligible provider asks; never overdrawn, released at the end.
-          const price = Math.max(
-            ...this.#table
-              .providersOf(route.model, { kind: route.kind })
-              .flatMap((entry) => entry.info.models.filter((m) => m.id === route.model).map((m) => m.pricePerToken)),
-            0,
-          );
-          payments.reserve(payer, requestId, this.#maxCredits(payload, price), Date.now() + 10 * 60_000);
-          reserved = true;
-        }
-        tried.add(provider.peerId);
-        const price = provider.info.models.find((m) => m.id === route.model)?.pricePerToken ?? 1;
-        const request = createInferenceRequest(
-          {
-            ...payload,
-            id: attempt === 0 ? requestId : `${requestId}-${attempt}`,
-            model: route.model,
-            maxCredits: this.#maxCredits(payload, price),
-            region,
-          },
-          payer,
-        );
+        const provider = await this.#acquire(route, {
+          tried,
+          unreached,
+          region,
+          lastError,
+          attempt,
+          resume: servedBy.length > 0 || delivered.tokens > 0,
+          signal,
+        });
         let startedHere = false;
-        provider.inFlight++;
         try {
+          if (payments && !reserved) {
+            // Held once, at the highest price any eligible provider asks; never overdrawn, released at the end.
+            const price = Math.max(
+              ...this.#table
+                .providersOf(route.model, { kind: route.kind })
+                .flatMap((entry) => entry.info.models.filter((m) => m.id === route.model).map((m) => m.pricePerToken)),
+              0,
+            );
+            payments.reserve(payer, requestId, this.#maxCredits(payload, price), Date.now() + 10 * 60_000);
+            reserved = true;
+          }
+          const price = provider.info.models.find((m) => m.id === route.model)?.pricePerToken ?? 1;
+          const request = createInferenceRequest(
+            {
+              ...payload,
+              id: attempt === 0 ? requestId : `${requestId}-${attempt}`,
+              model: route.model,
+              maxCredits: this.#maxCredits(payload, price),
+              region,
+            },
+            payer,
+          );
           const frames = requestInference(this.#node, peerIdFromString(provider.peerId), request, {
             signal,
             idleTimeoutMs: this.#options.providerIdleTimeoutMs ?? DEFAULT_PROVIDER_IDLE_TIMEOUT_MS,
@@ -199,9 +224,14 @@ export class InferenceRouter {
           throw new ProtocolViolationError("the provider ended the stream without a result");
         } catch (error) {
           if (signal?.aborted) throw signal.reason ?? new CancelledError();
+          if (!reserved && payments) throw error; // the payer could not cover the request: nothing was sent
           provider.failures++;
+          provider.lastFailureAt = Date.now();
           lastError = error;
           if (!isRetryable(error)) throw error;
+          // Unreachable or full before any output: worth another dial once the others are out.
+          if (!startedHere && isTransient(error)) unreached.add(provider.peerId);
+          else tried.add(provider.peerId);
           if (delivered.tokens > 0 || startedHere) {
             const resumed = resumePayload(payloadOf(route), delivered);
             if (resumed === undefined) throw error;
@@ -210,50 +240,142 @@ export class InferenceRouter {
           }
         } finally {
           provider.inFlight--;
+          this.#queue.notify();
         }
       }
       // A provider that misbehaved explains the outcome (a 502); one that could not be reached does not.
-      throw WireError.isInstance(lastError) ? lastError : new NoProviderError("no provider could serve the request");
+      throw WireError.isInstance(lastError) && !isTransient(lastError)
+        ? lastError
+        : new NoProviderError("no provider could serve the request");
     } finally {
       if (reserved) payments?.release(requestId);
     }
   }
 
+  /** Requests waiting for a provider slot right now (for a status view). */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
   /**
-   * The next provider to try. When none is left after one misbehaved, the client is told what
-   * went wrong with it (a 502), not that no provider exists (a 503).
+   * Takes a slot on the best provider for the next attempt (its `inFlight` counted), waiting in
+   * the queue while every eligible provider's slots are taken, up to the queue's bounds; then
+   * `OverloadedError`, a 429 that tells the truth. A provider whose dial failed is dialled again
+   * after a pause when no other is left, so a slow or flaky dial is not reported as "no provider".
    */
-  #pickAfter(lastError: unknown, route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }) {
+  async #acquire(route: RouteRequest, state: AcquireState): Promise<ProviderEntry> {
+    const { signal } = state;
+    const filter = { kind: route.kind, region: state.region };
+    const waitMs = state.resume
+      ? (this.#options.resumeWaitMs ?? DEFAULT_ROUTER_RESUME_WAIT_MS)
+      : (this.#options.queueWaitMs ?? DEFAULT_ROUTER_QUEUE_WAIT_MS);
+    const deadline = Date.now() + waitMs;
+    const out = new Set([...state.tried, ...state.unreached]);
+    let waiter: SlotWaiter | undefined;
+    let paused = false;
     try {
-      return this.#pick(route, filter);
-    } catch (error) {
-      if (NoProviderError.isInstance(error) && WireError.isInstance(lastError)) throw lastError;
-      throw error;
+      while (true) {
+        signal?.throwIfAborted();
+        const now = Date.now();
+        const healthy = (entry: ProviderEntry): boolean => entry.failures === 0 || now - entry.lastFailureAt > ROUTER_SUSPECT_MS;
+        const untried = this.#table.providersOf(route.model, { ...filter, exclude: out });
+        const fresh = this.#table.candidatesFor(route.model, { ...filter, exclude: out });
+        const again = this.#table.candidatesFor(route.model, { ...filter, exclude: state.tried });
+        // Healthy first, then a suspect, then one already dialled without success; a busy provider
+        // of a better kind is waited for rather than settling for a worse one.
+        let take: ProviderEntry | undefined = fresh.find(healthy);
+        if (take === undefined && !untried.some(healthy)) {
+          take = fresh[0];
+          if (take === undefined && untried.length === 0 && again[0] !== undefined) {
+            if (!paused) {
+              paused = true;
+              await delay(ROUTER_REDIAL_DELAY_MS * Math.max(1, state.attempt), signal);
+              continue;
+            }
+            take = again[0];
+          }
+        }
+        if (take !== undefined) {
+          take.inFlight++;
+          return take;
+        }
+        const busy = untried.length > 0 || [...state.unreached].some((peerId) => this.#table.get(peerId) !== undefined);
+        if (!busy) throw this.#noProvider(route, { exclude: out, region: state.region }, state.lastError);
+        if (waiter === undefined) {
+          const max = this.#options.maxQueuedRequests ?? DEFAULT_ROUTER_MAX_QUEUED;
+          if (this.#queue.size >= max) {
+            throw new OverloadedError(`every provider of '${route.model}' is busy and ${max} requests are waiting`);
+          }
+          waiter = this.#queue.add(state.resume);
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new OverloadedError(`every provider of '${route.model}' is busy; waited ${Math.round(waitMs / 1000)} s for a slot`);
+        }
+        await this.#queue.wait(waiter, Math.min(left, ROUTER_QUEUE_POLL_MS), signal);
+      }
+    } finally {
+      if (waiter !== undefined) this.#queue.remove(waiter);
     }
+  }
+
+  /**
+   * Why no provider is left. When the last one misbehaved, the client is told what went wrong with
+   * it (a 502), not that no provider exists (a 503).
+   */
+  #noProvider(route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }, lastError: unknown): Error {
+    const error = this.#whyNone(route, filter);
+    if (NoProviderError.isInstance(error) && WireError.isInstance(lastError) && !isTransient(lastError)) return lastError;
+    return error;
   }
 
   #maxCredits(payload: InferencePayload, pricePerToken: number): number {
     return Math.min(maxCreditsFor(payload, pricePerToken), this.#options.maxCreditsPerRequest ?? Number.POSITIVE_INFINITY);
   }
 
-  /** The best provider for a request right now, or the error that explains why there is none. */
-  #pick(route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }): ProviderEntry {
-    const candidates = this.#table.candidatesFor(route.model, { ...filter, kind: route.kind });
-    const best = candidates[0];
-    if (best) return best;
-    const eligible = this.#table.providersOf(route.model, { ...filter, kind: route.kind });
-    if (eligible.length > 0) {
-      throw new OverloadedError(`every provider of '${route.model}'${filter.region ? ` in ${filter.region}` : ""} is busy`);
-    }
-    if (filter.exclude.size > 0) throw new NoProviderError(`no other provider of '${route.model}' is left to try`);
+  /** The error that explains why no provider can take a request. */
+  #whyNone(route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }): Error {
+    if (filter.exclude.size > 0) return new NoProviderError(`no other provider of '${route.model}' is left to try`);
     if (this.#table.providersOf(route.model, { kind: route.kind }).length > 0) {
-      throw new NoProviderError(
+      return new NoProviderError(
         `no provider of '${route.model}' in region '${filter.region}'; allow other regions to use one elsewhere`,
       );
     }
-    if (this.#table.size === 0) throw new NoProviderError("no provider is reachable right now");
-    throw new ModelNotFoundError(`The model '${route.model}' does not exist or is not served by the network right now`);
+    if (this.#table.size === 0) return new NoProviderError("no provider is reachable right now");
+    return new ModelNotFoundError(`The model '${route.model}' does not exist or is not served by the network right now`);
   }
+}
+
+interface AcquireState {
+  /** Providers never to try again for this request. */
+  tried: ReadonlySet<string>;
+  /** Providers tried that may be dialled again once no one else is left. */
+  unreached: ReadonlySet<string>;
+  region: string | null;
+  lastError: unknown;
+  attempt: number;
+  /** The stream already delivered text: it waits ahead of new requests, and longer. */
+  resume: boolean;
+  signal: AbortSignal | undefined;
+}
+
+/** A failure that says the provider was unreachable or full, not that it misbehaved. */
+function isTransient(error: unknown): boolean {
+  return WireError.isInstance(error) ? error.code === "overloaded" : true;
+}
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 function isRetryable(error: unknown): boolean {
