@@ -18,7 +18,9 @@ const API_KEY = "og-documented-behaviour";
 const MODEL = "stories260K";
 const REGION = "europe";
 const story = [{ role: "user" as const, content: "Once upon a time" }];
-const IDLE_TIMEOUT_MS = 3_000;
+const IDLE_TIMEOUT_MS = 6_000;
+/** Well under the idle timeout: a request queued behind a hung one is answered before the slot frees. */
+const QUEUE_WAIT_MS = 1_500;
 
 interface NetworkView {
   peers: Array<{ peerId: string; region: string | null; models: string[]; load: { activeRequests: number } }>;
@@ -52,7 +54,7 @@ describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
       home,
       regions: [REGION],
       nodeArgs: ["--gpu", "off", "--parallel", "2", "--threads", "1"],
-      gatewayArgs: ["--provider-idle-timeout-ms", String(IDLE_TIMEOUT_MS)],
+      gatewayArgs: ["--provider-idle-timeout-ms", String(IDLE_TIMEOUT_MS), "--queue-wait-ms", String(QUEUE_WAIT_MS)],
       onOutput: () => {},
     });
     client = new OpenAI({ baseURL: devnet.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
@@ -283,13 +285,13 @@ describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
         await assert.rejects(client.chat.completions.create(request, inRegion("africa")), isStatus(502));
         assert.ok(garbage.served() >= 1);
 
-        // One parallel slot plus one queued: the third request finds the region full.
-        const held = [
-          client.chat.completions.create(request, inRegion("oceania")),
-          client.chat.completions.create(request, inRegion("oceania")),
-        ];
-        for (const pending of held) pending.catch(() => {});
-        await waitFor(() => busy.served() === 2, "two requests held by the busy provider");
+        // Its one slot held by a request it never answers: the next request waits in the gateway for
+        // the slot, up to the queue wait, and then gets 429 with retry-after. It is never sent to wait
+        // unseen in the provider's own queue.
+        const held = client.chat.completions.create(request, inRegion("oceania"));
+        held.catch(() => {});
+        await waitFor(() => busy.served() === 1, "a request held by the busy provider");
+        const started = Date.now();
         const full = await client.chat.completions.create(request, inRegion("oceania")).then(
           () => assert.fail("expected a 429"),
           (error: unknown) => error,
@@ -297,8 +299,10 @@ describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
         assert.ok(full instanceof OpenAI.APIError && full.status === 429, String(full));
         assert.equal(full.headers?.get("retry-after"), "1");
         assert.equal(full.type, "rate_limit_error");
-        // The held requests end with a clean error once the provider's silence passes the idle timeout.
-        for (const pending of held) await assert.rejects(pending, (error: unknown) => error instanceof OpenAI.APIError);
+        assert.ok(Date.now() - started >= QUEUE_WAIT_MS - 100, "it waited for a slot first");
+        assert.equal(busy.served(), 1, "the provider was sent no more than its one slot");
+        // The held request ends with a clean error once the provider's silence passes the idle timeout.
+        await assert.rejects(held, (error: unknown) => error instanceof OpenAI.APIError);
       } finally {
         await Promise.all([garbage.node.stop(), busy.node.stop()]);
       }

@@ -142,6 +142,16 @@ const gatewayStart = gatewayCommand
     "treat a provider silent this long mid-request as dead",
     integer("--provider-idle-timeout-ms"),
   )
+  .option(
+    "--max-queued-requests <n>",
+    "requests that may wait for a provider slot when all are busy; more get 429 (default 256)",
+    integer("--max-queued-requests"),
+  )
+  .option(
+    "--queue-wait-ms <ms>",
+    "how long a request waits for a provider slot before 429 (default 15000)",
+    integer("--queue-wait-ms"),
+  )
   .option("--contribute-bootstrap <multiaddr...>", "relay /ws addresses the /contribute page's tabs join through", [])
   .option("--contribute-model <path...>", "GGUF files /contribute offers to tabs", [])
   .option("--contribute-model-url <url...>", "GGUF files hosted elsewhere (http/https) that /contribute offers to tabs", [])

@@ -19,6 +19,8 @@ export interface GatewayCommandOptions {
   region?: string;
   local: boolean;
   providerIdleTimeoutMs?: number;
+  maxQueuedRequests?: number;
+  queueWaitMs?: number;
   credits: boolean;
   contributeBootstrap: string[];
   contributeModel: string[];
@@ -62,6 +64,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
         }
       : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    queue: { maxQueuedRequests: options.maxQueuedRequests, queueWaitMs: options.queueWaitMs },
     ledger: options.credits
       ? {
           path: options.ledgerFile ?? join(options.home, "gateway-ledger.sqlite"),
