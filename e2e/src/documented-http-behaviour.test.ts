@@ -131,6 +131,47 @@ describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
     });
   });
 
+  describe("backpressure and limits (docs/http-limits.md)", () => {
+    it("under more concurrent streams than the node has slots answers each with text or a 429 with retry-after, never a 503", async () => {
+      const outcomes = await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          try {
+            const stream = await client.chat.completions.create(
+              { model: MODEL, messages: story, max_tokens: 64, stream: true },
+              inRegion(REGION),
+            );
+            let text = "";
+            for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+            return text.length > 0 ? "text" : "empty";
+          } catch (error) {
+            if (error instanceof OpenAI.APIError && error.status === 429 && error.headers?.get("retry-after")) return "429";
+            return `unexpected: ${String(error)}`;
+          }
+        }),
+      );
+      assert.deepEqual(
+        outcomes.filter((outcome) => outcome !== "text" && outcome !== "429"),
+        [],
+      );
+      assert.ok(outcomes.filter((outcome) => outcome === "text").length >= 2, outcomes.join(", "));
+    });
+
+    it("ends a max_tokens as large as the context where the context ends, counting the prompt once", async () => {
+      const contextSize = 2048; // the test model's, as the node advertises it
+      const answer = await client.chat.completions.create(
+        { model: MODEL, messages: story, max_tokens: contextSize, temperature: 0 },
+        inRegion(REGION),
+      );
+      const usage = answer.usage ?? assert.fail("no usage");
+      assert.ok(usage.prompt_tokens < 64, `prompt_tokens ${usage.prompt_tokens} for a short prompt`);
+      assert.ok(usage.prompt_tokens + usage.completion_tokens <= contextSize, JSON.stringify(usage));
+      await assert.rejects(
+        client.chat.completions.create({ model: MODEL, messages: story, max_tokens: contextSize + 1 }, inRegion(REGION)),
+        isStatus(400),
+      );
+    });
+  });
+
   describe("the network (docs/network.md)", () => {
     it("refuses forged adverts: another peer's id, a tampered field, an expired or over-long one", async () => {
       const victim = devnet.nodes[0];
