@@ -12,7 +12,6 @@ import {
   randomId,
   WireError,
 } from "@opengateway/protocol";
-import { requestInference } from "./inference-client.js";
 import {
   DEFAULT_ROUTER_MAX_QUEUED,
   DEFAULT_ROUTER_QUEUE_WAIT_MS,
@@ -21,6 +20,7 @@ import {
   ROUTER_REDIAL_DELAY_MS,
   ROUTER_SUSPECT_MS,
 } from "./constants.js";
+import { requestInference } from "./inference-client.js";
 import type { ProviderEntry, ProviderTable } from "./provider-table.js";
 import { SlotQueue, type SlotWaiter } from "./slot-queue.js";
 
@@ -310,7 +310,9 @@ export class InferenceRouter {
         }
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new OverloadedError(`every provider of '${route.model}' is busy; waited ${Math.round(waitMs / 1000)} s for a slot`);
+          throw new OverloadedError(
+            `every provider of '${route.model}' is busy; waited ${Math.round(waitMs / 1000)} s for a slot`,
+          );
         }
         await this.#queue.wait(waiter, Math.min(left, ROUTER_QUEUE_POLL_MS), signal);
       }
