@@ -174,7 +174,7 @@ withLedgerOptions(gatewayStart, {
   if (apiKeys.length === 0) program.error("no API key: pass --api-key, --api-keys-file or set OPENGATEWAY_API_KEY");
   const { runGatewayCommand } = await import("./run-gateway-command.js");
   await runGatewayCommand(
-    { ...options, peers: options.peer, apiKeys, providerIdleTimeoutMs: options.providerIdleTimeoutMs },
+    { ...options, peers: options.peer, apiKeys, providerIdleTimeoutMs: options.providerIdleTimeoutMs, passphrase },
     logger.child({ role: "gateway" }),
   );
 });

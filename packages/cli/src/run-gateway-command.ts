@@ -5,6 +5,7 @@ import { startGateway } from "@opengateway/gateway";
 import { ledgerParams } from "@opengateway/ledger";
 import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
+import { atRestPassphrase } from "./at-rest-passphrase.js";
 import { ledgerParamOverrides } from "./network-params.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
@@ -31,16 +32,26 @@ export interface GatewayCommandOptions {
   registerAccounts?: boolean;
   registrationDifficulty?: number;
   corsOrigin?: string[];
+  /** Encrypts the account secret at rest; from the environment or a file the CLI entry read, never a flag. */
+  passphrase?: string;
 }
+
+/** The secret every API key's account is derived from; a random passphrase beside it unless the operator gives one. */
+export const GATEWAY_ACCOUNT_SECRET_FILE = "gateway-account-secret";
+export const GATEWAY_SECRET_PASSPHRASE_FILE = "gateway-account-secret.passphrase";
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
   const pageDir = options.contributeDir ?? CONTRIBUTE_PAGE_DIR;
   const ledgerOverrides = ledgerParamOverrides(options);
+  const accountSecret = await loadOrCreateSecret(join(options.home, GATEWAY_ACCOUNT_SECRET_FILE), {
+    passphrase: await atRestPassphrase(options.home, GATEWAY_SECRET_PASSPHRASE_FILE, options.passphrase),
+    onMigrated: (path) => logger.warn({ file: path }, "the plaintext account secret was rewritten encrypted"),
+  });
   const gateway = await startGateway({
     host: options.host,
     port: options.port,
     apiKeys: options.apiKeys,
-    accountSecret: await loadOrCreateSecret(join(options.home, "gateway-account-secret")),
+    accountSecret,
     peers: options.peers,
     bootstrap: options.bootstrap,
     region: options.region ?? null,

@@ -156,7 +156,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     contribute: options.contribute,
     corsOrigins: options.corsOrigins,
     allowedHostnames: isLoopback(host) ? LOOPBACK_HOSTNAMES : undefined,
-    network: () => networkView(libp2p, table, options.region ?? null, wallet?.ledger),
+    network: () => networkView(libp2p, router, options.region ?? null, wallet?.ledger),
   });
 
   const limits: GatewayHttpLimits = {
@@ -247,10 +247,12 @@ class ReceiptLog {
   }
 }
 
-function networkView(libp2p: Libp2p, table: ProviderTable, region: string | null, ledger: Ledger | undefined) {
+function networkView(libp2p: Libp2p, router: InferenceRouter, region: string | null, ledger: Ledger | undefined) {
   const connected = new Set(libp2p.getConnections().map((connection) => connection.remotePeer.toString()));
+  const table = router.table;
   return {
-    self: { peerId: libp2p.peerId.toString(), region, role: "gateway" },
+    /** `queued`: requests waiting here for a provider slot right now (docs/http-limits.md, Backpressure). */
+    self: { peerId: libp2p.peerId.toString(), region, role: "gateway", queued: router.queued },
     /** This gateway's copy of the ledger: peers whose roots are equal hold identical balances. */
     ledger: ledger ? { merkleRoot: ledger.merkleRoot(), ...ledger.totals() } : null,
     peers: table.entries().map((entry) => ({

@@ -243,10 +243,8 @@ export class InferenceRouter {
           this.#queue.notify();
         }
       }
-      // A provider that misbehaved explains the outcome (a 502); one that could not be reached does not.
-      throw WireError.isInstance(lastError) && !isTransient(lastError)
-        ? lastError
-        : new NoProviderError("no provider could serve the request");
+      // A provider that misbehaved (a 502) or was full (a 429) explains the outcome; one that could not be reached does not.
+      throw WireError.isInstance(lastError) ? lastError : new NoProviderError("no provider could serve the request");
     } finally {
       if (reserved) payments?.release(requestId);
     }
