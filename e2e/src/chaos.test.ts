@@ -39,9 +39,9 @@ describe("chaos: nodes killed mid-stream under load", { timeout: 900_000 }, () =
   let home: string;
   const peers = async () =>
     (
-      (await (
-        await fetch(`${devnet.url}/opengateway/network`, { headers: { authorization: `Bearer ${API_KEY}` } })
-      ).json()) as { peers: Array<{ peerId: string }> }
+      (await (await fetch(`${devnet.url}/opengateway/network`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as {
+        peers: Array<{ peerId: string }>;
+      }
     ).peers.map((peer) => peer.peerId);
 
   before(async () => {
@@ -119,7 +119,9 @@ describe("chaos: nodes killed mid-stream under load", { timeout: 900_000 }, () =
         }
         assert.equal(outcome.status, 200, `a stream was refused with ${outcome.status}`);
         assert.equal(outcome.events.at(-1), "data: [DONE]");
-        const chunks = outcome.events.slice(0, -1).map((event) => JSON.parse(event.replace(/^data: /, "")) as Record<string, unknown>);
+        const chunks = outcome.events
+          .slice(0, -1)
+          .map((event) => JSON.parse(event.replace(/^data: /, "")) as Record<string, unknown>);
         const broken = chunks.find((chunk) => "error" in chunk);
         assert.equal(broken, undefined, `a stream carried an error: ${JSON.stringify(broken)}`);
         const usage = (chunks.at(-1) as { usage?: { prompt_tokens: number; completion_tokens: number } }).usage;

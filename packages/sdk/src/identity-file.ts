@@ -173,8 +173,14 @@ export async function isEncryptedSecretFile(path: string): Promise<boolean> {
   return (await readFile(path, "utf8")).trimStart().startsWith("{");
 }
 
-async function writeSecretFile(path: string, secret: Uint8Array, passphrase: string | undefined, flag: "w" | "wx"): Promise<void> {
-  const text = passphrase === undefined ? base64url.encode(secret) : JSON.stringify({ v: 2, ...seal(secret, passphrase, SECRET_LABEL) });
+async function writeSecretFile(
+  path: string,
+  secret: Uint8Array,
+  passphrase: string | undefined,
+  flag: "w" | "wx",
+): Promise<void> {
+  const text =
+    passphrase === undefined ? base64url.encode(secret) : JSON.stringify({ v: 2, ...seal(secret, passphrase, SECRET_LABEL) });
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFile(path, `${text}\n`, { mode: 0o600, flag });
   await chmod(path, 0o600);
