@@ -3,16 +3,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Libp2p } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
-import type {
-  ChatGeneration,
-  CompletionGeneration,
-  EmbeddingEvent,
-  EmbeddingGeneration,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  ServedModel,
-} from "@opengateway/protocol";
+import type * as Engine from "@opengateway/protocol";
 import {
   createInferenceRequest,
   decodeProviderFrame,
@@ -32,14 +23,17 @@ import { fetchNodeInfo, nodeInfoService } from "./node-info.js";
  * A scripted stand-in for an engine: these tests exercise the wire protocol and its checks,
  * so the engine emits known words at a known pace. Real node-llama-cpp runs in e2e/.
  */
-class ScriptedEngine implements InferenceEngine {
+class ScriptedEngine implements Engine.InferenceEngine {
   readonly name = "scripted-test-engine";
   aborted = 0;
   completed = 0;
-  listModels(): ServedModel[] {
+  listModels(): Engine.ServedModel[] {
     return [{ id: "scripted", contextSize: 512, pricePerToken: 2, kinds: ["chat", "completion", "embedding"] as const }];
   }
-  async *generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
+  async *generateChat(
+    request: Engine.ChatGeneration,
+    options: Engine.GenerateOptions = {},
+  ): AsyncIterable<Engine.GenerationEvent> {
     const words = ["Once", " upon", " a", " time"];
     let produced = 0;
     try {
@@ -61,10 +55,13 @@ class ScriptedEngine implements InferenceEngine {
       if (options.signal?.aborted && produced < request.maxTokens) this.aborted++;
     }
   }
-  generateCompletion(request: CompletionGeneration, options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
+  generateCompletion(
+    request: Engine.CompletionGeneration,
+    options: Engine.GenerateOptions = {},
+  ): AsyncIterable<Engine.GenerationEvent> {
     return this.generateChat({ ...request, messages: [{ role: "user", content: request.prompt }] }, options);
   }
-  async *embed(request: EmbeddingGeneration): AsyncIterable<EmbeddingEvent> {
+  async *embed(request: Engine.EmbeddingGeneration): AsyncIterable<Engine.EmbeddingEvent> {
     for (const [index, input] of request.input.entries()) yield { type: "embedding", index, embedding: [input.length, 0.5] };
     yield { type: "done", usage: { promptTokens: request.input.length, completionTokens: 0 } };
   }
