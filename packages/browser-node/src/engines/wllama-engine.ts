@@ -26,7 +26,7 @@ export interface WllamaEngineOptions {
   modelUrl: string;
   /** wllama's WebAssembly file (it ships in the package; the page's bundler gives its URL). */
   wasmUrl: string;
-  /** 1 unless the page is cross-origin isolated. */
+  /** 1 unless the page is cross-origin isolated (threads need SharedArrayBuffer). */
   threads: number;
   /** Requests generated at once, each in its own llama.cpp slot. */
   parallelRequests: number;
