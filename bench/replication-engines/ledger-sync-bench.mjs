@@ -19,7 +19,7 @@ await load("p2p/dist/node-runtime.js"); // Node 20 polyfills, native Ed25519
 const { identityFromSeed } = await load("protocol/dist/index.js");
 const { Ledger } = await load("ledger/dist/index.js");
 // The workload of bench/src/ledger-bench.ts itself (same seed, same blocks), from the built bench.
-const { params, Workload } = await import(pathToFileURL(`${root}/bench/dist/ledger-workload.js`).href);
+const { divergedHistories, params } = await import(pathToFileURL(`${root}/bench/dist/ledger-workload.js`).href);
 const { createLibp2pNode, LedgerSync } = await load("p2p/dist/index.js");
 const { multiaddr } = await import(
   pathToFileURL(`${root}/packages/p2p/node_modules/@multiformats/multiaddr/dist/src/index.js`).href
@@ -52,14 +52,7 @@ async function main() {
   console.log(
     `ledger sync over libp2p: ${TOTAL_BLOCKS.toLocaleString("en-US")} blocks, ${ACCOUNTS} accounts, Node ${process.version}`,
   );
-  const workload = new Workload(ACCOUNTS);
-  const common = await workload.opens();
-  const tail = Math.round(TOTAL_BLOCKS * 0.005);
-  while (common.length < TOTAL_BLOCKS - tail) common.push(workload.next(workload.wallets));
-  const half = Math.floor(ACCOUNTS / 2);
-  const onlyA = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(0, half)));
-  const onlyB = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(half)));
-  const now = workload.clock + 1;
+  const { common, onlyA, onlyB, tail, now } = await divergedHistories(TOTAL_BLOCKS, ACCOUNTS);
   const ledgerA = new Ledger({ params });
   feed(ledgerA, [...common, ...onlyA], now);
   const ledgerB = new Ledger({ params });

@@ -1,11 +1,11 @@
 // Ledger benchmark (not a test): node bench/dist/ledger-bench.js [--blocks 100000] [--accounts 1000]
 // (a) blocks verified + applied per second, with the portable and the native Ed25519 backend;
 // (b) reconciling two ledgers of N blocks that differ by 1%: time and bytes on the wire.
-import type { AccountHead, LedgerBlock } from "@opengateway/ledger";
+import type { AccountHead } from "@opengateway/ledger";
 import { DEFAULT_REGISTRATION_DIFFICULTY_BITS, Ledger, machineFingerprintHash, solveRegistrationPow } from "@opengateway/ledger";
 import { identityFromSeed, nobleEd25519Backend, useEd25519Backend } from "@opengateway/protocol";
 import { createNodeEd25519Backend } from "@opengateway/protocol/node-ed25519-backend";
-import { params, Workload } from "./ledger-workload.js";
+import { divergedHistories, params } from "./ledger-workload.js";
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -60,14 +60,7 @@ async function main(): Promise<void> {
 
   // Generate: common history, then 0.5% more on each side, on disjoint halves of the accounts.
   const genStart = performance.now();
-  const workload = new Workload(ACCOUNTS);
-  const common: LedgerBlock[] = await workload.opens();
-  const tail = Math.round(TOTAL_BLOCKS * 0.005);
-  while (common.length < TOTAL_BLOCKS - tail) common.push(workload.next(workload.wallets));
-  const half = Math.floor(ACCOUNTS / 2);
-  const onlyA = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(0, half)));
-  const onlyB = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(half)));
-  const now = workload.clock + 1;
+  const { common, onlyA, onlyB, tail, now } = await divergedHistories(TOTAL_BLOCKS, ACCOUNTS);
   const kinds = new Map<string, number>();
   for (const block of common) kinds.set(block.kind, (kinds.get(block.kind) ?? 0) + 1);
   console.log(

@@ -101,3 +101,18 @@ export class Workload {
     }
   }
 }
+
+/**
+ * Two ledgers' histories: `totalBlocks` less 1% in common, then 0.5% more on each side, on disjoint
+ * halves of the accounts (so both sides stay valid). `now` is just after the last block.
+ */
+export async function divergedHistories(totalBlocks: number, accounts: number) {
+  const workload = new Workload(accounts);
+  const common: LedgerBlock[] = await workload.opens();
+  const tail = Math.round(totalBlocks * 0.005);
+  while (common.length < totalBlocks - tail) common.push(workload.next(workload.wallets));
+  const half = Math.floor(accounts / 2);
+  const onlyA = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(0, half)));
+  const onlyB = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(half)));
+  return { common, onlyA, onlyB, tail, now: workload.clock + 1 };
+}
