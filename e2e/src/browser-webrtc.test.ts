@@ -29,6 +29,7 @@ import {
   setUpTestNetwork,
 } from "./netns-sandbox.js";
 import { testModelPath } from "./test-model.js";
+import { settledWithin } from "./wait-for.js";
 
 const MODEL = "stories260K";
 const API_KEY = "og-browser-e2e-key";
@@ -564,14 +565,7 @@ function describeServingOverWebRtc(): void {
         }
         return { text, finish };
       })();
-      const hang = new Promise<"hang">((resolve) => setTimeout(() => resolve("hang"), 25_000).unref());
-      const result = await Promise.race([
-        outcome.then(
-          (value) => ({ value }),
-          (error: unknown) => ({ error }),
-        ),
-        hang,
-      ]);
+      const result = await settledWithin(outcome, 25_000);
       if (result === "hang") assert.fail("the client was still waiting 25 s after the tab closed");
       t.diagnostic(
         "error" in result
@@ -621,14 +615,7 @@ function describeServingOverWebRtc(): void {
       outcome.catch(() => {});
       await streaming;
       await page.close();
-      const hang = new Promise<"hang">((resolve) => setTimeout(() => resolve("hang"), 20_000).unref());
-      const result = await Promise.race([
-        outcome.then(
-          (value) => ({ value }),
-          (error: unknown) => ({ error }),
-        ),
-        hang,
-      ]);
+      const result = await settledWithin(outcome, 20_000);
       assert.notEqual(result, "hang", "the client was still waiting 20 s after the tab closed");
       assert.ok(typeof result === "object" && "error" in result, `expected an error, got ${JSON.stringify(result)}`);
       assert.ok(Date.now() - startedAt < 20_000);
