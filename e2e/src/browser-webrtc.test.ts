@@ -28,6 +28,7 @@ import {
   runTestFileInNetworkNamespace,
   setUpTestNetwork,
 } from "./netns-sandbox.js";
+import { streamStory } from "./stream-story.js";
 import { testModelPath } from "./test-model.js";
 import { settledWithin } from "./wait-for.js";
 
@@ -299,23 +300,8 @@ function describeServingOverWebRtc(): void {
         assert.ok(Date.now() < deadline, `the gateway never learned of the tab:\n${gateway.output.join("\n")}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      const { data: stream, response } = await openai.chat.completions
-        .create({
-          model: MODEL,
-          messages: [{ role: "user", content: "Once upon a time" }],
-          max_tokens: 16,
-          seed: 3,
-          stream: true,
-          stream_options: { include_usage: true },
-        })
-        .withResponse();
-      assert.equal(response.headers.get("x-opengateway-provider"), tabId);
-      let text = "";
-      let usage: OpenAI.CompletionUsage | undefined;
-      for await (const chunk of stream) {
-        text += chunk.choices[0]?.delta.content ?? "";
-        usage = chunk.usage ?? usage;
-      }
+      const { provider, text, usage } = await streamStory(openai, { model: MODEL, max_tokens: 16, seed: 3 });
+      assert.equal(provider, tabId);
       assert.ok(text.length > 0);
       assert.equal(usage?.completion_tokens, 16);
 

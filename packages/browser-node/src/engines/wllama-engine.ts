@@ -6,6 +6,7 @@ import {
   errorMessage,
   InvalidRequestError,
   ModelNotFoundError,
+  openAIToolChoice,
 } from "@opengateway/protocol";
 import type {
   ChatCompletionChunk,
@@ -313,12 +314,7 @@ function toolingFor(request: Engine.ChatGeneration): Partial<ChatCompletionParam
       }),
     );
   }
-  if (request.toolChoice !== undefined) {
-    tooling.tool_choice =
-      typeof request.toolChoice === "string"
-        ? request.toolChoice
-        : { type: "function", function: { name: request.toolChoice.name } };
-  }
+  if (request.toolChoice !== undefined) tooling.tool_choice = openAIToolChoice(request.toolChoice);
   const format = request.responseFormat;
   if (format !== undefined && format.type !== "text") {
     tooling.response_format =
