@@ -1,12 +1,8 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Devnet } from "@opengateway/cli";
-import { startDevnet } from "@opengateway/cli";
-import { testModelPath } from "./test-model.js";
+import type { TestDevnet } from "./test-devnet.js";
+import { startTestDevnet } from "./test-devnet.js";
 import { waitFor } from "./wait-for.js";
 
 const API_KEY = "og-chaos";
@@ -35,8 +31,7 @@ interface StreamOutcome {
  * with retry-after, never a 503 or a broken stream.
  */
 describe("chaos: nodes killed mid-stream under load", { timeout: 900_000 }, () => {
-  let devnet: Devnet;
-  let home: string;
+  let devnet: TestDevnet;
   const peers = async () =>
     (
       (await (await fetch(`${devnet.url}/opengateway/network`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as {
@@ -45,24 +40,16 @@ describe("chaos: nodes killed mid-stream under load", { timeout: 900_000 }, () =
     ).peers.map((peer) => peer.peerId);
 
   before(async () => {
-    home = mkdtempSync(join(tmpdir(), "opengateway-chaos-"));
-    devnet = await startDevnet({
-      nodes: NODES,
-      model: testModelPath(),
-      host: "127.0.0.1",
-      port: 0,
+    devnet = await startTestDevnet({
+      nodes: NODES, // each with the test devnet's --parallel 2 (SLOTS_PER_NODE)
       apiKey: API_KEY,
-      home,
-      nodeArgs: ["--gpu", "off", "--parallel", String(SLOTS_PER_NODE), "--threads", "1"],
       gatewayArgs: ["--provider-idle-timeout-ms", "5000", "--queue-wait-ms", "60000"],
-      onOutput: () => {},
     });
     await waitFor(async () => (await peers()).length === NODES, "the gateway to learn every full node");
   });
 
   after(async () => {
     await devnet?.stop();
-    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   /** One streamed request, read to its end; `onContent` runs once, at its first text. */
