@@ -134,6 +134,7 @@ export const streamEvent = z.discriminatedUnion("type", [
 /** Parses with the schema, failing with every issue and the value when it does not fit. */
 export function assertShape<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new Error(`${what} does not fit the spec: ${z.prettifyError(parsed.error)}\n${JSON.stringify(value)}`);
+  if (!parsed.success)
+    throw new Error(`${what} does not fit the spec: ${z.prettifyError(parsed.error)}\n${JSON.stringify(value)}`);
   return parsed.data;
 }

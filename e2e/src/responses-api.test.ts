@@ -74,7 +74,11 @@ describe("the Responses API over a real network", { timeout: 300_000 }, () => {
         const request = { model: MODEL, instructions: "Tell a story.", input: "Once upon a time", max_output_tokens: 20 };
         const { data, response } = await client().responses.create(request).withResponse();
         assert.equal(response.headers.get("x-opengateway-provider"), network.nodePeerId);
-        const raw = assertShape(responseObject, await (await client().responses.create(request).asResponse()).json(), "the response");
+        const raw = assertShape(
+          responseObject,
+          await (await client().responses.create(request).asResponse()).json(),
+          "the response",
+        );
         assert.ok(!("output_text" in raw), "output_text is computed by the SDKs");
         assertShape(responseObject, data, "the response as the client returns it");
         assert.equal(data.status, "incomplete");

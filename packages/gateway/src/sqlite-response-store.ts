@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { ResponseOutputItem, ResponseStore, StoredResponse } from "@opengateway/sdk";
-import { DEFAULT_STORED_RESPONSES_PER_OWNER } from "@opengateway/sdk";
+import type { ResponseOutputItem, ResponseStore, ResponseStoreLimits, StoredResponse } from "@opengateway/sdk";
+import { DEFAULT_STORED_BYTES_PER_OWNER, DEFAULT_STORED_RESPONSES_PER_OWNER } from "@opengateway/sdk";
 import Database from "better-sqlite3";
 
 const SCHEMA_VERSION = 1;
@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS responses (
   owner TEXT NOT NULL,
   id TEXT NOT NULL,
   body TEXT NOT NULL,
+  size INTEGER NOT NULL,
   UNIQUE (owner, id)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS responses_by_owner ON responses (owner, seq);
@@ -27,8 +28,8 @@ CREATE INDEX IF NOT EXISTS response_items_by_response ON response_items (respons
 
 /**
  * The gateway's stored Responses API answers, per API key's account, in SQLite (better-sqlite3,
- * WAL): they outlive a restart. Each account keeps at most `maxPerOwner`; storing one more
- * forgets its oldest, with that response's items.
+ * WAL): they outlive a restart. Each account keeps at most `maxPerOwner` responses and
+ * `maxBytesPerOwner` bytes of them; storing one more forgets its oldest as needed, with their items.
  */
 export class SqliteResponseStore implements ResponseStore {
   readonly #db: Database.Database;
@@ -38,8 +39,9 @@ export class SqliteResponseStore implements ResponseStore {
   readonly #delete: Database.Statement<[string, string]>;
 
   /** Opens (creating it and its directory if needed) the database at `path`; ":memory:" gives a private one. */
-  constructor(path: string, options: { maxPerOwner?: number } = {}) {
+  constructor(path: string, options: ResponseStoreLimits = {}) {
     const maxPerOwner = options.maxPerOwner ?? DEFAULT_STORED_RESPONSES_PER_OWNER;
+    const maxBytes = options.maxBytesPerOwner ?? DEFAULT_STORED_BYTES_PER_OWNER;
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     try {
@@ -57,19 +59,25 @@ export class SqliteResponseStore implements ResponseStore {
       throw error;
     }
     this.#db = db;
-    const insert = db.prepare<[string, string, string]>("INSERT OR REPLACE INTO responses (owner, id, body) VALUES (?, ?, ?)");
+    const insert = db.prepare<[string, string, string, number]>(
+      "INSERT OR REPLACE INTO responses (owner, id, body, size) VALUES (?, ?, ?, ?)",
+    );
     const insertItem = db.prepare<[string, string, number | bigint, string]>(
       "INSERT OR REPLACE INTO response_items (owner, id, response_seq, body) VALUES (?, ?, ?, ?)",
     );
-    // Everything of this owner's older than its newest `maxPerOwner`.
-    const prune = db.prepare<[string, string, number]>(
-      `DELETE FROM responses WHERE owner = ? AND seq <= (
-         SELECT seq FROM responses WHERE owner = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+    // Everything of this owner's beyond its newest `maxPerOwner`, or beyond `maxBytes` counted from the newest.
+    const prune = db.prepare<[string, string, number, number]>(
+      `DELETE FROM responses WHERE owner = ? AND seq IN (
+         SELECT seq FROM (
+           SELECT seq, ROW_NUMBER() OVER newest AS rank, SUM(size) OVER newest AS total
+           FROM responses WHERE owner = ? WINDOW newest AS (ORDER BY seq DESC))
+         WHERE rank > ? OR total > ?)`,
     );
     this.#put = db.transaction((owner: string, stored: StoredResponse) => {
-      const seq = insert.run(owner, stored.response.id, JSON.stringify(stored)).lastInsertRowid;
+      const body = JSON.stringify(stored);
+      const seq = insert.run(owner, stored.response.id, body, body.length).lastInsertRowid;
       for (const item of stored.response.output) insertItem.run(owner, item.id, seq, JSON.stringify(item));
-      prune.run(owner, owner, maxPerOwner);
+      prune.run(owner, owner, maxPerOwner, maxBytes);
     });
     this.#get = db.prepare("SELECT body FROM responses WHERE owner = ? AND id = ?");
     this.#item = db.prepare("SELECT body FROM response_items WHERE owner = ? AND id = ?");

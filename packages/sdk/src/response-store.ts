@@ -24,7 +24,7 @@ export interface StoredResponse {
 /**
  * Where `store: true` responses are kept, per owner (the paying account: one per API key on the
  * gateway, the client's identity in the SDK). An owner sees only its own responses and items, and
- * each owner keeps at most a bounded number: storing one more forgets its oldest.
+ * each owner keeps a bounded number and size: storing one more forgets its oldest as needed.
  */
 export interface ResponseStore {
   get(owner: string, id: string): Promise<StoredResponse | undefined>;
@@ -37,16 +37,27 @@ export interface ResponseStore {
 
 /** How many responses one owner keeps by default; the oldest is forgotten first. */
 export const DEFAULT_STORED_RESPONSES_PER_OWNER = 1000;
+/** How many bytes (of JSON) one owner's stored responses take at most by default; the oldest are forgotten first. */
+export const DEFAULT_STORED_BYTES_PER_OWNER = 64 * 1024 * 1024;
+
+export interface ResponseStoreLimits {
+  maxPerOwner?: number;
+  maxBytesPerOwner?: number;
+}
 
 /** A `ResponseStore` in memory (the SDK's default): lost when the process ends. */
 export class MemoryResponseStore implements ResponseStore {
   readonly #maxPerOwner: number;
-  /** Per owner, in the order stored (a Map keeps insertion order: the first is the oldest). */
+  readonly #maxBytesPerOwner: number;
+  /** Per owner, in the order stored (a Map keeps insertion order: the first is the oldest), with its size. */
   readonly #owners = new Map<string, Map<string, StoredResponse>>();
+  readonly #sizes = new Map<StoredResponse, number>();
+  readonly #bytes = new Map<string, number>();
   readonly #items = new Map<string, Map<string, { response: string; item: ResponseOutputItem }>>();
 
-  constructor(options: { maxPerOwner?: number } = {}) {
+  constructor(options: ResponseStoreLimits = {}) {
     this.#maxPerOwner = options.maxPerOwner ?? DEFAULT_STORED_RESPONSES_PER_OWNER;
+    this.#maxBytesPerOwner = options.maxBytesPerOwner ?? DEFAULT_STORED_BYTES_PER_OWNER;
   }
 
   async get(owner: string, id: string): Promise<StoredResponse | undefined> {
@@ -62,10 +73,16 @@ export class MemoryResponseStore implements ResponseStore {
     const items = this.#items.get(owner) ?? new Map<string, { response: string; item: ResponseOutputItem }>();
     this.#owners.set(owner, responses);
     this.#items.set(owner, items);
-    responses.set(stored.response.id, stored);
-    for (const item of stored.response.output) items.set(item.id, { response: stored.response.id, item });
+    await this.delete(owner, stored.response.id);
+    // Its own copy: what the caller changes later is not what was stored.
+    const kept = structuredClone(stored);
+    const size = JSON.stringify(kept).length;
+    responses.set(kept.response.id, kept);
+    this.#sizes.set(kept, size);
+    this.#bytes.set(owner, (this.#bytes.get(owner) ?? 0) + size);
+    for (const item of kept.response.output) items.set(item.id, { response: kept.response.id, item });
     for (const oldest of responses.keys()) {
-      if (responses.size <= this.#maxPerOwner) break;
+      if (responses.size <= this.#maxPerOwner && (this.#bytes.get(owner) ?? 0) <= this.#maxBytesPerOwner) break;
       await this.delete(owner, oldest);
     }
   }
@@ -74,6 +91,8 @@ export class MemoryResponseStore implements ResponseStore {
     const stored = this.#owners.get(owner)?.get(id);
     if (stored === undefined) return false;
     this.#owners.get(owner)?.delete(id);
+    this.#bytes.set(owner, (this.#bytes.get(owner) ?? 0) - (this.#sizes.get(stored) ?? 0));
+    this.#sizes.delete(stored);
     for (const item of stored.response.output) this.#items.get(owner)?.delete(item.id);
     return true;
   }

@@ -57,7 +57,8 @@ export async function createResponse(raw: unknown, call: OpenAICall): Promise<Op
   const keep = async (response: ResponseObject): Promise<void> => {
     if (request.store) await call.responses.put(owner, { response, context: [...conversation, ...contextOf(response)] });
   };
-  if (request.stream) return { kind: "event-stream", named: true, headers: stream.headers, events: streamed(stream, answer, keep) };
+  if (request.stream)
+    return { kind: "event-stream", named: true, headers: stream.headers, events: streamed(stream, answer, keep) };
   const done = await stream.drain((event) => answer.apply(event));
   const { response } = answer.finish(done);
   await keep(response);
@@ -107,7 +108,9 @@ function hexId(): string {
 /** The assistant turn a response adds to its conversation. */
 function contextOf(response: ResponseObject): ChatMessage[] {
   const text = response.output
-    .flatMap((item) => (item.type === "message" ? item.content.map((part) => (part.type === "output_text" ? part.text : "")) : []))
+    .flatMap((item) =>
+      item.type === "message" ? item.content.map((part) => (part.type === "output_text" ? part.text : "")) : [],
+    )
     .join("");
   const toolCalls = response.output
     .filter((item): item is FunctionCallItem => item.type === "function_call")
@@ -186,16 +189,14 @@ class ResponseBuilder {
 
   start(): StreamEvent[] {
     const response = this.snapshot("in_progress");
-    return [
-      this.#event({ type: "response.created", response }),
-      this.#event({ type: "response.in_progress", response }),
-    ];
+    return [this.#event({ type: "response.created", response }), this.#event({ type: "response.in_progress", response })];
   }
 
   /** Takes one router event in; returns the stream events it makes. */
   apply(event: RouterEvent): StreamEvent[] {
     if (event.type === "delta") return event.text === "" ? [] : this.#text(event.text);
-    if (event.type === "tool_calls") return [...this.#closeMessage("completed"), ...event.calls.flatMap((call) => this.#call(call))];
+    if (event.type === "tool_calls")
+      return [...this.#closeMessage("completed"), ...event.calls.flatMap((call) => this.#call(call))];
     return [];
   }
 

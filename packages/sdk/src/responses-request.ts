@@ -3,7 +3,10 @@ import { isJsonValue, MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_SCHEMA_DEPTH, MAX_TOO
 import type {
   FunctionTool,
   ResponseFormatTextConfig,
-  ResponseTextConfig, ToolChoiceFunction, ToolChoiceOptions } from "openai/resources/responses/responses";
+  ResponseTextConfig,
+  ToolChoiceFunction,
+  ToolChoiceOptions,
+} from "openai/resources/responses/responses";
 import { z } from "zod";
 import { DEFAULT_MAX_TOKENS } from "./chat-completion-request.js";
 import { OpenAIHttpError } from "./openai-error.js";
@@ -97,13 +100,9 @@ export const responsesRequestSchema = z.object({
   ),
   parallel_tool_calls: nullish(z.boolean()),
   max_tool_calls: nullish(z.int().min(1)),
-  text: nullish(
-    z.object({ format: nullish(textFormat), verbosity: nullish(z.enum(["low", "medium", "high"])) }),
-  ),
+  text: nullish(z.object({ format: nullish(textFormat), verbosity: nullish(z.enum(["low", "medium", "high"])) })),
   metadata: nullish(
-    z
-      .record(z.string().max(64), z.string().max(512))
-      .refine((metadata) => Object.keys(metadata).length <= 16, "at most 16 keys"),
+    z.record(z.string().max(64), z.string().max(512)).refine((metadata) => Object.keys(metadata).length <= 16, "at most 16 keys"),
   ),
   user: nullish(z.string().max(256)),
   truncation: nullish(z.literal("disabled")),
@@ -313,7 +312,10 @@ export async function resolveConversation(request: ValidatedResponsesRequest, lo
     if (isReference(item)) {
       const found = await lookup.item(item.id);
       if (found === undefined) {
-        throw new OpenAIHttpError(400, `Item with id '${item.id}' not found.`, { param: `input.${index}`, code: "invalid_value" });
+        throw new OpenAIHttpError(400, `Item with id '${item.id}' not found.`, {
+          param: `input.${index}`,
+          code: "invalid_value",
+        });
       }
       item = found;
     }
@@ -351,8 +353,7 @@ function appendItem(messages: ChatMessage[], item: InputItem | ResponseOutputIte
 }
 
 function checkedText(content: string | ReadonlyArray<{ text?: string; refusal?: string }>, index: number): string {
-  const text =
-    typeof content === "string" ? content : content.map((part) => part.text ?? part.refusal ?? "").join("");
+  const text = typeof content === "string" ? content : content.map((part) => part.text ?? part.refusal ?? "").join("");
   if (text.length > MAX_MESSAGE_CHARS) {
     throw new OpenAIHttpError(400, `input[${index}] is longer than ${MAX_MESSAGE_CHARS} characters`, {
       param: `input.${index}`,
