@@ -1,24 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { InferenceRouter, RouteRequest, RouterEvent } from "@opengateway/p2p";
-import { ProviderTable } from "@opengateway/p2p";
-import type { ChatBody, NodeCapabilities } from "@opengateway/protocol";
+import type { RouterEvent } from "@opengateway/p2p";
 import { generateIdentity, WireError } from "@opengateway/protocol";
 import { createOpenAIHandler } from "./openai-handler.js";
 import { MemoryResponseStore } from "./response-store.js";
+import { scriptedRouter } from "./test-support/scripted-router.js";
 
-const capabilities: NodeCapabilities = {
-  v: 1,
-  agent: "test",
-  engine: "test",
-  region: "europe",
-  clusters: ["A"],
-  models: [{ id: "m", contextSize: 2048, pricePerToken: 1, kinds: ["chat"] }],
-  activeRequests: 0,
-  maxConcurrentRequests: 1,
-  queuedRequests: 0,
-  tokensPerSecond: null,
-};
 const payer = generateIdentity();
 
 const delta = (text: string): RouterEvent => ({ type: "delta", index: 0, text, tokens: 1, provider: "p1" });
@@ -29,25 +16,6 @@ const done = (finishReason: "stop" | "length" | "tool_calls", completionTokens =
   receipts: [],
   providers: ["p1"],
 });
-
-/** A router that answers each request with the next script, and keeps the chat bodies it was asked for. */
-function scriptedRouter(...scripts: Array<Array<RouterEvent | Error>>) {
-  const bodies: ChatBody[] = [];
-  const table = new ProviderTable();
-  table.upsert("p1", capabilities, { expiresAt: Date.now() + 60_000 });
-  const router = {
-    table,
-    async *route(_payer: unknown, route: RouteRequest) {
-      bodies.push((route as { body: ChatBody }).body);
-      for (const event of scripts[bodies.length - 1] ?? []) {
-        await new Promise((resolve) => setImmediate(resolve));
-        if (event instanceof Error) throw event;
-        yield event;
-      }
-    },
-  } as unknown as InferenceRouter;
-  return { router, bodies };
-}
 
 const post = (body: unknown) =>
   new Request("http://opengateway.test/v1/responses", { method: "POST", body: JSON.stringify(body) });

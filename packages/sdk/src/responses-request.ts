@@ -1,5 +1,5 @@
 import type { ChatBody, ChatMessage, ResponseFormat, ToolChoice, ToolDefinition } from "@opengateway/protocol";
-import { isJsonValue, MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_SCHEMA_DEPTH, MAX_TOOLS } from "@opengateway/protocol";
+import { MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_TOOLS } from "@opengateway/protocol";
 import type {
   FunctionTool,
   ResponseFormatTextConfig,
@@ -8,17 +8,12 @@ import type {
   ToolChoiceOptions,
 } from "openai/resources/responses/responses";
 import { z } from "zod";
-import { DEFAULT_MAX_TOKENS } from "./chat-completion-request.js";
+import { DEFAULT_MAX_TOKENS, jsonObject, toolName } from "./chat-completion-request.js";
 import { OpenAIHttpError } from "./openai-error.js";
 import { checkParameters, isPresent, parseWith, requireJsonObject } from "./request-validation.js";
 import type { ResponseOutputItem } from "./response-store.js";
 import { nullish, openAISamplingShape, toSamplingParams } from "./sampling-request.js";
 
-const jsonObject = z.custom<Record<string, unknown>>(
-  (value) => typeof value === "object" && value !== null && !Array.isArray(value) && isJsonValue(value, MAX_SCHEMA_DEPTH),
-  `must be a JSON object nested at most ${MAX_SCHEMA_DEPTH} deep`,
-);
-const toolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "function names are 1-64 letters, digits, _ or -");
 const itemId = z.string().min(1).max(128);
 const callId = z.string().min(1).max(128);
 const status = nullish(z.enum(["in_progress", "completed", "incomplete"]));
