@@ -226,6 +226,17 @@ describe("POST /v1/responses", () => {
     assert.match((await errorOf(items)).message, /input_items/);
   });
 
+  it("cancels the request upstream when the client leaves after the opening events", async () => {
+    const { router, ended } = scriptedRouter([delta("Once"), delta(" upon"), delta(" a"), done("stop")]);
+    const handler = createOpenAIHandler({ router });
+    const response = await handler(post({ model: "m", input: "x", stream: true }), { payer });
+    const reader = response.body?.getReader();
+    assert.ok(reader);
+    assert.match(new TextDecoder().decode((await reader.read()).value), /^event: response\.created\n/);
+    await reader.cancel();
+    assert.deepEqual(ended, ["cancelled"]);
+  });
+
   it("reports a failure after the stream started as an error event and response.failed", async () => {
     const { router } = scriptedRouter([delta("Once"), new WireError("engine_failed", "the engine crashed")]);
     const handler = createOpenAIHandler({ router });

@@ -336,11 +336,13 @@ async function* streamed(
   answer: ResponseBuilder,
   keep: (response: ResponseObject) => Promise<void>,
 ): AsyncGenerator<StreamEvent, void, undefined> {
-  yield* answer.start();
   let done: RouterDone | undefined;
+  let started = false;
+  // The opening events go out inside the routed stream, so a client that leaves after them cancels the request.
   for await (const event of stream.chunks((routed): Array<StreamEvent | RouterDone> => {
-    if (routed.type === "done") return [routed];
-    return answer.apply(routed);
+    const opening = started ? [] : answer.start();
+    started = true;
+    return [...opening, ...(routed.type === "done" ? [routed] : answer.apply(routed))];
   })) {
     if ("error" in event) {
       yield* answer.fail(event.error);
