@@ -62,6 +62,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
         }
       : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    responses: { path: join(options.home, "gateway-responses.sqlite") },
     ledger: options.credits
       ? {
           path: options.ledgerFile ?? join(options.home, "gateway-ledger.sqlite"),

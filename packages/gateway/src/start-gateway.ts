@@ -32,6 +32,7 @@ import {
   SOCKET_IDLE_TIMEOUT_MS,
 } from "./constants.js";
 import { createGatewayApp } from "./create-gateway-app.js";
+import { SqliteResponseStore } from "./sqlite-response-store.js";
 
 export interface StartGatewayOptions {
   host?: string;
@@ -60,6 +61,8 @@ export interface StartGatewayOptions {
   contribute?: ContributePageOptions;
   /** Credits: each API key's account pays for its requests from the ledger. Absent = requests are not paid for. */
   ledger?: GatewayLedgerOptions;
+  /** Stored Responses API answers (`store: true`), per API key, in SQLite: this file, or in memory when absent. */
+  responses?: { path?: string; maxPerKey?: number };
 }
 
 export interface GatewayHttpLimits {
@@ -126,6 +129,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const wallet = replica ? new LedgerWallet(replica.writer) : undefined;
   if (wallet && ledger?.registerAccounts) await registerAccounts(wallet, accounts, logger);
   const receipts = new ReceiptLog();
+  const responses = new SqliteResponseStore(options.responses?.path ?? ":memory:", {
+    maxPerOwner: options.responses?.maxPerKey,
+  });
   const settlements = wallet ? new BackgroundSettlements(wallet, { logger }) : undefined;
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
@@ -175,6 +181,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     corsOrigins: options.corsOrigins,
     allowedHostnames: isLoopback(host) ? LOOPBACK_HOSTNAMES : undefined,
     network: () => networkView(libp2p, table, options.region ?? null, wallet?.ledger),
+    responses,
   });
 
   // The request timeout bounds receiving a request (head and body), not a streamed answer.
@@ -207,6 +214,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      responses.close();
       await settlements?.drain();
       // The ledger replica stops with the node: its sync, then its store.
       await libp2p.stop();

@@ -55,6 +55,8 @@ export interface Wallet {
 export type OpenGatewayClient = OpenAI & {
   readonly wallet: Wallet;
   readonly libp2p: Libp2p<NetworkServices>;
+  /** The `fetch` behind this client, for other OpenAI clients (`createOpenAI({ fetch })` of the Vercel AI SDK…). */
+  readonly p2pFetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
   /** Stops the client's libp2p node. */
   close(): Promise<void>;
 };
@@ -121,6 +123,7 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
   return Object.assign(client, {
     wallet,
     libp2p,
+    p2pFetch: fetch,
     close: async () => {
       watcher.stop();
       await libp2p.stop();

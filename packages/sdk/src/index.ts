@@ -30,3 +30,5 @@ export * from "./openai-error.js";
 export * from "./openai-handler.js";
 export * from "./p2p-fetch.js";
 export * from "./request-validation.js";
+export * from "./response-store.js";
+export * from "./responses-request.js";
