@@ -172,6 +172,8 @@ function describeServingOverWebRtc(): void {
             stop: extra.stop ?? [],
           },
           maxCredits: 100_000,
+          provider: tabId,
+          pricePerToken: 1,
         },
         payer,
       );

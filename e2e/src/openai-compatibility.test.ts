@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import type { LocalNetwork } from "@opengateway/cli";
 import { startLocalNetwork } from "@opengateway/cli";
+import { machineFingerprintHash } from "@opengateway/ledger";
 import type { OpenGatewayClient } from "@opengateway/sdk";
 import { createClient } from "@opengateway/sdk";
 import { generateText, streamText } from "ai";
@@ -50,7 +51,15 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       },
     });
     viaGateway = new OpenAI({ baseURL: network.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
-    viaSdk = await createClient({ peers: network.nodeAddresses, openai: { maxRetries: 0, timeout: 60_000 } });
+    // Full nodes check payers by default (issue 12): the SDK client pays from its own registered account.
+    viaSdk = await createClient({
+      peers: network.nodeAddresses,
+      openai: { maxRetries: 0, timeout: 60_000 },
+      ledger: {
+        params: { registrationDifficultyBits: 12 }, // the local network's (--local)
+        fingerprintHash: machineFingerprintHash({ test: "openai-compatibility-sdk", at: String(Date.now()) }),
+      },
+    });
   });
 
   after(async () => {

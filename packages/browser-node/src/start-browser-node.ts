@@ -4,6 +4,7 @@ import type { IceServer, InferenceServedEvent, LedgerReplica, NetworkServices, N
 import {
   AdvertPublisher,
   BROWSER_RELAYED_LISTEN,
+  checkPayer,
   createLibp2pNode,
   InferenceService,
   ledgerReplica,
@@ -431,9 +432,14 @@ export class BrowserNode extends EventTarget {
           onServed: (event) => void this.#onServed(event),
           // A tab whose registration the ledger refused could never collect a payment: settlements
           // to it would stay in flight for ever. It turns work away (routers try another provider).
-          authorize: async () => {
-            if (this.#ledger?.status().registration === "refused") {
+          // With a ledger, payers are checked as on full nodes (on by default; off only for a private network).
+          authorize: async (request, fromPeer) => {
+            const ledger = this.#ledger;
+            if (ledger?.status().registration === "refused") {
               throw new OverloadedError("this tab cannot be paid: the ledger refused its registration");
+            }
+            if (ledger !== undefined && this.#options.ledger?.paymentChecks !== false) {
+              return checkPayer(ledger.ledger, ledger.sync, request, fromPeer);
             }
           },
         },

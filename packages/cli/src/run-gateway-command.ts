@@ -19,6 +19,7 @@ export interface GatewayCommandOptions {
   region?: string;
   local: boolean;
   providerIdleTimeoutMs?: number;
+  maxPricePerToken?: number;
   credits: boolean;
   contributeBootstrap: string[];
   contributeModel: string[];
@@ -62,6 +63,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
         }
       : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    maxPricePerToken: options.maxPricePerToken,
     ledger: options.credits
       ? {
           path: options.ledgerFile ?? join(options.home, "gateway-ledger.sqlite"),

@@ -42,6 +42,8 @@ export interface StartGatewayOptions {
   identity?: Identity;
   /** Home region: requests stay in it unless they send `x-opengateway-region: any`. `null` = any. */
   region?: string | null;
+  /** The most credits per token any request accepts (a request's `max_price_per_token` can lower it); dearer providers are skipped. */
+  maxPricePerToken?: number;
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
   /** A provider silent for this long mid-request is treated as dead. */
@@ -115,12 +117,18 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   }
   const replica = libp2p.services.ledger;
   const wallet = replica ? new LedgerWallet(replica.writer) : undefined;
+  // Claims against the API keys' accounts are settled (work received) or disputed (not), never left as a lock-out.
+  const byId = new Map(accounts.identities().map((identity) => [identity.id, identity]));
+  const stopAnswering = wallet?.answerClaims((account) => byId.get(account), {
+    onError: (error) => logger.warn({ err: error }, "answering a claim failed"),
+  });
   if (wallet && ledger?.registerAccounts) await registerAccounts(wallet, accounts, logger);
   const receipts = new ReceiptLog();
   const settlements = wallet ? new BackgroundSettlements(wallet, { logger }) : undefined;
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    maxPricePerToken: options.maxPricePerToken,
     payments: settlements,
     onPaymentError: (error) => logger.warn({ err: error }, "settlement failed"),
   });
@@ -189,6 +197,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     table,
     waitForProviders: (waitOptions) => watcher.waitForProviders(waitOptions),
     stop: async () => {
+      stopAnswering?.();
       watcher.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -26,6 +26,8 @@ export interface CreateClientOptions {
   peers?: string[];
   /** Region to route in; `null` (the default) = any region. */
   region?: string | null;
+  /** The most credits per token any request accepts (a request's `max_price_per_token` can lower it); dearer providers are skipped. */
+  maxPricePerToken?: number;
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
   /**
@@ -86,6 +88,8 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
   const receipts: InferenceReceipt[] = [];
   const replica = libp2p.services.ledger;
   const payments = replica ? new LedgerWallet(replica.writer) : undefined;
+  // Claims against this identity are settled (work received) or disputed (not) as they arrive.
+  const stopAnswering = payments?.answerClaims((account) => (account === identity.id ? identity : undefined));
   try {
     // The writer signs nothing before the replica's first reconciliation: a known identity's open
     // (or next settle) would otherwise be signed at a height the network has, and frozen as an equivocation.
@@ -103,7 +107,11 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
     await libp2p.stop();
     throw error;
   }
-  const router = new InferenceRouter(libp2p, table, { region: options.region ?? null, payments });
+  const router = new InferenceRouter(libp2p, table, {
+    region: options.region ?? null,
+    payments,
+    maxPricePerToken: options.maxPricePerToken,
+  });
   const fetch = createP2PFetch({
     handler: createOpenAIHandler({ router }),
     payer: identity,
@@ -122,6 +130,7 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
     wallet,
     libp2p,
     close: async () => {
+      stopAnswering?.();
       watcher.stop();
       await libp2p.stop();
     },
