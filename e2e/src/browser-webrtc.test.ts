@@ -37,6 +37,11 @@ const TAB_REGION = "asia";
 const FULL_NODE_REGION = "europe";
 /** The ledger as `--local` devnets run it (gateway and full node get the same from `--local`): difficulty 12, a grant per account. */
 const DEVNET_LEDGER = { registrationDifficultyBits: 12, perAccountGrant: true };
+/**
+ * This suite's private network turns the tab's payment checks off (the operator's opt-out in
+ * config.json): its Node peer pays from no account, to show receipts the tab signs and watches.
+ */
+const PRIVATE_DEVNET_LEDGER = { ...DEVNET_LEDGER, paymentChecks: false };
 /** Credits an open block mints (the network default). */
 const GRANT = 100_000;
 const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url));
@@ -211,7 +216,7 @@ function describeServingOverWebRtc(): void {
           models: [{ url: server.modelUrl }],
           iceServers: [],
           region: TAB_REGION,
-          ledger: DEVNET_LEDGER,
+          ledger: PRIVATE_DEVNET_LEDGER,
         }),
       });
       browser = await launchBrowser();
