@@ -10,7 +10,6 @@ import { promisify } from "node:util";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import type { LocalNetwork } from "@opengateway/cli";
 import { startLocalNetwork } from "@opengateway/cli";
-import { machineFingerprintHash } from "@opengateway/ledger";
 import type { OpenGatewayClient } from "@opengateway/sdk";
 import { createClient } from "@opengateway/sdk";
 import { generateText, streamText } from "ai";
@@ -51,14 +50,11 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       },
     });
     viaGateway = new OpenAI({ baseURL: network.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
-    // Full nodes check payers by default (issue 12): the SDK client pays from its own registered account.
+    // Full nodes check payers by default (issue 12): the SDK client registers its own account and pays from it.
     viaSdk = await createClient({
       peers: network.nodeAddresses,
+      localNetwork: true,
       openai: { maxRetries: 0, timeout: 60_000 },
-      ledger: {
-        params: { registrationDifficultyBits: 12 }, // the local network's (--local)
-        fingerprintHash: machineFingerprintHash({ test: "openai-compatibility-sdk", at: String(Date.now()) }),
-      },
     });
   });
 
@@ -463,7 +459,8 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       assert.equal(after.balance, before.balance - (receipt?.credits ?? 0), "exactly the receipt's credits were paid");
       assert.equal(after.reserved, 0, "the reservation was released");
       assert.equal(after.spendable, after.balance);
-      // Zero-sum: what the payer paid, the provider collects (earn blocks, replicated back to the gateway).
+      // Zero-sum: what the payers paid, the provider collects (earn blocks, replicated back to the gateway).
+      // Two accounts paid it: this key's, and the SDK client's own (the "sdk" tests above).
       const providerBalance = async () =>
         (
           (await (
@@ -472,13 +469,16 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
             peers: Array<{ peerId: string; balance: number | null }>;
           }
         ).peers.find((peer) => peer.peerId === network.nodePeerId)?.balance;
+      const sdkPaid = () => 100_000 - (viaSdk.wallet.balance()?.balance ?? 100_000);
+      const paid = () => 100_000 - after.balance + sdkPaid();
+      assert.ok(sdkPaid() > 0, "the SDK client paid from its own account");
       const deadline = Date.now() + 20_000;
       let earned = await providerBalance();
-      while (earned !== 100_000 + (100_000 - after.balance) && Date.now() < deadline) {
+      while (earned !== 100_000 + paid() && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         earned = await providerBalance();
       }
-      assert.equal(earned, 100_000 + (100_000 - after.balance), "the provider earned exactly what the payer paid");
+      assert.equal(earned, 100_000 + paid(), "the provider earned exactly what its payers paid");
     });
 
     it("refuses a missing or wrong API key with 401", async () => {
@@ -526,6 +526,7 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
         OPENAI_BASE_URL: network.url,
         OPENGATEWAY_API_KEY: API_KEY,
         OPENGATEWAY_PEERS: network.nodeAddresses.join(","),
+        OPENGATEWAY_LOCAL: "1",
       };
       const viaBaseUrl = await run(process.execPath, [join(EXAMPLES, "chat-via-gateway.mjs"), "Once upon a time"], {
         env,

@@ -1,5 +1,6 @@
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import { browserFingerprintHash, currentBrowserEnvironment } from "@opengateway/ledger";
 import type { IceServer, InferenceServedEvent, LedgerReplica, NetworkServices, NodeInfo, ProviderEntry } from "@opengateway/p2p";
 import {
   AdvertPublisher,
@@ -12,7 +13,6 @@ import {
 } from "@opengateway/p2p";
 import type { Identity, Logger, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { errorClass, errorMessage, guessRegionFromTimeZone, OverloadedError } from "@opengateway/protocol";
-import { browserFingerprintHash, currentBrowserEnvironment } from "./browser-fingerprint.js";
 import type { BrowserNodeCounters, BrowserNodeSettings } from "./browser-node-store.js";
 import { BrowserNodeStore, DEFAULT_DATABASE_NAME } from "./browser-node-store.js";
 import type { DeviceProbe, EngineKind, ModelVerdict } from "./engines/engine-choice.js";

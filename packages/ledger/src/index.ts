@@ -9,6 +9,7 @@ export * from "./ledger-errors.js";
 export * from "./ledger-params.js";
 export * from "./ledger-state.js";
 export * from "./ledger-store.js";
+export * from "./browser-machine-fingerprint.js";
 export * from "./machine-fingerprint.js";
 export * from "./merkle-root.js";
 export * from "./persistent-map.js";

@@ -16,6 +16,17 @@ export interface WalletView {
   disputes: number;
 }
 
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
 /** Receipts remembered for answering claims: past this, the oldest are forgotten (and their claims disputed). */
 const MAX_REMEMBERED_RECEIPTS = 10_000;
 
@@ -46,7 +57,7 @@ export class LedgerWallet implements PaymentHooks {
     options: { signal?: AbortSignal } = {},
   ): Promise<void> {
     // After the first reconciliation: the network may know the identity is registered, sparing the work.
-    await this.#writer.ready;
+    await untilAborted(this.#writer.ready, options.signal);
     if (this.ledger.account(identity.id).opened) return;
     // The work happens outside the writer's turn; the open is signed inside it, if still needed.
     const open = await registerAccount(identity, params, options);
