@@ -104,7 +104,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       }),
     },
   });
-  const table = new ProviderTable();
+  const replica = libp2p.services.ledger;
+  // Reputation from this gateway's copy of the ledger: providers below the threshold get no paid work.
+  const table = new ProviderTable({ reputationOf: replica && ((id) => replica.ledger.reputation(id).score) });
   const watcher = new NetworkWatcher(libp2p, table, { logger });
   watcher.start();
   const accounts = new ApiKeyAccounts({
@@ -115,7 +117,6 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   for (const peer of options.peers ?? []) {
     libp2p.dial(multiaddr(peer)).catch((error: unknown) => logger.warn({ peer, err: error }, "could not dial peer"));
   }
-  const replica = libp2p.services.ledger;
   const wallet = replica ? new LedgerWallet(replica.writer) : undefined;
   // Claims against the API keys' accounts are settled (work received) or disputed (not), never left as a lock-out.
   const byId = new Map(accounts.identities().map((identity) => [identity.id, identity]));
@@ -275,11 +276,20 @@ function networkView(libp2p: Libp2p, table: ProviderTable, region: string | null
       failures: entry.failures,
       /** The provider's account as this gateway's copy of the ledger sees it (earnings collected). */
       balance: ledger ? ledger.account(entry.peerId).balance : null,
+      /** Its reputation, 0–1000, from this gateway's copy of the ledger (docs/proof-system.md): null without one. */
+      reputation: ledger ? ledger.reputation(entry.peerId).score : null,
+      /** What the reputation is made of: paid receipts, disputed claims, slashed. */
+      reputationFacts: ledger ? reputationFacts(ledger, entry.peerId) : null,
       connected: connected.has(entry.peerId),
       lastSeen: new Date(entry.lastSeen).toISOString(),
       expiresAt: new Date(entry.expiresAt).toISOString(),
     })),
   };
+}
+
+function reputationFacts(ledger: Ledger, peerId: string) {
+  const { paidReceipts, disputedClaims, slashed, eligible } = ledger.reputation(peerId);
+  return { paidReceipts, disputedClaims, slashed, eligible };
 }
 
 function isLoopback(host: string): boolean {

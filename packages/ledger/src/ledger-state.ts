@@ -72,6 +72,8 @@ export interface LedgerState {
   readonly disputes: PersistentMap<string>;
   /** Account → disputes it wrote (as payer) and claims of its that were disputed (as provider). */
   readonly disputeCounts: PersistentMap<{ readonly written: number; readonly received: number }>;
+  /** Provider → receipts of its that payers settled (paid work, for reputation). */
+  readonly paidReceipts: PersistentMap<number>;
   /** Account → the height at which it equivocated: no block at or above it is applied. */
   readonly frozen: PersistentMap<number>;
   /** Offender → the first slash block that burned its balance. */
@@ -95,6 +97,7 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
     debts: PersistentMap.empty(),
     disputes: PersistentMap.empty(),
     disputeCounts: PersistentMap.empty(),
+    paidReceipts: PersistentMap.empty(),
     frozen: PersistentMap.empty(),
     slashed: PersistentMap.empty(),
     minted: 0,
@@ -241,6 +244,7 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
           }),
         ),
         settlements: state.settlements.set(key, hash),
+        paidReceipts: state.paidReceipts.set(receipt.provider, (state.paidReceipts.get(receipt.provider) ?? 0) + 1),
         // A disputed claim no longer weighs on the payer: settling it after all pays, and clears nothing twice.
         debts: claim === undefined || state.disputes.has(key) ? state.debts : addDebt(state.debts, block.account, -claim.credits),
         balances: state.balances - receipt.credits,

@@ -33,7 +33,10 @@ describe("createClient pays from its own account by default", { timeout: 120_000
     const started = Date.now();
     await assert.rejects(
       // 2^40 hashes: days of work, so only the bound can end it.
-      createClient({ ledger: { params: { registrationDifficultyBits: 40 }, registrationTimeoutMs: 7_000 }, waitForProvidersMs: 0 }),
+      createClient({
+        ledger: { params: { registrationDifficultyBits: 40 }, registrationTimeoutMs: 7_000 },
+        waitForProvidersMs: 0,
+      }),
       (error: unknown) =>
         error instanceof RegistrationTimeoutError &&
         OpenGatewayError.isInstance(error) &&

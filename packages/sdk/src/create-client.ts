@@ -105,12 +105,13 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
     dhtMode: "client",
     services: { ...(ledger && { ledger: ledgerReplica({ params }) }) },
   });
-  const table = new ProviderTable();
+  const replica = libp2p.services.ledger;
+  // Reputation from the client's copy of the ledger: providers below the threshold get none of its paid work.
+  const table = new ProviderTable({ reputationOf: replica && ((id) => replica.ledger.reputation(id).score) });
   const watcher = new NetworkWatcher(libp2p, table);
   watcher.start();
   for (const peer of options.peers ?? []) libp2p.dial(multiaddr(peer)).catch(() => {});
   const receipts: InferenceReceipt[] = [];
-  const replica = libp2p.services.ledger;
   const payments = replica ? new LedgerWallet(replica.writer) : undefined;
   // Claims against this identity are settled (work received) or disputed (not) as they arrive.
   const stopAnswering = payments?.answerClaims((account) => (account === identity.id ? identity : undefined));
@@ -165,7 +166,8 @@ export const DEFAULT_REGISTRATION_TIMEOUT_MS = 10 * 60_000;
 export class RegistrationTimeoutError extends errorClass(
   "RegistrationTimeoutError",
   "registration_timeout",
-  (ms: number) => `registering this client's ledger account took longer than ${ms} ms (its proof-of-work); pass a larger ledger.registrationTimeoutMs, or a keyFile whose identity is registered`,
+  (ms: number) =>
+    `registering this client's ledger account took longer than ${ms} ms (its proof-of-work); pass a larger ledger.registrationTimeoutMs, or a keyFile whose identity is registered`,
 ) {}
 
 /** Registers the client's identity unless the network knows it: bounded by the timeout, cancelled by the caller's signal. */

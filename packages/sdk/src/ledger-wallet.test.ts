@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { LedgerBlock } from "@opengateway/ledger";
 import { ChainWriter, Ledger, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
+import { ProviderTable } from "@opengateway/p2p";
 import type { Identity } from "@opengateway/protocol";
 import { createInferenceReceipt, createInferenceRequest, generateIdentity } from "@opengateway/protocol";
 import { LedgerWallet } from "./ledger-wallet.js";
@@ -70,6 +71,44 @@ describe("LedgerWallet", () => {
     assert.equal(account.debt, 0);
     assert.equal(account.balance, 100_000, "nothing was paid");
     assert.equal(ledger.account(provider.id).disputedClaims, 1);
+    stop();
+  });
+
+  it("disputes each claim of a provider that keeps claiming work it never did, until routers give it no paid work", async () => {
+    const { ledger, payer, provider, wallet } = await setup();
+    const stop = wallet.answerClaims((account) => (account === payer.id ? payer : undefined));
+    const providerWriter = new ChainWriter(ledger, { publish: async (block: LedgerBlock) => ledger.submit(block) });
+    const table = new ProviderTable({ reputationOf: (id) => ledger.reputation(id).score });
+    const model = { id: "m", contextSize: 2048, pricePerToken: 1, kinds: ["chat" as const] };
+    table.upsert(
+      provider.id,
+      {
+        v: 1,
+        agent: "t",
+        engine: "t",
+        region: null,
+        clusters: ["A"],
+        models: [model],
+        activeRequests: 0,
+        maxConcurrentRequests: 4,
+        queuedRequests: 0,
+        tokensPerSecond: null,
+      },
+      { expiresAt: Date.now() + 60_000 },
+    );
+    assert.equal(table.candidatesFor("m").length, 1, "a new provider gets work");
+    let claims = 0;
+    while (ledger.reputation(provider.id).eligible) {
+      const { request, receipt } = served(payer, provider);
+      await providerWriter.append(provider, { kind: "claim", request, receipt });
+      claims++;
+      await until(() => ledger.account(payer.id).disputes === claims);
+      assert.ok(claims <= 6, "bounded");
+    }
+    assert.equal(claims, 6);
+    assert.equal(ledger.account(payer.id).debt, 0, "every claim was disputed");
+    assert.equal(ledger.reputation(provider.id).disputedClaims, 6);
+    assert.deepEqual(table.candidatesFor("m"), [], "no paid work any more");
     stop();
   });
 
