@@ -25,6 +25,18 @@ const unusedNode = {
   },
 };
 
+/** Payment hooks that record what the router holds and releases, and settle nothing. */
+function recordingPayments(): { held: Array<[string, number]>; released: string[]; payments: PaymentHooks } {
+  const held: Array<[string, number]> = [];
+  const released: string[] = [];
+  const payments: PaymentHooks = {
+    reserve: (_payer, requestId, maxCredits) => void held.push([requestId, maxCredits]),
+    settle: async () => {},
+    release: (requestId) => void released.push(requestId),
+  };
+  return { held, released, payments };
+}
+
 describe("InferenceRouter", () => {
   it("answers a full region with overloaded, without dialling anyone", async () => {
     const table = new ProviderTable();
@@ -46,13 +58,7 @@ describe("InferenceRouter", () => {
       models: [{ id: "m", contextSize: 2048, pricePerToken: 1_000, kinds: ["chat" as const] }],
     };
     table.upsert(provider, expensive, { expiresAt: Date.now() + 60_000 });
-    const held: Array<[string, number]> = [];
-    const released: string[] = [];
-    const payments: PaymentHooks = {
-      reserve: (_payer, requestId, maxCredits) => void held.push([requestId, maxCredits]),
-      settle: async () => {},
-      release: (requestId) => void released.push(requestId),
-    };
+    const { held, released, payments } = recordingPayments();
     const router = new InferenceRouter(unusedNode, table, { region: null, payments, maxCreditsPerRequest: 500 });
     const route = { kind: "chat" as const, model: "m", body, requestId: "r1" };
     await assert.rejects(router.route(generateIdentity(), route).next(), /asks more than this request may cost \(500 credits\)/);
@@ -64,13 +70,7 @@ describe("InferenceRouter", () => {
     const table = new ProviderTable();
     const provider = generateIdentity().id;
     table.upsert(provider, capabilities("europe"), { expiresAt: Date.now() + 60_000 });
-    const held: Array<[string, number]> = [];
-    const released: string[] = [];
-    const payments: PaymentHooks = {
-      reserve: (_payer, requestId, maxCredits) => void held.push([requestId, maxCredits]),
-      settle: async () => {},
-      release: (requestId) => void released.push(requestId),
-    };
+    const { held, released, payments } = recordingPayments();
     const router = new InferenceRouter(unusedNode, table, { region: null, payments, maxAttempts: 1 });
     const route = { kind: "chat" as const, model: "m", body, requestId: "r1" };
     await assert.rejects(router.route(generateIdentity(), route).next());
