@@ -170,7 +170,8 @@ export class BrowserNode extends EventTarget {
     this.#settings = state.settings;
     this.#counters = state.counters;
     this.#region = state.region;
-    this.#chat = new TabChat(libp2p, identity);
+    const replica = libp2p.services.ledger;
+    this.#chat = new TabChat(libp2p, identity, { reputationOf: replica && ((id) => replica.ledger.reputation(id).score) });
     this.#nodeInfo = new NodeInfoService({ registrar: libp2p }, { getInfo: () => this.#info() });
   }
 
