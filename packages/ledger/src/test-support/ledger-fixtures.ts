@@ -1,6 +1,7 @@
 // Shared builders for the ledger tests.
 import type { ChatBody, Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { createInferenceReceipt, createInferenceRequest, identityFromSeed } from "@opengateway/protocol";
+import { sampleChatBody } from "@opengateway/protocol/test-support/sample-chat-body";
 import { BlockAuthor } from "../block-author.js";
 import type { EvidenceBlock, LedgerBlock } from "../ledger-block.js";
 import type { LedgerParams } from "../ledger-params.js";
@@ -125,14 +126,7 @@ export function testAccount(n: number, position?: ChainPosition): TestAccount {
 }
 
 // Room for any test's charge as completion tokens at 1 credit each (receipts in claims must be honest).
-const BODY: ChatBody = {
-  messages: [{ role: "user", content: "Once upon a time" }],
-  maxTokens: 131_072,
-  temperature: 1,
-  topP: 1,
-  seed: 7,
-  stop: [],
-};
+const BODY: ChatBody = { ...sampleChatBody, maxTokens: 131_072 };
 
 export function testRequest(
   payer: Identity,
