@@ -88,7 +88,7 @@ function honestPayload(i: number, rand: () => number): InferencePayload {
 
 function receiptFor(request: InferenceRequest, served: Served, usage = served.usage): InferenceReceipt {
   return {
-    v: request.v,
+    v: 1,
     requestId: request.id,
     requestHash: "",
     payer: request.payer,
@@ -177,7 +177,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < HONEST_REQUESTS; i++) {
     const payload = honestPayload(i, rand);
     const served = await serve(engines[i % 2] as LlamaCppEngine, payload);
-    const request = createInferenceRequest({ ...payload, model: MODEL, maxCredits: 1_000_000 }, payer);
+    const request = createInferenceRequest(
+      { ...payload, model: MODEL, maxCredits: 1_000_000, provider: payer.id, pricePerToken: 1 },
+      payer,
+    );
     const verdict = await (auditors[(i >> 1) % 2] as InferenceAuditor).audit({
       request,
       delivered: { choices: served.choices },

@@ -50,7 +50,12 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       },
     });
     viaGateway = new OpenAI({ baseURL: network.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
-    viaSdk = await createClient({ peers: network.nodeAddresses, openai: { maxRetries: 0, timeout: 60_000 } });
+    // Full nodes check payers by default (issue 12): the SDK client registers its own account and pays from it.
+    viaSdk = await createClient({
+      peers: network.nodeAddresses,
+      localNetwork: true,
+      openai: { maxRetries: 0, timeout: 60_000 },
+    });
   });
 
   after(async () => {
@@ -448,7 +453,8 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       assert.equal(after.balance, before.balance - (receipt?.credits ?? 0), "exactly the receipt's credits were paid");
       assert.equal(after.reserved, 0, "the reservation was released");
       assert.equal(after.spendable, after.balance);
-      // Zero-sum: what the payer paid, the provider collects (earn blocks, replicated back to the gateway).
+      // Zero-sum: what the payers paid, the provider collects (earn blocks, replicated back to the gateway).
+      // Two accounts paid it: this key's, and the SDK client's own (the "sdk" tests above).
       const providerBalance = async () =>
         (
           (await (
@@ -457,13 +463,16 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
             peers: Array<{ peerId: string; balance: number | null }>;
           }
         ).peers.find((peer) => peer.peerId === network.nodePeerId)?.balance;
+      const sdkPaid = () => 100_000 - (viaSdk.wallet.balance()?.balance ?? 100_000);
+      const paid = () => 100_000 - after.balance + sdkPaid();
+      assert.ok(sdkPaid() > 0, "the SDK client paid from its own account");
       const deadline = Date.now() + 20_000;
       let earned = await providerBalance();
-      while (earned !== 100_000 + (100_000 - after.balance) && Date.now() < deadline) {
+      while (earned !== 100_000 + paid() && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         earned = await providerBalance();
       }
-      assert.equal(earned, 100_000 + (100_000 - after.balance), "the provider earned exactly what the payer paid");
+      assert.equal(earned, 100_000 + paid(), "the provider earned exactly what its payers paid");
     });
 
     it("refuses a missing or wrong API key with 401", async () => {
@@ -511,6 +520,7 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
         OPENAI_BASE_URL: network.url,
         OPENGATEWAY_API_KEY: API_KEY,
         OPENGATEWAY_PEERS: network.nodeAddresses.join(","),
+        OPENGATEWAY_LOCAL: "1",
       };
       const viaBaseUrl = await run(process.execPath, [join(EXAMPLES, "chat-via-gateway.mjs"), "Once upon a time"], {
         env,

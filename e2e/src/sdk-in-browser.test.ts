@@ -22,6 +22,7 @@ interface SdkRun {
   usage: { completion_tokens: number; prompt_tokens: number; total_tokens: number };
   streamed: string;
   payer: string;
+  balance: { identity: string; registered: boolean; balance: number; reserved: number } | null;
   receipts: number;
   transports: string[];
 }
@@ -85,6 +86,11 @@ describe("SDK in a browser (real Chromium)", { timeout: 240_000 }, () => {
     assert.ok(result.streamed.length > 0);
     assert.match(result.payer, /^12D3KooW/);
     assert.equal(result.receipts, 2);
+    // The page's own identity registered itself and paid for both answers from its grant.
+    assert.equal(result.balance?.identity, result.payer);
+    assert.equal(result.balance?.registered, true);
+    assert.ok(result.balance.balance < 100_000, `paid from the grant: ${result.balance.balance}`);
+    assert.equal(result.balance.reserved, 0);
     assert.ok(
       result.transports.some((address) => address.includes("/ws")),
       `dialled over ${result.transports.join(", ")}`,

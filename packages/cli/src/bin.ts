@@ -87,7 +87,11 @@ const nodeStart = nodeCommand
     integer("--stream-batch-ms"),
   )
   .addOption(new Option("--gpu <mode>", "use a GPU when one is found").choices(["auto", "off"]).default("auto"))
-  .option("--require-payment", "refuse payers whose ledger account cannot cover a request", false)
+  .option("--require-payment", "refuse payers who cannot cover a request (the default; kept for scripts)")
+  .option(
+    "--no-payment-checks",
+    "private networks only: serve payers whatever their ledger account holds (payment checks are on by default)",
+  )
   .option(
     "--claim-after-ms <ms>",
     "how long after a request expired to wait for the payer's settlement before claiming it (default 60000)",
@@ -145,6 +149,15 @@ const gatewayStart = gatewayCommand
     "--provider-idle-timeout-ms <ms>",
     "treat a provider silent this long mid-request as dead",
     integer("--provider-idle-timeout-ms"),
+  )
+  .option(
+    "--max-price-per-token <credits>",
+    "skip providers asking more credits per token (a request's max_price_per_token can lower it)",
+    (value: string) => {
+      const parsed = Number(value);
+      if (!Number.isFinite(parsed) || parsed < 0) throw new InvalidArgumentError("--max-price-per-token must be a number ≥ 0");
+      return parsed;
+    },
   )
   .option("--contribute-bootstrap <multiaddr...>", "relay /ws addresses the /contribute page's tabs join through", [])
   .option("--contribute-model <path...>", "GGUF files /contribute offers to tabs", [])

@@ -19,6 +19,7 @@ export interface GatewayCommandOptions {
   region?: string;
   local: boolean;
   providerIdleTimeoutMs?: number;
+  maxPricePerToken?: number;
   credits: boolean;
   contributeBootstrap: string[];
   contributeModel: string[];
@@ -63,6 +64,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
       : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
     responses: { path: join(options.home, "gateway-responses.sqlite") },
+    maxPricePerToken: options.maxPricePerToken,
     ledger: options.credits
       ? {
           path: options.ledgerFile ?? join(options.home, "gateway-ledger.sqlite"),

@@ -31,7 +31,9 @@ export interface NodeCommandOptions {
   parallel?: number;
   gpu: false | "auto";
   credits: boolean;
-  requirePayment: boolean;
+  /** `--no-payment-checks` sets it false (private networks); `--require-payment` is the default anyway. */
+  paymentChecks: boolean;
+  requirePayment?: boolean;
   ledgerFile?: string;
   ledgerSyncIntervalMs?: number;
   claimAfterMs?: number;
@@ -74,7 +76,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
           // A devnet runs many nodes on one machine: each gets its own grant there, never on a real network.
           fingerprintHash: options.local ? machineFingerprintHash({ machine, account: identity.id }) : machine,
           params: ledgerParamOverrides(options),
-          requirePayment: options.requirePayment,
+          requirePayment: options.paymentChecks,
           syncIntervalMs: options.ledgerSyncIntervalMs,
           claimAfterMs: options.claimAfterMs,
           sweep: options.sweepTo === undefined ? undefined : { to: options.sweepTo, above: options.sweepAbove ?? 0 },

@@ -42,7 +42,11 @@ export interface StartFullNodeOptions extends NodeEngineOptions {
   ledger?: SqliteLedgerReplicaInit & {
     /** Machine fingerprint hash for this node's registration (one grant per machine). */
     fingerprintHash: string;
-    /** Refuse payers whose ledger account cannot cover a request's maxCredits (or who owe unsettled claims). */
+    /**
+     * Refuse payers whose ledger account cannot cover a request's maxCredits with their requests
+     * already in flight here (or who owe unsettled claims). On by default; `false` only for a
+     * private network (`--no-payment-checks`).
+     */
     requirePayment?: boolean;
     /** How long after a request expired the node waits for its settlement before claiming it (default 60 s; null: never). */
     claimAfterMs?: number | null;
@@ -130,7 +134,9 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
             identity,
             deltaBatchMs: options.deltaBatchMs,
             authorize:
-              credits && ledger?.requirePayment ? (request, peer, signal) => credits.authorize(request, peer, signal) : undefined,
+              credits && ledger?.requirePayment !== false
+                ? (request, peer, signal) => credits.authorize(request, peer, signal)
+                : undefined,
             onServed: (event) => {
               if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
               if (event.receipt) credits?.track(event.receipt, event.request);

@@ -6,8 +6,10 @@ import {
   AlreadyCollectedError,
   AmountOverflowError,
   ChainLinkError,
+  DisputeRefusedError,
   DuplicateBlockError,
   DuplicateClaimError,
+  DuplicateDisputeError,
   DuplicateFingerprintError,
   DuplicateSettlementError,
   EquivocationError,
@@ -40,6 +42,8 @@ export interface BlockEntry {
   readonly height: number;
   readonly kind: LedgerBlock["kind"];
   readonly credit: { readonly to: string; readonly amount: number; readonly collectedBy: string | null } | null;
+  /** A claim's settlement key, for the dispute that names it by hash. */
+  readonly claimKey?: string;
 }
 
 export interface ClaimRecord {
@@ -62,8 +66,14 @@ export interface LedgerState {
   readonly settlements: PersistentMap<string>;
   /** settlementKey → claim. */
   readonly claims: PersistentMap<ClaimRecord>;
-  /** Payer → credits claimed by providers and not settled yet. */
+  /** Payer → credits claimed by providers and neither settled nor disputed yet. */
   readonly debts: PersistentMap<number>;
+  /** settlementKey → the payer's dispute of that claim. */
+  readonly disputes: PersistentMap<string>;
+  /** Account → disputes it wrote (as payer) and claims of its that were disputed (as provider). */
+  readonly disputeCounts: PersistentMap<{ readonly written: number; readonly received: number }>;
+  /** Provider → receipts of its that payers settled (paid work, for reputation). */
+  readonly paidReceipts: PersistentMap<number>;
   /** Account → the height at which it equivocated: no block at or above it is applied. */
   readonly frozen: PersistentMap<number>;
   /** Offender → the first slash block that burned its balance. */
@@ -85,6 +95,9 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
     settlements: PersistentMap.empty(),
     claims: PersistentMap.empty(),
     debts: PersistentMap.empty(),
+    disputes: PersistentMap.empty(),
+    disputeCounts: PersistentMap.empty(),
+    paidReceipts: PersistentMap.empty(),
     frozen: PersistentMap.empty(),
     slashed: PersistentMap.empty(),
     minted: 0,
@@ -231,7 +244,9 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
           }),
         ),
         settlements: state.settlements.set(key, hash),
-        debts: claim === undefined ? state.debts : addDebt(state.debts, block.account, -claim.credits),
+        paidReceipts: state.paidReceipts.set(receipt.provider, (state.paidReceipts.get(receipt.provider) ?? 0) + 1),
+        // A disputed claim no longer weighs on the payer: settling it after all pays, and clears nothing twice.
+        debts: claim === undefined || state.disputes.has(key) ? state.debts : addDebt(state.debts, block.account, -claim.credits),
         balances: state.balances - receipt.credits,
         inFlight: state.inFlight + receipt.credits,
       });
@@ -243,10 +258,35 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
       if (state.claims.has(key)) return fail(new DuplicateClaimError(receipt.requestId));
       return ok({
         ...next,
+        blocks: state.blocks.set(hash, { ...entry, claimKey: key }),
         accounts: state.accounts.set(block.account, advance(current)),
         claims: state.claims.set(key, { hash, payer: receipt.payer, credits: receipt.credits }),
         // Already settled: the claim is moot. Otherwise the payer owes it until it settles.
         debts: state.settlements.has(key) ? state.debts : addDebt(state.debts, receipt.payer, receipt.credits),
+      });
+    }
+    case "dispute": {
+      const current = account as AccountRecord;
+      const source = state.blocks.get(block.claim);
+      if (source === undefined) return fail(new MissingDependencyError({ type: "block", hash: block.claim }));
+      const key = source.claimKey;
+      const claim = key === undefined ? undefined : state.claims.get(key);
+      if (key === undefined || claim === undefined)
+        return fail(new WrongSourceError(`a dispute answers a claim, not a ${source.kind}`));
+      if (claim.payer !== block.account) return fail(new DisputeRefusedError("the claim is against another account"));
+      if (state.disputes.has(key)) return fail(new DuplicateDisputeError(key.split("\n")[1] ?? ""));
+      if (state.settlements.has(key)) return fail(new DisputeRefusedError("the claimed request is settled: nothing to dispute"));
+      const counts = (id: string) => state.disputeCounts.get(id) ?? { written: 0, received: 0 };
+      const payer = counts(block.account);
+      const provider = counts(source.account);
+      return ok({
+        ...next,
+        accounts: state.accounts.set(block.account, advance(current)),
+        disputes: state.disputes.set(key, hash),
+        debts: addDebt(state.debts, block.account, -claim.credits),
+        disputeCounts: state.disputeCounts
+          .set(block.account, { ...payer, written: payer.written + 1 })
+          .set(source.account, { ...provider, received: provider.received + 1 }),
       });
     }
     case "slash": {
@@ -329,8 +369,12 @@ export interface AccountSummary {
   /** Granted credits that cannot be transferred yet (they can pay for inference). */
   readonly locked: number;
   readonly unlockAt: number | null;
-  /** Credits providers claimed and this account has not settled. */
+  /** Credits providers claimed and this account has neither settled nor disputed. */
   readonly debt: number;
+  /** Claims this account disputed (as payer): public, for providers deciding whom to serve. */
+  readonly disputes: number;
+  /** Claims of this account (as provider) that payers disputed: public, for routing and reputation. */
+  readonly disputedClaims: number;
   readonly frozenAt: number | null;
   readonly slashed: boolean;
 }
@@ -346,6 +390,8 @@ export function accountSummary(state: LedgerState, account: string, now: number)
     locked: record !== undefined && now < record.unlockAt ? record.lockedGrant : 0,
     unlockAt: record?.unlockAt ?? null,
     debt: state.debts.get(account) ?? 0,
+    disputes: state.disputeCounts.get(account)?.written ?? 0,
+    disputedClaims: state.disputeCounts.get(account)?.received ?? 0,
     frozenAt: state.frozen.get(account) ?? null,
     slashed: state.slashed.has(account),
   };

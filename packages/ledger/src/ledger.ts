@@ -25,6 +25,8 @@ import {
 } from "./ledger-state.js";
 import type { AccountSnapshot, LedgerCommit, LedgerStore, StoreOptions } from "./ledger-store.js";
 import { accountHeadsRoot } from "./merkle-root.js";
+import type { Reputation } from "./reputation.js";
+import { reputationOf } from "./reputation.js";
 
 export interface LedgerOptions {
   readonly params?: Partial<LedgerParams>;
@@ -500,6 +502,17 @@ export class Ledger {
       // Reservations spend granted credits first, so locked and reserved overlap.
       transferable: usable ? Math.max(0, summary.balance - Math.max(summary.locked, reserved)) : 0,
     };
+  }
+
+  /** The account's reputation as a provider (docs/proof-system.md, "Reputation"): the same on every peer with this Merkle root. */
+  reputation(account: string): Reputation {
+    const state = this.#state;
+    return reputationOf(account, {
+      paidReceipts: state.paidReceipts.get(account) ?? 0,
+      disputedClaims: state.disputeCounts.get(account)?.received ?? 0,
+      slashed: state.slashed.has(account),
+      frozen: state.frozen.has(account),
+    });
   }
 
   /** Where the account's next block goes (for a wallet's BlockAuthor). */

@@ -1,9 +1,18 @@
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
-import type { ChoiceEnd, Identity, InferencePayload, InferenceReceipt, ToolCallRequest, Usage } from "@opengateway/protocol";
+import type {
+  ChoiceEnd,
+  Identity,
+  InferencePayload,
+  InferenceReceipt,
+  InferenceRequest,
+  ToolCallRequest,
+  Usage,
+} from "@opengateway/protocol";
 import {
   CancelledError,
   createInferenceRequest,
+  DEFAULT_PRICE_PER_TOKEN,
   ModelNotFoundError,
   maxCreditsFor,
   NoProviderError,
@@ -19,8 +28,11 @@ import type { ProviderEntry, ProviderTable } from "./provider-table.js";
 export interface PaymentHooks {
   /** Holds credits before any provider starts; throws `InsufficientCreditsError` (a 402) when the payer can't cover it. */
   reserve(payer: Identity, requestId: string, maxCredits: number, expiresAt: number): void;
-  /** Countersigns a provider's receipt as a settle block on the payer's chain. */
-  settle(payer: Identity, receipt: InferenceReceipt): Promise<void>;
+  /**
+   * Countersigns a provider's receipt as a settle block on the payer's chain. The router passes
+   * only receipts it verified against `request` (signer, request, usage bounds, price, credits).
+   */
+  settle(payer: Identity, receipt: InferenceReceipt, request: InferenceRequest): Promise<void>;
   release(requestId: string): void;
 }
 
@@ -44,6 +56,8 @@ export type RouteRequest = InferencePayload & {
   requestId?: string;
   /** Route only to providers in this region; `null` = any region. Defaults to the router's region. */
   region?: string | null;
+  /** The most credits per token this request accepts (with the router's own cap, the lower wins). */
+  maxPricePerToken?: number;
 };
 
 export interface InferenceRouterOptions {
@@ -57,10 +71,12 @@ export interface InferenceRouterOptions {
   payments?: PaymentHooks;
   onPaymentError?: (error: unknown) => void;
   /**
-   * The most one request may cost, whatever price a provider advertises: a provider asking an
-   * absurd price stops at this reserve instead of draining the payer's account.
+   * The most one request may cost: a provider whose price makes the request's estimate exceed it
+   * is skipped (others serve the request), never paid more.
    */
   maxCreditsPerRequest?: number;
+  /** The most credits per token any request accepts; dearer providers are skipped. */
+  maxPricePerToken?: number;
 }
 
 export const DEFAULT_PROVIDER_IDLE_TIMEOUT_MS = 30_000;
@@ -122,32 +138,39 @@ export class InferenceRouter {
     let lastError: unknown;
 
     const payments = this.#options.payments;
-    let reserved = false;
+    const maxPrice = Math.min(
+      route.maxPricePerToken ?? Number.POSITIVE_INFINITY,
+      this.#options.maxPricePerToken ?? Number.POSITIVE_INFINITY,
+    );
+    /** Attempt request ids holding a reservation right now. */
+    const reservations = new Set<string>();
+    /** Settlements of partial work (a cancel, or text delivered before a failure), awaited before the end. */
+    const settling: Promise<void>[] = [];
+    const settle = (request: InferenceRequest, receipt: InferenceReceipt): Promise<void> => {
+      receipts.push(receipt);
+      if (!payments) return Promise.resolve();
+      // The payer's countersignature; if it fails the provider can still claim with the receipt.
+      return payments.settle(payer, receipt, request).catch((error: unknown) => this.#options.onPaymentError?.(error));
+    };
     try {
       for (let attempt = 0; attempt < maxAttempts; attempt++) {
         signal?.throwIfAborted();
-        const provider = this.#pickAfter(lastError, route, { exclude: tried, region });
-        if (payments && !reserved) {
-          // Held once, at the highest price any eligible provider asks; never overdrawn, released at the end.
-          const price = Math.max(
-            ...this.#table
-              .providersOf(route.model, { kind: route.kind })
-              .flatMap((entry) => entry.info.models.filter((m) => m.id === route.model).map((m) => m.pricePerToken)),
-            0,
-          );
-          payments.reserve(payer, requestId, this.#maxCredits(payload, price), Date.now() + 10 * 60_000);
-          reserved = true;
-        }
+        const attemptId = attempt === 0 ? requestId : `${requestId}-${attempt}`;
+        // What earlier attempts produced is settled (and their holds freed) before anything new is held.
+        await Promise.all(settling);
+        for (const id of reservations) payments?.release(id);
+        reservations.clear();
+        const { provider, price, maxCredits } = this.#pickAffordable(route, payload, {
+          exclude: tried,
+          region,
+          maxPrice,
+          lastError,
+          hold: payments && ((credits) => payments.reserve(payer, attemptId, credits, Date.now() + 10 * 60_000)),
+        });
+        if (payments) reservations.add(attemptId);
         tried.add(provider.peerId);
-        const price = provider.info.models.find((m) => m.id === route.model)?.pricePerToken ?? 1;
         const request = createInferenceRequest(
-          {
-            ...payload,
-            id: attempt === 0 ? requestId : `${requestId}-${attempt}`,
-            model: route.model,
-            maxCredits: this.#maxCredits(payload, price),
-            region,
-          },
+          { ...payload, id: attemptId, model: route.model, provider: provider.peerId, pricePerToken: price, maxCredits, region },
           payer,
         );
         let startedHere = false;
@@ -156,6 +179,8 @@ export class InferenceRouter {
           const frames = requestInference(this.#node, peerIdFromString(provider.peerId), request, {
             signal,
             idleTimeoutMs: this.#options.providerIdleTimeoutMs ?? DEFAULT_PROVIDER_IDLE_TIMEOUT_MS,
+            // Partial work (the client cancelled, or the provider failed mid-stream) is paid for what was delivered.
+            onPartialReceipt: (receipt) => void settling.push(settle(request, receipt)),
           });
           for await (const frame of frames) {
             switch (frame.t) {
@@ -181,11 +206,8 @@ export class InferenceRouter {
               case "done": {
                 provider.failures = 0;
                 if (!startedHere) servedBy.push(provider.peerId);
-                receipts.push(frame.receipt);
-                if (payments) {
-                  // The payer's countersignature; if it fails the provider can still claim with the receipt.
-                  await payments.settle(payer, frame.receipt).catch((error: unknown) => this.#options.onPaymentError?.(error));
-                }
+                await Promise.all(settling);
+                await settle(request, frame.receipt);
                 // After a resume the last provider's prompt included the text already delivered.
                 const usage: Usage = {
                   promptTokens: Math.max(0, frame.usage.promptTokens - resumedAfterTokens),
@@ -215,29 +237,72 @@ export class InferenceRouter {
       // A provider that misbehaved explains the outcome (a 502); one that could not be reached does not.
       throw WireError.isInstance(lastError) ? lastError : new NoProviderError("no provider could serve the request");
     } finally {
-      if (reserved) payments?.release(requestId);
+      // A consumer that left early got its partial receipts settled before the holds go.
+      await Promise.all(settling);
+      for (const id of reservations) payments?.release(id);
     }
   }
 
   /**
-   * The next provider to try. When none is left after one misbehaved, the client is told what
-   * went wrong with it (a 502), not that no provider exists (a 503).
+   * The best provider whose price the request accepts and whose estimate the payer can hold:
+   * dearer ones are skipped (never a reason to refuse a request that cheaper providers serve),
+   * and a hold refused for one provider's estimate moves on to the next. Returns the price the
+   * request accepts and the credits held.
    */
-  #pickAfter(lastError: unknown, route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }) {
-    try {
-      return this.#pick(route, filter);
-    } catch (error) {
-      if (NoProviderError.isInstance(error) && WireError.isInstance(lastError)) throw lastError;
-      throw error;
+  #pickAffordable(
+    route: RouteRequest,
+    payload: InferencePayload,
+    filter: {
+      exclude: ReadonlySet<string>;
+      region: string | null;
+      maxPrice: number;
+      lastError: unknown;
+      hold: ((maxCredits: number) => void) | undefined;
+    },
+  ): { provider: ProviderEntry; price: number; maxCredits: number } {
+    const skipped = new Set(filter.exclude);
+    const cap = this.#options.maxCreditsPerRequest ?? Number.POSITIVE_INFINITY;
+    let tooDear = false;
+    let refused: unknown;
+    while (true) {
+      let provider: ProviderEntry;
+      try {
+        provider = this.#pick(route, { exclude: skipped, region: filter.region, maxPricePerToken: filter.maxPrice });
+      } catch (error) {
+        // Only providers the payer could not hold for, or dearer than the cap, were left: say so.
+        if (refused !== undefined) throw refused;
+        // None left after one misbehaved: the client is told what went wrong with it (a 502), not
+        // that no provider exists (a 503).
+        if (NoProviderError.isInstance(error) && WireError.isInstance(filter.lastError)) throw filter.lastError;
+        if (tooDear && NoProviderError.isInstance(error)) {
+          throw new NoProviderError(
+            `every provider of '${route.model}' left asks more than this request may cost (${cap} credits)`,
+          );
+        }
+        throw error;
+      }
+      const price = priceOf(provider, route.model);
+      const maxCredits = maxCreditsFor(payload, price);
+      if (maxCredits > cap) {
+        tooDear = true;
+        skipped.add(provider.peerId);
+        continue;
+      }
+      try {
+        filter.hold?.(maxCredits);
+        return { provider, price, maxCredits };
+      } catch (error) {
+        refused ??= error;
+        skipped.add(provider.peerId);
+      }
     }
   }
 
-  #maxCredits(payload: InferencePayload, pricePerToken: number): number {
-    return Math.min(maxCreditsFor(payload, pricePerToken), this.#options.maxCreditsPerRequest ?? Number.POSITIVE_INFINITY);
-  }
-
   /** The best provider for a request right now, or the error that explains why there is none. */
-  #pick(route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }): ProviderEntry {
+  #pick(
+    route: RouteRequest,
+    filter: { exclude: ReadonlySet<string>; region: string | null; maxPricePerToken: number },
+  ): ProviderEntry {
     const candidates = this.#table.candidatesFor(route.model, { ...filter, kind: route.kind });
     const best = candidates[0];
     if (best) return best;
@@ -246,6 +311,9 @@ export class InferenceRouter {
       throw new OverloadedError(`every provider of '${route.model}'${filter.region ? ` in ${filter.region}` : ""} is busy`);
     }
     if (filter.exclude.size > 0) throw new NoProviderError(`no other provider of '${route.model}' is left to try`);
+    if (this.#table.providersOf(route.model, { kind: route.kind, region: filter.region }).length > 0) {
+      throw new NoProviderError(`every provider of '${route.model}' asks more than ${filter.maxPricePerToken} credits per token`);
+    }
     if (this.#table.providersOf(route.model, { kind: route.kind }).length > 0) {
       throw new NoProviderError(
         `no provider of '${route.model}' in region '${filter.region}'; allow other regions to use one elsewhere`,
@@ -254,6 +322,10 @@ export class InferenceRouter {
     if (this.#table.size === 0) throw new NoProviderError("no provider is reachable right now");
     throw new ModelNotFoundError(`The model '${route.model}' does not exist or is not served by the network right now`);
   }
+}
+
+function priceOf(provider: ProviderEntry, model: string): number {
+  return provider.info.models.find((m) => m.id === model)?.pricePerToken ?? DEFAULT_PRICE_PER_TOKEN;
 }
 
 function isRetryable(error: unknown): boolean {

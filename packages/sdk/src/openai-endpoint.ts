@@ -10,6 +10,11 @@ export interface OpenAICallContext {
   onReceipt?: (receipt: InferenceReceipt, clientId: string) => void;
   /** Region to route in (`null` = any); absent = the router's home region. */
   region?: string | null;
+  /**
+   * The most credits per token this call accepts (the body's `max_price_per_token` extension);
+   * dearer providers are skipped. With the router's own cap, the lower wins.
+   */
+  maxPricePerToken?: number;
 }
 
 /** One call to an endpoint: the caller's context, the router behind it, and when it arrived. */

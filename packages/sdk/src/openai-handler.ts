@@ -84,6 +84,7 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions): OpenAIHandle
       if (endpoint === undefined) throw unknownUrl(request);
       const call: OpenAICall = {
         ...context,
+        ...priceCap(body, context.maxPricePerToken),
         router: options.router,
         signal: request.signal,
         created: Math.floor(now() / 1000),
@@ -210,4 +211,20 @@ async function readBody(request: Request, maxBodyBytes: number): Promise<Uint8Ar
 
 function bodyTooLarge(maxBodyBytes: number): OpenAIHttpError {
   return new OpenAIHttpError(413, `The request body is larger than ${maxBodyBytes} bytes.`, { code: "request_too_large" });
+}
+
+/**
+ * `max_price_per_token` (an OpenGateway extension of the request body, sent with `extra_body` by
+ * OpenAI clients): the most credits per token the caller accepts; it can only lower the context's cap.
+ */
+function priceCap(body: unknown, contextCap: number | undefined): { maxPricePerToken?: number } {
+  const value = typeof body === "object" && body !== null ? (body as Record<string, unknown>).max_price_per_token : undefined;
+  if (value === undefined || value === null) return contextCap === undefined ? {} : { maxPricePerToken: contextCap };
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new OpenAIHttpError(400, "max_price_per_token must be a non-negative number of credits per token.", {
+      param: "max_price_per_token",
+      code: "invalid_value",
+    });
+  }
+  return { maxPricePerToken: Math.min(value, contextCap ?? Number.POSITIVE_INFINITY) };
 }
