@@ -1,4 +1,4 @@
-import type { LedgerBlock } from "./ledger-block.js";
+import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import type { BlockRejectedError } from "./ledger-errors.js";
 import {
@@ -112,6 +112,12 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
 export interface ApplyOptions {
   /** This peer's clock: only used to refuse blocks dated in its future. */
   readonly now: number;
+  /**
+   * Whether an open gets its machine's grant (the Ledger decides contests over the whole set). An
+   * open that does not still opens its account, with nothing, so its chain and earnings stand.
+   * Without it, an open whose fingerprint is taken is refused.
+   */
+  readonly grants?: (open: OpenBlock, hash: string) => boolean;
 }
 
 export type ApplyResult =
@@ -172,6 +178,17 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
 
   switch (block.kind) {
     case "open": {
+      if (options.grants !== undefined && !options.grants(block, hash)) {
+        const empty: AccountRecord = {
+          height: 0,
+          head: hash,
+          headTimestamp: block.timestamp,
+          balance: 0,
+          lockedGrant: 0,
+          unlockAt: 0,
+        };
+        return ok({ ...next, accounts: state.accounts.set(block.account, empty) });
+      }
       if (state.fingerprints.has(block.fingerprint)) return fail(new DuplicateFingerprintError());
       const grant = state.params.grantCredits;
       if (state.minted + grant > Number.MAX_SAFE_INTEGER) return fail(new AmountOverflowError());

@@ -161,7 +161,7 @@ describe("Ledger", () => {
   it("an equivocation never stalls an honest chain: a collection of the excluded block applies void, on every peer", () => {
     // The issue-13 attack: pay a node (it collects at once), then sign a conflicting block at the
     // payment's height. Before: the node's receive waited for ever, and with it every later block.
-    const { alice, bob, carol, blocks, accounts } = scenario();
+    const { bob, carol, blocks, accounts } = scenario();
     const attacker = testAccount(40);
     const attackerOpen = attacker.open(testFingerprint("attacker"));
     const base = new TestAccount(attacker.identity, attacker.author.position);
@@ -236,13 +236,48 @@ describe("Ledger", () => {
     assert.equal(lateFirst.account(late.id, { now: NOW }).balance, 99_500);
     const outcome = lateFirst.add(earlyOpen, { now: NOW });
     assert.equal(outcome.status, "applied");
-    assert.equal(lateFirst.account(late.id, { now: NOW }).opened, false);
+    // The late open keeps its account, without the grant: what it spent from the grant is refused.
+    assert.equal(lateFirst.account(late.id, { now: NOW }).opened, true);
+    assert.equal(lateFirst.account(late.id, { now: NOW }).balance, 0);
+    assert.equal(lateFirst.account(late.id, { now: NOW }).height, 0);
     assert.equal(lateFirst.account(early.id, { now: NOW }).balance, 100_000);
 
     const earlyFirst = new Ledger({ params });
     feed(earlyFirst, [earlyOpen, bobOpen, lateOpen, lateSpends]);
     assert.deepEqual(fingerprintOf(earlyFirst, accounts), fingerprintOf(lateFirst, accounts));
     assert.equal(earlyFirst.totals().minted, 200_000);
+  });
+
+  it("a contested fingerprint never takes an account: the loser keeps its chain and its earnings, on every peer", () => {
+    // The issue-13 takeover: an open backdated to just before an honest node's wins the machine's
+    // grant. Before, it also erased the node's account, its balance and every block built on it.
+    const node = testAccount(41);
+    const attacker = testAccount(42);
+    const payer = testAccount(43);
+    const fingerprint = testFingerprint("the node's machine");
+    const nodeOpen = node.open(fingerprint, T0 + HOUR);
+    const payerOpen = payer.open(testFingerprint("payer's machine"), T0);
+    const paid = testSettlement(payer.identity, node.identity, 2_500, { now: T0 + 2 * HOUR });
+    const settle = payer.settle(paid.receipt, T0 + 2 * HOUR);
+    const earn = node.earn(ledgerBlockHash(settle), T0 + 2 * HOUR);
+    const stolen = attacker.open(fingerprint, T0 + HOUR - 1);
+    const all = [payerOpen, nodeOpen, settle, earn, stolen];
+    const ids = [node.id, attacker.id, payer.id];
+
+    const online = new Ledger({ params });
+    feed(online, all);
+    assert.equal(online.account(attacker.id, { now: NOW }).balance, 100_000, "the earliest open gets the grant");
+    const view = online.account(node.id, { now: NOW });
+    assert.deepEqual([view.opened, view.height, view.balance], [true, 1, 2_500], "the node keeps its account and earnings");
+    assert.equal(online.totals().minted, 200_000);
+    assert.ok(conservationHolds(online.totals()));
+    const next = new TestAccount(node.identity, online.position(node.id)).send(payer.id, 1, T0 + 3 * DAY);
+    assert.equal(online.check(next, { now: NOW }), null, "and goes on writing");
+    for (const order of [[...all].reverse(), [stolen, earn, settle, nodeOpen, payerOpen]]) {
+      const peer = new Ledger({ params });
+      feed(peer, order);
+      assert.deepEqual(fingerprintOf(peer, ids), fingerprintOf(online, ids));
+    }
   });
 
   it("reserves for requests: needs 1,000 spendable and maxCredits, blocks debtors, and settles the reservation", () => {

@@ -234,12 +234,9 @@ export class Ledger {
       const contenders = this.#contenders.get(block.fingerprint) ?? new Map<string, OpenBlock>();
       this.#contenders.set(block.fingerprint, contenders);
       contenders.set(hash, block);
-      if (this.#fingerprintWinner(block.fingerprint) !== hash) {
-        this.#hold(known);
-        return result("rejected", new DuplicateFingerprintError());
-      }
+      // A losing open still opens its account, without the grant (see #grants): it is not held.
       const owner = this.#state.fingerprints.get(block.fingerprint);
-      if (owner !== undefined && owner !== hash) {
+      if (this.#grants(block, hash) && owner !== undefined && owner !== hash) {
         // This open has the better claim to a fingerprint already granted: replay without the old one.
         this.#hold(known);
         this.#rebuild(now);
@@ -266,7 +263,7 @@ export class Ledger {
 
   #tryApply(known: KnownBlock, now: number, queue: KnownBlock[]): BlockRejectedError | null {
     const { block, hash } = known;
-    const result = applyVerifiedBlock(this.#state, block, hash, { now });
+    const result = applyVerifiedBlock(this.#state, block, hash, { now, grants: this.#grants });
     if (result.ok) {
       this.#commit(result.state, known);
       for (const key of [chainKey(block.account, block.height), blockKey(hash)]) {
@@ -431,6 +428,12 @@ export class Ledger {
   excludedBlock(hash: string): LedgerBlock | undefined {
     return this.#state.excluded.has(hash) ? this.#excluded.get(hash) : undefined;
   }
+
+  /**
+   * Only the winner of its fingerprint's contest gets the grant; the others open empty, so an open
+   * that wins a contest later takes the grant and never the loser's account, chain or earnings.
+   */
+  readonly #grants = (open: OpenBlock, hash: string): boolean => this.#fingerprintWinner(open.fingerprint) === hash;
 
   /** Earliest timestamp, then lowest hash, among opens whose account did not equivocate at height 0. */
   #fingerprintWinner(fingerprint: string): string | null {
