@@ -577,7 +577,20 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       assert.ok(tcp);
       const gateway = fork(
         CLI_BIN,
-        ["gateway", "start", "--port", "0", "--api-key", API_KEY, "--home", home, "--local", "--bootstrap", tcp],
+        // A home of its own: the network's gateway holds this one (one gateway per data directory).
+        [
+          "gateway",
+          "start",
+          "--port",
+          "0",
+          "--api-key",
+          API_KEY,
+          "--home",
+          join(home, "second-gateway"),
+          "--local",
+          "--bootstrap",
+          tcp,
+        ],
         {
           stdio: ["ignore", "ignore", "ignore", "ipc"],
         },

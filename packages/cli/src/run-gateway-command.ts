@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { CONTRIBUTE_PAGE_DIR } from "@opengateway/browser-node/server";
 import { startGateway } from "@opengateway/gateway";
 import { ledgerParams } from "@opengateway/ledger";
+import { lockDataDir } from "@opengateway/ledger/data-dir-lock";
 import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { ledgerParamOverrides } from "./network-params.js";
@@ -33,6 +34,8 @@ export interface GatewayCommandOptions {
 }
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
+  // One gateway per home: its API-key accounts and ledger file are the home's; held until exit.
+  lockDataDir(options.home, "gateway");
   const pageDir = options.contributeDir ?? CONTRIBUTE_PAGE_DIR;
   const ledgerOverrides = ledgerParamOverrides(options);
   const gateway = await startGateway({

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { FullNode } from "@opengateway/full-node";
 import { startFullNode } from "@opengateway/full-node";
 import { InvalidSweepRuleError, machineFingerprintHash, validateSweepRule } from "@opengateway/ledger";
+import { lockDataDir } from "@opengateway/ledger/data-dir-lock";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
 import type { Logger } from "pino";
 import { ledgerParamOverrides } from "./network-params.js";
@@ -50,6 +51,8 @@ export interface NodeCommandOptions {
 
 export async function runNodeCommand(options: NodeCommandOptions, logger: Logger): Promise<void> {
   const identity = await loadNodeIdentity(options, logger);
+  // One process per identity and ledger file (two would sign two blocks at one height); held until exit.
+  lockDataDir(options.home, `node-${identity.id.slice(-8)}`);
   // A bad rule is refused before the model loads, not a minute later.
   if (options.sweepAbove !== undefined && options.sweepTo === undefined)
     throw new InvalidSweepRuleError("--sweep-above needs --sweep-to");

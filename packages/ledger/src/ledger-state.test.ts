@@ -283,10 +283,21 @@ describe("ledger state machine", () => {
     assert.ok(!unknown.ok && unknown.error instanceof MissingDependencyError && unknown.error.transient);
   });
 
-  it("rejects a second open with the same machine fingerprint", () => {
+  it("grants a machine fingerprint once: a second open is refused alone, and opens empty in a Ledger", () => {
     const { state, opens } = setup();
     const dave = testAccount(4);
-    assertRejected(state, opens, dave.open(testFingerprint("a"), T0 + HOUR), DuplicateFingerprintError, "duplicate_fingerprint");
+    const second = dave.open(testFingerprint("a"), T0 + HOUR);
+    const result = applyBlock(state, second, { now: NOW });
+    assert.ok(!result.ok && result.error instanceof DuplicateFingerprintError && result.error.code === "duplicate_fingerprint");
+    // The Ledger decides contests over the whole set: the loser's account exists, with no grant.
+    const ledger = new Ledger({ params: state.params });
+    for (const open of opens) ledger.add(open, { now: NOW });
+    const minted = ledger.totals().minted;
+    assert.equal(ledger.add(second, { now: NOW }).status, "applied");
+    assert.deepEqual(
+      [ledger.account(dave.id, { now: NOW }).opened, ledger.account(dave.id, { now: NOW }).balance, ledger.totals().minted],
+      [true, 0, minted],
+    );
   });
 
   it("rejects an open with an invalid proof-of-work", () => {

@@ -1,4 +1,4 @@
-import type { LedgerBlock } from "./ledger-block.js";
+import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import type { BlockRejectedError } from "./ledger-errors.js";
 import {
@@ -46,6 +46,18 @@ export interface BlockEntry {
   readonly claimKey?: string;
 }
 
+/**
+ * A send or settle of an account frozen for equivocation, at or above its fork height: never
+ * applied, so it moves no credits, but a receive or earn that names it still takes its place in
+ * the collector's chain (a void collection) instead of stalling that chain for ever.
+ */
+export interface ExcludedSource {
+  readonly account: string;
+  readonly kind: "send" | "settle";
+  readonly to: string;
+  readonly collectedBy: string | null;
+}
+
 export interface ClaimRecord {
   readonly hash: string;
   readonly payer: string;
@@ -78,6 +90,8 @@ export interface LedgerState {
   readonly frozen: PersistentMap<number>;
   /** Offender → the first slash block that burned its balance. */
   readonly slashed: PersistentMap<string>;
+  /** Block hash → an excluded send or settle (see ExcludedSource); set by the Ledger, like `frozen`. */
+  readonly excluded: PersistentMap<ExcludedSource>;
   readonly minted: number;
   /** Sum of account balances, kept alongside so conservation is checked in O(1). */
   readonly balances: number;
@@ -100,6 +114,7 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
     paidReceipts: PersistentMap.empty(),
     frozen: PersistentMap.empty(),
     slashed: PersistentMap.empty(),
+    excluded: PersistentMap.empty(),
     minted: 0,
     balances: 0,
     inFlight: 0,
@@ -110,6 +125,12 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
 export interface ApplyOptions {
   /** This peer's clock: only used to refuse blocks dated in its future. */
   readonly now: number;
+  /**
+   * Whether an open gets its machine's grant (the Ledger decides contests over the whole set). An
+   * open that does not still opens its account, with nothing, so its chain and earnings stand.
+   * Without it, an open whose fingerprint is taken is refused.
+   */
+  readonly grants?: (open: OpenBlock, hash: string) => boolean;
 }
 
 export type ApplyResult =
@@ -170,6 +191,17 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
 
   switch (block.kind) {
     case "open": {
+      if (options.grants !== undefined && !options.grants(block, hash)) {
+        const empty: AccountRecord = {
+          height: 0,
+          head: hash,
+          headTimestamp: block.timestamp,
+          balance: 0,
+          lockedGrant: 0,
+          unlockAt: 0,
+        };
+        return ok({ ...next, accounts: state.accounts.set(block.account, empty) });
+      }
       if (state.fingerprints.has(block.fingerprint)) return fail(new DuplicateFingerprintError());
       const grant = state.params.grantCredits;
       if (state.minted + grant > Number.MAX_SAFE_INTEGER) return fail(new AmountOverflowError());
@@ -206,8 +238,21 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
     case "earn": {
       const current = account as AccountRecord;
       const source = state.blocks.get(block.source);
-      if (source === undefined) return fail(new MissingDependencyError({ type: "block", hash: block.source }));
       const expectedKind = block.kind === "receive" ? "send" : "settle";
+      if (source === undefined) {
+        const excluded = state.excluded.get(block.source);
+        if (excluded === undefined) return fail(new MissingDependencyError({ type: "block", hash: block.source }));
+        // The equivocator's block never counted: the collection keeps its place and moves nothing.
+        if (excluded.kind !== expectedKind)
+          return fail(new WrongSourceError(`a ${block.kind} block collects a ${expectedKind} block, not a ${excluded.kind}`));
+        if (excluded.to !== block.account) return fail(new WrongSourceError("the source block pays another account"));
+        if (excluded.collectedBy !== null) return fail(new AlreadyCollectedError(block.source));
+        return ok({
+          ...next,
+          accounts: state.accounts.set(block.account, advance(current)),
+          excluded: state.excluded.set(block.source, { ...excluded, collectedBy: hash }),
+        });
+      }
       if (source.kind !== expectedKind || source.credit === null) {
         return fail(new WrongSourceError(`a ${block.kind} block collects a ${expectedKind} block, not a ${source.kind}`));
       }
@@ -343,6 +388,27 @@ export function freezeAccount(state: LedgerState, account: string, height: numbe
     throw new RangeError(`account ${account} already has blocks at or above height ${height}`);
   }
   return { ...state, frozen: state.frozen.set(account, height) };
+}
+
+/**
+ * Records a send or settle of a frozen account (at or above its fork height) as excluded, so that
+ * a receive or earn naming it applies as a void collection. Other kinds name no collector: no-op.
+ */
+export function excludeBlock(state: LedgerState, hash: string, block: LedgerBlock): LedgerState {
+  if (state.excluded.has(hash) || state.blocks.has(hash)) return state;
+  const frozenAt = state.frozen.get(block.account);
+  if (frozenAt === undefined || block.height < frozenAt) throw new RangeError("only a frozen account's blocks are excluded");
+  if (block.kind === "send") {
+    return {
+      ...state,
+      excluded: state.excluded.set(hash, { account: block.account, kind: "send", to: block.to, collectedBy: null }),
+    };
+  }
+  if (block.kind === "settle") {
+    const excluded: ExcludedSource = { account: block.account, kind: "settle", to: block.receipt.provider, collectedBy: null };
+    return { ...state, excluded: state.excluded.set(hash, excluded) };
+  }
+  return state;
 }
 
 /** Where an account's next block goes. */
