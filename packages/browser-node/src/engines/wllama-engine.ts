@@ -62,7 +62,8 @@ type ChoicePart =
 /**
  * Sampling settings sent to llama.cpp's server code inside wllama. OpenAI samples with
  * temperature and top_p only, so llama.cpp's other samplers (top-k, min-p, typical, repeat
- * penalty) are switched off explicitly rather than left at llama.cpp's defaults.
+ * penalty) are switched off explicitly rather than left at llama.cpp's defaults, unless the
+ * request asks for them (top_k, min_p, repetition_penalty, as llama-server takes them).
  */
 interface LlamaSamplingExtras {
   top_k: number;
@@ -306,10 +307,10 @@ export class WllamaEngine implements InferenceEngine {
 
 function samplingFor(request: SamplingParams, index: number): Record<string, unknown> {
   const extras: LlamaSamplingExtras = {
-    top_k: 0,
-    min_p: 0,
+    top_k: request.topK ?? 0,
+    min_p: request.minP ?? 0,
     typical_p: 1,
-    repeat_penalty: 1,
+    repeat_penalty: request.repetitionPenalty ?? 1,
     stop: request.stop.length > 0 ? [...request.stop] : undefined,
     timings_per_token: true,
   };
