@@ -29,4 +29,5 @@ export type { OpenAICallContext } from "./openai-endpoint.js";
 export * from "./openai-error.js";
 export * from "./openai-handler.js";
 export * from "./p2p-fetch.js";
+export * from "./reach-network.js";
 export * from "./request-validation.js";

@@ -96,11 +96,7 @@ export function toSamplingParams(
   if (input.top_k != null) params.topK = Math.max(input.top_k, 0);
   if (input.min_p != null) params.minP = input.min_p;
   const repetitionPenalty = input.repetition_penalty ?? input.repeat_penalty;
-  if (
-    input.repetition_penalty != null &&
-    input.repeat_penalty != null &&
-    input.repetition_penalty !== input.repeat_penalty
-  ) {
+  if (input.repetition_penalty != null && input.repeat_penalty != null && input.repetition_penalty !== input.repeat_penalty) {
     throw new OpenAIHttpError(400, "repetition_penalty and repeat_penalty name one setting; give one of them", {
       param: "repeat_penalty",
       code: "invalid_value",
