@@ -278,8 +278,9 @@ export class LlamaCppEngine implements InferenceEngine {
               functions,
               documentFunctionParams: true,
               onFunctionCallParamsChunk: (chunk) => {
-                const call = (generatedCalls[chunk.callIndex] ??= { name: chunk.functionName, arguments: "" });
-                call.arguments += chunk.paramsChunk;
+                generatedCalls[chunk.callIndex] ??= { name: chunk.functionName, arguments: "" };
+                const call = generatedCalls[chunk.callIndex];
+                if (call) call.arguments += chunk.paramsChunk;
               },
             })
           : await slot.chat.generateResponse(history, { ...common, grammar });
