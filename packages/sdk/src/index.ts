@@ -18,7 +18,9 @@ export {
   ProviderTable,
   resumePayload,
 } from "@opengateway/p2p";
-export { maxCreditsFor } from "@opengateway/protocol";
+export type { Identity } from "@opengateway/protocol";
+// What an app needs beside createClient, so that it depends on this package alone.
+export { generateIdentity, identityFromSeed, maxCreditsFor, OpenGatewayError } from "@opengateway/protocol";
 export * from "./chat-completion-request.js";
 export * from "./completion-request.js";
 export * from "./create-client.js";
