@@ -83,7 +83,11 @@ describe("the packed SDK in a project outside the workspace", { timeout: 400_000
 
   it("packs publishable manifests: versions instead of workspace:*, and no tests or build state", async () => {
     for (const name of PACKED) {
-      const { stdout } = await run("tar", ["-xzOf", join(scratch, "tarballs", `opengateway-${name}-0.1.0.tgz`), "package/package.json"]);
+      const { stdout } = await run("tar", [
+        "-xzOf",
+        join(scratch, "tarballs", `opengateway-${name}-0.1.0.tgz`),
+        "package/package.json",
+      ]);
       assert.doesNotMatch(stdout, /workspace:/, `${name}'s packed package.json`);
       const { stdout: listing } = await run("tar", ["-tzf", join(scratch, "tarballs", `opengateway-${name}-0.1.0.tgz`)]);
       assert.doesNotMatch(listing, /\.test\.|tsbuildinfo/, `${name}'s tarball`);
