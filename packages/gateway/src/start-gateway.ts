@@ -22,6 +22,8 @@ import {
   CONNECTIONS_CHECK_INTERVAL_MS,
   HEADERS_TIMEOUT_MS,
   KEEP_ALIVE_TIMEOUT_MS,
+  LINGER_MAX_BYTES,
+  LINGER_TIME_MS,
   LOOPBACK_HOSTNAMES,
   MAX_CONNECTIONS_PER_CLIENT,
   REQUEST_TIMEOUT_MS,
@@ -65,6 +67,9 @@ export interface GatewayHttpLimits {
   socketIdleTimeoutMs: number;
   connectionsCheckIntervalMs: number;
   maxConnectionsPerClient: number;
+  /** After an answer that left a body unread: how long and how much to read and discard before closing. */
+  lingerTimeMs: number;
+  lingerMaxBytes: number;
 }
 
 export interface GatewayLedgerOptions extends SqliteLedgerReplicaInit {
@@ -137,6 +142,17 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     ledger: wallet ? "on" : "off",
     receipts: receipts.list(payer.id),
   });
+  const limits: GatewayHttpLimits = {
+    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    socketIdleTimeoutMs: SOCKET_IDLE_TIMEOUT_MS,
+    connectionsCheckIntervalMs: CONNECTIONS_CHECK_INTERVAL_MS,
+    maxConnectionsPerClient: MAX_CONNECTIONS_PER_CLIENT,
+    lingerTimeMs: LINGER_TIME_MS,
+    lingerMaxBytes: LINGER_MAX_BYTES,
+    ...options.http,
+  };
   const app = createGatewayApp({
     router,
     onReceipt: (payer, receipt, clientId) => receipts.add(payer, receipt, clientId),
@@ -148,6 +164,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     accounts,
     logger,
     maxBodyBytes: options.maxBodyBytes,
+    linger: { timeMs: limits.lingerTimeMs, maxBytes: limits.lingerMaxBytes },
     health: () => ({ providers: table.size, peers: libp2p.getPeers().length }),
     contribute: options.contribute,
     corsOrigins: options.corsOrigins,
@@ -155,15 +172,6 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     network: () => networkView(libp2p, table, options.region ?? null, wallet?.ledger),
   });
 
-  const limits: GatewayHttpLimits = {
-    headersTimeoutMs: HEADERS_TIMEOUT_MS,
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
-    socketIdleTimeoutMs: SOCKET_IDLE_TIMEOUT_MS,
-    connectionsCheckIntervalMs: CONNECTIONS_CHECK_INTERVAL_MS,
-    maxConnectionsPerClient: MAX_CONNECTIONS_PER_CLIENT,
-    ...options.http,
-  };
   // The request timeout bounds receiving a request (head and body), not a streamed answer.
   const server: Server = createServer(
     {
