@@ -141,7 +141,7 @@ export class WllamaEngine implements InferenceEngine {
       this.#streamChat(
         {
           messages,
-          ...samplingFor(request, index),
+          ...wllamaSampling(request, index),
           ...toolingFor(request),
         } as ChatCompletionParams,
         signal,
@@ -156,7 +156,7 @@ export class WllamaEngine implements InferenceEngine {
   ): AsyncGenerator<GenerationEvent, void, undefined> {
     return this.#generate(request, options, (index, signal, overBudget) =>
       this.#streamCompletion(
-        { prompt: request.prompt, ...samplingFor(request, index) } as RawCompletionParams,
+        { prompt: request.prompt, ...wllamaSampling(request, index) } as RawCompletionParams,
         signal,
         overBudget,
       ),
@@ -305,7 +305,8 @@ export class WllamaEngine implements InferenceEngine {
   }
 }
 
-function samplingFor(request: SamplingParams, index: number): Record<string, unknown> {
+/** One choice's sampling settings as llama.cpp's server code in wllama takes them. */
+export function wllamaSampling(request: SamplingParams, index: number): Record<string, unknown> {
   const extras: LlamaSamplingExtras = {
     top_k: request.topK ?? 0,
     min_p: request.minP ?? 0,
