@@ -19,6 +19,14 @@ export const SOCKET_IDLE_TIMEOUT_MS = 120_000;
  */
 export const LINGER_TIME_MS = 2_000;
 export const LINGER_MAX_BYTES = 16 * 1024 * 1024;
+/**
+ * Sockets lingering at once, over all clients; past it an answer's socket closes at once, as
+ * before. A lingering socket no longer counts towards its client's MAX_CONNECTIONS_PER_CLIENT
+ * (its exchange is over), so this is what bounds them.
+ */
+export const MAX_LINGERING_SOCKETS = 256;
+/** The event a socket emits when it starts lingering (the per-client connection count lets it go). */
+export const LINGER_EVENT = "opengateway:linger";
 /** Open connections one client address may hold; the next ones are closed at once. */
 export const MAX_CONNECTIONS_PER_CLIENT = 64;
 /** Host names a gateway listening on loopback answers for (DNS rebinding). */

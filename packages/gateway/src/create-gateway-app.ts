@@ -15,7 +15,7 @@ import {
 } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import type { ApiKeyAccounts } from "./api-key-accounts.js";
-import { LINGER_MAX_BYTES, LINGER_TIME_MS } from "./constants.js";
+import { LINGER_EVENT, LINGER_MAX_BYTES, LINGER_TIME_MS, MAX_LINGERING_SOCKETS } from "./constants.js";
 import { serveWebHandler } from "./serve-web-handler.js";
 
 export interface GatewayAppOptions {
@@ -47,6 +47,8 @@ export interface GatewayAppOptions {
 export interface LingerLimits {
   timeMs: number;
   maxBytes: number;
+  /** Sockets lingering at once, over all clients. */
+  maxSockets: number;
 }
 
 /** Every API answer: nothing in it is meant to be rendered, framed or sniffed. */
@@ -66,7 +68,9 @@ export const REGION_HEADER = "x-opengateway-region";
  * views. Every failure leaves as an OpenAI error object.
  */
 export function createGatewayApp(options: GatewayAppOptions): RequestListener {
-  const linger = options.linger ?? { timeMs: LINGER_TIME_MS, maxBytes: LINGER_MAX_BYTES };
+  const linger = new Lingering(
+    options.linger ?? { timeMs: LINGER_TIME_MS, maxBytes: LINGER_MAX_BYTES, maxSockets: MAX_LINGERING_SOCKETS },
+  );
   // The path only: a query string may carry a key a careless client put there.
   const logFailure = (error: unknown, request: Request) =>
     options.logger.warn({ err: error, url: new URL(request.url).pathname }, "request failed");
@@ -147,14 +151,14 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
  * `Connection: close` (so a keep-alive client does not reuse the socket), and once it is out the
  * socket lingers (see LINGER_TIME_MS) instead of closing over the unread upload.
  */
-function closeUnreadBodies(req: IncomingMessage, res: ServerResponse, linger: LingerLimits): void {
+function closeUnreadBodies(req: IncomingMessage, res: ServerResponse, linger: Lingering): void {
   // Taken now: a request whose body reader was cancelled no longer names its socket.
   const socket = req.socket;
   const writeHead = res.writeHead;
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
     if (!req.complete) {
       this.setHeader("connection", "close");
-      lingerOnClose(socket, linger);
+      linger.onClose(socket);
     }
     return (writeHead as (...rest: unknown[]) => ServerResponse).apply(this, args);
   } as typeof res.writeHead;
@@ -167,19 +171,42 @@ function closeUnreadBodies(req: IncomingMessage, res: ServerResponse, linger: Li
  * answer, keep reading (the request is dumped, so the bytes are discarded) until the client closes,
  * or the time or byte bound is reached, then destroy.
  */
-function lingerOnClose(socket: Socket, linger: LingerLimits): void {
-  socket.destroySoon = function (this: Socket) {
-    if (this.writable) this.end();
-    const timer = setTimeout(() => this.destroy(), linger.timeMs).unref();
-    let discarded = 0;
-    this.on("data", (chunk: Buffer) => {
-      discarded += chunk.length;
-      if (discarded > linger.maxBytes) this.destroy();
-    });
-    this.once("end", () => this.destroy());
-    this.once("close", () => clearTimeout(timer));
-    this.resume();
-  };
+class Lingering {
+  readonly #limits: LingerLimits;
+  #sockets = 0;
+
+  constructor(limits: LingerLimits) {
+    this.#limits = limits;
+  }
+
+  onClose(socket: Socket): void {
+    const limits = this.#limits;
+    const lingering = this;
+    socket.destroySoon = function (this: Socket) {
+      if (lingering.#sockets >= limits.maxSockets) {
+        // Too many already: close as Node does (end, then destroy once the answer is out).
+        this.end();
+        if (this.writableFinished) this.destroy();
+        else this.once("finish", () => this.destroy());
+        return;
+      }
+      lingering.#sockets++;
+      this.emit(LINGER_EVENT);
+      if (this.writable) this.end();
+      const timer = setTimeout(() => this.destroy(), limits.timeMs).unref();
+      let discarded = 0;
+      this.on("data", (chunk: Buffer) => {
+        discarded += chunk.length;
+        if (discarded > limits.maxBytes) this.destroy();
+      });
+      this.once("end", () => this.destroy());
+      this.once("close", () => {
+        clearTimeout(timer);
+        lingering.#sockets--;
+      });
+      this.resume();
+    };
+  }
 }
 
 function writeError(res: ServerResponse, error: OpenAIHttpError): void {

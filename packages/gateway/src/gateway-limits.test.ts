@@ -2,9 +2,8 @@ import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { pino } from "pino";
 import type { Gateway } from "./start-gateway.js";
-import { startGateway } from "./start-gateway.js";
+import { startTestGateway } from "./test-support/test-gateway.js";
 
 const KEY = "og-limits";
 const REQUEST_TIMEOUT_MS = 2_000;
@@ -39,11 +38,7 @@ const head = (lines: string[]) => `${lines.join("\r\n")}\r\n\r\n`;
 describe("gateway HTTP bounds", { timeout: 120_000 }, () => {
   let gateway: Gateway;
   before(async () => {
-    gateway = await startGateway({
-      port: 0,
-      apiKeys: [KEY],
-      logger: pino({ level: "silent" }),
-      maxBodyBytes: 64 * 1024,
+    gateway = await startTestGateway(KEY, {
       corsOrigins: ["https://app.example"],
       http: {
         requestTimeoutMs: REQUEST_TIMEOUT_MS,

@@ -239,12 +239,17 @@ describe("ChainWriter", () => {
 });
 
 describe("AutoSweep", () => {
-  it("sends what the account holds above the threshold to the target, which collects it", async () => {
-    const { clock, ledger, provider, writer } = setup();
-    clock.now = UNLOCKED;
+  /** The provider's earnings unlocked, and a sweep of what it holds above `above` to a registered owner. */
+  const sweepToOwner = (above: number) => {
+    const fixture = setup();
+    fixture.clock.now = UNLOCKED;
     const owner = testAccount(4);
-    assert.equal(ledger.add(owner.open(testFingerprint("owner"), T0)).status, "applied");
-    const sweep = new AutoSweep(writer, provider, { to: owner.id, above: 40_000 });
+    assert.equal(fixture.ledger.add(owner.open(testFingerprint("owner"), T0)).status, "applied");
+    return { ...fixture, owner, sweep: new AutoSweep(fixture.writer, fixture.provider, { to: owner.id, above }) };
+  };
+
+  it("sends what the account holds above the threshold to the target, which collects it", async () => {
+    const { clock, ledger, provider, owner, sweep } = sweepToOwner(40_000);
     await sweep.sweep();
     assert.equal(sweep.swept, 60_000);
     assert.equal(ledger.account(provider.id).balance, 40_000);
@@ -290,11 +295,7 @@ describe("AutoSweep", () => {
   });
 
   it("does nothing once stopped", async () => {
-    const { clock, ledger, provider, writer } = setup();
-    clock.now = UNLOCKED;
-    const owner = testAccount(4);
-    assert.equal(ledger.add(owner.open(testFingerprint("owner"), T0)).status, "applied");
-    const sweep = new AutoSweep(writer, provider, { to: owner.id, above: 0 });
+    const { sweep } = sweepToOwner(0);
     await sweep.stop();
     await sweep.sweep();
     assert.equal(sweep.swept, 0);
