@@ -47,7 +47,15 @@ describe("EarningsCollector", () => {
     const errors: unknown[] = [];
     // The settlement reaches the collector twice (as a tracked receipt and as a block applied while it
     // listens; every pass also rescans): it must be earned once, and the second attempt is no error.
-    const collector = new EarningsCollector(writer, provider, {
+    let signatures = 0;
+    const counted = {
+      ...provider,
+      sign: (message: Uint8Array) => {
+        signatures++;
+        return provider.sign(message);
+      },
+    };
+    const collector = new EarningsCollector(writer, counted, {
       now: () => clock.now,
       scanIntervalMs: 0,
       intervalMs: 3_600_000,
@@ -71,6 +79,8 @@ describe("EarningsCollector", () => {
       ["open", "earn"],
     );
     assert.deepEqual(errors, []);
+    // A settlement already collected is skipped before signing: no earn block is signed to be refused.
+    assert.equal(signatures, 1);
     assert.ok(conservationHolds(ledger.totals()));
   });
 

@@ -126,15 +126,21 @@ describe("inference protocol over real libp2p nodes", () => {
     assert.equal(provider.peerId.toString(), providerIdentity.id);
   });
 
-  it("streams deltas then a done frame with a receipt signed by the provider", async () => {
+  it("streams each token as a delta as it comes, then a done frame with a receipt signed by the provider", async () => {
     const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(6), maxCredits: 1000 }, payer);
     let text = "";
+    let deltas = 0;
     let done: unknown;
     for await (const frame of requestInference(client, provider.peerId, request)) {
-      if (frame.t === "delta") text += frame.text;
+      if (frame.t === "delta") {
+        text += frame.text;
+        deltas++;
+      }
       if (frame.t === "done") done = frame;
     }
     assert.equal(text, "Once upon a timeOnce upon");
+    // The engine pauses between tokens and the link keeps up: nothing is held back to coalesce.
+    assert.equal(deltas, 6);
     const frame = done as { usage: { completionTokens: number }; receipt: { credits: number; provider: string } };
     assert.equal(frame.usage.completionTokens, 6);
     assert.equal(frame.receipt.credits, (3 + 6) * 2);
