@@ -284,6 +284,38 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
         assert.ok(followUp.choices[0]);
       });
 
+      it("returns a tool call cut by max_tokens as OpenAI does: the partial arguments, finish_reason length", async () => {
+        const request = {
+          model: MODEL,
+          messages: story,
+          max_tokens: 8,
+          temperature: 0,
+          tools: [
+            {
+              type: "function" as const,
+              function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+            },
+          ],
+          tool_choice: { type: "function" as const, function: { name: "get_weather" } },
+        };
+        const result = await client().chat.completions.create(request);
+        const choice = result.choices[0];
+        assert.equal(choice?.finish_reason, "length");
+        const call = choice?.message.tool_calls?.[0];
+        assert.ok(call && call.type === "function");
+        assert.equal(call.function.name, "get_weather");
+        assert.match(call.function.arguments, /^\{/);
+        assert.throws(() => JSON.parse(call.function.arguments), SyntaxError, "never completed into valid-looking JSON");
+        let streamedArguments = "";
+        let finish: string | null = null;
+        for await (const chunk of await client().chat.completions.create({ ...request, stream: true })) {
+          for (const delta of chunk.choices[0]?.delta.tool_calls ?? []) streamedArguments += delta.function?.arguments ?? "";
+          finish = chunk.choices[0]?.finish_reason ?? finish;
+        }
+        assert.equal(streamedArguments, call.function.arguments);
+        assert.equal(finish, "length");
+      });
+
       it("serves legacy completions, streamed, with echo and several prompts", async () => {
         const single = await client().completions.create({
           model: MODEL,

@@ -310,6 +310,9 @@ localNetworkCommand(
       apiKeyLine,
       `  model            ${model}`,
       `  full node        ${network.nodePeerId}`,
+      // What the SDK's createClient takes as `bootstrap` (Node) and a web page can dial (WebSockets).
+      `  SDK bootstrap    ${network.nodeAddresses.find((address) => !address.includes("/ws")) ?? "-"}`,
+      `  browser (ws)     ${network.nodeAddresses.find((address) => address.includes("/ws")) ?? "-"}`,
       "",
       "  Try it:",
       `    curl -s ${network.url}/chat/completions -H "Authorization: Bearer ${apiKey}" \\`,

@@ -1,5 +1,4 @@
 import type { Libp2p } from "@libp2p/interface";
-import { multiaddr } from "@multiformats/multiaddr";
 import type { LedgerParams } from "@opengateway/ledger";
 import { LOCAL_REGISTRATION_DIFFICULTY_BITS, machineFingerprintHash } from "@opengateway/ledger";
 import type { NetworkServices } from "@opengateway/p2p";
@@ -14,6 +13,7 @@ import type { WalletView } from "./ledger-wallet.js";
 import { LedgerWallet } from "./ledger-wallet.js";
 import { createOpenAIHandler } from "./openai-handler.js";
 import { createP2PFetch } from "./p2p-fetch.js";
+import { reachNetwork } from "./reach-network.js";
 
 export interface CreateClientOptions {
   /** The paying identity. Give this or `keyFile`; without either a new identity is made. */
@@ -58,6 +58,11 @@ export interface CreateClientOptions {
       };
   /** Cancels `createClient` (registration and the wait for providers included); the client's node is stopped. */
   signal?: AbortSignal;
+  /**
+   * How long to try reaching one of `bootstrap`/`peers` before `createClient` rejects with
+   * `NetworkUnreachableError` (default 10 s; an address that refuses fails at once).
+   */
+  connectTimeoutMs?: number;
   /** Resolve `createClient` once a provider is known, waiting at most this long (default 10 s; 0 = don't wait). */
   waitForProvidersMs?: number;
   /** Passed to the official client (timeouts, retries, default headers…); `fetch` and `baseURL` are the SDK's. */
@@ -112,12 +117,15 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
   const table = new ProviderTable({ reputationOf: replica && ((id) => replica.ledger.reputation(id).score) });
   const watcher = new NetworkWatcher(libp2p, table);
   watcher.start();
-  for (const peer of options.peers ?? []) libp2p.dial(multiaddr(peer)).catch(() => {});
   const receipts: InferenceReceipt[] = [];
   const payments = replica ? new LedgerWallet(replica.writer) : undefined;
   // Claims against this identity are settled (work received) or disputed (not) as they arrive.
   const stopAnswering = payments?.answerClaims((account) => (account === identity.id ? identity : undefined));
   try {
+    await reachNetwork(libp2p, [...(options.bootstrap ?? []), ...(options.peers ?? [])], {
+      timeoutMs: options.connectTimeoutMs,
+      signal: options.signal,
+    });
     // The writer signs nothing before the replica's first reconciliation: a known identity's open
     // (or next settle) would otherwise be signed at a height the network has, and frozen as an equivocation.
     if (payments && ledger) await register(payments, identity, ledger, options);
