@@ -141,8 +141,10 @@ describe("inference protocol over real libp2p nodes", () => {
       if (frame.t === "done") done = frame;
     }
     assert.equal(text, "Once upon a timeOnce upon");
-    // The engine pauses between tokens and the link keeps up: nothing is held back to coalesce.
-    assert.equal(deltas, 6);
+    // The engine pauses 20 ms between tokens: nothing is held back to coalesce (30 ms batches gave at
+    // most 4 frames for these 6). A token that comes while the previous frame is still being written
+    // rides with the next one, which a loaded machine can cause once.
+    assert.ok(deltas >= 5, `${deltas} delta frames for 6 tokens`);
     const frame = done as { usage: { completionTokens: number }; receipt: { credits: number; provider: string } };
     assert.equal(frame.usage.completionTokens, 6);
     assert.equal(frame.receipt.credits, (3 + 6) * 2);
