@@ -1,29 +1,12 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { opengateway } from "./test-support/run-cli.js";
 
-const BIN = fileURLToPath(new URL("./bin.js", import.meta.url));
 const README = fileURLToPath(new URL("../../../README.md", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The `opengateway` command as a user runs it: its own process, its own environment. */
-function opengateway(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** The `--flags` the README lists in the paragraph that starts with `opener`, up to the next command's. */
 function documentedFlags(opener: string, next: string): string[] {

@@ -5,8 +5,15 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { REGIONS } from "@opengateway/protocol";
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { pino } from "pino";
+import { applyCliConfig } from "./cli-config.js";
+import type { CliContext } from "./cli-context.js";
+import { reportFatalError } from "./fatal-error.js";
+import { integer } from "./option-parsers.js";
+import { registerConfigCommand } from "./run-config-command.js";
+import { registerSetupCommand } from "./run-setup-command.js";
+import { registerStatusCommand } from "./run-status-command.js";
 import { onShutdown } from "./shutdown.js";
 
 /** The model `opengateway start` serves when OPENGATEWAY_MODEL is not set. */
@@ -21,13 +28,7 @@ const passphrase =
   (env.OPENGATEWAY_PASSPHRASE_FILE ? readFileSync(env.OPENGATEWAY_PASSPHRASE_FILE, "utf8").replace(/\r?\n$/, "") : undefined);
 const logger = pino({ level: env.OPENGATEWAY_LOG_LEVEL ?? "info" }, pino.destination(2));
 
-const integer =
-  (name: string, min = 0) =>
-  (value: string) => {
-    const parsed = Number(value);
-    if (!Number.isSafeInteger(parsed) || parsed < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-    return parsed;
-  };
+const cli: CliContext = { defaultHome, env, passphrase, logger };
 
 /** The network's registration difficulty: a flag of every command that keeps or reads the ledger. */
 const registrationDifficultyOption = () =>
@@ -50,7 +51,10 @@ const withLedgerOptions = (command: Command, what: { noCredits: string; file: st
 
 const program = new Command("opengateway")
   .description("OpenGateway: an open, peer-to-peer AI inference network")
-  .version("0.1.0");
+  .version("0.1.0")
+  .option("--verbose", "print the details of a failure (its stack), not just what to do", false)
+  // Settings from <home>/config.json fill the options the command line and the environment left unset.
+  .hook("preAction", (_program, command) => applyCliConfig(command, defaultHome));
 
 const nodeCommand = program.command("node").description("run a full node that serves models");
 const nodeStart = nodeCommand
@@ -105,7 +109,10 @@ withLedgerOptions(nodeStart, {
   noCredits: "keep no ledger: serve without being paid",
   file: "where the node keeps its copy of the ledger (default: in <home>)",
 }).action(async (options) => {
-  if ((options.model === undefined) === (options.upstream === undefined)) {
+  if (options.model === undefined && options.upstream === undefined) {
+    program.error("node start has no model: run 'opengateway setup' first, or pass exactly one of --model and --upstream");
+  }
+  if (options.model !== undefined && options.upstream !== undefined) {
     program.error("node start needs exactly one of --model and --upstream");
   }
   // The page offers tabs the node's model file, which a node with an upstream does not have.
@@ -126,7 +133,7 @@ const gatewayStart = gatewayCommand
   .command("start")
   .description("serve the OpenAI API over HTTP, routing requests over the network")
   .option("--host <host>", "HTTP host to bind", "127.0.0.1")
-  .option("--port <port>", "HTTP port", integer("--port"), Number(env.OPENGATEWAY_PORT ?? 8080))
+  .addOption(new Option("--port <port>", "HTTP port").env("OPENGATEWAY_PORT").argParser(integer("--port")).default(8080))
   .option(
     "--api-key <key...>",
     "API keys to accept (or OPENGATEWAY_API_KEY)",
@@ -234,8 +241,10 @@ const localNetworkCommand = (name: string, description: string, modelHelp: strin
   program
     .command(name)
     .description(description)
-    .option("--model <path|hf:uri>", `${modelHelp} (or OPENGATEWAY_MODEL)`, env.OPENGATEWAY_MODEL ?? DEFAULT_MODEL)
-    .option("--port <port>", "gateway HTTP port (or OPENGATEWAY_PORT)", integer("--port"), Number(env.OPENGATEWAY_PORT ?? 8080))
+    .addOption(new Option("--model <path|hf:uri>", modelHelp).env("OPENGATEWAY_MODEL").default(DEFAULT_MODEL))
+    .addOption(
+      new Option("--port <port>", "gateway HTTP port").env("OPENGATEWAY_PORT").argParser(integer("--port")).default(8080),
+    )
     .option("--host <host>", "gateway HTTP host", "127.0.0.1")
     .option("--home <dir>", "data directory", defaultHome);
 
@@ -306,7 +315,11 @@ localNetworkCommand(
   onShutdown(() => network.stop());
 });
 
+registerConfigCommand(program, cli);
+registerSetupCommand(program, cli);
+registerStatusCommand(program, cli);
+
 program.parseAsync().catch((error: unknown) => {
-  logger.fatal({ err: error }, error instanceof Error ? error.message : "failed");
+  reportFatalError(error, { verbose: program.opts().verbose === true });
   process.exit(1);
 });

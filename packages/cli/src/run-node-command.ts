@@ -2,12 +2,14 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { FullNode } from "@opengateway/full-node";
 import { startFullNode } from "@opengateway/full-node";
-import { InvalidSweepRuleError, machineFingerprintHash, validateSweepRule } from "@opengateway/ledger";
-import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
+import { InvalidSweepRuleError, validateSweepRule } from "@opengateway/ledger";
 import type { Logger } from "pino";
 import { ledgerParamOverrides } from "./network-params.js";
 import { loadNodeIdentity } from "./node-identity.js";
+import { readRegistrationWork, registrationDifficulty, registrationFingerprint } from "./node-registration.js";
+import { writeNodeStatus } from "./node-status.js";
 import { reportReady } from "./process-ready.js";
+import { downloadProgress } from "./progress-line.js";
 import { onShutdown } from "./shutdown.js";
 
 export interface NodeCommandOptions {
@@ -55,13 +57,17 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     if (!options.credits) throw new InvalidSweepRuleError("--sweep-to needs the ledger (drop --no-credits)");
     validateSweepRule({ to: options.sweepTo, above: options.sweepAbove ?? 0 }, identity.id);
   }
-  const machine = options.credits ? await nodeMachineFingerprintHash() : "";
+  const fingerprintHash = options.credits ? await registrationFingerprint(identity.id, options.local) : "";
+  const work = options.credits
+    ? await readRegistrationWork(options.home, identity.id, { fingerprintHash, difficultyBits: registrationDifficulty(options) })
+    : undefined;
   const node = await startFullNode({
     model: options.model,
     upstream: options.upstream === undefined ? undefined : { baseURL: options.upstream, apiKey: options.upstreamApiKey },
     contextSize: options.contextSize,
     modelAlias: options.alias,
     cacheDir: join(options.home, "models"),
+    onDownloadProgress: options.model === undefined ? undefined : downloadProgress(options.model),
     listen: options.listen,
     bootstrap: options.bootstrap,
     identity,
@@ -71,8 +77,8 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     ledger: options.credits
       ? {
           path: options.ledgerFile ?? join(options.home, `node-ledger-${identity.id.slice(-8)}.sqlite`),
-          // A devnet runs many nodes on one machine: each gets its own grant there, never on a real network.
-          fingerprintHash: options.local ? machineFingerprintHash({ machine, account: identity.id }) : machine,
+          fingerprintHash,
+          powNonce: work?.powNonce,
           params: ledgerParamOverrides(options),
           requirePayment: options.requirePayment,
           syncIntervalMs: options.ledgerSyncIntervalMs,
@@ -117,7 +123,9 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     region: node.region,
     contributeUrl: contribute?.url,
   });
+  const status = writeNodeStatus(options.home, node);
   onShutdown(async () => {
+    await status.stop();
     await contribute?.close();
     await node.stop();
   });

@@ -42,6 +42,8 @@ export interface StartFullNodeOptions extends NodeEngineOptions {
   ledger?: SqliteLedgerReplicaInit & {
     /** Machine fingerprint hash for this node's registration (one grant per machine). */
     fingerprintHash: string;
+    /** The registration's proof-of-work when it was solved ahead (`opengateway setup`). */
+    powNonce?: number;
     /** Refuse payers whose ledger account cannot cover a request's maxCredits (or who owe unsettled claims). */
     requirePayment?: boolean;
     /** How long after a request expired the node waits for its settlement before claiming it (default 60 s; null: never). */
@@ -117,6 +119,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
           credits: nodeCredits({
             identity,
             fingerprintHash: ledger.fingerprintHash,
+            powNonce: ledger.powNonce,
             claimAfterMs: ledger.claimAfterMs,
             sweep: ledger.sweep,
             logger: options.logger,
