@@ -12,6 +12,7 @@ import type { CliContext } from "./cli-context.js";
 import { reportFatalError } from "./fatal-error.js";
 import { integer } from "./option-parsers.js";
 import { registerConfigCommand } from "./run-config-command.js";
+import { registerServiceCommand } from "./run-service-command.js";
 import { registerSetupCommand } from "./run-setup-command.js";
 import { registerStatusCommand } from "./run-status-command.js";
 import { onShutdown } from "./shutdown.js";
@@ -318,6 +319,7 @@ localNetworkCommand(
 registerConfigCommand(program, cli);
 registerSetupCommand(program, cli);
 registerStatusCommand(program, cli);
+registerServiceCommand(program, cli);
 
 program.parseAsync().catch((error: unknown) => {
   reportFatalError(error, { verbose: program.opts().verbose === true });
