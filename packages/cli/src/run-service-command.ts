@@ -191,9 +191,7 @@ export async function serviceInstall(options: ServiceOptions, cli: CliContext): 
   const file = serviceFile(platform, options.home, serviceEnvironment(cli.env));
   const commands = activationCommands(platform, file, options.home, cli.env);
   if (options.dryRun) {
-    process.stdout.write(
-      `# ${file.path}\n${file.text}\n# then:\n${commands.map((command) => `${display(command)}\n`).join("")}`,
-    );
+    process.stdout.write(`# ${file.path}\n${file.text}\n# then:\n${commands.map((command) => `${display(command)}\n`).join("")}`);
     return;
   }
   await mkdir(dirname(file.path), { recursive: true });
