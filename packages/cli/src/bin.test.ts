@@ -27,11 +27,62 @@ describe("the opengateway command", () => {
   it("prints its commands with --help, and its version", async () => {
     const help = await opengateway(["--help"]);
     assert.equal(help.code, 0);
-    for (const command of ["node", "gateway", "relay", "wallet", "devnet", "start"])
+    for (const command of [
+      "node",
+      "gateway",
+      "relay",
+      "wallet",
+      "devnet",
+      "start",
+      "setup",
+      "config",
+      "status",
+      "service",
+      "models",
+      "chat",
+      "identity",
+      "doctor",
+    ])
       assert.match(help.stdout, new RegExp(`^\\s+${command}\\b`, "m"), `--help lists '${command}'`);
     const version = await opengateway(["--version"]);
     assert.equal(version.code, 0);
     assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it("gives every command --help with an example", async () => {
+    const commands = [
+      ["node", "start"],
+      ["gateway", "start"],
+      ["relay", "start"],
+      ["wallet", "balance"],
+      ["wallet", "import"],
+      ["start"],
+      ["devnet"],
+      ["config"],
+      ["config", "set"],
+      ["setup"],
+      ["status"],
+      ["service", "install"],
+      ["service", "status"],
+      ["models", "list"],
+      ["models", "pull"],
+      ["models", "rm"],
+      ["models", "recommend"],
+      ["chat"],
+      ["identity", "show"],
+      ["identity", "export"],
+      ["identity", "import"],
+      ["doctor"],
+    ];
+    for (const command of commands) {
+      const help = await opengateway([...command, "--help"]);
+      assert.equal(help.code, 0, `${command.join(" ")}: ${help.stderr}`);
+      assert.match(
+        help.stdout,
+        new RegExp(`Examples?:\\n {2}\\$ (\\S+=\\S+ )?opengateway ${command[0]}`),
+        `${command.join(" ")} --help has an example`,
+      );
+    }
   });
 
   it("offers every flag the README documents for node start and gateway start", async () => {

@@ -10,8 +10,13 @@ import { pino } from "pino";
 import { applyCliConfig } from "./cli-config.js";
 import type { CliContext } from "./cli-context.js";
 import { reportFatalError } from "./fatal-error.js";
+import { addExamples } from "./help-example.js";
 import { integer } from "./option-parsers.js";
+import { registerChatCommand } from "./run-chat-command.js";
 import { registerConfigCommand } from "./run-config-command.js";
+import { registerDoctorCommand } from "./run-doctor-command.js";
+import { registerIdentityCommand } from "./run-identity-command.js";
+import { registerModelsCommand } from "./run-models-command.js";
 import { registerServiceCommand } from "./run-service-command.js";
 import { registerSetupCommand } from "./run-setup-command.js";
 import { registerStatusCommand } from "./run-status-command.js";
@@ -88,6 +93,19 @@ const nodeStart = nodeCommand
   .option("--parallel <n>", "requests generated at once", integer("--parallel"))
   .option("--stream-batch-ms <ms>", "coalesce streamed tokens for up to this long per frame", integer("--stream-batch-ms"))
   .addOption(new Option("--gpu <mode>", "use a GPU when one is found").choices(["auto", "off"]).default("auto"))
+  .option(
+    "--thermal-throttle-c <celsius>",
+    "serve half as many requests at once at or above this temperature",
+    integer("--thermal-throttle-c", 30),
+    85,
+  )
+  .option(
+    "--thermal-pause-c <celsius>",
+    "take no new requests at or above this temperature until cooled",
+    integer("--thermal-pause-c", 30),
+    95,
+  )
+  .option("--thermal-sensor <path...>", "temperature files to watch (default: the thermal zones and nvidia-smi)")
   .option("--require-payment", "refuse payers whose ledger account cannot cover a request", false)
   .option(
     "--claim-after-ms <ms>",
@@ -320,6 +338,11 @@ registerConfigCommand(program, cli);
 registerSetupCommand(program, cli);
 registerStatusCommand(program, cli);
 registerServiceCommand(program, cli);
+registerModelsCommand(program, cli);
+registerIdentityCommand(program, cli);
+registerChatCommand(program, cli);
+registerDoctorCommand(program, cli);
+addExamples(program);
 
 program.parseAsync().catch((error: unknown) => {
   reportFatalError(error, { verbose: program.opts().verbose === true });

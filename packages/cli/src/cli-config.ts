@@ -37,7 +37,7 @@ export const CliConfigSchema = z
     sweepAbove: z.number().int().min(0),
     /** Above this temperature (°C) the node serves fewer requests at once. */
     thermalThrottleC: celsius,
-    /** Above this it takes no new requests until it has cooled below the throttle limit. */
+    /** At or above this it takes no new requests until it has cooled below it (then throttled, then normal). */
     thermalPauseC: celsius,
     /** Files holding a temperature (millidegrees or degrees, as the kernel's thermal zones do) to watch instead of the system's sensors. */
     thermalSensor: z.array(z.string().min(1)),

@@ -46,6 +46,9 @@ export interface NodeCommandOptions {
   contributeDir?: string;
   registrationDifficulty?: number;
   streamBatchMs?: number;
+  thermalThrottleC: number;
+  thermalPauseC: number;
+  thermalSensor?: string[];
 }
 
 export async function runNodeCommand(options: NodeCommandOptions, logger: Logger): Promise<void> {
@@ -92,6 +95,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     parallelRequests: options.parallel,
     gpu: options.gpu,
     deltaBatchMs: options.streamBatchMs,
+    thermal: { throttleC: options.thermalThrottleC, pauseC: options.thermalPauseC, sensorPaths: options.thermalSensor },
     // The request carries the prompt and stays out of the logs; the receipt is summed up by `credits`.
     onServed: ({ request: _request, receipt: _receipt, ...event }) =>
       logger.info(event, event.outcome === "done" ? "served request" : "request failed"),
@@ -123,7 +127,9 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     region: node.region,
     contributeUrl: contribute?.url,
   });
-  const status = writeNodeStatus(options.home, node);
+  const status = writeNodeStatus(options.home, node, () =>
+    node.thermal ? { state: node.thermal.state, celsius: node.thermal.celsius } : null,
+  );
   onShutdown(async () => {
     await status.stop();
     await contribute?.close();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -11,12 +11,13 @@ import { opengateway } from "./test-support/run-cli.js";
 
 const TEST_MODEL = process.env.OPENGATEWAY_TEST_MODEL;
 
-describe("opengateway setup, then node start with no flags", {
+describe("opengateway setup, then node start with no flags, status, chat, identity and models", {
   skip: TEST_MODEL ? false : "OPENGATEWAY_TEST_MODEL is not set",
 }, () => {
   let home: string;
   let env: Record<string, string>;
   const nodes: CliNode[] = [];
+  let address = "";
   before(() => {
     home = mkdtempSync(join(tmpdir(), "opengateway-setup-"));
     env = { OPENGATEWAY_HOME: home };
@@ -76,12 +77,78 @@ describe("opengateway setup, then node start with no flags", {
     const stopped = await opengateway(["status", "--json"], env);
     assert.deepEqual(JSON.parse(stopped.stdout), { running: false, state: "stopped", peerId: before.peerId });
 
+    // The second run watches a temperature sensor this test controls (set through the config).
+    const sensor = join(home, "sensor-temp");
+    writeFileSync(sensor, "40000\n");
+    assert.equal((await opengateway(["config", "set", "thermalSensor", sensor], env)).code, 0);
     const second = new CliNode([], env);
     nodes.push(second);
     const after = await second.status(env, registered);
+    assert.deepEqual(after.running && after.temperature, { state: "normal", celsius: 40 });
+    writeFileSync(sensor, "99000\n");
+    await second.status(env, (report) => report.running && report.state === "paused" && report.temperature?.celsius === 99);
+    writeFileSync(sensor, "88000\n");
+    await second.status(env, (report) => report.running && report.state === "throttled");
+    writeFileSync(sensor, "40000\n");
+    await second.status(env, (report) => report.running && report.state === "serving");
     assert.ok(after.running);
     assert.equal(after.peerId, before.peerId);
     assert.equal(after.ledger?.balance, before.ledger?.balance);
-    assert.equal(await second.stop(), 0);
+    address = after.addresses[0] as string;
+  });
+
+  it("answers chat through the real CLI, paid from the wallet identity, and shows its identity and models", async () => {
+    const chatHome = mkdtempSync(join(tmpdir(), "opengateway-chat-"));
+    try {
+      const chat = await opengateway(
+        ["chat", "--peer", address, "--local", "--registration-difficulty", "8", "--max-tokens", "12", "Once upon a time"],
+        { OPENGATEWAY_HOME: chatHome },
+        { timeoutMs: 120_000 },
+      );
+      assert.equal(chat.code, 0, chat.stderr);
+      assert.ok(chat.stdout.trim().length > 0, "a reply was streamed");
+      assert.match(chat.stderr, /\(stories260K on 12D3KooW\w+: \d+ credits, balance \d+ for 12D3KooW\w+\)/);
+    } finally {
+      rmSync(chatHome, { recursive: true, force: true });
+    }
+
+    const shown = await opengateway(["identity", "show", "--json"], env);
+    const peerId = (JSON.parse(shown.stdout) as { identity: string }).identity;
+    assert.equal(address.endsWith(`/p2p/${peerId}`), true);
+    const exported = await opengateway(["identity", "export"], { ...env, OPENGATEWAY_EXPORT_PASSPHRASE: "moving" });
+    assert.equal(exported.code, 0, exported.stderr);
+    const elsewhere = mkdtempSync(join(tmpdir(), "opengateway-import-"));
+    try {
+      writeFileSync(join(elsewhere, "backup.json"), exported.stdout);
+      const imported = await opengateway(["identity", "import", "--from", join(elsewhere, "backup.json"), "--json"], {
+        OPENGATEWAY_HOME: elsewhere,
+        OPENGATEWAY_IMPORT_PASSPHRASE: "moving",
+      });
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.equal((JSON.parse(imported.stdout) as { identity: string }).identity, peerId);
+      const again = await opengateway(["identity", "import", "--from", join(elsewhere, "backup.json")], {
+        OPENGATEWAY_HOME: elsewhere,
+      });
+      assert.match(again.stderr, /already holds a node identity/);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+
+    const models = await opengateway(["models", "list", "--json"], env);
+    assert.deepEqual(
+      (JSON.parse(models.stdout) as Array<{ id: string; serving: boolean }>).map(({ id, serving }) => ({ id, serving })),
+      [{ id: "stories260K", serving: true }],
+    );
+    const refused = await opengateway(["models", "rm", "stories260K"], env);
+    assert.match(refused.stderr, /is the model this node serves/);
+    const recommend = await opengateway(["models", "recommend", "--json"], env, { timeoutMs: 60_000 });
+    const advice = JSON.parse(recommend.stdout) as { recommended: string | null; models: Array<{ id: string; fits: boolean }> };
+    assert.equal(advice.models.length, 6);
+    if (advice.recommended !== null) assert.ok(advice.models.find((model) => model.id === advice.recommended)?.fits);
+    const doctor = await opengateway(["doctor", "--json"], env);
+    assert.equal(doctor.code, 0, doctor.stderr);
+    const checks = JSON.parse(doctor.stdout) as Array<{ name: string; level: string }>;
+    assert.ok(checks.some((check) => check.name === "node.js" && check.level === "ok"));
+    assert.ok(checks.some((check) => check.name === "port 4001"));
   });
 });

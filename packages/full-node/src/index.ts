@@ -10,6 +10,7 @@ export * from "./open-node-engine.js";
 export * from "./probe-hardware.js";
 export * from "./sequence-pool.js";
 export * from "./start-full-node.js";
+export * from "./thermal-guard.js";
 export * from "./throughput-meter.js";
 export * from "./upstream/discover-upstream.js";
 export * from "./upstream/llama-server-process.js";

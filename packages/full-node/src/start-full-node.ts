@@ -19,6 +19,8 @@ import type { NodeCredits } from "./node-credits.js";
 import { nodeCredits } from "./node-credits.js";
 import type { NodeEngine, NodeEngineOptions } from "./open-node-engine.js";
 import { openNodeEngine } from "./open-node-engine.js";
+import type { ThermalGuardOptions } from "./thermal-guard.js";
+import { ThermalGuard } from "./thermal-guard.js";
 import { ThroughputMeter } from "./throughput-meter.js";
 
 export const FULL_NODE_AGENT = "opengateway-full-node/0.1.0";
@@ -52,6 +54,8 @@ export interface StartFullNodeOptions extends NodeEngineOptions {
     sweep?: SweepRule;
   };
   onServed?: (event: InferenceServedEvent) => void;
+  /** Watch the machine's temperature: serve fewer requests, then none, above its limits. */
+  thermal?: ThermalGuardOptions;
   /** Where background failures (adverts, ledger sync, collection, sweeps, registration) are logged; default: libp2p's logger for the ledger's. */
   logger?: Logger;
 }
@@ -64,6 +68,8 @@ export interface FullNode {
   readonly region: string | null;
   readonly hardware: HardwareProfile;
   readonly modelCluster: ModelCluster;
+  /** The temperature guard, with the `thermal` option. */
+  readonly thermal?: ThermalGuard;
   capabilities(): NodeCapabilities;
   /** The node's replicated ledger and its earnings, when it keeps one. */
   readonly ledger?: Ledger;
@@ -91,6 +97,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     const region =
       options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
     const throughput = new ThroughputMeter();
+    const thermal = options.thermal ? new ThermalGuard({ logger: options.logger, ...options.thermal }) : undefined;
     const capabilities = (): NodeCapabilities => ({
       v: 1,
       agent: FULL_NODE_AGENT,
@@ -100,7 +107,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       clusters: [...new Set<ModelCluster>([modelCluster, ...hardware.clusters])].sort(),
       models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
       activeRequests: engine.activeRequests,
-      maxConcurrentRequests: engine.parallelRequests,
+      maxConcurrentRequests: thermal ? thermal.limit(engine.parallelRequests) : engine.parallelRequests,
       queuedRequests: engine.queuedRequests,
       tokensPerSecond: throughput.tokensPerSecond,
     });
@@ -133,7 +140,13 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
             identity,
             deltaBatchMs: options.deltaBatchMs,
             authorize:
-              credits && ledger?.requirePayment ? (request, peer, signal) => credits.authorize(request, peer, signal) : undefined,
+              thermal || (credits && ledger?.requirePayment)
+                ? async (request, peer, signal) => {
+                    // The cheap local refusal first: a hot node does not fetch a payer's chain.
+                    thermal?.admit(engine.activeRequests, engine.parallelRequests);
+                    if (credits && ledger?.requirePayment) await credits.authorize(request, peer, signal);
+                  }
+                : undefined,
             onServed: (event) => {
               if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
               if (event.receipt) credits?.track(event.receipt, event.request);
@@ -154,6 +167,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       logger: options.logger,
     });
     adverts.start();
+    thermal?.start();
     const credits = libp2p.services.credits;
     return {
       identity,
@@ -163,12 +177,14 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       region,
       hardware,
       modelCluster,
+      thermal,
       capabilities,
       ledger: libp2p.services.ledger?.ledger,
       earnings: credits?.earnings,
       sweep: credits?.sweep,
       addresses: () => libp2p.getMultiaddrs().map((address) => address.toString()),
       stop: async () => {
+        thermal?.stop();
         adverts.stop();
         // The node's credits, then the replica's sync, then its store (see the two services' stop hooks).
         await libp2p.stop();
