@@ -12,6 +12,7 @@ import type { CliContext } from "./cli-context.js";
 import { reportFatalError } from "./fatal-error.js";
 import { addExamples } from "./help-example.js";
 import { integer } from "./option-parsers.js";
+import { assertPortFree, localModelFile, stopWithParent } from "./preflight.js";
 import { registerChatCommand } from "./run-chat-command.js";
 import { registerConfigCommand } from "./run-config-command.js";
 import { registerDoctorCommand } from "./run-doctor-command.js";
@@ -179,6 +180,7 @@ withLedgerOptions(gatewayStart, {
   noCredits: "do not charge API keys' accounts (no ledger)",
   file: "where the gateway keeps its ledger (default: <home>/gateway-ledger.sqlite)",
 }).action(async (options) => {
+  await assertPortFree(options.host, options.port, "OPENGATEWAY_PORT");
   const { readFile } = await import("node:fs/promises");
   const fileKeys = options.apiKeysFile
     ? (await readFile(options.apiKeysFile, "utf8"))
@@ -281,6 +283,9 @@ localNetworkCommand(
 )
   .option("--nodes <n>", "full nodes to start", integer("--nodes"), 3)
   .action(async (options) => {
+    await assertPortFree(options.host, options.port, "OPENGATEWAY_PORT");
+    options.model = await localModelFile(options.model, options.home);
+    stopWithParent();
     const { apiKey, line: apiKeyLine } = localApiKey();
     const { startDevnet } = await import("./start-devnet.js");
     process.stdout.write(`Starting a devnet: 1 bootstrap/relay node, ${options.nodes} full nodes, 1 gateway ...\n`);
@@ -308,6 +313,9 @@ localNetworkCommand(
   "start a local network: a full node and a gateway, each in its own process",
   "model to serve",
 ).action(async (options) => {
+  await assertPortFree(options.host, options.port, "OPENGATEWAY_PORT");
+  options.model = await localModelFile(options.model, options.home);
+  stopWithParent();
   const { apiKey, line: apiKeyLine } = localApiKey();
   const { startLocalNetwork } = await import("./start-local-network.js");
   process.stdout.write(`Starting a local OpenGateway network with ${options.model} ...\n`);
