@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -116,6 +118,47 @@ describe("the opengateway command", () => {
       assert.notEqual(run.code, 0, `${args.join(" ")} exited 0`);
       assert.match(run.stderr, message, `${args.join(" ")}: ${run.stderr}`);
     }
+  });
+
+  it("fails fast, in one plain sentence, on a port in use or a model it cannot get, before starting anything", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const env = { OPENGATEWAY_HOME: home, OPENGATEWAY_MODEL: process.env.OPENGATEWAY_TEST_MODEL ?? "m.gguf" };
+      const busy = await opengateway(["start"], { ...env, OPENGATEWAY_PORT: String(port) });
+      assert.equal(busy.code, 1);
+      assert.equal(
+        busy.stderr,
+        `opengateway: Port ${port} is already in use: stop what is using it, or choose another port with OPENGATEWAY_PORT=${port + 1}.\n`,
+      );
+      const gateway = await opengateway(["gateway", "start", "--api-key", "k", "--port", String(port)], env);
+      assert.match(gateway.stderr, new RegExp(`^opengateway: Port ${port} is already in use.*OPENGATEWAY_PORT=`));
+    } finally {
+      server.close();
+    }
+    // A closed port stands for a host this machine cannot reach (offline).
+    const started = Date.now();
+    const offline = await opengateway(["start"], {
+      OPENGATEWAY_HOME: home,
+      OPENGATEWAY_MODEL: "http://127.0.0.1:1/model.gguf",
+      OPENGATEWAY_PORT: "0",
+    });
+    assert.equal(offline.code, 1);
+    assert.match(
+      offline.stderr,
+      /^opengateway: The model http:\/\/127\.0\.0\.1:1\/model\.gguf is not downloaded yet and 127\.0\.0\.1 cannot be reached: .*OPENGATEWAY_MODEL.*\n$/,
+    );
+    assert.ok(Date.now() - started < 25_000, "no spinner and no ready-timeout first");
+    const verbose = await opengateway(["start", "--verbose"], {
+      OPENGATEWAY_HOME: home,
+      OPENGATEWAY_MODEL: "/nonexistent/model.gguf",
+      OPENGATEWAY_PORT: "0",
+    });
+    assert.match(
+      verbose.stderr,
+      /^opengateway: There is no model file at \/nonexistent\/model\.gguf: .*\n.*ModelNotAvailableError.*\n\s+at /s,
+    );
   });
 
   it("creates a wallet in its home, shows it, refuses a wrong passphrase, and moves it by export and import", async () => {
