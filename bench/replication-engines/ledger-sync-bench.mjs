@@ -3,7 +3,7 @@
 // (1,000 accounts, 100,000 blocks: opens, sends, settles with receipts, receives, earns), the
 // production LedgerSync (packages/p2p/src/ledger-sync.ts) on two createLibp2pNode peers (TCP,
 // Noise, Yamux, gossipsub, DHT), B dialling A through the byte-counting loopback proxy.
-// Needs the workspace built (it imports packages/*/dist); no dependencies of its own:
+// Needs the workspace built (it imports packages/*/dist and bench/dist); no dependencies of its own:
 //   OPENGATEWAY_ROOT=/path/to/repo node ledger-sync-bench.mjs [--blocks 100000] [--accounts 1000]
 // (default root: the repository this file sits in, two levels up).
 // (a) full copy: an empty ledger C reconciles with A until the roots match (exchanges of at most
@@ -16,9 +16,10 @@ import { argument, countingProxy, kib, rate } from "./common.mjs";
 const root = process.env.OPENGATEWAY_ROOT ?? fileURLToPath(new URL("../..", import.meta.url));
 const load = (path) => import(pathToFileURL(`${root}/packages/${path}`).href);
 await load("p2p/dist/node-runtime.js"); // Node 20 polyfills, native Ed25519
-const { createInferenceReceipt, createInferenceRequest, identityFromSeed } = await load("protocol/dist/index.js");
-const { BlockAuthor, Ledger, ledgerBlockHash, ledgerParams, machineFingerprintHash, solveRegistrationPow } =
-  await load("ledger/dist/index.js");
+const { identityFromSeed } = await load("protocol/dist/index.js");
+const { Ledger } = await load("ledger/dist/index.js");
+// The workload of bench/src/ledger-bench.ts itself (same seed, same blocks), from the built bench.
+const { divergedHistories, params } = await import(pathToFileURL(`${root}/bench/dist/ledger-workload.js`).href);
 const { createLibp2pNode, LedgerSync } = await load("p2p/dist/index.js");
 const { multiaddr } = await import(
   pathToFileURL(`${root}/packages/p2p/node_modules/@multiformats/multiaddr/dist/src/index.js`).href
@@ -26,97 +27,6 @@ const { multiaddr } = await import(
 
 const TOTAL_BLOCKS = argument("blocks", 100_000);
 const ACCOUNTS = argument("accounts", 1_000);
-const BENCH_DIFFICULTY = 8;
-const params = ledgerParams({ registrationDifficultyBits: BENCH_DIFFICULTY });
-const T0 = 1_700_000_000_000;
-const BODY = {
-  messages: [{ role: "user", content: "Tell me a story." }],
-  maxTokens: 64,
-  temperature: 1,
-  topP: 1,
-  seed: 1,
-  stop: [],
-};
-
-// The workload of bench/src/ledger-bench.ts, unchanged (same seed, same blocks).
-function mulberry32(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-class Workload {
-  random = mulberry32(42);
-  clock = T0 + 2 * 24 * 3_600_000;
-  requests = 0;
-  constructor(accounts) {
-    this.wallets = Array.from({ length: accounts }, (_, i) => {
-      const seed = new Uint8Array(32);
-      new DataView(seed.buffer).setUint32(0, i + 1);
-      const identity = identityFromSeed(seed);
-      return { identity, author: new BlockAuthor(identity), balance: 0, incoming: [] };
-    });
-  }
-  async opens() {
-    const blocks = [];
-    for (const [i, wallet] of this.wallets.entries()) {
-      const fingerprint = machineFingerprintHash({ machine: `bench ${i}` });
-      const powNonce = await solveRegistrationPow({
-        publicKey: wallet.identity.publicKey,
-        fingerprintHash: fingerprint,
-        difficultyBits: BENCH_DIFFICULTY,
-      });
-      blocks.push(wallet.author.append({ kind: "open", fingerprint, powNonce }, T0));
-      wallet.balance = params.grantCredits;
-    }
-    return blocks;
-  }
-  next(pool) {
-    this.clock += 1_000;
-    for (;;) {
-      const wallet = pool[Math.floor(this.random() * pool.length)];
-      const roll = this.random();
-      const incoming = wallet.incoming.length > 0 ? wallet.incoming.shift() : undefined;
-      if (incoming !== undefined && roll < 0.45) {
-        wallet.balance += incoming.amount;
-        return wallet.author.append({ kind: incoming.kind === "send" ? "receive" : "earn", source: incoming.hash }, this.clock);
-      }
-      if (incoming !== undefined) wallet.incoming.unshift(incoming);
-      if (wallet.balance < 100) continue;
-      const other = pool[Math.floor(this.random() * pool.length)];
-      if (other === wallet) continue;
-      const amount = 1 + Math.floor(this.random() * Math.min(wallet.balance, 5_000));
-      wallet.balance -= amount;
-      if (roll < 0.75) {
-        const block = wallet.author.append({ kind: "send", to: other.identity.id, amount }, this.clock);
-        other.incoming.push({ hash: ledgerBlockHash(block), kind: "send", amount });
-        return block;
-      }
-      const request = createInferenceRequest(
-        {
-          kind: "chat",
-          model: "stories260K",
-          body: BODY,
-          maxCredits: amount,
-          id: `bench-${String(++this.requests).padStart(10, "0")}`,
-          now: this.clock,
-        },
-        wallet.identity,
-      );
-      const receipt = createInferenceReceipt(
-        { request, usage: { promptTokens: amount, completionTokens: 0 }, credits: amount, finishReason: "stop", now: this.clock },
-        other.identity,
-      );
-      const block = wallet.author.append({ kind: "settle", receipt }, this.clock);
-      other.incoming.push({ hash: ledgerBlockHash(block), kind: "settle", amount });
-      return block;
-    }
-  }
-}
 
 function feed(ledger, blocks, now) {
   for (const block of blocks) {
@@ -142,14 +52,7 @@ async function main() {
   console.log(
     `ledger sync over libp2p: ${TOTAL_BLOCKS.toLocaleString("en-US")} blocks, ${ACCOUNTS} accounts, Node ${process.version}`,
   );
-  const workload = new Workload(ACCOUNTS);
-  const common = await workload.opens();
-  const tail = Math.round(TOTAL_BLOCKS * 0.005);
-  while (common.length < TOTAL_BLOCKS - tail) common.push(workload.next(workload.wallets));
-  const half = Math.floor(ACCOUNTS / 2);
-  const onlyA = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(0, half)));
-  const onlyB = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(half)));
-  const now = workload.clock + 1;
+  const { common, onlyA, onlyB, tail, now } = await divergedHistories(TOTAL_BLOCKS, ACCOUNTS);
   const ledgerA = new Ledger({ params });
   feed(ledgerA, [...common, ...onlyA], now);
   const ledgerB = new Ledger({ params });
@@ -164,7 +67,7 @@ async function main() {
   const viaProxy = multiaddr(`/ip4/127.0.0.1/tcp/${proxy.port}/p2p/${A.node.peerId}`);
 
   // (a) full copy A → C over the sync protocol.
-  let started = performance.now();
+  const started = performance.now();
   await C.node.dial(viaProxy);
   let exchanges = 0;
   let received = 0;
@@ -181,12 +84,17 @@ async function main() {
   );
   await C.node.hangUp(A.node.peerId);
 
+  // B dials A through the proxy, counted afresh, and reconciles once, connection set-up included.
+  const connectAndReconcile = async () => {
+    proxy.reset();
+    const connectedAt = performance.now();
+    await B.node.dial(viaProxy);
+    const outcome = await B.sync.reconcile(A.node.peerId);
+    return { outcome, ms: performance.now() - connectedAt };
+  };
+
   // (b) reconcile A and B.
-  proxy.reset();
-  started = performance.now();
-  await B.node.dial(viaProxy);
-  const result = await B.sync.reconcile(A.node.peerId);
-  const reconcileMs = performance.now() - started;
+  const { outcome: result, ms: reconcileMs } = await connectAndReconcile();
   const reconcileBytes = proxy.total();
   if (result.error) throw new Error(result.error);
   if (A.ledger.merkleRoot() !== B.ledger.merkleRoot()) throw new Error("roots differ after reconciliation");
@@ -196,11 +104,7 @@ async function main() {
 
   // (c) reconnect when nothing differs: the roots match, nothing else is sent.
   await B.node.hangUp(A.node.peerId);
-  proxy.reset();
-  started = performance.now();
-  await B.node.dial(viaProxy);
-  const idle = await B.sync.reconcile(A.node.peerId);
-  const idleMs = performance.now() - started;
+  const { outcome: idle, ms: idleMs } = await connectAndReconcile();
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1_000 - idleMs)));
   console.log(
     `(c) reconnect, nothing differs: in sync ${idle.inSync}, ${idleMs.toFixed(0)} ms, ${kib(proxy.total())} on the wire in the first second (connection set-up, identify and gossipsub included)`,

@@ -1,26 +1,11 @@
 // Ledger benchmark (not a test): node bench/dist/ledger-bench.js [--blocks 100000] [--accounts 1000]
 // (a) blocks verified + applied per second, with the portable and the native Ed25519 backend;
 // (b) reconciling two ledgers of N blocks that differ by 1%: time and bytes on the wire.
-import type { AccountHead, LedgerBlock } from "@opengateway/ledger";
-import {
-  BlockAuthor,
-  DEFAULT_REGISTRATION_DIFFICULTY_BITS,
-  Ledger,
-  ledgerBlockHash,
-  ledgerParams,
-  machineFingerprintHash,
-  solveRegistrationPow,
-} from "@opengateway/ledger";
-import type { ChatBody, Identity } from "@opengateway/protocol";
-import {
-  createInferenceReceipt,
-  createInferenceRequest,
-  identityFromSeed,
-  nobleEd25519Backend,
-  useEd25519Backend,
-} from "@opengateway/protocol";
+import type { AccountHead } from "@opengateway/ledger";
+import { DEFAULT_REGISTRATION_DIFFICULTY_BITS, Ledger, machineFingerprintHash, solveRegistrationPow } from "@opengateway/ledger";
+import { identityFromSeed, nobleEd25519Backend, useEd25519Backend } from "@opengateway/protocol";
 import { createNodeEd25519Backend } from "@opengateway/protocol/node-ed25519-backend";
-import { mulberry32 } from "./seeded-random.js";
+import { divergedHistories, params } from "./ledger-workload.js";
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -30,100 +15,6 @@ function argument(name: string, fallback: number): number {
 
 const TOTAL_BLOCKS = argument("blocks", 100_000);
 const ACCOUNTS = argument("accounts", 1_000);
-const BENCH_DIFFICULTY = 8;
-const params = ledgerParams({ registrationDifficultyBits: BENCH_DIFFICULTY });
-const T0 = 1_700_000_000_000;
-const BODY: ChatBody = {
-  messages: [{ role: "user", content: "Tell me a story." }],
-  maxTokens: 64,
-  temperature: 1,
-  topP: 1,
-  seed: 1,
-  stop: [],
-};
-
-interface Wallet {
-  readonly identity: Identity;
-  readonly author: BlockAuthor;
-  balance: number;
-  /** Credits addressed to this account and not collected yet. */
-  readonly incoming: { hash: string; kind: "send" | "settle"; amount: number }[];
-}
-
-/** Builds valid blocks quickly by tracking balances itself (no verification while generating). */
-class Workload {
-  readonly wallets: Wallet[];
-  readonly random = mulberry32(42);
-  clock = T0 + 2 * 24 * 3_600_000;
-  #requests = 0;
-
-  constructor(accounts: number) {
-    this.wallets = Array.from({ length: accounts }, (_, i) => {
-      const seed = new Uint8Array(32);
-      new DataView(seed.buffer).setUint32(0, i + 1);
-      const identity = identityFromSeed(seed);
-      return { identity, author: new BlockAuthor(identity), balance: 0, incoming: [] };
-    });
-  }
-
-  async opens(): Promise<LedgerBlock[]> {
-    const blocks: LedgerBlock[] = [];
-    for (const [i, wallet] of this.wallets.entries()) {
-      const fingerprint = machineFingerprintHash({ machine: `bench ${i}` });
-      const powNonce = await solveRegistrationPow({
-        publicKey: wallet.identity.publicKey,
-        fingerprintHash: fingerprint,
-        difficultyBits: BENCH_DIFFICULTY,
-      });
-      blocks.push(wallet.author.append({ kind: "open", fingerprint, powNonce }, T0));
-      wallet.balance = params.grantCredits;
-    }
-    return blocks;
-  }
-
-  /** One random valid block among `pool`; credits only flow between accounts of the pool. */
-  next(pool: readonly Wallet[]): LedgerBlock {
-    this.clock += 1_000;
-    for (;;) {
-      const wallet = pool[Math.floor(this.random() * pool.length)] as Wallet;
-      const roll = this.random();
-      const incoming = wallet.incoming.length > 0 ? wallet.incoming.shift() : undefined;
-      if (incoming !== undefined && roll < 0.45) {
-        wallet.balance += incoming.amount;
-        return wallet.author.append({ kind: incoming.kind === "send" ? "receive" : "earn", source: incoming.hash }, this.clock);
-      }
-      if (incoming !== undefined) wallet.incoming.unshift(incoming);
-      if (wallet.balance < 100) continue;
-      const other = pool[Math.floor(this.random() * pool.length)] as Wallet;
-      if (other === wallet) continue;
-      const amount = 1 + Math.floor(this.random() * Math.min(wallet.balance, 5_000));
-      wallet.balance -= amount;
-      if (roll < 0.75) {
-        const block = wallet.author.append({ kind: "send", to: other.identity.id, amount }, this.clock);
-        other.incoming.push({ hash: ledgerBlockHash(block), kind: "send", amount });
-        return block;
-      }
-      const request = createInferenceRequest(
-        {
-          kind: "chat",
-          model: "stories260K",
-          body: BODY,
-          maxCredits: amount,
-          id: `bench-${String(++this.#requests).padStart(10, "0")}`,
-          now: this.clock,
-        },
-        wallet.identity,
-      );
-      const receipt = createInferenceReceipt(
-        { request, usage: { promptTokens: amount, completionTokens: 0 }, credits: amount, finishReason: "stop", now: this.clock },
-        other.identity,
-      );
-      const block = wallet.author.append({ kind: "settle", receipt }, this.clock);
-      other.incoming.push({ hash: ledgerBlockHash(block), kind: "settle", amount });
-      return block;
-    }
-  }
-}
 
 function feed(ledger: Ledger, blocks: readonly unknown[], now: number): number {
   const started = performance.now();
@@ -169,14 +60,7 @@ async function main(): Promise<void> {
 
   // Generate: common history, then 0.5% more on each side, on disjoint halves of the accounts.
   const genStart = performance.now();
-  const workload = new Workload(ACCOUNTS);
-  const common: LedgerBlock[] = await workload.opens();
-  const tail = Math.round(TOTAL_BLOCKS * 0.005);
-  while (common.length < TOTAL_BLOCKS - tail) common.push(workload.next(workload.wallets));
-  const half = Math.floor(ACCOUNTS / 2);
-  const onlyA = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(0, half)));
-  const onlyB = Array.from({ length: tail }, () => workload.next(workload.wallets.slice(half)));
-  const now = workload.clock + 1;
+  const { common, onlyA, onlyB, tail, now } = await divergedHistories(TOTAL_BLOCKS, ACCOUNTS);
   const kinds = new Map<string, number>();
   for (const block of common) kinds.set(block.kind, (kinds.get(block.kind) ?? 0) + 1);
   console.log(

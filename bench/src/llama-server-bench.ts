@@ -32,6 +32,8 @@ const ROUNDS = Number(process.env.BENCH_LLAMA_ROUNDS ?? 5);
 const SMALL_REQUESTS = Number(process.env.BENCH_SMALL_REQUESTS ?? 160);
 const TTFT_SAMPLES = Number(process.env.BENCH_TTFT_SAMPLES ?? 20);
 const STREAM_SAMPLES = Number(process.env.BENCH_STREAM_SAMPLES ?? 8);
+/** Extra `node start` flags for both of our nodes, to compare settings (e.g. `--stream-batch-ms 30`). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
 const MODEL = "stories260K";
 const API_KEY = "og-bench";
 const PROMPT = [{ role: "user" as const, content: "Once upon a time" }];
@@ -39,6 +41,11 @@ const PROMPT = [{ role: "user" as const, content: "Once upon a time" }];
 const NO_END = { "2": -100 };
 
 type Target = "llama-server" | "ours" | "upstream";
+/** CPU ms of each process, one sample per round: per small request, and per 100 tokens streamed. */
+interface Cpu {
+  readonly perRequest: Map<string, number[]>;
+  readonly per100Tokens: Map<string, number[]>;
+}
 const TARGETS: Target[] = ["llama-server", "ours", "upstream"];
 const LABELS: Record<Target, string> = {
   "llama-server": "llama-server",
@@ -111,23 +118,26 @@ async function smallRequests(client: OpenAI, seed: number): Promise<number> {
   return (SMALL_REQUESTS / (performance.now() - start)) * 1000;
 }
 
-async function measure(
-  client: OpenAI,
-  round: number,
-  cpu: Map<string, number[]>,
-  pids: Record<string, number>,
-): Promise<Figures> {
-  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+async function measure(client: OpenAI, round: number, cpu: Cpu, pids: Record<string, number>): Promise<Figures> {
+  let before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
+  const record = (into: Map<string, number[]>, per: number): void => {
+    for (const [name, pid] of Object.entries(pids)) {
+      const now = cpuMs(pid);
+      into.set(name, [...(into.get(name) ?? []), (now - (before[name] ?? 0)) / per]);
+      before[name] = now;
+    }
+  };
   const requestsPerSecond = await smallRequests(client, round * 1000);
-  for (const [name, pid] of Object.entries(pids)) {
-    cpu.set(name, [...(cpu.get(name) ?? []), (cpuMs(pid) - (before[name] ?? 0)) / SMALL_REQUESTS]);
-  }
+  record(cpu.perRequest, SMALL_REQUESTS);
   const ttfts: number[] = [];
   for (let i = 0; i < TTFT_SAMPLES; i++) ttfts.push((await stream(client, 8, round * 100 + i)).ttftMs);
+  before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid)]));
   const start = performance.now();
   const parallel = await Promise.all(Array.from({ length: 8 }, (_, i) => stream(client, 128, round * 10 + i)));
-  const aggregateTokensPerSecond =
-    (parallel.reduce((total, sample) => total + sample.tokens, 0) / (performance.now() - start)) * 1000;
+  const streamedTokens = parallel.reduce((total, sample) => total + sample.tokens, 0);
+  const aggregateTokensPerSecond = (streamedTokens / (performance.now() - start)) * 1000;
+  // Per 100 tokens: the cost of streaming (frames, chunks) as well as of generating.
+  record(cpu.per100Tokens, streamedTokens / 100);
   const totals: number[] = [];
   for (let i = 0; i < STREAM_SAMPLES; i++) totals.push((await stream(client, 64, round * 100 + i)).totalMs);
   return { requestsPerSecond, ttftMs: median(ttfts), aggregateTokensPerSecond, stream64Ms: median(totals) };
@@ -154,7 +164,7 @@ async function main(): Promise<void> {
       port: 0,
       apiKey: API_KEY,
       home,
-      nodeArgs: upstream ? [] : ["--gpu", "off", "--threads", "1", "--parallel", "4"],
+      nodeArgs: [...(upstream ? [] : ["--gpu", "off", "--threads", "1", "--parallel", "4"]), ...NODE_ARGS],
       // Kept for the report of a failed run.
       onOutput: (part, line) => {
         output.push(`${upstream ? "upstream " : ""}${part}: ${line}`);
@@ -181,7 +191,11 @@ async function main(): Promise<void> {
     for (const target of TARGETS) for (let i = 0; i < 5; i++) await stream(clients[target], 8, i);
 
     const figures: Record<Target, Figures[]> = { "llama-server": [], ours: [], upstream: [] };
-    const cpu: Record<Target, Map<string, number[]>> = { "llama-server": new Map(), ours: new Map(), upstream: new Map() };
+    const cpu: Record<Target, Cpu> = {
+      "llama-server": { perRequest: new Map(), per100Tokens: new Map() },
+      ours: { perRequest: new Map(), per100Tokens: new Map() },
+      upstream: { perRequest: new Map(), per100Tokens: new Map() },
+    };
     for (let round = 0; round < ROUNDS; round++) {
       // A different side goes first each round, so drift in machine load hits all of them alike.
       for (let k = 0; k < TARGETS.length; k++) {
@@ -218,7 +232,12 @@ async function main(): Promise<void> {
     }
     console.log("CPU per request in the small-request run (median over rounds, ms):");
     for (const target of TARGETS) {
-      const parts = [...cpu[target]].map(([name, values]) => `${name} ${median(values).toFixed(2)}`);
+      const parts = [...cpu[target].perRequest].map(([name, values]) => `${name} ${median(values).toFixed(2)}`);
+      console.log(`  ${LABELS[target].padEnd(28)} ${parts.join("   ")}`);
+    }
+    console.log("CPU per 100 streamed tokens in the 8 × 128 run (median over rounds, ms):");
+    for (const target of TARGETS) {
+      const parts = [...cpu[target].per100Tokens].map(([name, values]) => `${name} ${median(values).toFixed(1)}`);
       console.log(`  ${LABELS[target].padEnd(28)} ${parts.join("   ")}`);
     }
   } finally {

@@ -12,16 +12,7 @@ import type { Libp2p } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import type { NetworkServices } from "@opengateway/p2p";
 import { createLibp2pNode, inferenceService, nodeInfoService } from "@opengateway/p2p";
-import type {
-  ChatGeneration,
-  CompletionGeneration,
-  EmbeddingEvent,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  NodeCapabilities,
-  ServedModel,
-} from "@opengateway/protocol";
+import type * as Engine from "@opengateway/protocol";
 import { encodeFrame, generateIdentity, INFERENCE_PROTOCOL } from "@opengateway/protocol";
 import { InferenceRouter, ProviderTable } from "@opengateway/sdk";
 
@@ -33,13 +24,16 @@ const MODEL = "fake";
 const TOKENS_PER_REQUEST = 200;
 
 /** A FAKE engine: one token every 1/rate seconds, per request, up to its slot count at once. */
-class FixedRateFakeEngine implements InferenceEngine {
+class FixedRateFakeEngine implements Engine.InferenceEngine {
   readonly name = "fixed-rate-fake";
   active = 0;
-  listModels(): ServedModel[] {
+  listModels(): Engine.ServedModel[] {
     return [{ id: MODEL, contextSize: 100_000, pricePerToken: 1, kinds: ["chat", "completion"] }];
   }
-  async *generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent> {
+  async *generateChat(
+    request: Engine.ChatGeneration,
+    options: Engine.GenerateOptions = {},
+  ): AsyncGenerator<Engine.GenerationEvent> {
     this.active++;
     try {
       const start = performance.now();
@@ -59,17 +53,20 @@ class FixedRateFakeEngine implements InferenceEngine {
       this.active--;
     }
   }
-  generateCompletion(request: CompletionGeneration, options?: GenerateOptions): AsyncGenerator<GenerationEvent> {
+  generateCompletion(
+    request: Engine.CompletionGeneration,
+    options?: Engine.GenerateOptions,
+  ): AsyncGenerator<Engine.GenerationEvent> {
     return this.generateChat({ ...request, messages: [{ role: "user", content: request.prompt }] }, options);
   }
   // biome-ignore lint/correctness/useYield: the fake serves no embeddings
-  async *embed(): AsyncGenerator<EmbeddingEvent> {
+  async *embed(): AsyncGenerator<Engine.EmbeddingEvent> {
     throw new Error("no embeddings");
   }
   async close(): Promise<void> {}
 }
 
-function capabilities(engine: FixedRateFakeEngine): NodeCapabilities {
+function capabilities(engine: FixedRateFakeEngine): Engine.NodeCapabilities {
   return {
     v: 1,
     agent: "bench",

@@ -1,3 +1,4 @@
+import type { TabLedgerStatus } from "@opengateway/browser-node";
 import type { Page } from "playwright-core";
 
 /**
@@ -25,25 +26,8 @@ export interface PageStatus {
   error: string | null;
 }
 
-export interface PageLedgerStatus {
-  registration: "registering" | "registered" | "refused" | "failed";
-  detail: string;
-  account: string;
-  balance: number;
-  spendable: number;
-  locked: number;
-  reserved: number;
-  debt: number;
-  earned: number;
-  spent: number;
-  received: number;
-  height: number;
-  awaitingSettlement: number;
-  claimed: number;
-  merkleRoot: string;
-  accounts: number;
-  blocks: number;
-}
+/** The tab's ledger status, as the page's own type declares it (it reaches the test as plain JSON). */
+export type PageLedgerStatus = TabLedgerStatus;
 
 export interface EngineEvent {
   type: string;

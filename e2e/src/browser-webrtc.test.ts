@@ -28,7 +28,9 @@ import {
   runTestFileInNetworkNamespace,
   setUpTestNetwork,
 } from "./netns-sandbox.js";
+import { streamStory } from "./stream-story.js";
 import { testModelPath } from "./test-model.js";
+import { settledWithin } from "./wait-for.js";
 
 const MODEL = "stories260K";
 const API_KEY = "og-browser-e2e-key";
@@ -298,23 +300,8 @@ function describeServingOverWebRtc(): void {
         assert.ok(Date.now() < deadline, `the gateway never learned of the tab:\n${gateway.output.join("\n")}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      const { data: stream, response } = await openai.chat.completions
-        .create({
-          model: MODEL,
-          messages: [{ role: "user", content: "Once upon a time" }],
-          max_tokens: 16,
-          seed: 3,
-          stream: true,
-          stream_options: { include_usage: true },
-        })
-        .withResponse();
-      assert.equal(response.headers.get("x-opengateway-provider"), tabId);
-      let text = "";
-      let usage: OpenAI.CompletionUsage | undefined;
-      for await (const chunk of stream) {
-        text += chunk.choices[0]?.delta.content ?? "";
-        usage = chunk.usage ?? usage;
-      }
+      const { provider, text, usage } = await streamStory(openai, { model: MODEL, max_tokens: 16, seed: 3 });
+      assert.equal(provider, tabId);
       assert.ok(text.length > 0);
       assert.equal(usage?.completion_tokens, 16);
 
@@ -564,14 +551,7 @@ function describeServingOverWebRtc(): void {
         }
         return { text, finish };
       })();
-      const hang = new Promise<"hang">((resolve) => setTimeout(() => resolve("hang"), 25_000).unref());
-      const result = await Promise.race([
-        outcome.then(
-          (value) => ({ value }),
-          (error: unknown) => ({ error }),
-        ),
-        hang,
-      ]);
+      const result = await settledWithin(outcome, 25_000);
       if (result === "hang") assert.fail("the client was still waiting 25 s after the tab closed");
       t.diagnostic(
         "error" in result
@@ -621,14 +601,7 @@ function describeServingOverWebRtc(): void {
       outcome.catch(() => {});
       await streaming;
       await page.close();
-      const hang = new Promise<"hang">((resolve) => setTimeout(() => resolve("hang"), 20_000).unref());
-      const result = await Promise.race([
-        outcome.then(
-          (value) => ({ value }),
-          (error: unknown) => ({ error }),
-        ),
-        hang,
-      ]);
+      const result = await settledWithin(outcome, 20_000);
       assert.notEqual(result, "hang", "the client was still waiting 20 s after the tab closed");
       assert.ok(typeof result === "object" && "error" in result, `expected an error, got ${JSON.stringify(result)}`);
       assert.ok(Date.now() - startedAt < 20_000);

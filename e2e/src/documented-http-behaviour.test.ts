@@ -1,17 +1,13 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Devnet } from "@opengateway/cli";
-import { startDevnet } from "@opengateway/cli";
 import { ADVERT_TOPIC, createLibp2pNode } from "@opengateway/p2p";
 import type { CapabilityAdvert, NodeCapabilities } from "@opengateway/protocol";
 import { createCapabilityAdvert, generateIdentity, signEnvelope, utf8Encode } from "@opengateway/protocol";
 import OpenAI from "openai";
 import { startFaultyProvider, tcpAddresses } from "./faulty-provider.js";
-import { testModelPath } from "./test-model.js";
+import type { TestDevnet } from "./test-devnet.js";
+import { startTestDevnet } from "./test-devnet.js";
 import { waitFor } from "./wait-for.js";
 
 const API_KEY = "og-documented-behaviour";
@@ -30,8 +26,7 @@ interface NetworkView {
  * model, a gateway) plus, where a test needs one, test-only providers that misbehave on purpose.
  */
 describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
-  let devnet: Devnet;
-  let home: string;
+  let devnet: TestDevnet;
   let client: OpenAI;
   const isStatus = (status: number) => (error: unknown) => error instanceof OpenAI.APIError && error.status === status;
   const network = async () =>
@@ -42,27 +37,17 @@ describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
   const inRegion = (region: string) => ({ headers: { "x-opengateway-region": region } });
 
   before(async () => {
-    home = mkdtempSync(join(tmpdir(), "opengateway-documented-"));
-    devnet = await startDevnet({
+    devnet = await startTestDevnet({
       nodes: 1,
-      model: testModelPath(),
-      host: "127.0.0.1",
-      port: 0,
       apiKey: API_KEY,
-      home,
       regions: [REGION],
-      nodeArgs: ["--gpu", "off", "--parallel", "2", "--threads", "1"],
       gatewayArgs: ["--provider-idle-timeout-ms", String(IDLE_TIMEOUT_MS)],
-      onOutput: () => {},
     });
     client = new OpenAI({ baseURL: devnet.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
     await waitFor(async () => (await network()).peers.length === 1, "the gateway to learn the full node");
   });
 
-  after(async () => {
-    await devnet?.stop();
-    if (home) rmSync(home, { recursive: true, force: true });
-  });
+  after(() => devnet?.stop());
 
   describe("the OpenAI surface (docs/openai-compatibility.md)", () => {
     it("changes greedy output with presence_penalty and frequency_penalty", async () => {

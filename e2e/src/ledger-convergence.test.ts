@@ -1,8 +1,6 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -10,8 +8,7 @@ import { promisify } from "node:util";
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { Devnet, DevnetNode } from "@opengateway/cli";
-import { startDevnet } from "@opengateway/cli";
+import type { DevnetNode } from "@opengateway/cli";
 import type { ChainWriter, Ledger } from "@opengateway/ledger";
 import { machineFingerprintHash, registerAccount } from "@opengateway/ledger";
 import type { LedgerReplica, LedgerSync, NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
@@ -19,7 +16,8 @@ import { createLibp2pNode, fetchNodeInfo, ledgerReplica, requestInference } from
 import type { InferenceReceipt } from "@opengateway/protocol";
 import { createInferenceRequest, generateIdentity, OpenGatewayError } from "@opengateway/protocol";
 import OpenAI from "openai";
-import { testModelPath } from "./test-model.js";
+import type { TestDevnet } from "./test-devnet.js";
+import { startTestDevnet } from "./test-devnet.js";
 
 const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
 const API_KEY = "og-ledger-test";
@@ -47,8 +45,7 @@ const tcp = (addresses: readonly string[]): string[] => addresses.filter((addres
 describe("the ledger across processes: paid requests, a crash and restart, claims, sweeps, convergence", {
   timeout: 600_000,
 }, () => {
-  let devnet: Devnet;
-  let home: string;
+  let devnet: TestDevnet;
   let client: OpenAI;
   let peer: Libp2p<NetworkServices & { ledger: LedgerReplica }>;
   let ledger: Ledger;
@@ -59,7 +56,7 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
   const walletEnv = { ...process.env, OPENGATEWAY_PASSPHRASE: "ledger e2e passphrase" };
   const walletArgs = () => [
     "--key-file",
-    join(home, "owner-wallet.json"),
+    join(devnet.home, "owner-wallet.json"),
     "--local",
     "--json",
     "--bootstrap",
@@ -119,30 +116,12 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
   const settle = (receipt: InferenceReceipt) => writer.append(payer, { kind: "settle", receipt });
 
   before(async () => {
-    home = mkdtempSync(join(tmpdir(), "opengateway-ledger-"));
-    devnet = await startDevnet({
+    devnet = await startTestDevnet({
       nodes: 2,
-      model: testModelPath(),
-      host: "127.0.0.1",
-      port: 0,
       apiKey: API_KEY,
-      home,
       regions: ["europe"],
-      nodeArgs: [
-        "--gpu",
-        "off",
-        "--parallel",
-        "2",
-        "--threads",
-        "1",
-        "--require-payment",
-        "--claim-after-ms",
-        "500",
-        "--ledger-sync-interval-ms",
-        "3000",
-      ],
+      nodeArgs: ["--require-payment", "--claim-after-ms", "500", "--ledger-sync-interval-ms", "3000"],
       gatewayArgs: ["--provider-idle-timeout-ms", "2000", "--ledger-sync-interval-ms", "3000"],
-      onOutput: () => {},
     });
     // The owner's wallet, made and registered with the CLI; the third node sweeps its earnings there.
     const created = await run(process.execPath, [CLI_BIN, "wallet", "create", "--register", ...walletArgs()], {
@@ -178,7 +157,6 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
   after(async () => {
     await peer?.stop();
     await devnet?.stop();
-    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   it("serves and pays requests on all three nodes: each node earns what the gateway's key paid it", async () => {

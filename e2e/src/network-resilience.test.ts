@@ -1,17 +1,13 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Devnet } from "@opengateway/cli";
-import { startDevnet } from "@opengateway/cli";
 import { machineFingerprintHash } from "@opengateway/ledger";
 import type { InferenceReceipt } from "@opengateway/protocol";
 import { createClient } from "@opengateway/sdk";
 import OpenAI from "openai";
 import { startFaultyProvider, tcpAddresses as tcp } from "./faulty-provider.js";
-import { testModelPath } from "./test-model.js";
+import type { TestDevnet } from "./test-devnet.js";
+import { startTestDevnet } from "./test-devnet.js";
 import { waitFor } from "./wait-for.js";
 
 const API_KEY = "og-network-test";
@@ -20,8 +16,7 @@ const story = [{ role: "user" as const, content: "Once upon a time" }];
 const IDLE_TIMEOUT_MS = 2_000;
 
 describe("a network with no centre: discovery, regions, failover, churn", { timeout: 600_000 }, () => {
-  let devnet: Devnet;
-  let home: string;
+  let devnet: TestDevnet;
   let client: OpenAI;
   const network = async () =>
     (await (await fetch(`${devnet.url}/opengateway/network`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as {
@@ -35,27 +30,18 @@ describe("a network with no centre: discovery, regions, failover, churn", { time
   };
 
   before(async () => {
-    home = mkdtempSync(join(tmpdir(), "opengateway-devnet-"));
-    devnet = await startDevnet({
+    devnet = await startTestDevnet({
       nodes: 3,
-      model: testModelPath(),
-      host: "127.0.0.1",
-      port: 0,
       apiKey: API_KEY,
-      home,
       regions: ["europe", "europe", "asia"],
-      nodeArgs: ["--gpu", "off", "--parallel", "2", "--threads", "1", "--require-payment"],
+      nodeArgs: ["--require-payment"],
       gatewayArgs: ["--provider-idle-timeout-ms", String(IDLE_TIMEOUT_MS)],
-      onOutput: () => {},
     });
     client = new OpenAI({ baseURL: devnet.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
     await waitFor(async () => (await network()).peers.length === 3, "the gateway to learn all three full nodes");
   });
 
-  after(async () => {
-    await devnet?.stop();
-    if (home) rmSync(home, { recursive: true, force: true });
-  });
+  after(() => devnet?.stop());
 
   it("finds every full node through the bootstrap node alone and spreads concurrent requests over them", async () => {
     const view = await network();

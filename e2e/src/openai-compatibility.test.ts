@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import type { LocalNetwork } from "@opengateway/cli";
 import { startLocalNetwork } from "@opengateway/cli";
-import type { OpenGatewayClient } from "@opengateway/sdk";
+import type { OpenGatewayClient, WalletView } from "@opengateway/sdk";
 import { createClient } from "@opengateway/sdk";
 import { generateText, streamText } from "ai";
 import OpenAI from "openai";
@@ -427,13 +427,7 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       const walletOf = async () =>
         (await (
           await fetch(`${network.url}/opengateway/wallet`, { headers: { authorization: `Bearer ${API_KEY}` } })
-        ).json()) as {
-          identity: string;
-          registered: boolean;
-          balance: number;
-          spendable: number;
-          locked: number;
-          reserved: number;
+        ).json()) as WalletView & {
           receipts: Array<{
             id: string;
             provider: string;

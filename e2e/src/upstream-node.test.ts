@@ -11,6 +11,7 @@ import type { LlamaServerProcess } from "@opengateway/full-node";
 import { startLlamaServer } from "@opengateway/full-node";
 import { errorMessage } from "@opengateway/protocol";
 import OpenAI from "openai";
+import { streamStory } from "./stream-story.js";
 import { testModelPath } from "./test-model.js";
 
 const API_KEY = "og-e2e-upstream";
@@ -79,25 +80,8 @@ describe("a full node serving through an upstream llama-server", { skip, timeout
   });
 
   it("streams a chat completion from llama-server with the official client, and the gateway pays the node's receipt", async () => {
-    const { data: stream, response } = await client.chat.completions
-      .create({
-        model: MODEL,
-        messages: [{ role: "user", content: "Once upon a time" }],
-        max_tokens: 24,
-        seed: 7,
-        stream: true,
-        stream_options: { include_usage: true },
-      })
-      .withResponse();
-    assert.equal(response.headers.get("x-opengateway-provider"), network.nodePeerId);
-    let text = "";
-    let chunks = 0;
-    let usage: OpenAI.CompletionUsage | undefined;
-    for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta.content ?? "";
-      if (chunk.choices[0]?.delta.content) chunks++;
-      usage = chunk.usage ?? usage;
-    }
+    const { provider, text, chunks, usage } = await streamStory(client, { model: MODEL, max_tokens: 24, seed: 7 });
+    assert.equal(provider, network.nodePeerId);
     assert.ok(text.length > 0);
     assert.ok(chunks >= 1);
     assert.equal(usage?.completion_tokens, 24);

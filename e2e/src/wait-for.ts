@@ -8,3 +8,15 @@ export async function waitFor(condition: () => Promise<boolean> | boolean, what:
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** How `promise` settled within `timeoutMs`: its value, its error, or "hang" if it had not settled by then. */
+export function settledWithin<T>(promise: Promise<T>, timeoutMs: number): Promise<{ value: T } | { error: unknown } | "hang"> {
+  const hang = new Promise<"hang">((resolve) => setTimeout(() => resolve("hang"), timeoutMs).unref());
+  return Promise.race([
+    promise.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    hang,
+  ]);
+}

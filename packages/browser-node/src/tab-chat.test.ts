@@ -8,6 +8,7 @@ import type { GenerationEvent, Identity, InferenceEngine, InferenceRequest } fro
 import { EngineFailedError, generateIdentity } from "@opengateway/protocol";
 import type { ChatPayer } from "./tab-chat.js";
 import { TabChat } from "./tab-chat.js";
+import { generatorEngine } from "./test-support/generator-engine.js";
 
 /** A provider's engine: says "Once upon a time", or fails before its first token. */
 function scriptedEngine(fails: boolean): InferenceEngine {
@@ -16,16 +17,8 @@ function scriptedEngine(fails: boolean): InferenceEngine {
     for (const text of ["Once", " upon", " a", " time"]) yield { type: "text", index: 0, text, tokens: 1 };
     yield { type: "done", choices: [{ index: 0, finishReason: "length" }], usage: { promptTokens: 3, completionTokens: 4 } };
   }
-  return {
-    name: fails ? "broken" : "scripted",
-    listModels: () => [{ id: "m", contextSize: 512, pricePerToken: 1_000, kinds: ["chat"] }],
-    generateChat: generate,
-    generateCompletion: generate,
-    embed: () => {
-      throw new Error("unused");
-    },
-    close: async () => {},
-  };
+  const model = { id: "m", contextSize: 512, pricePerToken: 1_000, kinds: ["chat" as const] };
+  return generatorEngine(fails ? "broken" : "scripted", model, generate);
 }
 
 /** A provider node; the faster one (the broken one here) is tried first. */

@@ -92,7 +92,11 @@ const nodeStart = nodeCommand
   .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
   .option("--threads <n>", "CPU threads for generation (default: cores - 1)", integer("--threads"))
   .option("--parallel <n>", "requests generated at once", integer("--parallel"))
-  .option("--stream-batch-ms <ms>", "coalesce streamed tokens for up to this long per frame", integer("--stream-batch-ms"))
+  .option(
+    "--stream-batch-ms <ms>",
+    "while several answers stream at once, at most one frame per this interval each (default 30; 0: token by token)",
+    integer("--stream-batch-ms"),
+  )
   .addOption(new Option("--gpu <mode>", "use a GPU when one is found").choices(["auto", "off"]).default("auto"))
   .option(
     "--thermal-throttle-c <celsius>",

@@ -121,23 +121,30 @@ export function localNodeArgs(options: { model?: string; upstream?: string; home
   return ["node", "start", ...serves, "--home", options.home, "--local", ...extra, ...LOOPBACK_LISTEN];
 }
 
-/** `opengateway gateway start` for a local network; `extra` says how it finds providers. The API key goes in `localGatewayEnv`. */
-export function localGatewayArgs(options: { host: string; port: number; home: string }, extra: string[]): string[] {
-  return [
-    "gateway",
-    "start",
-    "--host",
-    options.host,
-    "--port",
-    String(options.port),
-    "--home",
-    options.home,
-    "--local",
-    ...extra,
-  ];
+/** What a local network's gateway is started with. */
+export interface LocalGatewayOptions {
+  host: string;
+  port: number;
+  home: string;
+  /** Kept off the command line: it goes in the gateway's environment (`ps` shows arguments to every user). */
+  apiKey: string;
+  onOutput?: (part: NetworkPart, line: string) => void;
+  signal?: AbortSignal;
 }
 
-/** The local gateway's environment: its API key, kept off its command line. */
-export function localGatewayEnv(options: { apiKey: string }): Record<string, string> {
-  return { OPENGATEWAY_API_KEY: options.apiKey };
+/**
+ * Starts `opengateway gateway start` for a local network (`extra` says how it finds providers), adds it to
+ * `parts` so that the network's stop ends it, and waits until it serves.
+ */
+export async function startLocalGateway(
+  options: LocalGatewayOptions,
+  extra: string[],
+  parts: NetworkProcess[],
+): Promise<{ process: NetworkProcess; ready: Extract<ReadyMessage, { role: "gateway" }> }> {
+  const args = ["gateway", "start", "--host", options.host, "--port", String(options.port), "--home", options.home, "--local"];
+  const gateway = NetworkProcess.spawn([...args, ...extra], "gateway", options.onOutput, {
+    OPENGATEWAY_API_KEY: options.apiKey,
+  });
+  parts.push(gateway);
+  return { process: gateway, ready: await gateway.readyAs("gateway", 60_000, options.signal) };
 }

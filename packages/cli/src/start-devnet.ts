@@ -1,14 +1,7 @@
 import { join } from "node:path";
 import { REGIONS } from "@opengateway/protocol";
 import type { NetworkPart } from "./network-process.js";
-import {
-  LOOPBACK_LISTEN,
-  localGatewayArgs,
-  localGatewayEnv,
-  localNodeArgs,
-  NetworkProcess,
-  tcpAddresses,
-} from "./network-process.js";
+import { LOOPBACK_LISTEN, localNodeArgs, NetworkProcess, startLocalGateway, tcpAddresses } from "./network-process.js";
 
 export interface DevnetOptions {
   nodes: number;
@@ -107,14 +100,11 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
     // Models load one at a time: on two cores, parallel loads only slow each other down.
     for (let i = 0; i < options.nodes; i++) await addNode();
 
-    const gatewayProcess = NetworkProcess.spawn(
-      localGatewayArgs(options, [...(options.gatewayArgs ?? []), "--bootstrap", ...bootstrap]),
-      "gateway",
-      options.onOutput,
-      localGatewayEnv(options),
+    const { process: gatewayProcess, ready: gatewayReady } = await startLocalGateway(
+      options,
+      [...(options.gatewayArgs ?? []), "--bootstrap", ...bootstrap],
+      processes,
     );
-    processes.push(gatewayProcess);
-    const gatewayReady = await gatewayProcess.readyAs("gateway", 60_000, options.signal);
     return {
       url: gatewayReady.url,
       relay: { process: relayProcess, peerId: relayReady.peerId, addresses: relayReady.addresses },

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { NetworkPart } from "./network-process.js";
-import { localGatewayArgs, localGatewayEnv, localNodeArgs, NetworkProcess, tcpAddresses } from "./network-process.js";
+import { localNodeArgs, NetworkProcess, startLocalGateway, tcpAddresses } from "./network-process.js";
 
 export type { NetworkPart };
 
@@ -44,18 +44,11 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
     const node = NetworkProcess.spawn(localNodeArgs(options, ["--relay", ...(options.nodeArgs ?? [])]), "node", options.onOutput);
     parts.push(node);
     const nodeReady = await node.readyAs("node", 180_000, options.signal);
-    const gateway = NetworkProcess.spawn(
-      localGatewayArgs(options, [
-        ...contributeArgs(nodeReady.modelPath, nodeReady.addresses),
-        "--peer",
-        ...tcpAddresses(nodeReady.addresses),
-      ]),
-      "gateway",
-      options.onOutput,
-      localGatewayEnv(options),
+    const { process: gateway, ready: gatewayReady } = await startLocalGateway(
+      options,
+      [...contributeArgs(nodeReady.modelPath, nodeReady.addresses), "--peer", ...tcpAddresses(nodeReady.addresses)],
+      parts,
     );
-    parts.push(gateway);
-    const gatewayReady = await gateway.readyAs("gateway", 60_000, options.signal);
     return {
       url: gatewayReady.url,
       nodePeerId: nodeReady.peerId,

@@ -1,17 +1,4 @@
-import type {
-  ChatGeneration,
-  ChoiceEnd,
-  CompletionGeneration,
-  EmbeddingEvent,
-  EmbeddingGeneration,
-  FinishReason,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  SamplingParams,
-  ServedModel,
-  Usage,
-} from "@opengateway/protocol";
+import type * as Engine from "@opengateway/protocol";
 import {
   CancelledError,
   DEFAULT_PRICE_PER_TOKEN,
@@ -64,10 +51,10 @@ interface Slot {
   chat: LlamaChat;
 }
 
-type Push = (event: GenerationEvent) => void;
+type Push = (event: Engine.GenerationEvent) => void;
 interface ChoicesResult {
-  choices: ChoiceEnd[];
-  usage: Usage;
+  choices: Engine.ChoiceEnd[];
+  usage: Engine.Usage;
 }
 
 /** How far back OpenAI-style presence/frequency penalties look. */
@@ -78,13 +65,13 @@ const PENALTY_WINDOW_TOKENS = 256;
  * and JSON-schema output, tool calls), raw text completion and embeddings. Several requests run
  * at once on separate context sequences; a bounded queue holds the rest.
  */
-export class LlamaCppEngine implements InferenceEngine {
+export class LlamaCppEngine implements Engine.InferenceEngine {
   readonly name = "node-llama-cpp";
   readonly #llama: Llama;
   readonly #model: LlamaModel;
   readonly #context: LlamaContext;
   readonly #pool: SequencePool<Slot>;
-  readonly #served: ServedModel;
+  readonly #served: Engine.ServedModel;
   readonly #threads: number;
   #embedding: Promise<SequencePool<LlamaEmbeddingContext>> | undefined;
   #jsonGrammar: Promise<LlamaGrammar> | undefined;
@@ -94,7 +81,7 @@ export class LlamaCppEngine implements InferenceEngine {
     model: LlamaModel,
     context: LlamaContext,
     pool: SequencePool<Slot>,
-    served: ServedModel,
+    served: Engine.ServedModel,
     threads: number,
   ) {
     this.#llama = llama;
@@ -116,7 +103,7 @@ export class LlamaCppEngine implements InferenceEngine {
         slots.push({ sequence, chat: new LlamaChat({ contextSequence: sequence, chatWrapper }) });
       }
       const pool = new SequencePool(slots, { maxQueue: options.maxQueuedRequests ?? 64 });
-      const served: ServedModel = {
+      const served: Engine.ServedModel = {
         id: options.modelId ?? modelIdFromPath(options.modelPath),
         contextSize: context.contextSize,
         pricePerToken: options.pricePerToken ?? DEFAULT_PRICE_PER_TOKEN,
@@ -158,24 +145,21 @@ export class LlamaCppEngine implements InferenceEngine {
     return this.#model.detokenize(tokens as Token[]);
   }
 
-  listModels(): readonly ServedModel[] {
+  listModels(): readonly Engine.ServedModel[] {
     return [this.#served];
   }
 
-  generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
+  generateChat(request: Engine.ChatGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
     return this.#stream(request.model, options, (slot, push, signal) => this.#runChat(slot, request, push, signal, options));
   }
 
-  generateCompletion(
-    request: CompletionGeneration,
-    options: GenerateOptions = {},
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+  generateCompletion(request: Engine.CompletionGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
     return this.#stream(request.model, options, (slot, push, signal) =>
       this.#runCompletion(slot, request, push, signal, options),
     );
   }
 
-  async *embed(request: EmbeddingGeneration, options: GenerateOptions = {}): AsyncGenerator<EmbeddingEvent, void, undefined> {
+  async *embed(request: Engine.EmbeddingGeneration, options: Engine.GenerateOptions = {}): Engine.EmbeddingStream {
     this.#checkModel(request.model);
     this.#embedding ??= this.#model
       .createEmbeddingContext({ threads: this.#threads })
@@ -202,9 +186,9 @@ export class LlamaCppEngine implements InferenceEngine {
   /** Runs generation for one request on a leased sequence, as a pull-based event stream. */
   async *#stream(
     model: string,
-    options: GenerateOptions,
+    options: Engine.GenerateOptions,
     run: (slot: Slot, push: Push, signal: AbortSignal) => Promise<ChoicesResult | undefined>,
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+  ): Engine.GenerationStream {
     this.#checkModel(model);
     const controller = new AbortController();
     const abortFromCaller = (): void => controller.abort(options.signal?.reason ?? new CancelledError());
@@ -217,7 +201,7 @@ export class LlamaCppEngine implements InferenceEngine {
       options.signal?.removeEventListener("abort", abortFromCaller);
       throw error;
     }
-    const events = pushable<GenerationEvent>({ objectMode: true });
+    const events = pushable<Engine.GenerationEvent>({ objectMode: true });
     const running = run(lease.value, (event) => events.push(event), controller.signal)
       .then((result) => {
         if (result !== undefined && !controller.signal.aborted) events.push({ type: "done", ...result });
@@ -237,10 +221,10 @@ export class LlamaCppEngine implements InferenceEngine {
 
   async #runChat(
     slot: Slot,
-    request: ChatGeneration,
+    request: Engine.ChatGeneration,
     push: Push,
     signal: AbortSignal,
-    options: GenerateOptions,
+    options: Engine.GenerateOptions,
   ): Promise<ChoicesResult | undefined> {
     const plan = planToolUse(request);
     const grammar = await this.#grammarFor(plan.schema, plan.json);
@@ -298,10 +282,10 @@ export class LlamaCppEngine implements InferenceEngine {
 
   async #runCompletion(
     slot: Slot,
-    request: CompletionGeneration,
+    request: Engine.CompletionGeneration,
     push: Push,
     signal: AbortSignal,
-    options: GenerateOptions,
+    options: Engine.GenerateOptions,
   ): Promise<ChoicesResult | undefined> {
     if (options.maxTotalTokens !== undefined) {
       refuseUnaffordablePrompt(this.#model.tokenize(request.prompt).length, options.maxTotalTokens);
@@ -332,15 +316,15 @@ export class LlamaCppEngine implements InferenceEngine {
    */
   async #runChoices(
     slot: Slot,
-    request: SamplingParams,
+    request: Engine.SamplingParams,
     signal: AbortSignal,
     maxTotalTokens: number | undefined,
-    generate: (index: number, sampling: SamplingOptions) => Promise<FinishReason | undefined>,
+    generate: (index: number, sampling: SamplingOptions) => Promise<Engine.FinishReason | undefined>,
     push: Push,
   ): Promise<ChoicesResult | undefined> {
     await slot.sequence.clearHistory();
     const tokenBias = this.#tokenBias(request.logitBias);
-    const choices: ChoiceEnd[] = [];
+    const choices: Engine.ChoiceEnd[] = [];
     let promptTokens = 0;
     let completionTokens = 0;
     for (let index = 0; index < (request.n ?? 1); index++) {
@@ -448,7 +432,7 @@ interface SamplingOptions {
 }
 
 /** OpenAI has no repeat penalty by default; node-llama-cpp does, so it is switched off unless asked for. */
-function penaltiesFor(request: SamplingParams): SamplingOptions["repeatPenalty"] {
+function penaltiesFor(request: Engine.SamplingParams): SamplingOptions["repeatPenalty"] {
   const presencePenalty = request.presencePenalty ?? 0;
   const frequencyPenalty = request.frequencyPenalty ?? 0;
   if (presencePenalty === 0 && frequencyPenalty === 0) return false;

@@ -37,7 +37,7 @@ export interface StartFullNodeOptions extends NodeEngineOptions {
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
   iceServers?: IceServer[];
-  /** A provider sends at most one delta frame per this interval. */
+  /** While several answers stream at once, each gets at most one delta frame per this interval (0: token by token). */
   deltaBatchMs?: number;
   advertIntervalMs?: number;
   /** The credit ledger this node replicates and earns into. Absent = no ledger (serves unpaid). */

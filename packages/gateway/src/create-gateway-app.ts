@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { ContributePageOptions } from "@opengateway/browser-node/server";
 import { createContributePage } from "@opengateway/browser-node/server";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
@@ -14,6 +15,7 @@ import {
 } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import type { ApiKeyAccounts } from "./api-key-accounts.js";
+import { LINGER_EVENT, LINGER_MAX_BYTES, LINGER_TIME_MS, MAX_LINGERING_SOCKETS } from "./constants.js";
 import { serveWebHandler } from "./serve-web-handler.js";
 
 export interface GatewayAppOptions {
@@ -38,6 +40,15 @@ export interface GatewayAppOptions {
    * only accepts loopback names, so a page on another site cannot reach it by DNS rebinding.
    */
   allowedHostnames?: ReadonlySet<string>;
+  /** How long and how much to read and discard after an answer that left a body unread (constants.ts). */
+  linger?: LingerLimits;
+}
+
+export interface LingerLimits {
+  timeMs: number;
+  maxBytes: number;
+  /** Sockets lingering at once, over all clients. */
+  maxSockets: number;
 }
 
 /** Every API answer: nothing in it is meant to be rendered, framed or sniffed. */
@@ -57,6 +68,9 @@ export const REGION_HEADER = "x-opengateway-region";
  * views. Every failure leaves as an OpenAI error object.
  */
 export function createGatewayApp(options: GatewayAppOptions): RequestListener {
+  const linger = new Lingering(
+    options.linger ?? { timeMs: LINGER_TIME_MS, maxBytes: LINGER_MAX_BYTES, maxSockets: MAX_LINGERING_SOCKETS },
+  );
   // The path only: a query string may carry a key a careless client put there.
   const logFailure = (error: unknown, request: Request) =>
     options.logger.warn({ err: error, url: new URL(request.url).pathname }, "request failed");
@@ -103,7 +117,7 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
   page?.use((req: IncomingMessage, res: ServerResponse) => serve(req, res));
   return (req, res) => {
     // A body the answer did not need (a 401, a 413) is not read to its end: the connection closes after the answer.
-    closeUnreadBodies(req, res);
+    closeUnreadBodies(req, res, linger);
     if (options.allowedHostnames && !options.allowedHostnames.has(hostnameOf(req.headers.host))) {
       res.setHeader("connection", "close");
       writeError(res, new OpenAIHttpError(421, "This gateway does not answer for that Host", { code: "misdirected_request" }));
@@ -134,19 +148,65 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
 
 /**
  * A body the answer did not need (a 401, a 413, a 415) is not read to its end: the answer says
- * `Connection: close` (so a keep-alive client does not reuse the socket) and the socket closes once
- * the answer is out, however much the client still meant to send.
+ * `Connection: close` (so a keep-alive client does not reuse the socket), and once it is out the
+ * socket lingers (see LINGER_TIME_MS) instead of closing over the unread upload.
  */
-function closeUnreadBodies(req: IncomingMessage, res: ServerResponse): void {
+function closeUnreadBodies(req: IncomingMessage, res: ServerResponse, linger: Lingering): void {
+  // Taken now: a request whose body reader was cancelled no longer names its socket.
+  const socket = req.socket;
   const writeHead = res.writeHead;
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (!req.complete) this.setHeader("connection", "close");
+    if (!req.complete) {
+      this.setHeader("connection", "close");
+      linger.onClose(socket);
+    }
     return (writeHead as (...rest: unknown[]) => ServerResponse).apply(this, args);
   } as typeof res.writeHead;
-  const socket = req.socket;
-  res.once("finish", () => {
-    if (!req.complete) socket.destroySoon();
-  });
+}
+
+/**
+ * Node's server ends a `Connection: close` exchange with `socket.destroySoon()`, which closes the
+ * descriptor as soon as the answer is written; with the client's upload still unread, the kernel
+ * answers with a reset that may discard the answer on the client's side. Instead: send FIN after the
+ * answer, keep reading (the request is dumped, so the bytes are discarded) until the client closes,
+ * or the time or byte bound is reached, then destroy.
+ */
+class Lingering {
+  readonly #limits: LingerLimits;
+  #sockets = 0;
+
+  constructor(limits: LingerLimits) {
+    this.#limits = limits;
+  }
+
+  onClose(socket: Socket): void {
+    const limits = this.#limits;
+    const lingering = this;
+    socket.destroySoon = function (this: Socket) {
+      if (lingering.#sockets >= limits.maxSockets) {
+        // Too many already: close as Node does (end, then destroy once the answer is out).
+        this.end();
+        if (this.writableFinished) this.destroy();
+        else this.once("finish", () => this.destroy());
+        return;
+      }
+      lingering.#sockets++;
+      this.emit(LINGER_EVENT);
+      if (this.writable) this.end();
+      const timer = setTimeout(() => this.destroy(), limits.timeMs).unref();
+      let discarded = 0;
+      this.on("data", (chunk: Buffer) => {
+        discarded += chunk.length;
+        if (discarded > limits.maxBytes) this.destroy();
+      });
+      this.once("end", () => this.destroy());
+      this.once("close", () => {
+        clearTimeout(timer);
+        lingering.#sockets--;
+      });
+      this.resume();
+    };
+  }
 }
 
 function writeError(res: ServerResponse, error: OpenAIHttpError): void {

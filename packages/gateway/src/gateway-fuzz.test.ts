@@ -1,15 +1,12 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
-import { pino } from "pino";
 import type { Gateway } from "./start-gateway.js";
-import { startGateway } from "./start-gateway.js";
+import type { StubContributorPage } from "./test-support/test-gateway.js";
+import { startTestGateway, stubContributorPage } from "./test-support/test-gateway.js";
 
 const KEY = "og-fuzz";
 /** Inputs per surface: 10,000 in CI with a fixed seed; OPENGATEWAY_FUZZ_RUNS / _SEED for long runs. */
@@ -139,7 +136,7 @@ const body = fc.oneof(
 
 describe("HTTP fuzzing a real gateway with no providers", { timeout: 900_000 }, () => {
   let gateway: Gateway;
-  let pageDir: string;
+  let page: StubContributorPage;
   let origin: URL;
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
@@ -180,23 +177,17 @@ describe("HTTP fuzzing a real gateway with no providers", { timeout: 900_000 }, 
   };
 
   before(async () => {
-    pageDir = mkdtempSync(join(tmpdir(), "opengateway-fuzz-"));
-    writeFileSync(join(pageDir, "index.html"), "<!doctype html><title>Contribute</title>");
-    writeFileSync(join(pageDir, "tiny.gguf"), Buffer.alloc(1234));
-    gateway = await startGateway({
-      port: 0,
-      apiKeys: [KEY],
-      logger: pino({ level: "silent" }),
-      maxBodyBytes: 64 * 1024,
+    page = stubContributorPage();
+    gateway = await startTestGateway(KEY, {
       corsOrigins: ["https://app.example"],
-      contribute: { pageDir, bootstrap: () => [], modelFiles: [join(pageDir, "tiny.gguf")] },
+      contribute: { pageDir: page.pageDir, bootstrap: () => [], modelFiles: [page.modelFile] },
     });
     origin = new URL(gateway.url);
   });
   after(async () => {
     agent.destroy();
     await gateway?.stop();
-    rmSync(pageDir, { recursive: true, force: true });
+    page?.remove();
   });
 
   const property = (arbitrary: fc.Arbitrary<Sent>) =>

@@ -1,19 +1,16 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { pino } from "pino";
 import type { Gateway } from "./start-gateway.js";
-import { startGateway } from "./start-gateway.js";
+import type { StubContributorPage } from "./test-support/test-gateway.js";
+import { startTestGateway, stubContributorPage } from "./test-support/test-gateway.js";
 
 const KEY = "og-unit-test";
 
 /** A real gateway (HTTP server and libp2p peer) with no provider reachable. */
 describe("gateway HTTP surface without providers", () => {
   let gateway: Gateway;
-  let pageDir: string;
+  let page: StubContributorPage;
   const call = (path: string, init: RequestInit = {}) =>
     fetch(`${gateway.url}${path}`, {
       ...init,
@@ -26,18 +23,12 @@ describe("gateway HTTP surface without providers", () => {
   };
 
   before(async () => {
-    pageDir = mkdtempSync(join(tmpdir(), "opengateway-page-"));
-    writeFileSync(join(pageDir, "index.html"), "<!doctype html><title>Contribute</title>");
-    writeFileSync(join(pageDir, "tiny.gguf"), Buffer.alloc(1234));
-    gateway = await startGateway({
-      port: 0,
-      apiKeys: [KEY],
-      logger: pino({ level: "silent" }),
-      maxBodyBytes: 64 * 1024,
+    page = stubContributorPage();
+    gateway = await startTestGateway(KEY, {
       contribute: {
-        pageDir,
+        pageDir: page.pageDir,
         bootstrap: () => ["/ip4/127.0.0.1/tcp/1/ws/p2p/x"],
-        modelFiles: [join(pageDir, "tiny.gguf")],
+        modelFiles: [page.modelFile],
         modelUrls: ["https://models.example/stories/big.gguf"],
         ledger: { registrationDifficultyBits: 12, perAccountGrant: true },
       },
@@ -45,7 +36,7 @@ describe("gateway HTTP surface without providers", () => {
   });
   after(async () => {
     await gateway?.stop();
-    rmSync(pageDir, { recursive: true, force: true });
+    page?.remove();
   });
 
   it("serves the contributor page, its config and the offered models at /contribute", async () => {

@@ -22,8 +22,12 @@ import {
   CONNECTIONS_CHECK_INTERVAL_MS,
   HEADERS_TIMEOUT_MS,
   KEEP_ALIVE_TIMEOUT_MS,
+  LINGER_EVENT,
+  LINGER_MAX_BYTES,
+  LINGER_TIME_MS,
   LOOPBACK_HOSTNAMES,
   MAX_CONNECTIONS_PER_CLIENT,
+  MAX_LINGERING_SOCKETS,
   REQUEST_TIMEOUT_MS,
   SOCKET_IDLE_TIMEOUT_MS,
 } from "./constants.js";
@@ -65,6 +69,11 @@ export interface GatewayHttpLimits {
   socketIdleTimeoutMs: number;
   connectionsCheckIntervalMs: number;
   maxConnectionsPerClient: number;
+  /** After an answer that left a body unread: how long and how much to read and discard before closing. */
+  lingerTimeMs: number;
+  lingerMaxBytes: number;
+  /** Sockets lingering at once, over all clients. */
+  maxLingeringSockets: number;
 }
 
 export interface GatewayLedgerOptions extends SqliteLedgerReplicaInit {
@@ -137,6 +146,18 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     ledger: wallet ? "on" : "off",
     receipts: receipts.list(payer.id),
   });
+  const limits: GatewayHttpLimits = {
+    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    socketIdleTimeoutMs: SOCKET_IDLE_TIMEOUT_MS,
+    connectionsCheckIntervalMs: CONNECTIONS_CHECK_INTERVAL_MS,
+    maxConnectionsPerClient: MAX_CONNECTIONS_PER_CLIENT,
+    lingerTimeMs: LINGER_TIME_MS,
+    lingerMaxBytes: LINGER_MAX_BYTES,
+    maxLingeringSockets: MAX_LINGERING_SOCKETS,
+    ...options.http,
+  };
   const app = createGatewayApp({
     router,
     onReceipt: (payer, receipt, clientId) => receipts.add(payer, receipt, clientId),
@@ -148,6 +169,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     accounts,
     logger,
     maxBodyBytes: options.maxBodyBytes,
+    linger: { timeMs: limits.lingerTimeMs, maxBytes: limits.lingerMaxBytes, maxSockets: limits.maxLingeringSockets },
     health: () => ({ providers: table.size, peers: libp2p.getPeers().length }),
     contribute: options.contribute,
     corsOrigins: options.corsOrigins,
@@ -155,15 +177,6 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     network: () => networkView(libp2p, table, options.region ?? null, wallet?.ledger),
   });
 
-  const limits: GatewayHttpLimits = {
-    headersTimeoutMs: HEADERS_TIMEOUT_MS,
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
-    socketIdleTimeoutMs: SOCKET_IDLE_TIMEOUT_MS,
-    connectionsCheckIntervalMs: CONNECTIONS_CHECK_INTERVAL_MS,
-    maxConnectionsPerClient: MAX_CONNECTIONS_PER_CLIENT,
-    ...options.http,
-  };
   // The request timeout bounds receiving a request (head and body), not a streamed answer.
   const server: Server = createServer(
     {
@@ -288,10 +301,15 @@ function limitConnectionsPerClient(server: Server, max: number): void {
       return;
     }
     open.set(client, count);
-    socket.once("close", () => {
+    // A socket that only lingers after its last answer (see LINGER_TIME_MS) is let go at once.
+    const release = () => {
+      socket.off(LINGER_EVENT, release);
+      socket.off("close", release);
       const left = (open.get(client) ?? 1) - 1;
       if (left <= 0) open.delete(client);
       else open.set(client, left);
-    });
+    };
+    socket.once(LINGER_EVENT, release);
+    socket.once("close", release);
   });
 }

@@ -47,7 +47,15 @@ describe("EarningsCollector", () => {
     const errors: unknown[] = [];
     // The settlement reaches the collector twice (as a tracked receipt and as a block applied while it
     // listens; every pass also rescans): it must be earned once, and the second attempt is no error.
-    const collector = new EarningsCollector(writer, provider, {
+    let signatures = 0;
+    const counted = {
+      ...provider,
+      sign: (message: Uint8Array) => {
+        signatures++;
+        return provider.sign(message);
+      },
+    };
+    const collector = new EarningsCollector(writer, counted, {
       now: () => clock.now,
       scanIntervalMs: 0,
       intervalMs: 3_600_000,
@@ -71,6 +79,8 @@ describe("EarningsCollector", () => {
       ["open", "earn"],
     );
     assert.deepEqual(errors, []);
+    // A settlement already collected is skipped before signing: no earn block is signed to be refused.
+    assert.equal(signatures, 1);
     assert.ok(conservationHolds(ledger.totals()));
   });
 
@@ -239,12 +249,17 @@ describe("ChainWriter", () => {
 });
 
 describe("AutoSweep", () => {
-  it("sends what the account holds above the threshold to the target, which collects it", async () => {
-    const { clock, ledger, provider, writer } = setup();
-    clock.now = UNLOCKED;
+  /** The provider's earnings unlocked, and a sweep of what it holds above `above` to a registered owner. */
+  const sweepToOwner = (above: number) => {
+    const fixture = setup();
+    fixture.clock.now = UNLOCKED;
     const owner = testAccount(4);
-    assert.equal(ledger.add(owner.open(testFingerprint("owner"), T0)).status, "applied");
-    const sweep = new AutoSweep(writer, provider, { to: owner.id, above: 40_000 });
+    assert.equal(fixture.ledger.add(owner.open(testFingerprint("owner"), T0)).status, "applied");
+    return { ...fixture, owner, sweep: new AutoSweep(fixture.writer, fixture.provider, { to: owner.id, above }) };
+  };
+
+  it("sends what the account holds above the threshold to the target, which collects it", async () => {
+    const { clock, ledger, provider, owner, sweep } = sweepToOwner(40_000);
     await sweep.sweep();
     assert.equal(sweep.swept, 60_000);
     assert.equal(ledger.account(provider.id).balance, 40_000);
@@ -290,11 +305,7 @@ describe("AutoSweep", () => {
   });
 
   it("does nothing once stopped", async () => {
-    const { clock, ledger, provider, writer } = setup();
-    clock.now = UNLOCKED;
-    const owner = testAccount(4);
-    assert.equal(ledger.add(owner.open(testFingerprint("owner"), T0)).status, "applied");
-    const sweep = new AutoSweep(writer, provider, { to: owner.id, above: 0 });
+    const { sweep } = sweepToOwner(0);
     await sweep.stop();
     await sweep.sweep();
     assert.equal(sweep.swept, 0);

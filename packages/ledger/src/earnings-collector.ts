@@ -2,6 +2,7 @@ import type { Identity, InferenceReceipt, InferenceRequest, Logger } from "@open
 import { silentLogger } from "@opengateway/protocol";
 import type { ChainWriter } from "./chain-writer.js";
 import { DEFAULT_CLAIM_AFTER_MS, DEFAULT_COLLECT_INTERVAL_MS, DEFAULT_UNCOLLECTED_SCAN_INTERVAL_MS } from "./constants.js";
+import type { Ledger } from "./ledger.js";
 import type { LedgerBlock } from "./ledger-block.js";
 import { ledgerBlockHash } from "./ledger-block.js";
 import { BlockRejectedError } from "./ledger-errors.js";
@@ -162,12 +163,18 @@ export class EarningsCollector {
 
   async #collectBlock(block: Extract<LedgerBlock, { kind: "send" | "settle" }>): Promise<void> {
     const source = ledgerBlockHash(block);
+    // A settlement reaches a pass twice (applied while listening, and as a tracked receipt): once
+    // collected, nothing is signed for it again (a signed block the ledger refuses is wasted work).
+    const uncollected =
+      <T>(body: T) =>
+      (ledger: Ledger): T | null =>
+        ledger.state.blocks.get(source)?.credit?.collectedBy ? null : body;
     if (block.kind === "send") {
-      await this.#write({ kind: "receive", source }, () => {
+      await this.#write(uncollected({ kind: "receive" as const, source }), () => {
         this.#received += block.amount;
       });
     } else {
-      await this.#write({ kind: "earn", source }, () => {
+      await this.#write(uncollected({ kind: "earn" as const, source }), () => {
         this.#earned += block.receipt.credits;
       });
     }
@@ -177,7 +184,8 @@ export class EarningsCollector {
   async #write(body: Parameters<ChainWriter["append"]>[1], onWritten: () => void): Promise<boolean> {
     try {
       const block = await this.#writer.append(this.#identity, body);
-      if (block === null) return false;
+      // Only a collection decides null: its source was collected meanwhile.
+      if (block === null) return true;
       onWritten();
       this.#options.onBlock?.(block);
       return true;

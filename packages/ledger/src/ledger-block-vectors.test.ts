@@ -5,10 +5,10 @@
 // Changing that file is a new LEDGER_BLOCK_VERSION. To regenerate it on purpose:
 // OPENGATEWAY_UPDATE_TEST_VECTORS=1 node --test packages/ledger/dist/ledger-block-vectors.test.js
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import type { Identity, InferenceRequest } from "@opengateway/protocol";
 import { canonicalJson, createInferenceReceipt, identityFromSeed, signEnvelope } from "@opengateway/protocol";
+import { pinnedTestVectors } from "@opengateway/protocol/test-support/pinned-test-vectors";
 import { BlockAuthor } from "./block-author.js";
 import { Ledger } from "./ledger.js";
 import type { LedgerBlock } from "./ledger-block.js";
@@ -100,12 +100,7 @@ function computeVectors(): LedgerBlockVectors {
   };
 }
 
-function pinnedVectors(): LedgerBlockVectors {
-  return JSON.parse(readFileSync(VECTORS_FILE, "utf8")) as LedgerBlockVectors;
-}
-
-if (process.env.OPENGATEWAY_UPDATE_TEST_VECTORS === "1")
-  writeFileSync(VECTORS_FILE, `${JSON.stringify(computeVectors(), null, 2)}\n`);
+const pinnedVectors = pinnedTestVectors(VECTORS_FILE, computeVectors);
 
 describe("ledger block test vectors (pinned bytes, hashes and Merkle root)", () => {
   it("signs and hashes every block kind of the history exactly as pinned", () => {

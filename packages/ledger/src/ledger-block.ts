@@ -101,15 +101,8 @@ export const slashBlockSchema = z.strictObject({
   evidence: z.tuple([evidenceBlockSchema, evidenceBlockSchema]),
 });
 
-export const ledgerBlockSchema = z.discriminatedUnion("kind", [
-  openBlockSchema,
-  sendBlockSchema,
-  receiveBlockSchema,
-  settleBlockSchema,
-  earnBlockSchema,
-  claimBlockSchema,
-  slashBlockSchema,
-]);
+/** Every block kind: the ones a slash may cite as evidence, and the slash itself. */
+export const ledgerBlockSchema = z.discriminatedUnion("kind", [...evidenceBlockSchema.options, slashBlockSchema]);
 
 export type OpenBlock = z.infer<typeof openBlockSchema>;
 export type SendBlock = z.infer<typeof sendBlockSchema>;

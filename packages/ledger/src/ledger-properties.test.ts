@@ -84,6 +84,12 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
       return view.opened && view.frozenAt === null;
     });
   const pick = <T>(items: readonly T[], n: number): T | undefined => items[n % Math.max(1, items.length)];
+  /** The n-th identity of the pool other than `actor` (the pool has many). */
+  const someoneElse = (actor: Identity, n: number): Identity =>
+    pick(
+      POOL.filter((identity) => identity.id !== actor.id),
+      n,
+    ) as Identity;
   const author = (identity: Identity): TestAccount => new TestAccount(identity, model.position(identity.id));
   const requestId = (): string => `req-${String(++requestCounter).padStart(12, "0")}`;
   const uncollected = (kind: "send" | "settle") =>
@@ -110,10 +116,7 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
       }
       case "send": {
         if (actor === undefined) break;
-        const to = pick(
-          ACCOUNTS.filter((id) => id !== actor.id),
-          op.b,
-        ) as string;
+        const to = someoneElse(actor, op.b).id;
         const transferable = model.account(actor.id, { now: clock }).transferable;
         if (transferable < 1) break;
         const block = author(actor).send(to, 1 + (op.c % Math.min(transferable, 30_000)), clock);
@@ -132,10 +135,7 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
       }
       case "settle": {
         if (actor === undefined) break;
-        const provider = pick(
-          POOL.filter((identity) => identity.id !== actor.id),
-          op.b,
-        ) as Identity;
+        const provider = someoneElse(actor, op.b);
         const balance = model.account(actor.id, { now: clock }).balance;
         const amount = op.c % (Math.min(balance, 20_000) + 1);
         const { receipt } = testSettlement(actor, provider, amount, {
@@ -151,10 +151,7 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
       }
       case "claim": {
         if (actor === undefined) break;
-        const payer = pick(
-          POOL.filter((identity) => identity.id !== actor.id),
-          op.b,
-        ) as Identity;
+        const payer = someoneElse(actor, op.b);
         const { request, receipt } = testSettlement(payer, actor, op.c % 3_001, {
           id: requestId(),
           maxCredits: 3_000,
@@ -182,10 +179,7 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
       }
       case "overdraft": {
         if (actor === undefined) break;
-        const to = pick(
-          ACCOUNTS.filter((id) => id !== actor.id),
-          op.b,
-        ) as string;
+        const to = someoneElse(actor, op.b).id;
         emit(author(actor).send(to, model.account(actor.id, { now: clock }).balance + 1 + (op.c % 10), clock));
         break;
       }
@@ -226,10 +220,7 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
       case "equivocate": {
         if (actor === undefined) break;
         const history = model.history(actor.id);
-        const to = pick(
-          ACCOUNTS.filter((id) => id !== actor.id),
-          op.b,
-        ) as string;
+        const to = someoneElse(actor, op.b).id;
         if (op.c % 2 === 0 || history.length < 2) {
           // Two competing blocks at the next height.
           const base = author(actor);

@@ -62,6 +62,16 @@ function apply(state: LedgerState, ...blocks: LedgerBlock[]): LedgerState {
  * The block is refused with this class and code by the pure state machine, and a Ledger holding
  * the same blocks keeps the same balances and Merkle root after seeing it.
  */
+/** Credits (a settled receipt, a send) are collected once, and only by the account they are for. */
+function assertCollectedOnce(
+  state: LedgerState,
+  history: readonly LedgerBlock[],
+  attempts: { again: unknown; byAnother: unknown },
+): void {
+  assertRejected(state, history, attempts.again, AlreadyCollectedError, "already_collected");
+  assertRejected(state, history, attempts.byAnother, WrongSourceError, "wrong_source");
+}
+
 function assertRejected(
   state: LedgerState,
   history: readonly LedgerBlock[],
@@ -139,15 +149,10 @@ describe("ledger state machine", () => {
     const earned = apply(settled, earn);
     assert.equal(accountSummary(earned, carol.id, NOW).balance, 101_234);
     assert.ok(conservationHolds(ledgerTotals(earned)));
-    const history = [...opens, settle, earn];
-    assertRejected(
-      earned,
-      history,
-      carol.fork().earn(ledgerBlockHash(settle), T0 + HOUR),
-      AlreadyCollectedError,
-      "already_collected",
-    );
-    assertRejected(earned, history, alice.fork().earn(ledgerBlockHash(settle), T0 + HOUR), WrongSourceError, "wrong_source");
+    assertCollectedOnce(earned, [...opens, settle, earn], {
+      again: carol.fork().earn(ledgerBlockHash(settle), T0 + HOUR),
+      byAnother: alice.fork().earn(ledgerBlockHash(settle), T0 + HOUR),
+    });
   });
 
   it("rejects a forged signature", () => {
@@ -266,14 +271,10 @@ describe("ledger state machine", () => {
     const receive = bob.receive(ledgerBlockHash(send), T0 + DAY);
     const received = apply(state, send, receive);
     const history = [...opens, send, receive];
-    assertRejected(
-      received,
-      history,
-      bob.fork().receive(ledgerBlockHash(send), T0 + DAY),
-      AlreadyCollectedError,
-      "already_collected",
-    );
-    assertRejected(received, history, carol.fork().receive(ledgerBlockHash(send), T0 + DAY), WrongSourceError, "wrong_source");
+    assertCollectedOnce(received, history, {
+      again: bob.fork().receive(ledgerBlockHash(send), T0 + DAY),
+      byAnother: carol.fork().receive(ledgerBlockHash(send), T0 + DAY),
+    });
     assertRejected(received, history, bob.fork().receive(ledgerBlockHash(receive), T0 + DAY), WrongSourceError, "wrong_source");
     const unknown = applyBlock(received, bob.fork().receive("B".repeat(43), T0 + DAY), { now: NOW });
     assert.ok(!unknown.ok && unknown.error instanceof MissingDependencyError && unknown.error.transient);

@@ -18,8 +18,6 @@ import {
   testAccount,
   testFingerprint,
   testParams,
-  testReceipt,
-  testRequest,
   testSettlement,
 } from "./test-support/ledger-fixtures.js";
 
@@ -202,7 +200,7 @@ describe("Ledger", () => {
     feed(ledger, [alice.open(testFingerprint("res-a")), carol.open(testFingerprint("res-c"))]);
     const at = { now: T0 + HOUR };
 
-    const request = testRequest(alice.identity, { maxCredits: 60_000 });
+    const { request, receipt } = testSettlement(alice.identity, carol.identity, 12_345, { maxCredits: 60_000 });
     ledger.reserve(alice.id, request.id, 60_000, at);
     let view = ledger.account(alice.id, at);
     assert.deepEqual(
@@ -218,7 +216,6 @@ describe("Ledger", () => {
     assert.equal(ledger.release("tiny-request-id-2"), false);
 
     // The settlement consumes the reservation; the unused part is free again.
-    const receipt = testReceipt(request, carol.identity, 12_345);
     ledger.add(alice.settle(receipt, T0 + HOUR), at);
     view = ledger.account(alice.id, at);
     assert.deepEqual([view.balance, view.reserved, view.spendable], [87_655, 0, 87_655]);

@@ -1,21 +1,15 @@
-import { bootstrap } from "@libp2p/bootstrap";
 import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
-import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
-import type { GossipSub } from "@libp2p/gossipsub";
-import { gossipsub } from "@libp2p/gossipsub";
-import { identify } from "@libp2p/identify";
 import type { Libp2p, ServiceMap } from "@libp2p/interface";
-import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from "@libp2p/kad-dht";
-import { noise } from "@libp2p/noise";
-import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { webRTC } from "@libp2p/webrtc";
 import { webSockets } from "@libp2p/websockets";
-import { yamux } from "@libp2p/yamux";
 import type { Identity } from "@opengateway/protocol";
 import type { ServiceFactoryMap } from "libp2p";
 import { createLibp2p } from "libp2p";
-import { KAD_DHT_PROTOCOL } from "./constants.js";
+import type { NetworkServices } from "./base-libp2p-config.js";
+import { baseLibp2pConfig } from "./base-libp2p-config.js";
+
+export type { NetworkServices };
 
 /** One STUN/TURN server, as RTCPeerConnection takes it. */
 export interface IceServer {
@@ -54,14 +48,6 @@ export interface CreateLibp2pNodeOptions<T extends ServiceMap> {
 /** What libp2p hands a service factory. */
 type Libp2pComponents = Parameters<ServiceFactoryMap[string]>[0];
 
-/** The services every OpenGateway node runs. */
-export type NetworkServices = {
-  identify: unknown;
-  ping: unknown;
-  pubsub: GossipSub;
-  dht: unknown;
-};
-
 export const DEFAULT_NODE_LISTEN = ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"];
 /** Relay limits: inference streams are long and busy, so relayed connections only carry WebRTC signalling. */
 const RELAY_MAX_RESERVATIONS = 256;
@@ -71,31 +57,20 @@ const RELAY_MAX_RESERVATIONS = 256;
  * signalling (so it can reach browser tabs directly), optionally a relay server itself.
  */
 export async function createLibp2pNode<T extends ServiceMap>(options: CreateLibp2pNodeOptions<T>) {
-  const privateKey = await generateKeyPairFromSeed("Ed25519", options.identity.seed);
-  const bootstrapList = options.bootstrap ?? [];
+  const base = await baseLibp2pConfig(options, {
+    listen: DEFAULT_NODE_LISTEN,
+    dhtClientMode: (options.dhtMode ?? "server") === "client",
+  });
   return createLibp2p({
-    privateKey,
-    addresses: { listen: options.listen ?? DEFAULT_NODE_LISTEN },
+    ...base,
     transports: [
       tcp(),
       webSockets(),
       webRTC({ rtcConfiguration: { iceServers: options.iceServers ?? [] } }),
       circuitRelayTransport(),
     ],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
-    // Long generations must not be cut because one ping was slow.
-    connectionMonitor: { abortConnectionOnPingFailure: false },
     services: {
-      identify: identify(),
-      ping: ping({ maxOutboundStreams: 64 }),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
-      dht: kadDHT({
-        protocol: KAD_DHT_PROTOCOL,
-        clientMode: (options.dhtMode ?? "server") === "client",
-        peerInfoMapper: options.localNetwork ? passthroughMapper : removePrivateAddressesMapper,
-      }),
+      ...base.services,
       ...(options.relay ? { relay: circuitRelayServer({ reservations: { maxReservations: RELAY_MAX_RESERVATIONS } }) } : {}),
       ...options.services,
     } as ServiceFactoryMap<T & NetworkServices>,

@@ -1,18 +1,10 @@
 import "./node-runtime.js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Libp2p } from "@libp2p/interface";
+import type { Libp2p, ServiceMap } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
-import type {
-  ChatGeneration,
-  CompletionGeneration,
-  EmbeddingEvent,
-  EmbeddingGeneration,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  ServedModel,
-} from "@opengateway/protocol";
+import type * as Engine from "@opengateway/protocol";
+import type { Identity, InferenceRequest } from "@opengateway/protocol";
 import {
   createInferenceRequest,
   decodeProviderFrame,
@@ -23,6 +15,7 @@ import {
   ReplayGuard,
   utf8Encode,
 } from "@opengateway/protocol";
+import type { CreateLibp2pNodeOptions } from "./create-libp2p-node.js";
 import { createLibp2pNode } from "./create-libp2p-node.js";
 import { requestInference } from "./inference-client.js";
 import { inferenceService } from "./inference-service.js";
@@ -32,14 +25,17 @@ import { fetchNodeInfo, nodeInfoService } from "./node-info.js";
  * A scripted stand-in for an engine: these tests exercise the wire protocol and its checks,
  * so the engine emits known words at a known pace. Real node-llama-cpp runs in e2e/.
  */
-class ScriptedEngine implements InferenceEngine {
+class ScriptedEngine implements Engine.InferenceEngine {
   readonly name = "scripted-test-engine";
   aborted = 0;
   completed = 0;
-  listModels(): ServedModel[] {
+  listModels(): Engine.ServedModel[] {
     return [{ id: "scripted", contextSize: 512, pricePerToken: 2, kinds: ["chat", "completion", "embedding"] as const }];
   }
-  async *generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
+  async *generateChat(
+    request: Engine.ChatGeneration,
+    options: Engine.GenerateOptions = {},
+  ): AsyncIterable<Engine.GenerationEvent> {
     const words = ["Once", " upon", " a", " time"];
     let produced = 0;
     try {
@@ -61,10 +57,13 @@ class ScriptedEngine implements InferenceEngine {
       if (options.signal?.aborted && produced < request.maxTokens) this.aborted++;
     }
   }
-  generateCompletion(request: CompletionGeneration, options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
+  generateCompletion(
+    request: Engine.CompletionGeneration,
+    options: Engine.GenerateOptions = {},
+  ): AsyncIterable<Engine.GenerationEvent> {
     return this.generateChat({ ...request, messages: [{ role: "user", content: request.prompt }] }, options);
   }
-  async *embed(request: EmbeddingGeneration): AsyncIterable<EmbeddingEvent> {
+  async *embed(request: Engine.EmbeddingGeneration): AsyncIterable<Engine.EmbeddingEvent> {
     for (const [index, input] of request.input.entries()) yield { type: "embedding", index, embedding: [input.length, 0.5] };
     yield { type: "done", usage: { promptTokens: request.input.length, completionTokens: 0 } };
   }
@@ -80,6 +79,17 @@ const body = (maxTokens: number, temperature = 0) => ({
   stop: [],
 });
 
+/** A provider with these services and a client dialled to it. */
+async function startProviderAndClient<T extends ServiceMap>(
+  identity: Identity,
+  services: CreateLibp2pNodeOptions<T>["services"],
+): Promise<{ provider: Libp2p; client: Libp2p }> {
+  const provider = await createLibp2pNode({ identity, services });
+  const client = await createLibp2pNode({ identity: generateIdentity() });
+  await client.dial(provider.getMultiaddrs()[0] ?? assert.fail("provider has no address"));
+  return { provider, client };
+}
+
 describe("inference protocol over real libp2p nodes", () => {
   const engine = new ScriptedEngine();
   const providerIdentity = generateIdentity();
@@ -88,28 +98,23 @@ describe("inference protocol over real libp2p nodes", () => {
   let client: Libp2p;
 
   before(async () => {
-    provider = await createLibp2pNode({
-      identity: providerIdentity,
-      services: {
-        inference: inferenceService({ engine, identity: providerIdentity, maxFrameBytes: 64 * 1024 }),
-        info: nodeInfoService({
-          getInfo: () => ({
-            v: 1,
-            agent: "test",
-            engine: engine.name,
-            region: null,
-            clusters: ["A"],
-            queuedRequests: 0,
-            tokensPerSecond: null,
-            models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
-            activeRequests: 0,
-            maxConcurrentRequests: 1,
-          }),
+    ({ provider, client } = await startProviderAndClient(providerIdentity, {
+      inference: inferenceService({ engine, identity: providerIdentity, maxFrameBytes: 64 * 1024 }),
+      info: nodeInfoService({
+        getInfo: () => ({
+          v: 1,
+          agent: "test",
+          engine: engine.name,
+          region: null,
+          clusters: ["A"],
+          queuedRequests: 0,
+          tokensPerSecond: null,
+          models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
+          activeRequests: 0,
+          maxConcurrentRequests: 1,
         }),
-      },
-    });
-    client = await createLibp2pNode({ identity: generateIdentity() });
-    await client.dial(provider.getMultiaddrs()[0] ?? assert.fail("provider has no address"));
+      }),
+    }));
   });
 
   after(async () => {
@@ -121,15 +126,21 @@ describe("inference protocol over real libp2p nodes", () => {
     assert.equal(provider.peerId.toString(), providerIdentity.id);
   });
 
-  it("streams deltas then a done frame with a receipt signed by the provider", async () => {
+  it("streams each token as a delta as it comes, then a done frame with a receipt signed by the provider", async () => {
     const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(6), maxCredits: 1000 }, payer);
     let text = "";
+    let deltas = 0;
     let done: unknown;
     for await (const frame of requestInference(client, provider.peerId, request)) {
-      if (frame.t === "delta") text += frame.text;
+      if (frame.t === "delta") {
+        text += frame.text;
+        deltas++;
+      }
       if (frame.t === "done") done = frame;
     }
     assert.equal(text, "Once upon a timeOnce upon");
+    // The engine pauses between tokens and the link keeps up: nothing is held back to coalesce.
+    assert.equal(deltas, 6);
     const frame = done as { usage: { completionTokens: number }; receipt: { credits: number; provider: string } };
     assert.equal(frame.usage.completionTokens, 6);
     assert.equal(frame.receipt.credits, (3 + 6) * 2);
@@ -269,22 +280,14 @@ describe("admission before work: a junk flood from one never-registered key", ()
   let provider: Libp2p;
   let client: Libp2p;
 
+  const authorize = async (request: InferenceRequest) => {
+    if (refusePayers && !admitted.has(request.payer)) throw new InsufficientCreditsError("not registered");
+  };
+
   before(async () => {
-    provider = await createLibp2pNode({
-      identity: providerIdentity,
-      services: {
-        inference: inferenceService({
-          engine,
-          identity: providerIdentity,
-          replayGuard,
-          authorize: async (request) => {
-            if (refusePayers && !admitted.has(request.payer)) throw new InsufficientCreditsError("not registered");
-          },
-        }),
-      },
-    });
-    client = await createLibp2pNode({ identity: generateIdentity() });
-    await client.dial(provider.getMultiaddrs()[0] ?? assert.fail("provider has no address"));
+    ({ provider, client } = await startProviderAndClient(providerIdentity, {
+      inference: inferenceService({ engine, identity: providerIdentity, replayGuard, authorize }),
+    }));
   });
 
   after(async () => {

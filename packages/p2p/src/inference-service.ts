@@ -197,8 +197,10 @@ export class InferenceService {
   }
 
   async #serve(frames: FrameStream, request: InferenceRequest, signal: AbortSignal): Promise<ServedResult> {
+    const batchMs = this.#init.deltaBatchMs ?? DEFAULT_DELTA_BATCH_MS;
     const writer = new FrameWriter(frames, signal, {
-      batchMs: this.#init.deltaBatchMs ?? DEFAULT_DELTA_BATCH_MS,
+      // Alone, the answer streams token by token; beside others, frames are coalesced (see the constant).
+      batchMs: () => (this.#active.size > 1 ? batchMs : 0),
       batchTokens: this.#init.deltaBatchTokens ?? DEFAULT_DELTA_BATCH_TOKENS,
     });
     let choices: readonly ChoiceEnd[] | undefined;
@@ -257,24 +259,29 @@ interface ServedResult {
 }
 
 /**
- * Writes provider frames in order without blocking the engine. Text is coalesced: at most one
- * delta frame per batch interval, so text after a quiet spell goes out at once (the first token,
- * slow engines) while a fast engine's tokens share a frame instead of paying one encrypted
- * frame, and one SSE chunk downstream, per token.
+ * Writes provider frames in order without blocking the engine. Text goes out at the end of the
+ * event-loop turn it arrived in, at most one delta frame per `batchMs()` (0: each token as it
+ * comes); text that arrives while an earlier frame is still being written joins the next frame,
+ * so a link that falls behind gets fewer, larger frames instead of a queue. `batchTokens` caps
+ * one frame's text.
  */
 class FrameWriter {
   readonly #frames: FrameStream;
   readonly #signal: AbortSignal;
-  readonly #batchMs: number;
+  readonly #batchMs: () => number;
   readonly #batchTokens: number;
   #pending: { index: number; text: string; tokens: number } | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #cancelSoon: (() => void) | undefined;
   #lastFlushAt = Number.NEGATIVE_INFINITY;
+  /** Frames handed to the stream whose write has not finished. */
+  #writing = 0;
   #chain: Promise<void> = Promise.resolve();
   #error: unknown;
   #failed = false;
+  #disposed = false;
 
-  constructor(frames: FrameStream, signal: AbortSignal, options: { batchMs: number; batchTokens: number }) {
+  constructor(frames: FrameStream, signal: AbortSignal, options: { batchMs: () => number; batchTokens: number }) {
     this.#frames = frames;
     this.#signal = signal;
     this.#batchMs = options.batchMs;
@@ -286,9 +293,9 @@ class FrameWriter {
     this.#pending ??= { index, text: "", tokens: 0 };
     this.#pending.text += text;
     this.#pending.tokens += tokens;
-    const sinceFlush = performance.now() - this.#lastFlushAt;
-    if (sinceFlush >= this.#batchMs || this.#pending.tokens >= this.#batchTokens) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), this.#batchMs - sinceFlush);
+    if (this.#pending.tokens >= this.#batchTokens) this.flush();
+    // While a frame is being written the text waits for it (see #written).
+    else if (this.#writing === 0) this.#flushWhenDue();
   }
 
   /** Sends a frame after any pending text. */
@@ -298,8 +305,7 @@ class FrameWriter {
   }
 
   flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimers();
     const pending = this.#pending;
     this.#pending = undefined;
     if (pending === undefined) return;
@@ -307,7 +313,24 @@ class FrameWriter {
     this.#enqueue({ t: "delta", index: pending.index, text: pending.text, tokens: pending.tokens });
   }
 
+  #flushWhenDue(): void {
+    const batchMs = this.#batchMs();
+    const sinceFlush = performance.now() - this.#lastFlushAt;
+    // At the end of this turn of the event loop: tokens that are already waiting (a busy process)
+    // share the frame, while an idle one sends each token at once.
+    if (sinceFlush >= batchMs) this.#cancelSoon ??= soon(() => this.flush());
+    else this.#timer ??= setTimeout(() => this.flush(), batchMs - sinceFlush);
+  }
+
+  #cancelTimers(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#cancelSoon?.();
+    this.#timer = undefined;
+    this.#cancelSoon = undefined;
+  }
+
   #enqueue(frame: ProviderFrame): void {
+    this.#writing++;
     // Failures are recorded, not left as a floating rejection; the engine loop stops on them.
     this.#chain = this.#chain
       .then(() => this.#frames.write(frame, { signal: this.#signal }))
@@ -316,7 +339,14 @@ class FrameWriter {
           this.#failed = true;
           this.#error = error;
         }
-      });
+      })
+      .finally(() => this.#written());
+  }
+
+  /** A frame is out: text that gathered meanwhile follows in one frame. */
+  #written(): void {
+    this.#writing--;
+    if (this.#writing === 0 && this.#pending !== undefined && !this.#failed && !this.#disposed) this.#flushWhenDue();
   }
 
   throwIfFailed(): void {
@@ -330,9 +360,19 @@ class FrameWriter {
   }
 
   dispose(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#disposed = true;
+    this.#cancelTimers();
   }
+}
+
+/** Runs `task` once the current turn of the event loop is over (setImmediate where there is one: Node, not browsers); returns its cancel. */
+function soon(task: () => void): () => void {
+  if (typeof setImmediate === "function") {
+    const handle = setImmediate(task);
+    return () => clearImmediate(handle);
+  }
+  const handle = setTimeout(task, 0);
+  return () => clearTimeout(handle);
 }
 
 function toOpenGatewayError(error: unknown): WireError {

@@ -69,3 +69,10 @@ export type ToolDefinition = z.infer<typeof toolDefinitionSchema>;
 export type ResponseFormat = z.infer<typeof responseFormatSchema>;
 export type ToolChoice = z.infer<typeof toolChoiceSchema>;
 export type ChatBody = z.infer<typeof chatBodySchema>;
+
+/** A tool choice as OpenAI's API spells it (`tool_choice`), which every OpenAI-shaped backend takes. */
+export function openAIToolChoice(
+  choice: ToolChoice,
+): "none" | "auto" | "required" | { type: "function"; function: { name: string } } {
+  return typeof choice === "string" ? choice : { type: "function", function: { name: choice.name } };
+}

@@ -19,3 +19,7 @@ export const MAX_STOP_SEQUENCE_CHARS = 256;
 /** No served model has a context anywhere near this; larger values are input errors. */
 export const MAX_COMPLETION_TOKENS = 131_072;
 export const MAX_MODEL_ID_CHARS = 256;
+
+/** The memory of signatures already verified (or made) in this process: entries and message bytes. */
+export const VERIFIED_SIGNATURES_MAX_ENTRIES = 8192;
+export const VERIFIED_SIGNATURES_MAX_BYTES = 16 * 1024 * 1024;

@@ -1,7 +1,9 @@
 import { randomBytes } from "@noble/hashes/utils.js";
 import { base58, equalBytes } from "./bytes-encoding.js";
+import { VERIFIED_SIGNATURES_MAX_BYTES, VERIFIED_SIGNATURES_MAX_ENTRIES } from "./constants.js";
 import { ed25519Backend } from "./ed25519-backend.js";
 import { InvalidRequestError } from "./errors.js";
+import { VerifiedSignatures } from "./verified-signatures.js";
 
 /**
  * The identity string is the libp2p peer id of the same Ed25519 key (base58btc of an
@@ -22,6 +24,12 @@ export interface Identity extends PublicIdentity {
   readonly seed: Uint8Array;
   sign(message: Uint8Array): Uint8Array;
 }
+
+/** Signatures this process already verified or made (see VerifiedSignatures); process-wide like the backend. */
+const verifiedSignatures = new VerifiedSignatures({
+  maxEntries: VERIFIED_SIGNATURES_MAX_ENTRIES,
+  maxBytes: VERIFIED_SIGNATURES_MAX_BYTES,
+});
 
 export function identityIdFromPublicKey(publicKey: Uint8Array): IdentityId {
   if (publicKey.length !== 32) throw new InvalidRequestError("an Ed25519 public key has 32 bytes");
@@ -61,7 +69,12 @@ export function identityFromSeed(seed: Uint8Array): Identity {
     id: identityIdFromPublicKey(publicKey),
     publicKey,
     seed: secret,
-    sign: (message) => ed25519Backend().sign(secret, message),
+    sign: (message) => {
+      const signature = ed25519Backend().sign(secret, message);
+      // What this process signs, it need not verify again (its own blocks, its receipts coming back).
+      verifiedSignatures.add(publicKey, message, signature);
+      return signature;
+    },
   };
 }
 
@@ -75,5 +88,8 @@ export function generateIdentity(): Identity {
  */
 export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
-  return ed25519Backend().verify(publicKey, message, signature);
+  if (verifiedSignatures.has(publicKey, message, signature)) return true;
+  const valid = ed25519Backend().verify(publicKey, message, signature);
+  if (valid) verifiedSignatures.add(publicKey, message, signature);
+  return valid;
 }

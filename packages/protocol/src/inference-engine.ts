@@ -47,6 +47,10 @@ export type EmbeddingEvent =
   | { readonly type: "embedding"; readonly index: number; readonly embedding: readonly number[] }
   | { readonly type: "done"; readonly usage: Usage };
 
+/** What an engine's generate methods return: a pull-based stream, cancelled by leaving the loop. */
+export type GenerationStream = AsyncGenerator<GenerationEvent, void, undefined>;
+export type EmbeddingStream = AsyncGenerator<EmbeddingEvent, void, undefined>;
+
 export interface GenerateOptions {
   /** Aborting stops generation and frees the engine's slot. */
   readonly signal?: AbortSignal;

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { canonicalJson } from "./canonical-json.js";
-import type { ChatBody } from "./chat-body.js";
 import { InvalidSignatureError, ReplayedNonceError, RequestExpiredError } from "./errors.js";
 import { generateIdentity } from "./identity.js";
 import { createInferenceReceipt, verifyInferenceReceipt } from "./inference-receipt.js";
@@ -9,15 +8,9 @@ import type { InferenceRequest } from "./inference-request.js";
 import { createInferenceRequest, inferenceRequestSchema, verifyInferenceRequest } from "./inference-request.js";
 import { creditsForUsage } from "./pricing.js";
 import { ReplayGuard } from "./replay-guard.js";
+import { sampleChatBody } from "./test-support/sample-chat-body.js";
 
-const body: ChatBody = {
-  messages: [{ role: "user", content: "Once upon a time" }],
-  maxTokens: 16,
-  temperature: 1,
-  topP: 1,
-  seed: 7,
-  stop: [],
-};
+const body = sampleChatBody;
 
 describe("canonical JSON", () => {
   it("orders keys and formats numbers as RFC 8785 says", () => {

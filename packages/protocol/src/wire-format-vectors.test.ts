@@ -5,7 +5,6 @@
 // every deployed peer: do it only with a new ENVELOPE_VERSION. To regenerate it on purpose:
 // OPENGATEWAY_UPDATE_TEST_VECTORS=1 node --test packages/protocol/dist/wire-format-vectors.test.js
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { canonicalJson } from "./canonical-json.js";
@@ -20,6 +19,7 @@ import type { InferenceRequest } from "./inference-request.js";
 import { inferenceRequestSchema, verifyInferenceRequest } from "./inference-request.js";
 import type { SignatureDomain } from "./signed-envelope.js";
 import { envelopeHash, signEnvelope } from "./signed-envelope.js";
+import { pinnedTestVectors } from "./test-support/pinned-test-vectors.js";
 
 // Read from the source tree (dist/ and src/ are siblings), so the compiled test sees the committed file.
 const VECTORS_FILE = new URL("../src/test-vectors/wire-format-vectors.json", import.meta.url);
@@ -134,12 +134,7 @@ function computeVectors(): WireFormatVectors {
   };
 }
 
-function pinnedVectors(): WireFormatVectors {
-  return JSON.parse(readFileSync(VECTORS_FILE, "utf8")) as WireFormatVectors;
-}
-
-if (process.env.OPENGATEWAY_UPDATE_TEST_VECTORS === "1")
-  writeFileSync(VECTORS_FILE, `${JSON.stringify(computeVectors(), null, 2)}\n`);
+const pinnedVectors = pinnedTestVectors(VECTORS_FILE, computeVectors);
 
 describe("wire format test vectors (pinned bytes of requests, receipts, adverts)", () => {
   it("derives the same identities from the same seeds", () => {

@@ -15,13 +15,16 @@ import { finishReasonSchema, usageSchema } from "./usage.js";
 export const requestFrameSchema = z.strictObject({ t: z.literal("request"), request: inferenceRequestSchema });
 export const cancelFrameSchema = z.strictObject({ t: z.literal("cancel") });
 
+/** Which choice (0-based) a frame belongs to. */
+const choiceIndexSchema = z
+  .int()
+  .min(0)
+  .max(MAX_CHOICES - 1);
+
 export const deltaFrameSchema = z.strictObject({
   t: z.literal("delta"),
   /** Which choice (0-based) the text belongs to. */
-  index: z
-    .int()
-    .min(0)
-    .max(MAX_CHOICES - 1),
+  index: choiceIndexSchema,
   /** Text of one or more tokens, batched. */
   text: z.string().max(1024 * 1024),
   tokens: z.int().min(0),
@@ -29,10 +32,7 @@ export const deltaFrameSchema = z.strictObject({
 /** A choice that ended in tool calls (the model chose to call them). */
 export const toolCallsFrameSchema = z.strictObject({
   t: z.literal("tool_calls"),
-  index: z
-    .int()
-    .min(0)
-    .max(MAX_CHOICES - 1),
+  index: choiceIndexSchema,
   calls: z.array(z.strictObject({ name: z.string().max(64), arguments: z.string().max(256 * 1024) })).max(64),
 });
 /** One input's embedding vector. */

@@ -38,6 +38,9 @@ export class OpenAIHttpError extends OpenGatewayError {
 }
 nameErrorClass(OpenAIHttpError, "OpenAIHttpError");
 
+/** A provider misbehaving or a failure between us and it: an upstream error. */
+const UPSTREAM_ERROR = { status: 502, type: "server_error" } as const;
+
 const STATUS_BY_CODE: Record<ErrorCode, { status: number; type: string }> = {
   invalid_request: { status: 400, type: "invalid_request_error" },
   model_not_found: { status: 404, type: "invalid_request_error" },
@@ -45,14 +48,13 @@ const STATUS_BY_CODE: Record<ErrorCode, { status: number; type: string }> = {
   overloaded: { status: 429, type: "rate_limit_error" },
   no_provider: { status: 503, type: "server_error" },
   cancelled: { status: 499, type: "server_error" },
-  // The rest are a provider misbehaving or a failure between us and it: an upstream error.
-  invalid_signature: { status: 502, type: "server_error" },
-  request_expired: { status: 502, type: "server_error" },
-  replayed_nonce: { status: 502, type: "server_error" },
-  frame_too_large: { status: 502, type: "server_error" },
-  malformed_frame: { status: 502, type: "server_error" },
-  engine_failed: { status: 502, type: "server_error" },
-  protocol_violation: { status: 502, type: "server_error" },
+  invalid_signature: UPSTREAM_ERROR,
+  request_expired: UPSTREAM_ERROR,
+  replayed_nonce: UPSTREAM_ERROR,
+  frame_too_large: UPSTREAM_ERROR,
+  malformed_frame: UPSTREAM_ERROR,
+  engine_failed: UPSTREAM_ERROR,
+  protocol_violation: UPSTREAM_ERROR,
 };
 
 /** Maps any failure to the OpenAI error a client sees; unknown failures become a 500 without internals. */

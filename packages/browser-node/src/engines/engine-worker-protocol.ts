@@ -7,20 +7,12 @@ import type {
   ServedModel,
 } from "@opengateway/protocol";
 import type { WebLlmModelSpec } from "./model-offer.js";
+import type { WllamaEngineOptions } from "./wllama-engine.js";
 
 /** What the worker loads: the engine the main thread chose, and everything that engine needs. */
 export type EngineLoadSpec =
-  | {
-      engine: "wllama";
-      modelId: string;
-      modelUrl: string;
-      wasmUrl: string;
-      /** 1 unless the page is cross-origin isolated (threads need SharedArrayBuffer). */
-      threads: number;
-      parallelRequests: number;
-      contextSize?: number;
-      pricePerToken?: number;
-    }
+  // The wllama engine's own options, less the callbacks that cannot cross to the worker.
+  | ({ engine: "wllama" } & Omit<WllamaEngineOptions, "onProgress" | "signal">)
   | {
       engine: "webllm";
       modelId: string;

@@ -4,6 +4,7 @@ import type { GenerationEvent, InferenceEngine } from "@opengateway/protocol";
 import { OverloadedError } from "@opengateway/protocol";
 import { describeInferenceEngineContract } from "@opengateway/protocol/test-support/inference-engine-contract";
 import { engineWithFake } from "../test-support/fake-mlc-engine.js";
+import { generatorEngine } from "../test-support/generator-engine.js";
 import { ThrottledEngine } from "./throttled-engine.js";
 
 describeInferenceEngineContract(
@@ -20,16 +21,7 @@ function slowEngine(): InferenceEngine {
     }
     yield { type: "done", choices: [{ index: 0, finishReason: "length" }], usage: { promptTokens: 1, completionTokens: 3 } };
   }
-  return {
-    name: "slow",
-    listModels: () => [{ id: "m", contextSize: 64, pricePerToken: 1, kinds: ["completion"] }],
-    generateChat: generate,
-    generateCompletion: generate,
-    embed: () => {
-      throw new Error("unused");
-    },
-    close: async () => {},
-  };
+  return generatorEngine("slow", { id: "m", contextSize: 64, pricePerToken: 1, kinds: ["completion"] }, generate);
 }
 
 const request = { model: "m", prompt: "p", maxTokens: 3, temperature: 0, topP: 1, seed: 0, stop: [] };

@@ -1,13 +1,4 @@
-import type {
-  ChatGeneration,
-  CompletionGeneration,
-  EmbeddingEvent,
-  EmbeddingGeneration,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  ServedModel,
-} from "@opengateway/protocol";
+import type * as Engine from "@opengateway/protocol";
 import { OverloadedError } from "@opengateway/protocol";
 
 export interface ThrottledEngineOptions {
@@ -26,8 +17,8 @@ const LIVE_WINDOW_MS = 10_000;
  * A refused request fails before any token as `overloaded`, so a router simply tries another
  * provider. It also measures the live generation speed from the tokens that pass through.
  */
-export class ThrottledEngine implements InferenceEngine {
-  readonly #inner: InferenceEngine;
+export class ThrottledEngine implements Engine.InferenceEngine {
+  readonly #inner: Engine.InferenceEngine;
   readonly #options: ThrottledEngineOptions;
   readonly #now: () => number;
   #maxConcurrent: number;
@@ -36,7 +27,7 @@ export class ThrottledEngine implements InferenceEngine {
   /** Token counts of the last window, as [timestamp, tokens]. */
   readonly #recent: Array<[number, number]> = [];
 
-  constructor(inner: InferenceEngine, options: ThrottledEngineOptions) {
+  constructor(inner: Engine.InferenceEngine, options: ThrottledEngineOptions) {
     this.#inner = inner;
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
@@ -83,22 +74,19 @@ export class ThrottledEngine implements InferenceEngine {
     return tokens / Math.max(1, (now - first[0]) / 1000);
   }
 
-  listModels(): readonly ServedModel[] {
+  listModels(): readonly Engine.ServedModel[] {
     return this.#inner.listModels();
   }
 
-  generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
+  generateChat(request: Engine.ChatGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
     return this.#gate(() => this.#inner.generateChat(request, options));
   }
 
-  generateCompletion(
-    request: CompletionGeneration,
-    options: GenerateOptions = {},
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+  generateCompletion(request: Engine.CompletionGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
     return this.#gate(() => this.#inner.generateCompletion(request, options));
   }
 
-  embed(request: EmbeddingGeneration, options: GenerateOptions = {}): AsyncGenerator<EmbeddingEvent, void, undefined> {
+  embed(request: Engine.EmbeddingGeneration, options: Engine.GenerateOptions = {}): Engine.EmbeddingStream {
     return this.#gate(() => this.#inner.embed(request, options));
   }
 
@@ -106,7 +94,9 @@ export class ThrottledEngine implements InferenceEngine {
     return this.#inner.close();
   }
 
-  async *#gate<T extends GenerationEvent | EmbeddingEvent>(start: () => AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+  async *#gate<T extends Engine.GenerationEvent | Engine.EmbeddingEvent>(
+    start: () => AsyncIterable<T>,
+  ): AsyncGenerator<T, void, undefined> {
     if (this.#pausedBecause !== null)
       throw new OverloadedError(`this browser tab is not taking requests: ${this.#pausedBecause}`);
     if (this.#active >= this.#maxConcurrent) {

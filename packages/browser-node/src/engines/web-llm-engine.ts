@@ -8,28 +8,7 @@ import type {
   ModelRecord,
   ResponseFormat,
 } from "@mlc-ai/web-llm";
-import type {
-  ChatGeneration,
-  ChoiceEnd,
-  CompletionGeneration,
-  EmbeddingEvent,
-  EmbeddingGeneration,
-  FinishReason,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  SamplingParams,
-  ServedModel,
-  Usage,
-} from "@opengateway/protocol";
-import {
-  CancelledError,
-  DEFAULT_PRICE_PER_TOKEN,
-  EngineFailedError,
-  errorMessage,
-  InvalidRequestError,
-  ModelNotFoundError,
-} from "@opengateway/protocol";
+import * as Protocol from "@opengateway/protocol";
 import { toOpenAIMessage } from "./openai-message.js";
 
 export interface WebLlmEngineOptions {
@@ -49,10 +28,10 @@ const DEFAULT_WEBLLM_CONTEXT_SIZE = 4096;
  * `stream: true`). WebLLM runs one generation per model at a time and can only interrupt the
  * current one, so requests are served strictly one after another.
  */
-export class WebLlmEngine implements InferenceEngine {
+export class WebLlmEngine implements Protocol.InferenceEngine {
   readonly name = "webllm";
   readonly #engine: MLCEngineInterface;
-  readonly #served: ServedModel;
+  readonly #served: Protocol.ServedModel;
   readonly #mlcModelId: string;
   #turn: Promise<void> = Promise.resolve();
 
@@ -62,7 +41,7 @@ export class WebLlmEngine implements InferenceEngine {
     this.#served = {
       id: options.modelId,
       contextSize: options.contextSize,
-      pricePerToken: options.pricePerToken ?? DEFAULT_PRICE_PER_TOKEN,
+      pricePerToken: options.pricePerToken ?? Protocol.DEFAULT_PRICE_PER_TOKEN,
       kinds: ["chat", "completion"],
     };
   }
@@ -94,13 +73,13 @@ export class WebLlmEngine implements InferenceEngine {
   /** One request at a time: WebLLM's interrupt stops whatever runs, so it must be ours. */
   readonly parallelRequests = 1;
 
-  listModels(): readonly ServedModel[] {
+  listModels(): readonly Protocol.ServedModel[] {
     return [this.#served];
   }
 
-  generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
+  generateChat(request: Protocol.ChatGeneration, options: Protocol.GenerateOptions = {}): Protocol.GenerationStream {
     if (request.tools !== undefined && request.tools.length > 0) {
-      return refuse(new InvalidRequestError("tool calls are not served by the WebLLM engine here"));
+      return refuse(new Protocol.InvalidRequestError("tool calls are not served by the WebLLM engine here"));
     }
     return this.#generate(request, options, async (index) => {
       const params: ChatCompletionRequestStreaming = {
@@ -117,10 +96,7 @@ export class WebLlmEngine implements InferenceEngine {
     });
   }
 
-  generateCompletion(
-    request: CompletionGeneration,
-    options: GenerateOptions = {},
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+  generateCompletion(request: Protocol.CompletionGeneration, options: Protocol.GenerateOptions = {}): Protocol.GenerationStream {
     return this.#generate(request, options, async (index) => {
       const params: CompletionCreateParamsStreaming = { ...this.#sampling(request, index), prompt: request.prompt };
       const chunks = await this.#engine.completions.create(params);
@@ -132,9 +108,12 @@ export class WebLlmEngine implements InferenceEngine {
     });
   }
 
-  embed(request: EmbeddingGeneration, _options: GenerateOptions = {}): AsyncGenerator<EmbeddingEvent, void, undefined> {
-    if (request.model !== this.#served.id) return refuse(new ModelNotFoundError(`model '${request.model}' is not served here`));
-    return refuse(new InvalidRequestError(`model '${request.model}' does not serve embedding requests in this browser engine`));
+  embed(request: Protocol.EmbeddingGeneration, _options: Protocol.GenerateOptions = {}): Protocol.EmbeddingStream {
+    if (request.model !== this.#served.id)
+      return refuse(new Protocol.ModelNotFoundError(`model '${request.model}' is not served here`));
+    return refuse(
+      new Protocol.InvalidRequestError(`model '${request.model}' does not serve embedding requests in this browser engine`),
+    );
   }
 
   async close(): Promise<void> {
@@ -142,7 +121,7 @@ export class WebLlmEngine implements InferenceEngine {
   }
 
   /** OpenAI's sampling settings map one to one; usage is asked for in the stream's last chunk. */
-  #sampling(request: SamplingParams, index: number) {
+  #sampling(request: Protocol.SamplingParams, index: number) {
     return {
       stream: true as const,
       stream_options: { include_usage: true },
@@ -159,11 +138,11 @@ export class WebLlmEngine implements InferenceEngine {
   }
 
   async *#generate(
-    request: SamplingParams & { model: string },
-    options: GenerateOptions,
+    request: Protocol.SamplingParams & { model: string },
+    options: Protocol.GenerateOptions,
     start: (index: number) => Promise<AsyncIterable<StreamPart>>,
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
-    if (request.model !== this.#served.id) throw new ModelNotFoundError(`model '${request.model}' is not served here`);
+  ): Protocol.GenerationStream {
+    if (request.model !== this.#served.id) throw new Protocol.ModelNotFoundError(`model '${request.model}' is not served here`);
     options.signal?.throwIfAborted();
     const release = await this.#takeTurn(options.signal);
     // WebLLM stops at the next token once interrupted; the stream then ends with finish_reason "abort".
@@ -171,12 +150,12 @@ export class WebLlmEngine implements InferenceEngine {
     options.signal?.addEventListener("abort", interrupt, { once: true });
     let finished = false;
     try {
-      const choices: ChoiceEnd[] = [];
+      const choices: Protocol.ChoiceEnd[] = [];
       let promptTokens = 0;
       let completionTokens = 0;
       for (let index = 0; index < (request.n ?? 1); index++) {
-        let finishReason: FinishReason | "abort" | null = null;
-        let usage: Usage | undefined;
+        let finishReason: Protocol.FinishReason | "abort" | null = null;
+        let usage: Protocol.Usage | undefined;
         for await (const part of await start(index)) {
           if (options.signal?.aborted) break;
           if (part.text) yield { type: "text", index, text: part.text, tokens: 1 };
@@ -184,7 +163,8 @@ export class WebLlmEngine implements InferenceEngine {
           if (part.usage) usage = { promptTokens: part.usage.prompt_tokens, completionTokens: part.usage.completion_tokens };
         }
         if (options.signal?.aborted || finishReason === "abort") return;
-        if (finishReason === null || usage === undefined) throw new EngineFailedError("WebLLM ended a stream without a result");
+        if (finishReason === null || usage === undefined)
+          throw new Protocol.EngineFailedError("WebLLM ended a stream without a result");
         if (index === 0) promptTokens = usage.promptTokens;
         completionTokens += Math.min(usage.completionTokens, request.maxTokens);
         choices.push({ index, finishReason });
@@ -193,7 +173,9 @@ export class WebLlmEngine implements InferenceEngine {
       yield { type: "done", choices, usage: { promptTokens, completionTokens } };
     } catch (error) {
       if (options.signal?.aborted) return;
-      throw error instanceof Error && "code" in error ? error : new EngineFailedError(errorMessage(error), { cause: error });
+      throw error instanceof Error && "code" in error
+        ? error
+        : new Protocol.EngineFailedError(Protocol.errorMessage(error), { cause: error });
     } finally {
       options.signal?.removeEventListener("abort", interrupt);
       // The consumer left early: stop generating before the next request takes its turn.
@@ -213,7 +195,7 @@ export class WebLlmEngine implements InferenceEngine {
       return release;
     }
     const aborted = new Promise<never>((_, reject) => {
-      signal.addEventListener("abort", () => reject(signal.reason ?? new CancelledError()), { once: true });
+      signal.addEventListener("abort", () => reject(signal.reason ?? new Protocol.CancelledError()), { once: true });
     });
     try {
       await Promise.race([previous, aborted]);
@@ -228,7 +210,7 @@ export class WebLlmEngine implements InferenceEngine {
 
 interface StreamPart {
   text: string;
-  finishReason: FinishReason | "abort" | null;
+  finishReason: Protocol.FinishReason | "abort" | null;
   usage: { prompt_tokens: number; completion_tokens: number } | undefined;
 }
 
@@ -241,7 +223,7 @@ async function* refuse<T>(error: Error): AsyncGenerator<T, void, undefined> {
   throw error;
 }
 
-function toResponseFormat(format: NonNullable<ChatGeneration["responseFormat"]>): ResponseFormat {
+function toResponseFormat(format: NonNullable<Protocol.ChatGeneration["responseFormat"]>): ResponseFormat {
   if (format.type === "text") return { type: "text" };
   if (format.type === "json_object") return { type: "json_object" };
   // WebLLM takes a JSON schema as a string on its json_object format.

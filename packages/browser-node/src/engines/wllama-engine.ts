@@ -1,18 +1,4 @@
-import type {
-  ChatGeneration,
-  ChoiceEnd,
-  CompletionGeneration,
-  EmbeddingEvent,
-  EmbeddingGeneration,
-  FinishReason,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  SamplingParams,
-  ServedModel,
-  ToolCallRequest,
-  Usage,
-} from "@opengateway/protocol";
+import type * as Engine from "@opengateway/protocol";
 import {
   CancelledError,
   DEFAULT_PRICE_PER_TOKEN,
@@ -20,6 +6,7 @@ import {
   errorMessage,
   InvalidRequestError,
   ModelNotFoundError,
+  openAIToolChoice,
 } from "@opengateway/protocol";
 import type {
   ChatCompletionChunk,
@@ -40,7 +27,7 @@ export interface WllamaEngineOptions {
   modelUrl: string;
   /** wllama's WebAssembly file (it ships in the package; the page's bundler gives its URL). */
   wasmUrl: string;
-  /** 1 unless the page is cross-origin isolated. */
+  /** 1 unless the page is cross-origin isolated (threads need SharedArrayBuffer). */
   threads: number;
   /** Requests generated at once, each in its own llama.cpp slot. */
   parallelRequests: number;
@@ -56,8 +43,8 @@ const DEFAULT_CONTEXT_SIZE = 2048;
 /** One generated choice as wllama streams it, reduced to what the protocol needs. */
 type ChoicePart =
   | { type: "text"; text: string; tokens: number }
-  | { type: "tool_calls"; calls: ToolCallRequest[] }
-  | { type: "end"; finishReason: FinishReason; usage: Usage };
+  | { type: "tool_calls"; calls: Engine.ToolCallRequest[] }
+  | { type: "end"; finishReason: Engine.FinishReason; usage: Engine.Usage };
 
 /**
  * Sampling settings sent to llama.cpp's server code inside wllama. OpenAI samples with
@@ -78,12 +65,12 @@ interface LlamaSamplingExtras {
  * a real adapter and is not what a fallback adapter should run). Serves chat and raw text
  * completions of one GGUF model, with several requests at once in separate slots.
  */
-export class WllamaEngine implements InferenceEngine {
+export class WllamaEngine implements Engine.InferenceEngine {
   readonly name = "wllama";
   readonly #wllama: Wllama;
-  readonly #served: ServedModel;
+  readonly #served: Engine.ServedModel;
 
-  private constructor(wllama: Wllama, served: ServedModel) {
+  private constructor(wllama: Wllama, served: Engine.ServedModel) {
     this.#wllama = wllama;
     this.#served = served;
   }
@@ -130,11 +117,11 @@ export class WllamaEngine implements InferenceEngine {
     return this.#wllama.getNumThreads();
   }
 
-  listModels(): readonly ServedModel[] {
+  listModels(): readonly Engine.ServedModel[] {
     return [this.#served];
   }
 
-  generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
+  generateChat(request: Engine.ChatGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
     const messages = request.messages.map(toOpenAIMessage);
     return this.#generate(request, options, (index, signal, overBudget) =>
       this.#streamChat(
@@ -149,10 +136,7 @@ export class WllamaEngine implements InferenceEngine {
     );
   }
 
-  generateCompletion(
-    request: CompletionGeneration,
-    options: GenerateOptions = {},
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+  generateCompletion(request: Engine.CompletionGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
     return this.#generate(request, options, (index, signal, overBudget) =>
       this.#streamCompletion(
         { prompt: request.prompt, ...samplingFor(request, index) } as RawCompletionParams,
@@ -163,7 +147,7 @@ export class WllamaEngine implements InferenceEngine {
   }
 
   // biome-ignore lint/correctness/useYield: refuses before any event, as the interface asks.
-  async *embed(request: EmbeddingGeneration, _options: GenerateOptions = {}): AsyncGenerator<EmbeddingEvent, void, undefined> {
+  async *embed(request: Engine.EmbeddingGeneration, _options: Engine.GenerateOptions = {}): Engine.EmbeddingStream {
     this.#checkModel(request.model);
     throw new InvalidRequestError(`model '${request.model}' does not serve embedding requests in this browser engine`);
   }
@@ -181,10 +165,10 @@ export class WllamaEngine implements InferenceEngine {
    * once and every choice's completion tokens, as llama.cpp counted them.
    */
   async *#generate(
-    request: SamplingParams & { model: string },
-    options: GenerateOptions,
+    request: Engine.SamplingParams & { model: string },
+    options: Engine.GenerateOptions,
     choice: (index: number, signal: AbortSignal, overBudget: OverBudget) => AsyncIterable<ChoicePart>,
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+  ): Engine.GenerationStream {
     this.#checkModel(request.model);
     if (request.maxTokens > this.#served.contextSize) {
       throw new InvalidRequestError(`maxTokens ${request.maxTokens} exceeds the model's context of ${this.#served.contextSize}`);
@@ -194,7 +178,7 @@ export class WllamaEngine implements InferenceEngine {
     options.signal?.addEventListener("abort", abort, { once: true });
     if (options.signal?.aborted) abort();
     try {
-      const choices: ChoiceEnd[] = [];
+      const choices: Engine.ChoiceEnd[] = [];
       let promptTokens = 0;
       let completionTokens = 0;
       const limit = options.maxTotalTokens ?? Number.POSITIVE_INFINITY;
@@ -227,84 +211,75 @@ export class WllamaEngine implements InferenceEngine {
     }
   }
 
-  async *#streamCompletion(
-    params: RawCompletionParams,
-    signal: AbortSignal,
-    overBudget: OverBudget,
-  ): AsyncGenerator<ChoicePart, void, undefined> {
-    const queue = pushable<RawCompletionChunk>({ objectMode: true });
-    const budget = new AbortController();
-    const running = this.#wllama
-      .createCompletion({
-        ...params,
-        stream: true,
-        abortSignal: AbortSignal.any([signal, budget.signal]),
-        onData: (chunk) => queue.push(chunk),
-      })
-      .then(() => queue.end())
-      .catch((error: Error) => queue.end(error));
-    const meter = new TokenMeter();
-    try {
-      for await (const chunk of queue) {
-        const choice = chunk.choices[0];
-        meter.advance(chunk.timings);
-        if (choice?.text) yield { type: "text", text: choice.text, tokens: meter.take() };
-        const finishReason = choiceEnd(choice?.finish_reason, meter, overBudget, budget);
-        if (finishReason) {
-          yield { type: "end", finishReason, usage: meter.usage(chunk.usage) };
-          return;
-        }
-      }
-    } catch (error) {
-      if (signal.aborted) return;
-      throw toEngineError(error);
-    } finally {
-      await running;
-    }
+  #streamCompletion(params: RawCompletionParams, signal: AbortSignal, overBudget: OverBudget): AsyncIterable<ChoicePart> {
+    return streamChoice<RawCompletionChunk>((streaming) => this.#wllama.createCompletion({ ...params, ...streaming }), {
+      signal,
+      overBudget,
+      textOf: (choice) => choice?.text,
+    });
   }
 
-  async *#streamChat(
-    params: ChatCompletionParams,
-    signal: AbortSignal,
-    overBudget: OverBudget,
-  ): AsyncGenerator<ChoicePart, void, undefined> {
-    const queue = pushable<ChatCompletionChunk>({ objectMode: true });
-    const budget = new AbortController();
-    const running = this.#wllama
-      .createChatCompletion({
-        ...params,
-        stream: true,
-        abortSignal: AbortSignal.any([signal, budget.signal]),
-        onData: (chunk) => queue.push(chunk),
-      })
-      .then(() => queue.end())
-      .catch((error: Error) => queue.end(error));
-    const meter = new TokenMeter();
+  #streamChat(params: ChatCompletionParams, signal: AbortSignal, overBudget: OverBudget): AsyncIterable<ChoicePart> {
     const toolCalls = new ToolCallCollector();
-    try {
-      for await (const chunk of queue) {
-        const choice = chunk.choices[0];
-        meter.advance(chunk.timings);
-        if (choice?.delta.content) yield { type: "text", text: choice.delta.content, tokens: meter.take() };
+    return streamChoice<ChatCompletionChunk>((streaming) => this.#wllama.createChatCompletion({ ...params, ...streaming }), {
+      signal,
+      overBudget,
+      textOf: (choice) => {
         if (choice?.delta.tool_calls) toolCalls.add(choice.delta.tool_calls);
-        const finishReason = choiceEnd(choice?.finish_reason, meter, overBudget, budget);
-        if (finishReason) {
-          const calls = toolCalls.calls();
-          if (calls.length > 0) yield { type: "tool_calls", calls };
-          yield { type: "end", finishReason, usage: meter.usage(chunk.usage) };
-          return;
-        }
-      }
-    } catch (error) {
-      if (signal.aborted) return;
-      throw toEngineError(error);
-    } finally {
-      await running;
-    }
+        return choice?.delta.content;
+      },
+      toolCallsAtEnd: () => toolCalls.calls(),
+    });
   }
 }
 
-function samplingFor(request: SamplingParams, index: number): Record<string, unknown> {
+/** How one wllama stream is read: the chat and the completion differ only in where a chunk's text is. */
+interface ChoiceReading<C extends RawCompletionChunk | ChatCompletionChunk> {
+  signal: AbortSignal;
+  overBudget: OverBudget;
+  textOf: (choice: C["choices"][number] | undefined) => string | null | undefined;
+  /** Tool calls gathered over the stream, sent once before the end. */
+  toolCallsAtEnd?: () => Engine.ToolCallRequest[];
+}
+
+/** Runs one wllama streaming call and turns its chunks into one choice's parts. */
+async function* streamChoice<C extends RawCompletionChunk | ChatCompletionChunk>(
+  run: (streaming: { stream: true; abortSignal: AbortSignal; onData: (chunk: C) => void }) => Promise<unknown>,
+  { signal, overBudget, textOf, toolCallsAtEnd = () => [] }: ChoiceReading<C>,
+): AsyncGenerator<ChoicePart, void, undefined> {
+  const queue = pushable<C>({ objectMode: true });
+  const budget = new AbortController();
+  const running = run({
+    stream: true,
+    abortSignal: AbortSignal.any([signal, budget.signal]),
+    onData: (chunk) => queue.push(chunk),
+  })
+    .then(() => queue.end())
+    .catch((error: Error) => queue.end(error));
+  const meter = new TokenMeter();
+  try {
+    for await (const chunk of queue) {
+      const choice: C["choices"][number] | undefined = chunk.choices[0];
+      meter.advance(chunk.timings);
+      const text = textOf(choice);
+      if (text) yield { type: "text", text, tokens: meter.take() };
+      const finishReason = choiceEnd(choice?.finish_reason, meter, overBudget, budget);
+      if (finishReason) {
+        const calls = toolCallsAtEnd();
+        if (calls.length > 0) yield { type: "tool_calls", calls };
+        yield { type: "end", finishReason, usage: meter.usage(chunk.usage) };
+        return;
+      }
+    }
+  } catch (error) {
+    if (signal.aborted) return;
+    throw toEngineError(error);
+  } finally {
+    await running;
+  }
+}
+
+function samplingFor(request: Engine.SamplingParams, index: number): Record<string, unknown> {
   const extras: LlamaSamplingExtras = {
     top_k: 0,
     min_p: 0,
@@ -325,7 +300,7 @@ function samplingFor(request: SamplingParams, index: number): Record<string, unk
   };
 }
 
-function toolingFor(request: ChatGeneration): Partial<ChatCompletionParams> {
+function toolingFor(request: Engine.ChatGeneration): Partial<ChatCompletionParams> {
   const tooling: Partial<ChatCompletionParams> = {};
   if (request.tools && request.tools.length > 0) {
     tooling.tools = request.tools.map(
@@ -339,12 +314,7 @@ function toolingFor(request: ChatGeneration): Partial<ChatCompletionParams> {
       }),
     );
   }
-  if (request.toolChoice !== undefined) {
-    tooling.tool_choice =
-      typeof request.toolChoice === "string"
-        ? request.toolChoice
-        : { type: "function", function: { name: request.toolChoice.name } };
-  }
+  if (request.toolChoice !== undefined) tooling.tool_choice = openAIToolChoice(request.toolChoice);
   const format = request.responseFormat;
   if (format !== undefined && format.type !== "text") {
     tooling.response_format =
@@ -364,14 +334,14 @@ function choiceEnd(
   meter: TokenMeter,
   overBudget: OverBudget,
   budget: AbortController,
-): FinishReason | undefined {
+): Engine.FinishReason | undefined {
   if (reason) return toFinishReason(reason);
   if (!overBudget(meter.prompt, meter.predicted)) return undefined;
   budget.abort();
   return "length";
 }
 
-function toFinishReason(reason: string): FinishReason {
+function toFinishReason(reason: string): Engine.FinishReason {
   if (reason === "length" || reason === "tool_calls") return reason;
   return "stop";
 }
@@ -414,7 +384,7 @@ class TokenMeter {
     return tokens;
   }
 
-  usage(reported: { prompt_tokens: number; completion_tokens: number } | null | undefined): Usage {
+  usage(reported: { prompt_tokens: number; completion_tokens: number } | null | undefined): Engine.Usage {
     if (reported) return { promptTokens: reported.prompt_tokens, completionTokens: reported.completion_tokens };
     return { promptTokens: this.#prompt, completionTokens: this.#predicted };
   }
@@ -433,7 +403,7 @@ class ToolCallCollector {
     }
   }
 
-  calls(): ToolCallRequest[] {
+  calls(): Engine.ToolCallRequest[] {
     return [...this.#calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
   }
 }

@@ -1,13 +1,4 @@
-import type {
-  ChatGeneration,
-  CompletionGeneration,
-  EmbeddingEvent,
-  EmbeddingGeneration,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  ServedModel,
-} from "@opengateway/protocol";
+import type * as Engine from "@opengateway/protocol";
 import { CancelledError, EngineFailedError, errorFromCode, isErrorCode } from "@opengateway/protocol";
 import type { EngineLoadSpec, RemoteError, WorkerGeneration, WorkerRequest, WorkerResponse } from "./engine-worker-protocol.js";
 
@@ -44,15 +35,15 @@ export function createEngineWorker(): WorkerLike {
  * consumer's iteration sends `next` and waits for one event; leaving the loop (or aborting)
  * sends `cancel`, which stops generation in the worker.
  */
-export class WorkerEngine implements InferenceEngine {
+export class WorkerEngine implements Engine.InferenceEngine {
   readonly name: string;
   readonly #worker: WorkerLike;
-  readonly #models: readonly ServedModel[];
+  readonly #models: readonly Engine.ServedModel[];
   readonly #pending = new Map<number, PendingPull>();
   #nextId = 1;
   #failure: Error | undefined;
 
-  private constructor(worker: WorkerLike, name: string, models: readonly ServedModel[]) {
+  private constructor(worker: WorkerLike, name: string, models: readonly Engine.ServedModel[]) {
     this.#worker = worker;
     this.name = name;
     this.#models = models;
@@ -82,23 +73,20 @@ export class WorkerEngine implements InferenceEngine {
     }
   }
 
-  listModels(): readonly ServedModel[] {
+  listModels(): readonly Engine.ServedModel[] {
     return this.#models;
   }
 
-  generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
-    return this.#stream<GenerationEvent>({ kind: "chat", request }, options);
+  generateChat(request: Engine.ChatGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
+    return this.#stream<Engine.GenerationEvent>({ kind: "chat", request }, options);
   }
 
-  generateCompletion(
-    request: CompletionGeneration,
-    options: GenerateOptions = {},
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
-    return this.#stream<GenerationEvent>({ kind: "completion", request }, options);
+  generateCompletion(request: Engine.CompletionGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
+    return this.#stream<Engine.GenerationEvent>({ kind: "completion", request }, options);
   }
 
-  embed(request: EmbeddingGeneration, options: GenerateOptions = {}): AsyncGenerator<EmbeddingEvent, void, undefined> {
-    return this.#stream<EmbeddingEvent>({ kind: "embedding", request }, options);
+  embed(request: Engine.EmbeddingGeneration, options: Engine.GenerateOptions = {}): Engine.EmbeddingStream {
+    return this.#stream<Engine.EmbeddingEvent>({ kind: "embedding", request }, options);
   }
 
   async close(): Promise<void> {
@@ -118,9 +106,9 @@ export class WorkerEngine implements InferenceEngine {
     this.#worker.terminate();
   }
 
-  async *#stream<T extends GenerationEvent | EmbeddingEvent>(
+  async *#stream<T extends Engine.GenerationEvent | Engine.EmbeddingEvent>(
     generation: WorkerGeneration,
-    options: GenerateOptions,
+    options: Engine.GenerateOptions,
   ): AsyncGenerator<T, void, undefined> {
     options.signal?.throwIfAborted();
     if (this.#failure) throw this.#failure;

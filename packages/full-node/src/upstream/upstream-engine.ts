@@ -1,13 +1,4 @@
-import type {
-  ChatGeneration,
-  ChoiceEnd,
-  CompletionGeneration,
-  EmbeddingEvent,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  ServedModel,
-} from "@opengateway/protocol";
+import type * as Engine from "@opengateway/protocol";
 import {
   CancelledError,
   DEFAULT_PRICE_PER_TOKEN,
@@ -56,11 +47,11 @@ export interface UpstreamEngineOptions {
  * on as from any failing provider. `n` choices are n upstream requests, choice i with seed + i,
  * as on every engine, so each choice's usage is the upstream's own count.
  */
-export class UpstreamEngine implements InferenceEngine {
+export class UpstreamEngine implements Engine.InferenceEngine {
   readonly name: string;
   readonly baseURL: string;
   readonly #server: UpstreamServer;
-  readonly #models: readonly ServedModel[];
+  readonly #models: readonly Engine.ServedModel[];
   readonly #headers: Record<string, string>;
   readonly #options: UpstreamEngineOptions;
   readonly #slots: number;
@@ -117,11 +108,11 @@ export class UpstreamEngine implements InferenceEngine {
     return null;
   }
 
-  listModels(): readonly ServedModel[] {
+  listModels(): readonly Engine.ServedModel[] {
     return this.#models;
   }
 
-  async *generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncGenerator<GenerationEvent, void, undefined> {
+  async *generateChat(request: Engine.ChatGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
     if (request.tools && request.tools.length > 0 && request.toolChoice !== "none" && this.#server.supportsTools === false) {
       throw new InvalidRequestError(
         "this node's upstream cannot call tools: its chat template has no tool support (llama-server needs --jinja)",
@@ -130,24 +121,21 @@ export class UpstreamEngine implements InferenceEngine {
     yield* this.#generate(request, "/chat/completions", (choice) => chatRequestBody(request, choice), options);
   }
 
-  generateCompletion(
-    request: CompletionGeneration,
-    options: GenerateOptions = {},
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+  generateCompletion(request: Engine.CompletionGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
     return this.#generate(request, "/completions", (choice) => completionRequestBody(request, choice), options);
   }
 
   // biome-ignore lint/correctness/useYield: it refuses before any event, as the contract asks of a missing kind
-  async *embed(): AsyncGenerator<EmbeddingEvent, void, undefined> {
+  async *embed(): Engine.EmbeddingStream {
     throw new InvalidRequestError("this node's upstream serves no embeddings");
   }
 
   async *#generate(
-    request: ChatGeneration | CompletionGeneration,
+    request: Engine.ChatGeneration | Engine.CompletionGeneration,
     path: string,
     bodyFor: (choice: ChoiceSettings) => UpstreamRequestBody,
-    options: GenerateOptions,
-  ): AsyncGenerator<GenerationEvent, void, undefined> {
+    options: Engine.GenerateOptions,
+  ): Engine.GenerationStream {
     if (!this.#models.some((model) => model.id === request.model)) {
       throw new ModelNotFoundError(`model '${request.model}' is not served here`);
     }
@@ -162,7 +150,7 @@ export class UpstreamEngine implements InferenceEngine {
     const signal = AbortSignal.any([options.signal ?? new AbortController().signal, this.#closing.signal]);
     this.#active++;
     try {
-      const choices: ChoiceEnd[] = [];
+      const choices: Engine.ChoiceEnd[] = [];
       let promptTokens: number | undefined;
       let completionTokens = 0;
       for (let index = 0; index < (request.n ?? 1); index++) {

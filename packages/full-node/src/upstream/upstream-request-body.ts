@@ -1,4 +1,5 @@
 import type { ChatGeneration, ChatMessage, CompletionGeneration, SamplingParams } from "@opengateway/protocol";
+import { openAIToolChoice } from "@opengateway/protocol";
 
 /** One choice's request as OpenAI's API spells it: always streamed, with usage at the end. */
 export type UpstreamRequestBody = Record<string, unknown>;
@@ -20,12 +21,7 @@ export function chatRequestBody(request: ChatGeneration, choice: ChoiceSettings)
       function: { name: tool.name, description: tool.description, parameters: tool.parameters ?? { type: "object" } },
     }));
   }
-  if (request.toolChoice !== undefined) {
-    body.tool_choice =
-      typeof request.toolChoice === "string"
-        ? request.toolChoice
-        : { type: "function", function: { name: request.toolChoice.name } };
-  }
+  if (request.toolChoice !== undefined) body.tool_choice = openAIToolChoice(request.toolChoice);
   const format = request.responseFormat;
   if (format?.type === "json_schema") {
     body.response_format = { type: "json_schema", json_schema: { name: format.name, schema: format.schema, strict: true } };

@@ -1,6 +1,7 @@
 // Shared builders for the ledger tests.
-import type { ChatBody, Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { createInferenceReceipt, createInferenceRequest, identityFromSeed } from "@opengateway/protocol";
+import { sampleChatBody } from "@opengateway/protocol/test-support/sample-chat-body";
 import { BlockAuthor } from "../block-author.js";
 import type { EvidenceBlock, LedgerBlock } from "../ledger-block.js";
 import type { LedgerParams } from "../ledger-params.js";
@@ -120,15 +121,6 @@ export function testAccount(n: number, position?: ChainPosition): TestAccount {
   return new TestAccount(testIdentity(n), position);
 }
 
-const BODY: ChatBody = {
-  messages: [{ role: "user", content: "Once upon a time" }],
-  maxTokens: 16,
-  temperature: 1,
-  topP: 1,
-  seed: 7,
-  stop: [],
-};
-
 export function testRequest(
   payer: Identity,
   options: { id?: string; maxCredits?: number; now?: number; ttlMs?: number } = {},
@@ -137,7 +129,7 @@ export function testRequest(
     {
       kind: "chat",
       model: "stories260K",
-      body: BODY,
+      body: sampleChatBody,
       maxCredits: options.maxCredits ?? 5_000,
       id: options.id,
       now: options.now ?? T0,

@@ -5,15 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ModelNotFoundError, OpenGatewayError } from "../errors.js";
-import type {
-  ChatGeneration,
-  CompletionGeneration,
-  EmbeddingEvent,
-  GenerateOptions,
-  GenerationEvent,
-  InferenceEngine,
-  ServedModel,
-} from "../inference-engine.js";
+import type * as Engine from "../inference-engine.js";
 
 export interface InferenceEngineContractOptions {
   /** The model to ask for (default: the first the engine lists). */
@@ -22,18 +14,18 @@ export interface InferenceEngineContractOptions {
   earlyExits?: number;
 }
 
-type Done = Extract<GenerationEvent, { type: "done" }>;
+type Done = Extract<Engine.GenerationEvent, { type: "done" }>;
 
 /** Runs the InferenceEngine contract against the engine `makeEngine` returns (made once, closed at the end). */
 export function describeInferenceEngineContract(
   name: string,
-  makeEngine: () => InferenceEngine | Promise<InferenceEngine>,
+  makeEngine: () => Engine.InferenceEngine | Promise<Engine.InferenceEngine>,
   options: InferenceEngineContractOptions = {},
 ): void {
   describe(`InferenceEngine contract: ${name}`, () => {
-    let engine: InferenceEngine;
-    let model: ServedModel;
-    const serves = (kind: ServedModel["kinds"][number]) => model.kinds.includes(kind);
+    let engine: Engine.InferenceEngine;
+    let model: Engine.ServedModel;
+    const serves = (kind: Engine.ServedModel["kinds"][number]) => model.kinds.includes(kind);
 
     before(async () => {
       engine = await makeEngine();
@@ -45,20 +37,23 @@ export function describeInferenceEngineContract(
     after(async () => engine?.close());
 
     const sampling = (maxTokens: number) => ({ maxTokens, temperature: 0, topP: 1, seed: 1, stop: [] });
-    const chat = (maxTokens: number, overrides: Partial<ChatGeneration> = {}): ChatGeneration => ({
+    const chat = (maxTokens: number, overrides: Partial<Engine.ChatGeneration> = {}): Engine.ChatGeneration => ({
       model: model.id,
       messages: [{ role: "user", content: "Once upon a time" }],
       ...sampling(maxTokens),
       ...overrides,
     });
-    const completion = (maxTokens: number, overrides: Partial<CompletionGeneration> = {}): CompletionGeneration => ({
+    const completion = (
+      maxTokens: number,
+      overrides: Partial<Engine.CompletionGeneration> = {},
+    ): Engine.CompletionGeneration => ({
       model: model.id,
       prompt: "Once upon a time",
       ...sampling(maxTokens),
       ...overrides,
     });
     /** A text generation of whichever kind the model serves. */
-    const generate = (maxTokens: number, generateOptions: GenerateOptions = {}, n?: number) =>
+    const generate = (maxTokens: number, generateOptions: Engine.GenerateOptions = {}, n?: number) =>
       serves("chat")
         ? engine.generateChat(chat(maxTokens, n === undefined ? {} : { n }), generateOptions)
         : engine.generateCompletion(completion(maxTokens, n === undefined ? {} : { n }), generateOptions);
@@ -70,7 +65,7 @@ export function describeInferenceEngineContract(
     }
 
     /** What every finished stream of text must look like; returns its `done`. */
-    function checkStream(events: GenerationEvent[], maxTokens: number, n = 1): Done {
+    function checkStream(events: Engine.GenerationEvent[], maxTokens: number, n = 1): Done {
       const done = events.at(-1);
       assert.ok(done?.type === "done", `the last event is done, not ${done?.type}`);
       assert.equal(events.filter((event) => event.type === "done").length, 1, "exactly one done");
@@ -158,7 +153,7 @@ export function describeInferenceEngineContract(
         await assertRefusedBeforeAnyEvent(() => engine.embed(request), OpenGatewayError);
         return;
       }
-      const events: EmbeddingEvent[] = await collect(() => engine.embed(request));
+      const events: Engine.EmbeddingEvent[] = await collect(() => engine.embed(request));
       const done = events.at(-1);
       assert.ok(done?.type === "done");
       const vectors = events.flatMap((event) => (event.type === "embedding" ? [event] : []));
@@ -182,7 +177,7 @@ export function describeInferenceEngineContract(
 
     it("ends a stream without a result when its signal is aborted, and keeps serving", async () => {
       const controller = new AbortController();
-      const afterAbort: GenerationEvent[] = [];
+      const afterAbort: Engine.GenerationEvent[] = [];
       try {
         for await (const event of generate(200, { signal: controller.signal })) {
           if (controller.signal.aborted) afterAbort.push(event);
