@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { hasCommand } from "./test-support/run-cli.js";
 
 const CHECKOUT = fileURLToPath(new URL("../../../", import.meta.url));
 const INSTALL_SH = join(CHECKOUT, "install.sh");
@@ -22,15 +23,6 @@ function bash(
     });
     child.stdin?.end(input ?? "");
   });
-}
-
-function hasCommand(name: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("install.sh", () => {

@@ -4,22 +4,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { opengateway } from "./test-support/run-cli.js";
+import { hasCommand, opengateway } from "./test-support/run-cli.js";
 
 /** The file a dry run prints: everything between its `# <path>` line and `# then:`. */
 function printedFile(stdout: string): { path: string; text: string } {
   const match = /^# (\S+)\n([\s\S]*)\n# then:\n/.exec(stdout);
   assert.ok(match, stdout);
   return { path: match[1] as string, text: match[2] as string };
-}
-
-function hasCommand(name: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("opengateway service", () => {

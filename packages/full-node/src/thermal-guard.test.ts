@@ -24,6 +24,7 @@ describe("ThermalGuard", () => {
     assert.equal(await guard.check(), "normal");
     assert.equal(guard.limit(4), 4);
     guard.admit(3, 4);
+    guard.admit(4, 4); // all slots busy: the engine queues it, heat is not the reason to refuse
 
     writeFileSync(gpu, "82\n");
     assert.equal(await guard.check(), "throttled");

@@ -121,7 +121,8 @@ export class ThermalGuard {
 
   /** Refuses a request the node is too hot to take (the router then tries another provider). */
   admit(active: number, parallel: number): void {
-    if (active < this.limit(parallel)) return;
+    // At normal temperature the engine's own queue decides; only heat refuses work here.
+    if (this.#state === "normal" || active < this.limit(parallel)) return;
     throw new OverloadedError(
       this.#state === "paused"
         ? `the node is paused until it cools (${this.#celsius?.toFixed(0)} °C)`

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const CLI_BIN = fileURLToPath(new URL("../bin.js", import.meta.url));
@@ -27,4 +27,14 @@ export function opengateway(
     );
     child.stdin?.end(options.input ?? "");
   });
+}
+
+/** Whether a program is on the PATH (tests that need shellcheck or systemd-analyze skip without it, except in CI). */
+export function hasCommand(name: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }
