@@ -10,6 +10,8 @@ export interface NodeCreditsInit {
   identity: Identity;
   /** Machine fingerprint hash for this node's registration (one grant per machine). */
   fingerprintHash: string;
+  /** The registration's proof-of-work, solved ahead (`opengateway setup`); solved again when it does not verify. */
+  powNonce?: number;
   /** How long after a request expired the node waits for its settlement before claiming it (default 60 s; null: never). */
   claimAfterMs?: number | null;
   /** Automatic transfer of earnings above a threshold to another identity. */
@@ -135,7 +137,7 @@ export class NodeCredits implements Startable {
       const open = await registerAccount(
         identity,
         { fingerprintHash, difficultyBits: writer.ledger.params.registrationDifficultyBits },
-        { signal },
+        { signal, powNonce: this.#init.powNonce },
       );
       await firstSync;
       signal.throwIfAborted();
