@@ -115,6 +115,7 @@ describe("SDK in a browser (real Chromium)", { timeout: 240_000 }, () => {
     const ws = network.nodeAddresses.find((address) => address.includes("/ws/"));
     assert.ok(ws);
     await page.fill("#address", ws);
+    await page.check("#local");
     await page.click("#send");
     await page.waitForFunction(() => ["done", "failed"].includes(document.getElementById("status")?.textContent ?? ""), null, {
       timeout: 120_000,

@@ -59,7 +59,9 @@ describe("the packed SDK in a project outside the workspace", { timeout: 400_000
     // The workspace's lockfile seeds resolution, so third-party packages resolve to versions the
     // store already holds and the install works offline; --prefer-offline only where it cannot.
     copyFileSync(join(ROOT, "pnpm-lock.yaml"), join(scratch, "pnpm-lock.yaml"));
-    await pnpm(scratch, ["install", "--offline"]).catch(() => pnpm(scratch, ["install", "--prefer-offline"]));
+    await pnpm(scratch, ["install", "--offline", "--no-frozen-lockfile"]).catch(() =>
+      pnpm(scratch, ["install", "--prefer-offline", "--no-frozen-lockfile"]),
+    );
     for (const file of ["reach-devnet.mjs", "typecheck.ts"]) copyFileSync(join(APP, file), join(scratch, file));
 
     home = mkdtempSync(join(tmpdir(), "opengateway-sdk-package-devnet-"));

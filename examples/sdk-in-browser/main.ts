@@ -24,7 +24,7 @@ function pageIdentity(): Identity {
 let client: OpenGatewayClient | undefined;
 let connectedTo = "";
 
-async function connect(address: string): Promise<OpenGatewayClient> {
+async function connect(address: string, localNetwork: boolean): Promise<OpenGatewayClient> {
   if (client && connectedTo === address) return client;
   await client?.close();
   client = undefined;
@@ -32,6 +32,8 @@ async function connect(address: string): Promise<OpenGatewayClient> {
   client = await createClient({
     bootstrap: [address],
     identity: pageIdentity(),
+    // The page's identity registers on first use (proof of work); a local devnet asks for less work.
+    localNetwork,
     // Safe here: there is no API key to leak, only this page's identity.
     openai: { dangerouslyAllowBrowser: true },
   });
@@ -46,7 +48,7 @@ element<HTMLFormElement>("ask").addEventListener("submit", async (event) => {
   element("error").replaceChildren();
   element<HTMLButtonElement>("send").disabled = true;
   try {
-    const openai = await connect(element<HTMLInputElement>("address").value.trim());
+    const openai = await connect(element<HTMLInputElement>("address").value.trim(), element<HTMLInputElement>("local").checked);
     status("asking");
     const model = (await openai.models.list()).data[0]?.id;
     if (!model) throw new Error("no provider serves a model right now");

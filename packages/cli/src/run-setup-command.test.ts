@@ -83,7 +83,11 @@ describe("opengateway setup, then node start with no flags, status, chat, identi
     assert.equal((await opengateway(["config", "set", "thermalSensor", sensor], env)).code, 0);
     const second = new CliNode([], env);
     nodes.push(second);
-    const after = await second.status(env, registered);
+    // The guard's first reading may come a moment after the node reports itself registered.
+    const after = await second.status(
+      env,
+      (report) => registered(report) && report.running && report.temperature?.celsius === 40,
+    );
     assert.deepEqual(after.running && after.temperature, { state: "normal", celsius: 40 });
     writeFileSync(sensor, "99000\n");
     await second.status(env, (report) => report.running && report.state === "paused" && report.temperature?.celsius === 99);
