@@ -171,7 +171,8 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       logger: options.logger,
     });
     adverts.start();
-    thermal?.start();
+    // The first reading before the node is announced ready: its status and adverts start right.
+    await thermal?.start();
     const credits = libp2p.services.credits;
     return {
       identity,

@@ -103,8 +103,9 @@ export class ThermalGuard {
     return next;
   }
 
-  start(): void {
-    void this.check();
+  /** Reads the sensors now, then every interval. */
+  async start(): Promise<void> {
+    await this.check();
     this.#timer = setInterval(() => void this.check().catch(() => undefined), this.#options.intervalMs);
     this.#timer.unref();
   }
