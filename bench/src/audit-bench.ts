@@ -11,7 +11,6 @@
  *     were chosen from.
  * The two cores are shared: serving and auditing run one after the other, never at once.
  */
-import { fileURLToPath } from "node:url";
 import type { AuditVerdict, DeliveredChoice } from "@opengateway/full-node";
 import { InferenceAuditor, LlamaCppEngine } from "@opengateway/full-node";
 import type {
@@ -23,12 +22,10 @@ import type {
   Usage,
 } from "@opengateway/protocol";
 import { createInferenceRequest, generateIdentity } from "@opengateway/protocol";
+import { BENCH_MODEL_PATH } from "./bench-workload.js";
 import { mulberry32 } from "./seeded-random.js";
 
-const modelPath =
-  process.env.OPENGATEWAY_TEST_MODEL ??
-  process.env.OPENGATEWAY_MODEL ??
-  fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
+const modelPath = BENCH_MODEL_PATH;
 const HONEST_REQUESTS = Number(process.env.BENCH_AUDIT_REQUESTS ?? 100);
 /** The share of served requests the network re-checks: the cost figure is stated at this rate. */
 const SAMPLE_RATE = Number(process.env.BENCH_AUDIT_SAMPLE_RATE ?? 0.05);
