@@ -1,10 +1,13 @@
 // The same OpenAI code with no gateway at all: the SDK's client signs each request with your
 // identity and routes it over the P2P network to a provider.
 //
-//   OPENGATEWAY_PEERS=/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... node examples/chat-via-sdk.mjs "Once upon a time"
+//   OPENGATEWAY_LOCAL=1 OPENGATEWAY_PEERS=/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... node examples/chat-via-sdk.mjs "Once upon a time"
 //
 // OPENGATEWAY_BOOTSTRAP (comma-separated multiaddrs) joins through bootstrap peers instead;
-// OPENGATEWAY_KEY_FILE keeps the paying identity across runs.
+// OPENGATEWAY_KEY_FILE keeps the paying identity across runs. The client pays from that identity's
+// own ledger account, registering it first if the network does not know it yet (proof-of-work:
+// about a minute and a half on the real network); OPENGATEWAY_LOCAL=1 joins a local network
+// (`pnpm start`, `opengateway devnet`) with its ledger parameters, where that takes a moment.
 import "@opengateway/p2p/node-runtime";
 import { createClient } from "@opengateway/sdk";
 
@@ -13,6 +16,7 @@ const client = await createClient({
   peers: list(process.env.OPENGATEWAY_PEERS),
   bootstrap: list(process.env.OPENGATEWAY_BOOTSTRAP),
   keyFile: process.env.OPENGATEWAY_KEY_FILE,
+  localNetwork: process.env.OPENGATEWAY_LOCAL === "1",
 });
 try {
   const model = process.env.OPENGATEWAY_EXAMPLE_MODEL ?? (await client.models.list()).data[0]?.id;

@@ -78,7 +78,10 @@ async function honestPhase(label: string): Promise<void> {
   const latencies: number[] = [];
   let ok = 0;
   for (let i = 0; i < SAMPLES; i++) {
-    const request = createInferenceRequest({ kind: "chat", model: "bench", body, maxCredits: 100 }, honest);
+    const request = createInferenceRequest(
+      { kind: "chat", model: "bench", body, maxCredits: 100, provider: provider.peerId.toString(), pricePerToken: 1 },
+      honest,
+    );
     const started = performance.now();
     try {
       for await (const frame of requestInference(client, provider.peerId, request, { signal: AbortSignal.timeout(10_000) })) {
@@ -98,7 +101,10 @@ let junkSent = 0;
 async function flood(signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
     const model = junkSent % 2 === 0 ? "nobody-serves-this" : "bench";
-    const request = createInferenceRequest({ kind: "chat", model, body, maxCredits: 100 }, junk);
+    const request = createInferenceRequest(
+      { kind: "chat", model, body, maxCredits: 100, provider: provider.peerId.toString(), pricePerToken: 1 },
+      junk,
+    );
     try {
       const stream = await flooder.dialProtocol(provider.peerId, INFERENCE_PROTOCOL, { signal });
       const lp = lpStream(stream);

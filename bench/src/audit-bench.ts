@@ -11,7 +11,6 @@
  *     were chosen from.
  * The two cores are shared: serving and auditing run one after the other, never at once.
  */
-import { fileURLToPath } from "node:url";
 import type { AuditVerdict, DeliveredChoice } from "@opengateway/full-node";
 import { InferenceAuditor, LlamaCppEngine } from "@opengateway/full-node";
 import type {
@@ -23,12 +22,10 @@ import type {
   Usage,
 } from "@opengateway/protocol";
 import { createInferenceRequest, generateIdentity } from "@opengateway/protocol";
+import { BENCH_MODEL_PATH } from "./bench-workload.js";
 import { mulberry32 } from "./seeded-random.js";
 
-const modelPath =
-  process.env.OPENGATEWAY_TEST_MODEL ??
-  process.env.OPENGATEWAY_MODEL ??
-  fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
+const modelPath = BENCH_MODEL_PATH;
 const HONEST_REQUESTS = Number(process.env.BENCH_AUDIT_REQUESTS ?? 100);
 /** The share of served requests the network re-checks: the cost figure is stated at this rate. */
 const SAMPLE_RATE = Number(process.env.BENCH_AUDIT_SAMPLE_RATE ?? 0.05);
@@ -88,7 +85,7 @@ function honestPayload(i: number, rand: () => number): InferencePayload {
 
 function receiptFor(request: InferenceRequest, served: Served, usage = served.usage): InferenceReceipt {
   return {
-    v: request.v,
+    v: 1,
     requestId: request.id,
     requestHash: "",
     payer: request.payer,
@@ -177,7 +174,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < HONEST_REQUESTS; i++) {
     const payload = honestPayload(i, rand);
     const served = await serve(engines[i % 2] as LlamaCppEngine, payload);
-    const request = createInferenceRequest({ ...payload, model: MODEL, maxCredits: 1_000_000 }, payer);
+    const request = createInferenceRequest(
+      { ...payload, model: MODEL, maxCredits: 1_000_000, provider: payer.id, pricePerToken: 1 },
+      payer,
+    );
     const verdict = await (auditors[(i >> 1) % 2] as InferenceAuditor).audit({
       request,
       delivered: { choices: served.choices },

@@ -86,6 +86,8 @@ export class Workload {
           model: "stories260K",
           body: BODY,
           maxCredits: amount,
+          provider: other.identity.id,
+          pricePerToken: 1,
           id: `bench-${String(++this.#requests).padStart(10, "0")}`,
           now: this.clock,
         },

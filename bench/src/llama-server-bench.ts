@@ -21,11 +21,9 @@ import type { LlamaServerProcess } from "@opengateway/full-node";
 import { startLlamaServer } from "@opengateway/full-node";
 import { errorMessage } from "@opengateway/protocol";
 import OpenAI from "openai";
+import { BENCH_MODEL_PATH } from "./bench-workload.js";
 
-const modelPath =
-  process.env.OPENGATEWAY_TEST_MODEL ??
-  process.env.OPENGATEWAY_MODEL ??
-  fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
+const modelPath = BENCH_MODEL_PATH;
 const LLAMA_SERVER =
   process.env.OPENGATEWAY_LLAMA_SERVER ?? fileURLToPath(new URL("../../../shared/tools/llama-server.sh", import.meta.url));
 const ROUNDS = Number(process.env.BENCH_LLAMA_ROUNDS ?? 5);

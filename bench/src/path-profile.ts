@@ -9,14 +9,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startLocalNetwork } from "@opengateway/cli";
 import OpenAI from "openai";
+import { BENCH_MODEL_PATH } from "./bench-workload.js";
 
-const modelPath =
-  process.env.OPENGATEWAY_TEST_MODEL ??
-  process.env.OPENGATEWAY_MODEL ??
-  fileURLToPath(new URL("../../../shared/models/stories260K.gguf", import.meta.url));
+const modelPath = BENCH_MODEL_PATH;
 const REQUESTS = Number(process.env.BENCH_PROFILE_REQUESTS ?? 400);
 const IN_FLIGHT = Number(process.env.BENCH_PROFILE_IN_FLIGHT ?? 8);
 /** 1 profiles the per-request cost; 64 with one in flight, the per-token cost of a stream. */

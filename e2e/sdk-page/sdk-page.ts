@@ -9,8 +9,10 @@ declare global {
 }
 
 window.runSdk = async (peer: string) => {
+  // A local network's ledger (as `--local`): the page's new identity registers itself, then pays.
   const client = await createClient({
     peers: [peer],
+    localNetwork: true,
     waitForProvidersMs: 15_000,
     openai: { dangerouslyAllowBrowser: true, maxRetries: 0 },
   });
@@ -35,6 +37,7 @@ window.runSdk = async (peer: string) => {
       usage: completion.usage,
       streamed,
       payer: client.wallet.identity,
+      balance: client.wallet.balance(),
       receipts: client.wallet.history().length,
       transports: client.libp2p.getConnections().map((connection) => connection.remoteAddr.toString()),
     };

@@ -42,6 +42,7 @@ export async function startRelay(host: string): Promise<Relay> {
 
 export interface CliPart<T> {
   ready: T;
+  pid: number | undefined;
   output: string[];
   stop(): Promise<void>;
 }
@@ -80,7 +81,7 @@ async function startCliPart<T extends { role: string }>(args: string[], role: T[
         reject(new Error(`the ${role} exited with ${code}:\n${output.join("\n")}`));
       });
     });
-    return { ready, output, stop };
+    return { ready, pid: child.pid, output, stop };
   } catch (error) {
     await stop();
     throw error;

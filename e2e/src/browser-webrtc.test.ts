@@ -7,10 +7,12 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Connection, Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import type { NetworkServices, NodeInfo } from "@opengateway/p2p";
-import { createLibp2pNode, fetchNodeInfo, requestInference } from "@opengateway/p2p";
+import { machineFingerprintHash } from "@opengateway/ledger";
+import type { LedgerReplica, NetworkServices, NodeInfo } from "@opengateway/p2p";
+import { createLibp2pNode, fetchNodeInfo, ledgerReplica, requestInference } from "@opengateway/p2p";
 import type { InferenceRequest, ProviderFrame } from "@opengateway/protocol";
 import { createInferenceRequest, errorMessage, generateIdentity, verifyInferenceReceipt } from "@opengateway/protocol";
+import { LedgerWallet } from "@opengateway/sdk";
 import OpenAI from "openai";
 import type { Page } from "playwright-core";
 import type { LaunchedBrowser } from "./browser-launch.js";
@@ -155,7 +157,9 @@ function describeServingOverWebRtc(): void {
     let server: PageServer;
     let browser: LaunchedBrowser;
     let page: Page;
-    let client: Libp2p<NetworkServices>;
+    /** The Node peer: it pays from its own account (registered in `before`), as any client with an identity does. */
+    let client: Libp2p<NetworkServices & { ledger: LedgerReplica }>;
+    let wallet: LedgerWallet;
     let tabId: string;
     let tabAddress: string;
     const payer = generateIdentity();
@@ -173,7 +177,9 @@ function describeServingOverWebRtc(): void {
             seed: 42,
             stop: extra.stop ?? [],
           },
-          maxCredits: 100_000,
+          maxCredits: 10_000,
+          provider: tabId,
+          pricePerToken: 1,
         },
         payer,
       );
@@ -226,7 +232,17 @@ function describeServingOverWebRtc(): void {
       ).catch(failWithLog);
       tabId = status.peerId;
       tabAddress = webRtcAddress(status) ?? "";
-      client = await createLibp2pNode({ identity: generateIdentity(), listen: [], iceServers: [] });
+      client = await createLibp2pNode({
+        identity: payer,
+        listen: [],
+        iceServers: [],
+        services: { ledger: ledgerReplica({ params: { registrationDifficultyBits: DEVNET_LEDGER.registrationDifficultyBits } }) },
+      });
+      wallet = new LedgerWallet(client.services.ledger.writer);
+      await wallet.ensureRegistered(payer, {
+        fingerprintHash: machineFingerprintHash({ test: "webrtc-node-peer", account: payer.id }),
+        difficultyBits: DEVNET_LEDGER.registrationDifficultyBits,
+      });
     });
 
     after(async () => {
@@ -264,6 +280,8 @@ function describeServingOverWebRtc(): void {
       const connection = await dialTab(client, relay, tabAddress);
       assert.ok(isDirectWebRtc(connection), `expected a direct WebRTC connection, got ${connection.remoteAddr.toString()}`);
       assert.equal(connection.remotePeer.toString(), tabId);
+      // The tab checks payers: it learns of this one's open block from the reconciliation that a new peer starts.
+      await client.services.ledger.sync.reconcile(connection.remotePeer);
 
       const request = completion(24);
       const { text, done } = await collect(requestInference(onConnection(connection), connection.remotePeer, request));
@@ -277,22 +295,30 @@ function describeServingOverWebRtc(): void {
 
       const word = text.trim().split(/\s+/)[3];
       assert.ok(word, `expected several words, got '${text}'`);
-      const stopped = await collect(
-        requestInference(onConnection(connection), connection.remotePeer, completion(24, { stop: [word] })),
-      );
+      const stopRequest = completion(24, { stop: [word] });
+      const stopped = await collect(requestInference(onConnection(connection), connection.remotePeer, stopRequest));
       assert.equal(stopped.done.choices[0]?.finishReason, "stop");
       assert.ok(!stopped.text.includes(word) && text.startsWith(stopped.text), `'${stopped.text}' vs '${text}'`);
 
       const seen = await waitForStatus(page, (status) => status.counters.requestsServed >= 2, { what: "two served requests" });
       assert.equal(seen.peers.find((peer) => peer.peerId === client.peerId.toString())?.transport, "webrtc");
-      // This payer is on no ledger and never settles: the tab watches both receipts (to claim them once they expire), and earns nothing.
-      const ledger = ledgerOf(seen);
-      assert.ok(ledger.awaitingSettlement >= 2, `awaiting settlement: ${ledger.awaitingSettlement}`);
-      assert.equal(ledger.earned, 0);
-      assert.equal(ledger.balance, GRANT);
+      // The Node peer settles both receipts on its own chain; the tab collects exactly those credits.
+      await wallet.settle(payer, done.receipt, request);
+      await wallet.settle(payer, stopped.done.receipt, stopRequest);
+      const paid = done.receipt.credits + stopped.done.receipt.credits;
+      assert.equal(wallet.view(payer.id).balance, GRANT - paid);
+      await client.services.ledger.sync.reconcile(connection.remotePeer);
+      const ledger = ledgerOf(
+        await waitForStatus(page, (status) => (status.ledger?.earned ?? 0) >= paid, {
+          what: "the tab to collect the Node peer's settlements",
+        }).catch(failWithLog),
+      );
+      assert.equal(ledger.earned, paid);
+      assert.equal(ledger.balance, GRANT + paid);
     });
 
     it("serves a streamed chat completion that a gateway routes to it and pays for on the ledger; the tab collects exactly that", async () => {
+      const earnedBefore = ledgerOf(await pageStatus(page)).earned;
       gateway = await startGateway(join(home, "gateway"), [tabAddress]);
       const openai = new OpenAI({ baseURL: gateway.ready.url, apiKey: API_KEY, maxRetries: 0, timeout: 30_000 });
       const deadline = Date.now() + 20_000;
@@ -318,18 +344,18 @@ function describeServingOverWebRtc(): void {
       assert.equal(wallet.balance, GRANT - paid.credits, "the gateway's ledger holds one settle of the receipt's credits");
       // The tab sees the settle (gossip, or reconciliation with the gateway) and collects it with an earn block.
       const collected = ledgerOf(
-        await waitForStatus(page, (status) => (status.ledger?.earned ?? 0) > 0, {
+        await waitForStatus(page, (status) => (status.ledger?.earned ?? 0) > earnedBefore, {
           timeoutMs: 10_000,
           what: "the tab to collect the gateway's settlement",
         }).catch(failWithLog),
       );
-      assert.equal(collected.earned, paid.credits);
-      assert.equal(collected.balance, GRANT + paid.credits);
+      assert.equal(collected.earned, earnedBefore + paid.credits);
+      assert.equal(collected.balance, GRANT + earnedBefore + paid.credits);
       // And the gateway's copy of the ledger sees the tab's earn block: the tab's balance there is the same.
       await eventually(
         () => gatewayJson<GatewayNetwork>(gatewayUrl, "/opengateway/network"),
-        (network) => network.peers.find((peer) => peer.peerId === tabId)?.balance === GRANT + paid.credits,
-        `the gateway to see the tab's balance of ${GRANT + paid.credits}`,
+        (network) => network.peers.find((peer) => peer.peerId === tabId)?.balance === collected.balance,
+        `the gateway to see the tab's balance of ${collected.balance}`,
       );
     });
 

@@ -98,6 +98,8 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
         model: MODEL,
         body: { messages: story, maxTokens: options.maxTokens ?? 8, temperature: 1, topP: 1, seed: 1, stop: [] },
         maxCredits: 1_000,
+        provider: node.peerId,
+        pricePerToken: 1,
         region: null,
         ttlMs: options.ttlMs,
       },

@@ -1,7 +1,6 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { machineFingerprintHash } from "@opengateway/ledger";
 import type { InferenceReceipt } from "@opengateway/protocol";
 import { createClient } from "@opengateway/sdk";
 import OpenAI from "openai";
@@ -82,9 +81,9 @@ describe("a network with no centre: discovery, regions, failover, churn", { time
     );
   });
 
-  it("serves only payers the ledger says can pay: an unregistered SDK client gets 402, a registered one pays", async () => {
+  it("serves only payers the ledger says can pay: a client that pays from no account gets 402, a default one registers and pays", async () => {
     const bootstrap = tcp(devnet.relay.addresses);
-    const unpaid = await createClient({ bootstrap, localNetwork: true, region: null, openai: { maxRetries: 0 } });
+    const unpaid = await createClient({ bootstrap, localNetwork: true, region: null, ledger: false, openai: { maxRetries: 0 } });
     try {
       await assert.rejects(
         unpaid.chat.completions.create({ model: MODEL, messages: story, max_tokens: 3 }),
@@ -93,17 +92,8 @@ describe("a network with no centre: discovery, regions, failover, churn", { time
     } finally {
       await unpaid.close();
     }
-    const paying = await createClient({
-      bootstrap,
-      localNetwork: true,
-      region: null,
-      openai: { maxRetries: 0 },
-      // A devnet registration: trivial proof-of-work, a fingerprint of its own.
-      ledger: {
-        params: { registrationDifficultyBits: 12 },
-        fingerprintHash: machineFingerprintHash({ test: "sdk-client", at: String(Date.now()) }),
-      },
-    });
+    // No ledger option: the client registers its new identity itself (the devnet's trivial proof-of-work).
+    const paying = await createClient({ bootstrap, localNetwork: true, region: null, openai: { maxRetries: 0 } });
     try {
       const before = paying.wallet.balance();
       assert.equal(before?.balance, 100_000);

@@ -62,6 +62,12 @@ describe("a node's identity across restarts (real processes)", { timeout: 240_00
     let before: NodeLedgerSummary;
     try {
       before = await registered(first.ready.addresses[0] ?? "");
+      // A second process on the same home would sign with the same key: it is refused before it loads anything.
+      await assert.rejects(startFullNodeProcess(args()), (error: Error) => {
+        assert.match(error.message, /exited with 1/);
+        assert.match(error.message, new RegExp(`data directory .* is in use by another process \\(node-.*process ${first.pid}`));
+        return true;
+      });
     } finally {
       await first.stop();
     }

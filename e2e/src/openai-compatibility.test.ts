@@ -50,7 +50,12 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       },
     });
     viaGateway = new OpenAI({ baseURL: network.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
-    viaSdk = await createClient({ peers: network.nodeAddresses, openai: { maxRetries: 0, timeout: 60_000 } });
+    // Full nodes check payers by default (issue 12): the SDK client registers its own account and pays from it.
+    viaSdk = await createClient({
+      peers: network.nodeAddresses,
+      localNetwork: true,
+      openai: { maxRetries: 0, timeout: 60_000 },
+    });
   });
 
   after(async () => {
@@ -279,6 +284,38 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
         assert.ok(followUp.choices[0]);
       });
 
+      it("returns a tool call cut by max_tokens as OpenAI does: the partial arguments, finish_reason length", async () => {
+        const request = {
+          model: MODEL,
+          messages: story,
+          max_tokens: 8,
+          temperature: 0,
+          tools: [
+            {
+              type: "function" as const,
+              function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+            },
+          ],
+          tool_choice: { type: "function" as const, function: { name: "get_weather" } },
+        };
+        const result = await client().chat.completions.create(request);
+        const choice = result.choices[0];
+        assert.equal(choice?.finish_reason, "length");
+        const call = choice?.message.tool_calls?.[0];
+        assert.ok(call && call.type === "function");
+        assert.equal(call.function.name, "get_weather");
+        assert.match(call.function.arguments, /^\{/);
+        assert.throws(() => JSON.parse(call.function.arguments), SyntaxError, "never completed into valid-looking JSON");
+        let streamedArguments = "";
+        let finish: string | null = null;
+        for await (const chunk of await client().chat.completions.create({ ...request, stream: true })) {
+          for (const delta of chunk.choices[0]?.delta.tool_calls ?? []) streamedArguments += delta.function?.arguments ?? "";
+          finish = chunk.choices[0]?.finish_reason ?? finish;
+        }
+        assert.equal(streamedArguments, call.function.arguments);
+        assert.equal(finish, "length");
+      });
+
       it("serves legacy completions, streamed, with echo and several prompts", async () => {
         const single = await client().completions.create({
           model: MODEL,
@@ -448,7 +485,8 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       assert.equal(after.balance, before.balance - (receipt?.credits ?? 0), "exactly the receipt's credits were paid");
       assert.equal(after.reserved, 0, "the reservation was released");
       assert.equal(after.spendable, after.balance);
-      // Zero-sum: what the payer paid, the provider collects (earn blocks, replicated back to the gateway).
+      // Zero-sum: what the payers paid, the provider collects (earn blocks, replicated back to the gateway).
+      // Two accounts paid it: this key's, and the SDK client's own (the "sdk" tests above).
       const providerBalance = async () =>
         (
           (await (
@@ -457,13 +495,16 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
             peers: Array<{ peerId: string; balance: number | null }>;
           }
         ).peers.find((peer) => peer.peerId === network.nodePeerId)?.balance;
+      const sdkPaid = () => 100_000 - (viaSdk.wallet.balance()?.balance ?? 100_000);
+      const paid = () => 100_000 - after.balance + sdkPaid();
+      assert.ok(sdkPaid() > 0, "the SDK client paid from its own account");
       const deadline = Date.now() + 20_000;
       let earned = await providerBalance();
-      while (earned !== 100_000 + (100_000 - after.balance) && Date.now() < deadline) {
+      while (earned !== 100_000 + paid() && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         earned = await providerBalance();
       }
-      assert.equal(earned, 100_000 + (100_000 - after.balance), "the provider earned exactly what the payer paid");
+      assert.equal(earned, 100_000 + paid(), "the provider earned exactly what its payers paid");
     });
 
     it("refuses a missing or wrong API key with 401", async () => {
@@ -511,6 +552,7 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
         OPENAI_BASE_URL: network.url,
         OPENGATEWAY_API_KEY: API_KEY,
         OPENGATEWAY_PEERS: network.nodeAddresses.join(","),
+        OPENGATEWAY_LOCAL: "1",
       };
       const viaBaseUrl = await run(process.execPath, [join(EXAMPLES, "chat-via-gateway.mjs"), "Once upon a time"], {
         env,
@@ -567,7 +609,20 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       assert.ok(tcp);
       const gateway = fork(
         CLI_BIN,
-        ["gateway", "start", "--port", "0", "--api-key", API_KEY, "--home", home, "--local", "--bootstrap", tcp],
+        // A home of its own: the network's gateway holds this one (one gateway per data directory).
+        [
+          "gateway",
+          "start",
+          "--port",
+          "0",
+          "--api-key",
+          API_KEY,
+          "--home",
+          join(home, "second-gateway"),
+          "--local",
+          "--bootstrap",
+          tcp,
+        ],
         {
           stdio: ["ignore", "ignore", "ignore", "ipc"],
         },

@@ -14,6 +14,7 @@ import { launchBrowser } from "./browser-launch.js";
 import { testModelPath } from "./test-model.js";
 
 const PAGE_SOURCE = fileURLToPath(new URL("../sdk-page/", import.meta.url));
+const EXAMPLE_SOURCE = fileURLToPath(new URL("../../examples/sdk-in-browser/", import.meta.url));
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript" };
 
 interface SdkRun {
@@ -22,6 +23,7 @@ interface SdkRun {
   usage: { completion_tokens: number; prompt_tokens: number; total_tokens: number };
   streamed: string;
   payer: string;
+  balance: { identity: string; registered: boolean; balance: number; reserved: number } | null;
   receipts: number;
   transports: string[];
 }
@@ -49,6 +51,13 @@ describe("SDK in a browser (real Chromium)", { timeout: 240_000 }, () => {
     home = mkdtempSync(join(tmpdir(), "opengateway-sdk-browser-"));
     pageDir = join(home, "page");
     await build({ root: PAGE_SOURCE, logLevel: "error", build: { outDir: pageDir, emptyOutDir: true, target: "es2022" } });
+    // The example app, built as its README says, served beside the test page.
+    await build({
+      root: EXAMPLE_SOURCE,
+      base: "./",
+      logLevel: "error",
+      build: { outDir: join(pageDir, "example"), emptyOutDir: true, target: "es2022" },
+    });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     network = await startLocalNetwork({
       model: testModelPath(),
@@ -85,10 +94,41 @@ describe("SDK in a browser (real Chromium)", { timeout: 240_000 }, () => {
     assert.ok(result.streamed.length > 0);
     assert.match(result.payer, /^12D3KooW/);
     assert.equal(result.receipts, 2);
+    // The page's own identity registered itself and paid for both answers from its grant.
+    assert.equal(result.balance?.identity, result.payer);
+    assert.equal(result.balance?.registered, true);
+    assert.ok(result.balance.balance < 100_000, `paid from the grant: ${result.balance.balance}`);
+    assert.equal(result.balance.reserved, 0);
     assert.ok(
       result.transports.some((address) => address.includes("/ws")),
       `dialled over ${result.transports.join(", ")}`,
     );
+    assert.deepEqual(errors, []);
+  });
+
+  it("runs the Vite example app: its form joins through the node's /ws address and streams an answer", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/example/index.html`);
+    await page.waitForFunction(() => document.getElementById("status")?.textContent === "ready");
+    const ws = network.nodeAddresses.find((address) => address.includes("/ws/"));
+    assert.ok(ws);
+    await page.fill("#address", ws);
+    await page.check("#local");
+    await page.click("#send");
+    await page.waitForFunction(() => ["done", "failed"].includes(document.getElementById("status")?.textContent ?? ""), null, {
+      timeout: 120_000,
+    });
+    const shown = await page.evaluate(() => ({
+      status: document.getElementById("status")?.textContent,
+      output: document.getElementById("output")?.textContent ?? "",
+      error: document.getElementById("error")?.textContent,
+      wallet: document.getElementById("wallet")?.textContent ?? "",
+    }));
+    assert.equal(shown.status, "done", shown.error ?? "");
+    assert.ok(shown.output.length > 0);
+    assert.match(shown.wallet, /^Paid by 12D3KooW\w+; 1 signed receipt/);
     assert.deepEqual(errors, []);
   });
 });

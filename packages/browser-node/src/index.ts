@@ -1,4 +1,3 @@
-export * from "./browser-fingerprint.js";
 export * from "./browser-node-store.js";
 export * from "./engines/engine-choice.js";
 export type * from "./engines/engine-worker-protocol.js";

@@ -45,6 +45,14 @@ describe("page config", () => {
     });
   });
 
+  it("keeps payment checks on unless the operator turns them off for a private network", () => {
+    const base = { registrationDifficultyBits: 12, perAccountGrant: true };
+    assert.equal(parsePageConfig({ ledger: base }).ledger?.paymentChecks, undefined);
+    assert.equal(parsePageConfig({ ledger: { ...base, paymentChecks: true } }).ledger?.paymentChecks, undefined);
+    assert.equal(parsePageConfig({ ledger: { ...base, paymentChecks: false } }).ledger?.paymentChecks, false);
+    assert.throws(() => parsePageConfig({ ledger: { ...base, paymentChecks: "no" } }), /ledger\.paymentChecks/);
+  });
+
   it("refuses malformed ledger parameters with a message naming the field", () => {
     assert.throws(() => parsePageConfig({ ledger: true }), /ledger must be an object or null/);
     assert.throws(() => parsePageConfig({ ledger: { perAccountGrant: false } }), /ledger\.registrationDifficultyBits/);

@@ -88,7 +88,14 @@ function ledgerConfig(value: unknown): TabLedgerConfig {
   }
   if (typeof value.perAccountGrant !== "boolean")
     throw new InvalidPageConfigError("ledger.perAccountGrant must be true or false");
-  return { registrationDifficultyBits: bits, perAccountGrant: value.perAccountGrant };
+  if (value.paymentChecks !== undefined && typeof value.paymentChecks !== "boolean")
+    throw new InvalidPageConfigError("ledger.paymentChecks must be true or false");
+  // Payment checks stay on unless a private network's operator turns them off.
+  return {
+    registrationDifficultyBits: bits,
+    perAccountGrant: value.perAccountGrant,
+    ...(value.paymentChecks === false ? { paymentChecks: false } : {}),
+  };
 }
 
 function withQueryOverrides(config: PageConfig, query: URLSearchParams): PageConfig {

@@ -1,9 +1,11 @@
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import { browserFingerprintHash, currentBrowserEnvironment } from "@opengateway/ledger";
 import type { IceServer, InferenceServedEvent, LedgerReplica, NetworkServices, NodeInfo, ProviderEntry } from "@opengateway/p2p";
 import {
   AdvertPublisher,
   BROWSER_RELAYED_LISTEN,
+  checkPayer,
   createLibp2pNode,
   InferenceService,
   ledgerReplica,
@@ -11,7 +13,6 @@ import {
 } from "@opengateway/p2p";
 import type { Identity, Logger, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { errorClass, errorMessage, guessRegionFromTimeZone, OverloadedError } from "@opengateway/protocol";
-import { browserFingerprintHash, currentBrowserEnvironment } from "./browser-fingerprint.js";
 import type { BrowserNodeCounters, BrowserNodeSettings } from "./browser-node-store.js";
 import { BrowserNodeStore, DEFAULT_DATABASE_NAME } from "./browser-node-store.js";
 import type { DeviceProbe, EngineKind, ModelVerdict } from "./engines/engine-choice.js";
@@ -169,7 +170,8 @@ export class BrowserNode extends EventTarget {
     this.#settings = state.settings;
     this.#counters = state.counters;
     this.#region = state.region;
-    this.#chat = new TabChat(libp2p, identity);
+    const replica = libp2p.services.ledger;
+    this.#chat = new TabChat(libp2p, identity, { reputationOf: replica && ((id) => replica.ledger.reputation(id).score) });
     this.#nodeInfo = new NodeInfoService({ registrar: libp2p }, { getInfo: () => this.#info() });
   }
 
@@ -431,9 +433,14 @@ export class BrowserNode extends EventTarget {
           onServed: (event) => void this.#onServed(event),
           // A tab whose registration the ledger refused could never collect a payment: settlements
           // to it would stay in flight for ever. It turns work away (routers try another provider).
-          authorize: async () => {
-            if (this.#ledger?.status().registration === "refused") {
+          // With a ledger, payers are checked as on full nodes (on by default; off only for a private network).
+          authorize: async (request, fromPeer) => {
+            const ledger = this.#ledger;
+            if (ledger?.status().registration === "refused") {
               throw new OverloadedError("this tab cannot be paid: the ledger refused its registration");
+            }
+            if (ledger !== undefined && this.#options.ledger?.paymentChecks !== false) {
+              return checkPayer(ledger.ledger, ledger.sync, request, fromPeer);
             }
           },
         },

@@ -17,7 +17,7 @@ function scriptedEngine(fails: boolean): InferenceEngine {
     for (const text of ["Once", " upon", " a", " time"]) yield { type: "text", index: 0, text, tokens: 1 };
     yield { type: "done", choices: [{ index: 0, finishReason: "length" }], usage: { promptTokens: 3, completionTokens: 4 } };
   }
-  const model = { id: "m", contextSize: 512, pricePerToken: 1_000, kinds: ["chat" as const] };
+  const model = { id: "m", contextSize: 512, pricePerToken: 10, kinds: ["chat" as const] };
   return generatorEngine(fails ? "broken" : "scripted", model, generate);
 }
 
@@ -96,11 +96,15 @@ describe("TabChat", () => {
     assert.equal(result.provider, good.id);
     assert.equal(result.model, "m");
     assert.equal(result.credits, result.receipts[0]?.credits);
-    assert.equal(result.credits, 7_000, "(3 prompt + 4 completion tokens) × 1,000");
-    // 1,000 credits a token would reserve far more than the chat box's 20,000 cap.
-    assert.equal(held.length, 1);
-    assert.equal(held[0]?.maxCredits, 20_000);
-    assert.deepEqual(released, [held[0]?.id]);
+    assert.equal(result.credits, 70, "(3 prompt + 4 completion tokens) × 10");
+    // One hold per attempt (issue 12): each provider's estimate at its own price, the previous one released first.
+    assert.equal(held.length, 2);
+    // Premise changed (issue 12): a provider over the cap is skipped, so the hold is its estimate, within the cap.
+    assert.ok((held[0]?.maxCredits ?? 0) > 0 && (held[0]?.maxCredits ?? 0) <= 20_000);
+    assert.deepEqual(
+      released,
+      held.map((hold) => hold.id),
+    );
     assert.equal(result.paid, false);
     assert.equal(result.paymentError, "the chain is busy");
   });

@@ -48,12 +48,14 @@ export interface ChatResult {
 export class TabChat {
   readonly #libp2p: Libp2p<NetworkServices>;
   readonly #identity: Identity;
-  readonly #table = new ProviderTable();
+  readonly #table: ProviderTable;
   readonly #watcher: NetworkWatcher;
 
-  constructor(libp2p: Libp2p<NetworkServices>, identity: Identity) {
+  /** `reputationOf`: providers' reputation from the tab's ledger (below the threshold: no paid work), as the SDK routes. */
+  constructor(libp2p: Libp2p<NetworkServices>, identity: Identity, options: { reputationOf?: (peerId: string) => number } = {}) {
     this.#libp2p = libp2p;
     this.#identity = identity;
+    this.#table = new ProviderTable({ reputationOf: options.reputationOf });
     this.#watcher = new NetworkWatcher(libp2p, this.#table, { maxDirectProviders: MAX_DIRECT_PROVIDERS });
   }
 

@@ -12,6 +12,8 @@ export interface TabLedgerConfig {
   registrationDifficultyBits: number;
   /** Devnet: the account id joins the device fingerprint, so every tab of one browser gets a grant. */
   perAccountGrant: boolean;
+  /** Check payers before serving them (default true); false only on a private network. */
+  paymentChecks?: boolean;
 }
 
 /**

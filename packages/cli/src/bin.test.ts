@@ -1,29 +1,14 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { opengateway } from "./test-support/run-cli.js";
 
-const BIN = fileURLToPath(new URL("./bin.js", import.meta.url));
 const README = fileURLToPath(new URL("../../../README.md", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The `opengateway` command as a user runs it: its own process, its own environment. */
-function opengateway(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** The `--flags` the README lists in the paragraph that starts with `opener`, up to the next command's. */
 function documentedFlags(opener: string, next: string): string[] {
@@ -44,11 +29,62 @@ describe("the opengateway command", () => {
   it("prints its commands with --help, and its version", async () => {
     const help = await opengateway(["--help"]);
     assert.equal(help.code, 0);
-    for (const command of ["node", "gateway", "relay", "wallet", "devnet", "start"])
+    for (const command of [
+      "node",
+      "gateway",
+      "relay",
+      "wallet",
+      "devnet",
+      "start",
+      "setup",
+      "config",
+      "status",
+      "service",
+      "models",
+      "chat",
+      "identity",
+      "doctor",
+    ])
       assert.match(help.stdout, new RegExp(`^\\s+${command}\\b`, "m"), `--help lists '${command}'`);
     const version = await opengateway(["--version"]);
     assert.equal(version.code, 0);
     assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it("gives every command --help with an example", async () => {
+    const commands = [
+      ["node", "start"],
+      ["gateway", "start"],
+      ["relay", "start"],
+      ["wallet", "balance"],
+      ["wallet", "import"],
+      ["start"],
+      ["devnet"],
+      ["config"],
+      ["config", "set"],
+      ["setup"],
+      ["status"],
+      ["service", "install"],
+      ["service", "status"],
+      ["models", "list"],
+      ["models", "pull"],
+      ["models", "rm"],
+      ["models", "recommend"],
+      ["chat"],
+      ["identity", "show"],
+      ["identity", "export"],
+      ["identity", "import"],
+      ["doctor"],
+    ];
+    for (const command of commands) {
+      const help = await opengateway([...command, "--help"]);
+      assert.equal(help.code, 0, `${command.join(" ")}: ${help.stderr}`);
+      assert.match(
+        help.stdout,
+        new RegExp(`Examples?:\\n {2}\\$ (\\S+=\\S+ )?opengateway ${command[0]}`),
+        `${command.join(" ")} --help has an example`,
+      );
+    }
   });
 
   it("offers every flag the README documents for node start and gateway start", async () => {
@@ -82,6 +118,47 @@ describe("the opengateway command", () => {
       assert.notEqual(run.code, 0, `${args.join(" ")} exited 0`);
       assert.match(run.stderr, message, `${args.join(" ")}: ${run.stderr}`);
     }
+  });
+
+  it("fails fast, in one plain sentence, on a port in use or a model it cannot get, before starting anything", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const env = { OPENGATEWAY_HOME: home, OPENGATEWAY_MODEL: process.env.OPENGATEWAY_TEST_MODEL ?? "m.gguf" };
+      const busy = await opengateway(["start"], { ...env, OPENGATEWAY_PORT: String(port) });
+      assert.equal(busy.code, 1);
+      assert.equal(
+        busy.stderr,
+        `opengateway: Port ${port} is already in use: stop what is using it, or choose another port with OPENGATEWAY_PORT=${port + 1}.\n`,
+      );
+      const gateway = await opengateway(["gateway", "start", "--api-key", "k", "--port", String(port)], env);
+      assert.match(gateway.stderr, new RegExp(`^opengateway: Port ${port} is already in use.*OPENGATEWAY_PORT=`));
+    } finally {
+      server.close();
+    }
+    // A closed port stands for a host this machine cannot reach (offline).
+    const started = Date.now();
+    const offline = await opengateway(["start"], {
+      OPENGATEWAY_HOME: home,
+      OPENGATEWAY_MODEL: "http://127.0.0.1:1/model.gguf",
+      OPENGATEWAY_PORT: "0",
+    });
+    assert.equal(offline.code, 1);
+    assert.match(
+      offline.stderr,
+      /^opengateway: The model http:\/\/127\.0\.0\.1:1\/model\.gguf is not downloaded yet and 127\.0\.0\.1 cannot be reached: .*OPENGATEWAY_MODEL.*\n$/,
+    );
+    assert.ok(Date.now() - started < 25_000, "no spinner and no ready-timeout first");
+    const verbose = await opengateway(["start", "--verbose"], {
+      OPENGATEWAY_HOME: home,
+      OPENGATEWAY_MODEL: "/nonexistent/model.gguf",
+      OPENGATEWAY_PORT: "0",
+    });
+    assert.match(
+      verbose.stderr,
+      /^opengateway: There is no model file at \/nonexistent\/model\.gguf: .*\n.*ModelNotAvailableError.*\n\s+at /s,
+    );
   });
 
   it("creates a wallet in its home, shows it, refuses a wrong passphrase, and moves it by export and import", async () => {

@@ -7,6 +7,20 @@ import { join } from "node:path";
 import { REGIONS } from "@opengateway/protocol";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
+import { applyCliConfig } from "./cli-config.js";
+import type { CliContext } from "./cli-context.js";
+import { reportFatalError } from "./fatal-error.js";
+import { addExamples } from "./help-example.js";
+import { integer } from "./option-parsers.js";
+import { assertPortFree, localModelFile, stopWithParent } from "./preflight.js";
+import { registerChatCommand } from "./run-chat-command.js";
+import { registerConfigCommand } from "./run-config-command.js";
+import { registerDoctorCommand } from "./run-doctor-command.js";
+import { registerIdentityCommand } from "./run-identity-command.js";
+import { registerModelsCommand } from "./run-models-command.js";
+import { registerServiceCommand } from "./run-service-command.js";
+import { registerSetupCommand } from "./run-setup-command.js";
+import { registerStatusCommand } from "./run-status-command.js";
 import { onShutdown } from "./shutdown.js";
 
 /** The model `opengateway start` serves when OPENGATEWAY_MODEL is not set. */
@@ -21,13 +35,7 @@ const passphrase =
   (env.OPENGATEWAY_PASSPHRASE_FILE ? readFileSync(env.OPENGATEWAY_PASSPHRASE_FILE, "utf8").replace(/\r?\n$/, "") : undefined);
 const logger = pino({ level: env.OPENGATEWAY_LOG_LEVEL ?? "info" }, pino.destination(2));
 
-const integer =
-  (name: string, min = 0) =>
-  (value: string) => {
-    const parsed = Number(value);
-    if (!Number.isSafeInteger(parsed) || parsed < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-    return parsed;
-  };
+const cli: CliContext = { defaultHome, env, passphrase, logger };
 
 /** The network's registration difficulty: a flag of every command that keeps or reads the ledger. */
 const registrationDifficultyOption = () =>
@@ -50,7 +58,10 @@ const withLedgerOptions = (command: Command, what: { noCredits: string; file: st
 
 const program = new Command("opengateway")
   .description("OpenGateway: an open, peer-to-peer AI inference network")
-  .version("0.1.0");
+  .version("0.1.0")
+  .option("--verbose", "print the details of a failure (its stack), not just what to do", false)
+  // Settings from <home>/config.json fill the options the command line and the environment left unset.
+  .hook("preAction", (_program, command) => applyCliConfig(command, defaultHome));
 
 const nodeCommand = program.command("node").description("run a full node that serves models");
 const nodeStart = nodeCommand
@@ -87,7 +98,24 @@ const nodeStart = nodeCommand
     integer("--stream-batch-ms"),
   )
   .addOption(new Option("--gpu <mode>", "use a GPU when one is found").choices(["auto", "off"]).default("auto"))
-  .option("--require-payment", "refuse payers whose ledger account cannot cover a request", false)
+  .option(
+    "--thermal-throttle-c <celsius>",
+    "serve half as many requests at once at or above this temperature",
+    integer("--thermal-throttle-c", 30),
+    85,
+  )
+  .option(
+    "--thermal-pause-c <celsius>",
+    "take no new requests at or above this temperature until cooled",
+    integer("--thermal-pause-c", 30),
+    95,
+  )
+  .option("--thermal-sensor <path...>", "temperature files to watch (default: the thermal zones and nvidia-smi)")
+  .option("--require-payment", "refuse payers who cannot cover a request (the default; kept for scripts)")
+  .option(
+    "--no-payment-checks",
+    "private networks only: serve payers whatever their ledger account holds (payment checks are on by default)",
+  )
   .option(
     "--claim-after-ms <ms>",
     "how long after a request expired to wait for the payer's settlement before claiming it (default 60000)",
@@ -109,7 +137,10 @@ withLedgerOptions(nodeStart, {
   noCredits: "keep no ledger: serve without being paid",
   file: "where the node keeps its copy of the ledger (default: in <home>)",
 }).action(async (options) => {
-  if ((options.model === undefined) === (options.upstream === undefined)) {
+  if (options.model === undefined && options.upstream === undefined) {
+    program.error("node start has no model: run 'opengateway setup' first, or pass exactly one of --model and --upstream");
+  }
+  if (options.model !== undefined && options.upstream !== undefined) {
     program.error("node start needs exactly one of --model and --upstream");
   }
   // The page offers tabs the node's model file, which a node with an upstream does not have.
@@ -130,7 +161,7 @@ const gatewayStart = gatewayCommand
   .command("start")
   .description("serve the OpenAI API over HTTP, routing requests over the network")
   .option("--host <host>", "HTTP host to bind", "127.0.0.1")
-  .option("--port <port>", "HTTP port", integer("--port"), Number(env.OPENGATEWAY_PORT ?? 8080))
+  .addOption(new Option("--port <port>", "HTTP port").env("OPENGATEWAY_PORT").argParser(integer("--port")).default(8080))
   .option(
     "--api-key <key...>",
     "API keys to accept (or OPENGATEWAY_API_KEY)",
@@ -156,6 +187,15 @@ const gatewayStart = gatewayCommand
     "how long a request waits for a provider slot before 429 (default 15000)",
     integer("--queue-wait-ms"),
   )
+  .option(
+    "--max-price-per-token <credits>",
+    "skip providers asking more credits per token (a request's max_price_per_token can lower it)",
+    (value: string) => {
+      const parsed = Number(value);
+      if (!Number.isFinite(parsed) || parsed < 0) throw new InvalidArgumentError("--max-price-per-token must be a number ≥ 0");
+      return parsed;
+    },
+  )
   .option("--contribute-bootstrap <multiaddr...>", "relay /ws addresses the /contribute page's tabs join through", [])
   .option("--contribute-model <path...>", "GGUF files /contribute offers to tabs", [])
   .option("--contribute-model-url <url...>", "GGUF files hosted elsewhere (http/https) that /contribute offers to tabs", [])
@@ -167,6 +207,7 @@ withLedgerOptions(gatewayStart, {
   noCredits: "do not charge API keys' accounts (no ledger)",
   file: "where the gateway keeps its ledger (default: <home>/gateway-ledger.sqlite)",
 }).action(async (options) => {
+  await assertPortFree(options.host, options.port, "OPENGATEWAY_PORT");
   const { readFile } = await import("node:fs/promises");
   const fileKeys = options.apiKeysFile
     ? (await readFile(options.apiKeysFile, "utf8"))
@@ -248,8 +289,10 @@ const localNetworkCommand = (name: string, description: string, modelHelp: strin
   program
     .command(name)
     .description(description)
-    .option("--model <path|hf:uri>", `${modelHelp} (or OPENGATEWAY_MODEL)`, env.OPENGATEWAY_MODEL ?? DEFAULT_MODEL)
-    .option("--port <port>", "gateway HTTP port (or OPENGATEWAY_PORT)", integer("--port"), Number(env.OPENGATEWAY_PORT ?? 8080))
+    .addOption(new Option("--model <path|hf:uri>", modelHelp).env("OPENGATEWAY_MODEL").default(DEFAULT_MODEL))
+    .addOption(
+      new Option("--port <port>", "gateway HTTP port").env("OPENGATEWAY_PORT").argParser(integer("--port")).default(8080),
+    )
     .option("--host <host>", "gateway HTTP host", "127.0.0.1")
     .option("--home <dir>", "data directory", defaultHome);
 
@@ -267,6 +310,9 @@ localNetworkCommand(
 )
   .option("--nodes <n>", "full nodes to start", integer("--nodes"), 3)
   .action(async (options) => {
+    await assertPortFree(options.host, options.port, "OPENGATEWAY_PORT");
+    options.model = await localModelFile(options.model, options.home);
+    stopWithParent();
     const { apiKey, line: apiKeyLine } = localApiKey();
     const { startDevnet } = await import("./start-devnet.js");
     process.stdout.write(`Starting a devnet: 1 bootstrap/relay node, ${options.nodes} full nodes, 1 gateway ...\n`);
@@ -294,6 +340,9 @@ localNetworkCommand(
   "start a local network: a full node and a gateway, each in its own process",
   "model to serve",
 ).action(async (options) => {
+  await assertPortFree(options.host, options.port, "OPENGATEWAY_PORT");
+  options.model = await localModelFile(options.model, options.home);
+  stopWithParent();
   const { apiKey, line: apiKeyLine } = localApiKey();
   const { startLocalNetwork } = await import("./start-local-network.js");
   process.stdout.write(`Starting a local OpenGateway network with ${options.model} ...\n`);
@@ -307,6 +356,9 @@ localNetworkCommand(
       apiKeyLine,
       `  model            ${model}`,
       `  full node        ${network.nodePeerId}`,
+      // What the SDK's createClient takes as `bootstrap` (Node) and a web page can dial (WebSockets).
+      `  SDK bootstrap    ${network.nodeAddresses.find((address) => !address.includes("/ws")) ?? "-"}`,
+      `  browser (ws)     ${network.nodeAddresses.find((address) => address.includes("/ws")) ?? "-"}`,
       "",
       "  Try it:",
       `    curl -s ${network.url}/chat/completions -H "Authorization: Bearer ${apiKey}" \\`,
@@ -320,7 +372,17 @@ localNetworkCommand(
   onShutdown(() => network.stop());
 });
 
+registerConfigCommand(program, cli);
+registerSetupCommand(program, cli);
+registerStatusCommand(program, cli);
+registerServiceCommand(program, cli);
+registerModelsCommand(program, cli);
+registerIdentityCommand(program, cli);
+registerChatCommand(program, cli);
+registerDoctorCommand(program, cli);
+addExamples(program);
+
 program.parseAsync().catch((error: unknown) => {
-  logger.fatal({ err: error }, error instanceof Error ? error.message : "failed");
+  reportFatalError(error, { verbose: program.opts().verbose === true });
   process.exit(1);
 });

@@ -1,7 +1,5 @@
 import type { LedgerParams } from "@opengateway/ledger";
-
-/** Registration work on a devnet (`--local`): trivial, so `pnpm start` is ready in seconds. */
-export const LOCAL_REGISTRATION_DIFFICULTY_BITS = 12;
+import { LOCAL_REGISTRATION_DIFFICULTY_BITS } from "@opengateway/ledger";
 
 /**
  * The ledger parameters a command's flags set: `--registration-difficulty`, or the devnet's with

@@ -23,10 +23,7 @@ export interface NodeIdentityOptions {
  */
 export async function loadNodeIdentity(options: NodeIdentityOptions, logger: Logger): Promise<Identity> {
   const keyFile = options.keyFile ?? join(options.home, NODE_KEY_FILE);
-  const passphrase =
-    options.keyFile === undefined
-      ? await atRestPassphrase(options.home, NODE_KEY_PASSPHRASE_FILE, options.passphrase)
-      : options.passphrase;
+  const passphrase = await nodeKeyPassphrase(options);
   const identity = await loadOrCreateIdentity(keyFile, {
     passphrase,
     onMigrated: (path) => logger.warn({ keyFile: path }, "the plaintext key file was rewritten encrypted"),
@@ -35,4 +32,10 @@ export async function loadNodeIdentity(options: NodeIdentityOptions, logger: Log
     logger.warn({ keyFile }, "the node's key file is not encrypted: set OPENGATEWAY_PASSPHRASE or OPENGATEWAY_PASSPHRASE_FILE");
   }
   return identity;
+}
+
+/** The passphrase the node's key file is encrypted with: the given one, or for the default key file the secret beside it. */
+export async function nodeKeyPassphrase(options: NodeIdentityOptions): Promise<string | undefined> {
+  if (options.keyFile !== undefined) return options.passphrase;
+  return await atRestPassphrase(options.home, NODE_KEY_PASSPHRASE_FILE, options.passphrase);
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { CONTRIBUTE_PAGE_DIR } from "@opengateway/browser-node/server";
 import { startGateway } from "@opengateway/gateway";
 import { ledgerParams } from "@opengateway/ledger";
+import { lockDataDir } from "@opengateway/ledger/data-dir-lock";
 import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { atRestPassphrase } from "./at-rest-passphrase.js";
@@ -22,6 +23,7 @@ export interface GatewayCommandOptions {
   providerIdleTimeoutMs?: number;
   maxQueuedRequests?: number;
   queueWaitMs?: number;
+  maxPricePerToken?: number;
   credits: boolean;
   contributeBootstrap: string[];
   contributeModel: string[];
@@ -41,6 +43,8 @@ export const GATEWAY_ACCOUNT_SECRET_FILE = "gateway-account-secret";
 export const GATEWAY_SECRET_PASSPHRASE_FILE = "gateway-account-secret.passphrase";
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
+  // One gateway per home: its API-key accounts and ledger file are the home's; held until exit.
+  lockDataDir(options.home, "gateway");
   const pageDir = options.contributeDir ?? CONTRIBUTE_PAGE_DIR;
   const ledgerOverrides = ledgerParamOverrides(options);
   const accountSecret = await loadOrCreateSecret(join(options.home, GATEWAY_ACCOUNT_SECRET_FILE), {
@@ -76,6 +80,8 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
       : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
     queue: { maxQueuedRequests: options.maxQueuedRequests, queueWaitMs: options.queueWaitMs },
+    responses: { path: join(options.home, "gateway-responses.sqlite") },
+    maxPricePerToken: options.maxPricePerToken,
     ledger: options.credits
       ? {
           path: options.ledgerFile ?? join(options.home, "gateway-ledger.sqlite"),

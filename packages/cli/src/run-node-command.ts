@@ -2,12 +2,15 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { FullNode } from "@opengateway/full-node";
 import { startFullNode } from "@opengateway/full-node";
-import { InvalidSweepRuleError, machineFingerprintHash, validateSweepRule } from "@opengateway/ledger";
-import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
+import { InvalidSweepRuleError, validateSweepRule } from "@opengateway/ledger";
+import { lockDataDir } from "@opengateway/ledger/data-dir-lock";
 import type { Logger } from "pino";
 import { ledgerParamOverrides } from "./network-params.js";
 import { loadNodeIdentity } from "./node-identity.js";
+import { readRegistrationWork, registrationDifficulty, registrationFingerprint } from "./node-registration.js";
+import { writeNodeStatus } from "./node-status.js";
 import { reportReady } from "./process-ready.js";
+import { downloadProgress } from "./progress-line.js";
 import { onShutdown } from "./shutdown.js";
 
 export interface NodeCommandOptions {
@@ -31,7 +34,9 @@ export interface NodeCommandOptions {
   parallel?: number;
   gpu: false | "auto";
   credits: boolean;
-  requirePayment: boolean;
+  /** `--no-payment-checks` sets it false (private networks); `--require-payment` is the default anyway. */
+  paymentChecks: boolean;
+  requirePayment?: boolean;
   ledgerFile?: string;
   ledgerSyncIntervalMs?: number;
   claimAfterMs?: number;
@@ -44,10 +49,15 @@ export interface NodeCommandOptions {
   contributeDir?: string;
   registrationDifficulty?: number;
   streamBatchMs?: number;
+  thermalThrottleC: number;
+  thermalPauseC: number;
+  thermalSensor?: string[];
 }
 
 export async function runNodeCommand(options: NodeCommandOptions, logger: Logger): Promise<void> {
   const identity = await loadNodeIdentity(options, logger);
+  // One process per identity and ledger file (two would sign two blocks at one height); held until exit.
+  lockDataDir(options.home, `node-${identity.id.slice(-8)}`);
   // A bad rule is refused before the model loads, not a minute later.
   if (options.sweepAbove !== undefined && options.sweepTo === undefined)
     throw new InvalidSweepRuleError("--sweep-above needs --sweep-to");
@@ -55,13 +65,17 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     if (!options.credits) throw new InvalidSweepRuleError("--sweep-to needs the ledger (drop --no-credits)");
     validateSweepRule({ to: options.sweepTo, above: options.sweepAbove ?? 0 }, identity.id);
   }
-  const machine = options.credits ? await nodeMachineFingerprintHash() : "";
+  const fingerprintHash = options.credits ? await registrationFingerprint(identity.id, options.local) : "";
+  const work = options.credits
+    ? await readRegistrationWork(options.home, identity.id, { fingerprintHash, difficultyBits: registrationDifficulty(options) })
+    : undefined;
   const node = await startFullNode({
     model: options.model,
     upstream: options.upstream === undefined ? undefined : { baseURL: options.upstream, apiKey: options.upstreamApiKey },
     contextSize: options.contextSize,
     modelAlias: options.alias,
     cacheDir: join(options.home, "models"),
+    onDownloadProgress: options.model === undefined ? undefined : downloadProgress(options.model),
     listen: options.listen,
     bootstrap: options.bootstrap,
     identity,
@@ -71,10 +85,10 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     ledger: options.credits
       ? {
           path: options.ledgerFile ?? join(options.home, `node-ledger-${identity.id.slice(-8)}.sqlite`),
-          // A devnet runs many nodes on one machine: each gets its own grant there, never on a real network.
-          fingerprintHash: options.local ? machineFingerprintHash({ machine, account: identity.id }) : machine,
+          fingerprintHash,
+          powNonce: work?.powNonce,
           params: ledgerParamOverrides(options),
-          requirePayment: options.requirePayment,
+          requirePayment: options.paymentChecks,
           syncIntervalMs: options.ledgerSyncIntervalMs,
           claimAfterMs: options.claimAfterMs,
           sweep: options.sweepTo === undefined ? undefined : { to: options.sweepTo, above: options.sweepAbove ?? 0 },
@@ -86,6 +100,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     parallelRequests: options.parallel,
     gpu: options.gpu,
     deltaBatchMs: options.streamBatchMs,
+    thermal: { throttleC: options.thermalThrottleC, pauseC: options.thermalPauseC, sensorPaths: options.thermalSensor },
     // The request carries the prompt and stays out of the logs; the receipt is summed up by `credits`.
     onServed: ({ request: _request, receipt: _receipt, ...event }) =>
       logger.info(event, event.outcome === "done" ? "served request" : "request failed"),
@@ -117,7 +132,11 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     region: node.region,
     contributeUrl: contribute?.url,
   });
+  const status = writeNodeStatus(options.home, node, () =>
+    node.thermal ? { state: node.thermal.state, celsius: node.thermal.celsius } : null,
+  );
   onShutdown(async () => {
+    await status.stop();
     await contribute?.close();
     await node.stop();
   });

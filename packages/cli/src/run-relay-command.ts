@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { lockDataDir } from "@opengateway/ledger/data-dir-lock";
 import { ADVERT_TOPIC, createLibp2pNode } from "@opengateway/p2p";
 import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
 import { generateIdentity } from "@opengateway/protocol";
@@ -26,6 +27,7 @@ export interface RelayCommandOptions {
  * the ledger, so that a wallet or a tab that knows only this address can sync. It serves no model.
  */
 export async function runRelayCommand(options: RelayCommandOptions, logger: Logger): Promise<void> {
+  lockDataDir(options.home, "relay"); // one relay per home (its ledger file); held until exit
   const identity = options.keyFile ? await loadOrCreateIdentity(options.keyFile) : generateIdentity();
   const ledgerPath = options.ledgerFile ?? join(options.home, "relay-ledger.sqlite");
   const node = await createLibp2pNode({

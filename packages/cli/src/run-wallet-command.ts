@@ -1,13 +1,14 @@
 import { readFile } from "node:fs/promises";
 import type { LedgerBlock } from "@opengateway/ledger";
-import { BlockAuthor, ledgerBlockHash, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
-import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
+import { BlockAuthor, ledgerBlockHash, registerAccount } from "@opengateway/ledger";
 import type { LedgerReplica } from "@opengateway/p2p";
 import { createLibp2pNode, ledgerReplica } from "@opengateway/p2p";
 import type { Identity } from "@opengateway/protocol";
 import { generateIdentity, isIdentityId } from "@opengateway/protocol";
 import { readIdentityFile, writeIdentityFile } from "@opengateway/sdk";
 import { ledgerParamOverrides } from "./network-params.js";
+import { registrationFingerprint } from "./node-registration.js";
+import { proofOfWorkProgress } from "./progress-line.js";
 
 export interface WalletOptions {
   keyFile: string;
@@ -94,17 +95,20 @@ async function withLedger<T>(options: WalletOptions, task: (replica: LedgerRepli
 
 export async function walletRegister(options: WalletOptions, known?: Identity): Promise<void> {
   const identity = known ?? (await readIdentityFile(options.keyFile, { passphrase: options.passphrase }));
-  const machine = await nodeMachineFingerprintHash();
+  const fingerprintHash = await registrationFingerprint(identity.id, options.local);
   await withLedger(options, async ({ ledger, sync }) => {
     if (ledger.account(identity.id).opened) {
       printer(options.json)(`${identity.id} is already registered`, { identity: identity.id, registered: true });
       return;
     }
     const started = Date.now();
-    const open = await registerAccount(identity, {
-      fingerprintHash: options.local ? machineFingerprintHash({ machine, account: identity.id }) : machine,
-      difficultyBits: ledger.params.registrationDifficultyBits,
-    });
+    const work = proofOfWorkProgress(ledger.params.registrationDifficultyBits);
+    const open = await registerAccount(
+      identity,
+      { fingerprintHash, difficultyBits: ledger.params.registrationDifficultyBits },
+      { onProgress: work.onProgress },
+    );
+    work.done();
     const result = await sync.publish(open);
     if (result.status !== "applied") throw result.error ?? new Error(`registration not applied (${result.status})`);
     // Gossip needs a formed mesh; a reconciliation hands the block to every connected peer now.

@@ -77,7 +77,8 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       const args = localNodeArgs(options, [
         ...(nodeRegion ? ["--region", nodeRegion] : []),
         "--key-file",
-        join(options.home, `devnet-node-${nodes.length + 1}.key.json`),
+        // Numbered by nodes ever started, not by nodes running: a replacement never reuses a live node's key.
+        join(options.home, `devnet-node-${++started}.key.json`),
         ...(options.nodeArgs ?? []),
         ...extraArgs,
         "--bootstrap",
@@ -97,6 +98,7 @@ export async function startDevnet(options: DevnetOptions): Promise<Devnet> {
       return node;
     };
     const nodes: DevnetNode[] = [];
+    let started = 0;
     // Models load one at a time: on two cores, parallel loads only slow each other down.
     for (let i = 0; i < options.nodes; i++) await addNode();
 

@@ -227,6 +227,40 @@ describe("LlamaCppEngine on the real test model", () => {
     });
   });
 
+  it("passes a tool call cut by max_tokens on as its partial arguments text, with finish_reason length", async () => {
+    const tools: ToolDefinition[] = [
+      { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } },
+      { name: "get_time", parameters: { type: "object", properties: { zone: { enum: ["UTC", "CET"] } } } },
+    ];
+    for (const toolChoice of [{ name: "get_weather" }, "required"] as const) {
+      // Greedy, so the cut run writes a prefix of the whole one: cut at three quarters of it (the
+      // last tokens may be whitespace after the closing brace).
+      const whole = await collect(engine.generateChat(story({ temperature: 0, maxTokens: 200, tools, toolChoice })));
+      assert.equal(whole.finishReason, "tool_calls");
+      const maxTokens = Math.floor(((whole.done?.usage.completionTokens ?? 0) * 3) / 4);
+      const cut = await collect(engine.generateChat(story({ temperature: 0, maxTokens, tools, toolChoice })));
+      assert.equal(cut.finishReason, "length", `${JSON.stringify(toolChoice)}`);
+      assert.equal(cut.text, "");
+      const call = cut.toolCalls[0]?.calls[0];
+      assert.equal(call?.name, whole.toolCalls[0]?.calls[0]?.name);
+      assert.match(call?.arguments ?? "", /^\{/, "the partial arguments as the model wrote them");
+      assert.throws(() => JSON.parse(call?.arguments ?? ""), SyntaxError, `'${call?.arguments}' must not be completed JSON`);
+    }
+  });
+
+  it("honours top_k, min_p and repetition_penalty", async () => {
+    const greedy = (await collect(engine.generateChat(story({ temperature: 0, maxTokens: 20 })))).text;
+    // One candidate left (the likeliest): sampling at temperature 1 writes the greedy text.
+    const topK = await collect(engine.generateChat(story({ temperature: 1, topK: 1, maxTokens: 20 })));
+    assert.equal(topK.text, greedy);
+    const minP = await collect(engine.generateChat(story({ temperature: 1, minP: 1, maxTokens: 20 })));
+    assert.equal(minP.text, greedy);
+    const free = await collect(engine.generateChat(story({ temperature: 1, maxTokens: 20 })));
+    assert.notEqual(free.text, greedy, "without them, temperature 1 samples another text (seed 42)");
+    const penalised = await collect(engine.generateChat(story({ temperature: 0, repetitionPenalty: 1.8, maxTokens: 20 })));
+    assert.notEqual(penalised.text, greedy);
+  });
+
   it("applies logit_bias: +100 makes a token win every step, an unknown token id is refused", async () => {
     const token = engine.tokenize(" cat").at(-1); // "at": a token with visible text
     assert.ok(token !== undefined);

@@ -57,7 +57,7 @@ interface ChoicesResult {
   usage: Engine.Usage;
 }
 
-/** How far back OpenAI-style presence/frequency penalties look. */
+/** How far back the repetition, presence and frequency penalties look. */
 const PENALTY_WINDOW_TOKENS = 256;
 
 /**
@@ -244,6 +244,8 @@ export class LlamaCppEngine implements Engine.InferenceEngine {
       options.maxTotalTokens,
       async (index, sampling) => {
         let textSoFar = "";
+        // Auto tool calls' arguments as generated: only a finished call is in the response.
+        const generatedCalls: { name: string; arguments: string }[] = [];
         const common = {
           ...sampling,
           onTextChunk: plan.captureText
@@ -254,26 +256,37 @@ export class LlamaCppEngine implements Engine.InferenceEngine {
         };
         // node-llama-cpp takes either a grammar or functions, never both.
         const response = functions
-          ? await slot.chat.generateResponse(history, { ...common, functions, documentFunctionParams: true })
+          ? await slot.chat.generateResponse(history, {
+              ...common,
+              functions,
+              documentFunctionParams: true,
+              onFunctionCallParamsChunk: (chunk) => {
+                generatedCalls[chunk.callIndex] ??= { name: chunk.functionName, arguments: "" };
+                const call = generatedCalls[chunk.callIndex];
+                if (call) call.arguments += chunk.paramsChunk;
+              },
+            })
           : await slot.chat.generateResponse(history, { ...common, grammar });
         if (response.metadata.stopReason === "abort") return undefined;
+        const cut = response.metadata.stopReason === "maxTokens";
         if (plan.captureText) {
-          push({ type: "tool_calls", index, calls: plan.toToolCalls(textSoFar) });
+          const calls = plan.toToolCalls(textSoFar);
+          if (calls.length > 0) push({ type: "tool_calls", index, calls });
           // Cut by max_tokens, the call's arguments are incomplete: say so, as OpenAI does.
-          return response.metadata.stopReason === "maxTokens" ? "length" : "tool_calls";
+          return cut ? "length" : calls.length > 0 ? "tool_calls" : "stop";
         }
-        if (response.functionCalls && response.functionCalls.length > 0) {
-          push({
-            type: "tool_calls",
-            index,
-            calls: response.functionCalls.map((call) => ({
-              name: call.functionName,
-              arguments: JSON.stringify(call.params ?? {}),
-            })),
-          });
-          return "tool_calls";
+        const calls = (response.functionCalls ?? []).map((call) => ({
+          name: call.functionName,
+          arguments: JSON.stringify(call.params ?? {}),
+        }));
+        // A call cut by max_tokens has a name and part of its arguments: passed on as they are.
+        const partial = cut ? generatedCalls[calls.length] : undefined;
+        if (partial !== undefined) calls.push(partial);
+        if (calls.length > 0) {
+          push({ type: "tool_calls", index, calls });
+          return cut ? "length" : "tool_calls";
         }
-        return response.metadata.stopReason === "maxTokens" ? "length" : "stop";
+        return cut ? "length" : "stop";
       },
       push,
     );
@@ -361,7 +374,8 @@ export class LlamaCppEngine implements Engine.InferenceEngine {
         maxTokens: request.maxTokens,
         temperature: request.temperature,
         topP: request.topP,
-        topK: ENGINE_TOP_K,
+        topK: request.topK ?? ENGINE_TOP_K,
+        ...(request.minP !== undefined ? { minP: request.minP } : {}),
         seed: (request.seed + index) >>> 0,
         customStopTriggers: request.stop.length > 0 ? request.stop : undefined,
         repeatPenalty: penaltiesFor(request),
@@ -441,6 +455,7 @@ interface SamplingOptions {
   temperature: number;
   topP: number;
   topK: number;
+  minP?: number;
   seed: number;
   customStopTriggers: string[] | undefined;
   repeatPenalty: false | { penalty: number; presencePenalty: number; frequencyPenalty: number; lastTokens: number };
@@ -451,10 +466,11 @@ interface SamplingOptions {
 
 /** OpenAI has no repeat penalty by default; node-llama-cpp does, so it is switched off unless asked for. */
 function penaltiesFor(request: Engine.SamplingParams): SamplingOptions["repeatPenalty"] {
+  const penalty = request.repetitionPenalty ?? 1;
   const presencePenalty = request.presencePenalty ?? 0;
   const frequencyPenalty = request.frequencyPenalty ?? 0;
-  if (presencePenalty === 0 && frequencyPenalty === 0) return false;
-  return { penalty: 1, presencePenalty, frequencyPenalty, lastTokens: PENALTY_WINDOW_TOKENS };
+  if (penalty === 1 && presencePenalty === 0 && frequencyPenalty === 0) return false;
+  return { penalty, presencePenalty, frequencyPenalty, lastTokens: PENALTY_WINDOW_TOKENS };
 }
 
 function vocabularySizeOf(model: LlamaModel): number | undefined {

@@ -1,20 +1,17 @@
 import type { ComponentLogger, Startable } from "@libp2p/interface";
 import { serviceDependencies } from "@libp2p/interface";
-import { peerIdFromString } from "@libp2p/peer-id";
 import type { SweepRule } from "@opengateway/ledger";
 import { AutoSweep, EarningsCollector, registerAccount, validateSweepRule } from "@opengateway/ledger";
 import type { LedgerReplica, NodeLedgerSummary } from "@opengateway/p2p";
-import { componentLogger, nodeLedgerSummary } from "@opengateway/p2p";
+import { checkPayer, componentLogger, nodeLedgerSummary } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt, InferenceRequest, Logger } from "@opengateway/protocol";
-import { InsufficientCreditsError } from "@opengateway/protocol";
-
-/** How long the payer check waits for an unknown payer's chain from the peer that sent its request. */
-const UNKNOWN_PAYER_SYNC_MS = 5_000;
 
 export interface NodeCreditsInit {
   identity: Identity;
   /** Machine fingerprint hash for this node's registration (one grant per machine). */
   fingerprintHash: string;
+  /** The registration's proof-of-work, solved ahead (`opengateway setup`); solved again when it does not verify. */
+  powNonce?: number;
   /** How long after a request expired the node waits for its settlement before claiming it (default 60 s; null: never). */
   claimAfterMs?: number | null;
   /** Automatic transfer of earnings above a threshold to another identity. */
@@ -115,22 +112,13 @@ export class NodeCredits implements Startable {
     this.#earnings?.track(receipt, request);
   }
 
-  /** A payer must be on the ledger, owe nothing, and hold maxCredits; an unknown payer's chain is fetched from the peer that sent the request first. */
-  async authorize(request: InferenceRequest, fromPeer: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  /**
+   * The payment check (on by default): see `checkPayer`. The payer's requests in flight here are
+   * counted through a hold on this node's copy of the ledger, freed by the returned function.
+   */
+  authorize(request: InferenceRequest, fromPeer: string, options: { signal?: AbortSignal } = {}): Promise<() => void> {
     const { ledger, sync } = this.#components.ledger;
-    if (!ledger.account(request.payer).opened) {
-      const signals = [AbortSignal.timeout(UNKNOWN_PAYER_SYNC_MS), ...(options.signal ? [options.signal] : [])];
-      await sync.reconcile(peerIdFromString(fromPeer), { signal: AbortSignal.any(signals) }).catch(() => undefined);
-    }
-    const account = ledger.account(request.payer);
-    if (!account.opened) throw new InsufficientCreditsError(`payer ${request.payer} is not registered on the ledger`);
-    if (account.debt > 0)
-      throw new InsufficientCreditsError(`payer ${request.payer} owes ${account.debt} credits from unsettled claims`);
-    if (account.balance < request.maxCredits) {
-      throw new InsufficientCreditsError(
-        `payer ${request.payer} holds ${account.balance} credits; the request may cost ${request.maxCredits}`,
-      );
-    }
+    return checkPayer(ledger, sync, request, fromPeer, options);
   }
 
   /** What the node's info answers carry: its ledger view and what it collected since it started. */
@@ -149,7 +137,7 @@ export class NodeCredits implements Startable {
       const open = await registerAccount(
         identity,
         { fingerprintHash, difficultyBits: writer.ledger.params.registrationDifficultyBits },
-        { signal },
+        { signal, powNonce: this.#init.powNonce },
       );
       await firstSync;
       signal.throwIfAborted();

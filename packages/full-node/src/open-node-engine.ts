@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { LlamaCppEngine } from "./llama-cpp-engine.js";
+import type { DownloadProgress } from "./model-source.js";
 import { modelIdFromSpec, resolveModel } from "./model-source.js";
 import type { UpstreamEngineOptions } from "./upstream/upstream-engine.js";
 import { UpstreamEngine } from "./upstream/upstream-engine.js";
@@ -23,6 +24,8 @@ export interface NodeEngineOptions {
   gpu?: false | "auto";
   pricePerToken?: number;
   showDownloadProgress?: boolean;
+  /** Reports a model download (instead of node-llama-cpp's own bar). */
+  onDownloadProgress?: (progress: DownloadProgress) => void;
 }
 
 export interface OpenedNodeEngine {
@@ -55,7 +58,12 @@ export async function openNodeEngine(
     return { engine, modelPath: engine.baseURL, modelBytes: engine.modelSizeBytes ?? 0 };
   }
   if (options.model === undefined) throw new Error("a node needs a model file or an upstream");
-  const modelPath = await resolveModel(options.model, { cacheDir: options.cacheDir, showProgress: options.showDownloadProgress });
+  const modelPath = await resolveModel(options.model, {
+    cacheDir: options.cacheDir,
+    showProgress: options.showDownloadProgress,
+    onProgress: options.onDownloadProgress,
+    signal,
+  });
   const engine = await LlamaCppEngine.load({
     modelPath,
     modelId: options.modelAlias ?? modelIdFromSpec(modelPath),

@@ -19,6 +19,8 @@ import type { NodeCredits } from "./node-credits.js";
 import { nodeCredits } from "./node-credits.js";
 import type { NodeEngine, NodeEngineOptions } from "./open-node-engine.js";
 import { openNodeEngine } from "./open-node-engine.js";
+import type { ThermalGuardOptions } from "./thermal-guard.js";
+import { ThermalGuard } from "./thermal-guard.js";
 import { ThroughputMeter } from "./throughput-meter.js";
 
 export const FULL_NODE_AGENT = "opengateway-full-node/0.1.0";
@@ -42,7 +44,13 @@ export interface StartFullNodeOptions extends NodeEngineOptions {
   ledger?: SqliteLedgerReplicaInit & {
     /** Machine fingerprint hash for this node's registration (one grant per machine). */
     fingerprintHash: string;
-    /** Refuse payers whose ledger account cannot cover a request's maxCredits (or who owe unsettled claims). */
+    /** The registration's proof-of-work when it was solved ahead (`opengateway setup`). */
+    powNonce?: number;
+    /**
+     * Refuse payers whose ledger account cannot cover a request's maxCredits with their requests
+     * already in flight here (or who owe unsettled claims). On by default; `false` only for a
+     * private network (`--no-payment-checks`).
+     */
     requirePayment?: boolean;
     /** How long after a request expired the node waits for its settlement before claiming it (default 60 s; null: never). */
     claimAfterMs?: number | null;
@@ -50,6 +58,8 @@ export interface StartFullNodeOptions extends NodeEngineOptions {
     sweep?: SweepRule;
   };
   onServed?: (event: InferenceServedEvent) => void;
+  /** Watch the machine's temperature: serve fewer requests, then none, above its limits. */
+  thermal?: ThermalGuardOptions;
   /** Where background failures (adverts, ledger sync, collection, sweeps, registration) are logged; default: libp2p's logger for the ledger's. */
   logger?: Logger;
 }
@@ -62,6 +72,8 @@ export interface FullNode {
   readonly region: string | null;
   readonly hardware: HardwareProfile;
   readonly modelCluster: ModelCluster;
+  /** The temperature guard, with the `thermal` option. */
+  readonly thermal?: ThermalGuard;
   capabilities(): NodeCapabilities;
   /** The node's replicated ledger and its earnings, when it keeps one. */
   readonly ledger?: Ledger;
@@ -89,6 +101,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
     const region =
       options.region === undefined ? guessRegionFromTimeZone(Intl.DateTimeFormat().resolvedOptions().timeZone) : options.region;
     const throughput = new ThroughputMeter();
+    const thermal = options.thermal ? new ThermalGuard({ logger: options.logger, ...options.thermal }) : undefined;
     const capabilities = (): NodeCapabilities => ({
       v: 1,
       agent: FULL_NODE_AGENT,
@@ -98,7 +111,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       clusters: [...new Set<ModelCluster>([modelCluster, ...hardware.clusters])].sort(),
       models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
       activeRequests: engine.activeRequests,
-      maxConcurrentRequests: engine.parallelRequests,
+      maxConcurrentRequests: thermal ? thermal.limit(engine.parallelRequests) : engine.parallelRequests,
       queuedRequests: engine.queuedRequests,
       tokensPerSecond: throughput.tokensPerSecond,
     });
@@ -117,6 +130,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
           credits: nodeCredits({
             identity,
             fingerprintHash: ledger.fingerprintHash,
+            powNonce: ledger.powNonce,
             claimAfterMs: ledger.claimAfterMs,
             sweep: ledger.sweep,
             logger: options.logger,
@@ -130,7 +144,13 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
             identity,
             deltaBatchMs: options.deltaBatchMs,
             authorize:
-              credits && ledger?.requirePayment ? (request, peer, signal) => credits.authorize(request, peer, signal) : undefined,
+              thermal || (credits && ledger?.requirePayment !== false)
+                ? async (request, peer, signal) => {
+                    // The cheap local refusal first: a hot node does not fetch a payer's chain.
+                    thermal?.admit(engine.activeRequests, engine.parallelRequests);
+                    if (credits && ledger?.requirePayment !== false) await credits.authorize(request, peer, signal);
+                  }
+                : undefined,
             onServed: (event) => {
               if (event.outcome === "done" && event.usage) throughput.record(event.usage.completionTokens, event.durationMs);
               if (event.receipt) credits?.track(event.receipt, event.request);
@@ -151,6 +171,8 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       logger: options.logger,
     });
     adverts.start();
+    // The first reading before the node is announced ready: its status and adverts start right.
+    await thermal?.start();
     const credits = libp2p.services.credits;
     return {
       identity,
@@ -160,12 +182,14 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       region,
       hardware,
       modelCluster,
+      thermal,
       capabilities,
       ledger: libp2p.services.ledger?.ledger,
       earnings: credits?.earnings,
       sweep: credits?.sweep,
       addresses: () => libp2p.getMultiaddrs().map((address) => address.toString()),
       stop: async () => {
+        thermal?.stop();
         adverts.stop();
         // The node's credits, then the replica's sync, then its store (see the two services' stop hooks).
         await libp2p.stop();

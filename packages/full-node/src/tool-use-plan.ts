@@ -12,6 +12,11 @@ export interface ToolUsePlan {
   functions?: Record<string, { description?: string; params?: unknown }>;
   /** The generated text is a tool call, not content: it is collected and turned into calls. */
   captureText: boolean;
+  /**
+   * The calls in the captured text. Text cut short (by max_tokens) keeps its arguments as the
+   * partial text they are, as OpenAI returns them with finish_reason "length", never completed;
+   * a call whose name was not finished is no call.
+   */
   toToolCalls(text: string): ToolCallRequest[];
 }
 
@@ -68,9 +73,11 @@ export function planToolUse(request: ChatGeneration): ToolUsePlan {
       json: false,
       captureText: true,
       toToolCalls: (text) => {
-        const call = parseJson(text) as { name?: unknown; arguments?: unknown } | undefined;
-        const tool = tools.find((candidate) => candidate.name === call?.name) ?? tools[0];
-        return tool ? [{ name: tool.name, arguments: JSON.stringify(call?.arguments ?? {}) }] : [];
+        const whole = parseJson(text) as { name?: unknown; arguments?: unknown } | undefined;
+        const call =
+          whole === undefined ? partialCall(text) : { name: whole.name, arguments: JSON.stringify(whole.arguments ?? {}) };
+        const tool = tools.find((candidate) => candidate.name === call?.name);
+        return tool && call ? [{ name: tool.name, arguments: call.arguments }] : [];
       },
     };
   }
@@ -99,8 +106,21 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Compact JSON when the text parses (it does, under the grammar, unless cut by max_tokens). */
+/**
+ * The name and the raw arguments text of a `{"name": …, "arguments": …}` object cut short: the
+ * grammar writes `name` first, so the name is known once its string is closed, and whatever
+ * follows `"arguments":` is the partial arguments text. Undefined while the name is unfinished.
+ */
+function partialCall(text: string): { name: string; arguments: string } | undefined {
+  const name = /^\s*\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(text);
+  if (name?.[1] === undefined) return undefined;
+  const rest = text.slice(name[0].length);
+  const args = /^\s*,\s*"arguments"\s*:\s*/.exec(rest);
+  return { name: JSON.parse(name[1]) as string, arguments: args ? rest.slice(args[0].length).trimEnd() : "" };
+}
+
+/** Compact JSON when the text parses (it does, under the grammar, unless cut by max_tokens); else the text as written. */
 function normaliseJson(text: string): string {
   const parsed = parseJson(text);
-  return parsed === undefined ? text.trim() : JSON.stringify(parsed);
+  return parsed === undefined ? text.trimStart() : JSON.stringify(parsed);
 }

@@ -45,6 +45,8 @@ describe("BackgroundSettlements", () => {
         model: "m",
         body: { messages: [{ role: "user", content: "hi" }], maxTokens: 4, temperature: 1, topP: 1, seed: 1, stop: [] },
         maxCredits: 2_000,
+        provider: provider.id,
+        pricePerToken: 1,
         region: null,
       },
       payer,
@@ -55,7 +57,7 @@ describe("BackgroundSettlements", () => {
       provider,
     );
     // Resolves at once: the client's answer does not wait for the block.
-    await settlements.settle(payer, receipt);
+    await settlements.settle(payer, receipt, request);
     settlements.release(request.id);
     assert.equal(ledger.account(payer.id).reserved, 2_000, "still held while the settle is being written");
     let walletAnswered = false;

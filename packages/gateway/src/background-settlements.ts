@@ -1,4 +1,4 @@
-import type { Identity, InferenceReceipt, Logger } from "@opengateway/protocol";
+import type { Identity, InferenceReceipt, InferenceRequest, Logger } from "@opengateway/protocol";
 import type { LedgerWallet, PaymentHooks } from "@opengateway/sdk";
 
 /**
@@ -25,11 +25,11 @@ export class BackgroundSettlements implements PaymentHooks {
     this.#wallet.reserve(payer, requestId, maxCredits, expiresAt);
   }
 
-  settle(payer: Identity, receipt: InferenceReceipt): Promise<void> {
+  settle(payer: Identity, receipt: InferenceReceipt, request: InferenceRequest): Promise<void> {
     const previous = this.#byRequest.get(receipt.requestId) ?? Promise.resolve();
-    // A failed settlement is logged; the provider can still claim with its receipt.
+    // A failed settlement is logged; the provider can still claim with its receipt (and the wallet settles that claim).
     const written = previous
-      .then(() => this.#wallet.settle(payer, receipt))
+      .then(() => this.#wallet.settle(payer, receipt, request))
       .catch((error: unknown) => this.#logger.warn({ err: error, requestId: receipt.requestId }, "settlement failed"));
     this.#byRequest.set(receipt.requestId, written);
     const forPayer = this.#byPayer.get(payer.id) ?? new Set();

@@ -4,7 +4,7 @@ import type { ContributePageOptions } from "@opengateway/browser-node/server";
 import { createContributePage } from "@opengateway/browser-node/server";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
 import { isRegion, REGIONS } from "@opengateway/protocol";
-import type { InferenceRouter } from "@opengateway/sdk";
+import type { InferenceRouter, ResponseStore } from "@opengateway/sdk";
 import {
   createOpenAIHandler,
   jsonResponse,
@@ -40,6 +40,8 @@ export interface GatewayAppOptions {
    * only accepts loopback names, so a page on another site cannot reach it by DNS rebinding.
    */
   allowedHostnames?: ReadonlySet<string>;
+  /** Where stored Responses API answers are kept, per API key's account (default: in memory). */
+  responses?: ResponseStore;
   /** How long and how much to read and discard after an answer that left a body unread (constants.ts). */
   linger?: LingerLimits;
 }
@@ -75,7 +77,12 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
   const logFailure = (error: unknown, request: Request) =>
     options.logger.warn({ err: error, url: new URL(request.url).pathname }, "request failed");
   const corsOrigins = new Set(options.corsOrigins ?? []);
-  const openAI = createOpenAIHandler({ router: options.router, maxBodyBytes: options.maxBodyBytes, onError: logFailure });
+  const openAI = createOpenAIHandler({
+    router: options.router,
+    maxBodyBytes: options.maxBodyBytes,
+    onError: logFailure,
+    responses: options.responses,
+  });
 
   const v1 = async (request: Request, path: string): Promise<Response> => {
     const payer = options.accounts.authenticate(request.headers.get("authorization") ?? undefined);
@@ -133,7 +140,7 @@ export function createGatewayApp(options: GatewayAppOptions): RequestListener {
         res.setHeader("vary", "origin");
         // A preflight is answered before authentication: it carries no credentials by design.
         if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
-          res.setHeader("access-control-allow-methods", "GET, POST, OPTIONS");
+          res.setHeader("access-control-allow-methods", "GET, POST, DELETE, OPTIONS");
           res.setHeader("access-control-allow-headers", CORS_ALLOWED_HEADERS);
           res.setHeader("access-control-max-age", "600");
           res.writeHead(204).end();

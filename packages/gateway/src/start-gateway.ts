@@ -33,6 +33,7 @@ import {
   SOCKET_IDLE_TIMEOUT_MS,
 } from "./constants.js";
 import { createGatewayApp } from "./create-gateway-app.js";
+import { SqliteResponseStore } from "./sqlite-response-store.js";
 
 export interface StartGatewayOptions {
   host?: string;
@@ -47,6 +48,8 @@ export interface StartGatewayOptions {
   identity?: Identity;
   /** Home region: requests stay in it unless they send `x-opengateway-region: any`. `null` = any. */
   region?: string | null;
+  /** The most credits per token any request accepts (a request's `max_price_per_token` can lower it); dearer providers are skipped. */
+  maxPricePerToken?: number;
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
   /** A provider silent for this long mid-request is treated as dead. */
@@ -63,6 +66,8 @@ export interface StartGatewayOptions {
   contribute?: ContributePageOptions;
   /** Credits: each API key's account pays for its requests from the ledger. Absent = requests are not paid for. */
   ledger?: GatewayLedgerOptions;
+  /** Stored Responses API answers (`store: true`), per API key, in SQLite: this file, or in memory when absent. */
+  responses?: { path?: string; maxPerKey?: number };
 }
 
 export interface GatewayHttpLimits {
@@ -114,7 +119,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       }),
     },
   });
-  const table = new ProviderTable();
+  const replica = libp2p.services.ledger;
+  // Reputation from this gateway's copy of the ledger: providers below the threshold get no paid work.
+  const table = new ProviderTable({ reputationOf: replica && ((id) => replica.ledger.reputation(id).score) });
   const watcher = new NetworkWatcher(libp2p, table, { logger });
   watcher.start();
   const accounts = new ApiKeyAccounts({
@@ -125,15 +132,23 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   for (const peer of options.peers ?? []) {
     libp2p.dial(multiaddr(peer)).catch((error: unknown) => logger.warn({ peer, err: error }, "could not dial peer"));
   }
-  const replica = libp2p.services.ledger;
   const wallet = replica ? new LedgerWallet(replica.writer) : undefined;
+  // Claims against the API keys' accounts are settled (work received) or disputed (not), never left as a lock-out.
+  const byId = new Map(accounts.identities().map((identity) => [identity.id, identity]));
+  const stopAnswering = wallet?.answerClaims((account) => byId.get(account), {
+    onError: (error) => logger.warn({ err: error }, "answering a claim failed"),
+  });
   if (wallet && ledger?.registerAccounts) await registerAccounts(wallet, accounts, logger);
   const receipts = new ReceiptLog();
+  const responses = new SqliteResponseStore(options.responses?.path ?? ":memory:", {
+    maxPerOwner: options.responses?.maxPerKey,
+  });
   const settlements = wallet ? new BackgroundSettlements(wallet, { logger }) : undefined;
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
     ...options.queue,
+    maxPricePerToken: options.maxPricePerToken,
     payments: settlements,
     onPaymentError: (error) => logger.warn({ err: error }, "settlement failed"),
   });
@@ -179,6 +194,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     corsOrigins: options.corsOrigins,
     allowedHostnames: isLoopback(host) ? LOOPBACK_HOSTNAMES : undefined,
     network: () => networkView(libp2p, router, options.region ?? null, wallet?.ledger),
+    responses,
   });
 
   // The request timeout bounds receiving a request (head and body), not a streamed answer.
@@ -206,11 +222,13 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     table,
     waitForProviders: (waitOptions) => watcher.waitForProviders(waitOptions),
     stop: async () => {
+      stopAnswering?.();
       watcher.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      responses.close();
       await settlements?.drain();
       // The ledger replica stops with the node: its sync, then its store.
       await libp2p.stop();
@@ -285,11 +303,20 @@ function networkView(libp2p: Libp2p, router: InferenceRouter, region: string | n
       failures: entry.failures,
       /** The provider's account as this gateway's copy of the ledger sees it (earnings collected). */
       balance: ledger ? ledger.account(entry.peerId).balance : null,
+      /** Its reputation, 0–1000, from this gateway's copy of the ledger (docs/proof-system.md): null without one. */
+      reputation: ledger ? ledger.reputation(entry.peerId).score : null,
+      /** What the reputation is made of: paid receipts, disputed claims, slashed. */
+      reputationFacts: ledger ? reputationFacts(ledger, entry.peerId) : null,
       connected: connected.has(entry.peerId),
       lastSeen: new Date(entry.lastSeen).toISOString(),
       expiresAt: new Date(entry.expiresAt).toISOString(),
     })),
   };
+}
+
+function reputationFacts(ledger: Ledger, peerId: string) {
+  const { paidReceipts, disputedClaims, slashed, eligible } = ledger.reputation(peerId);
+  return { paidReceipts, disputedClaims, slashed, eligible };
 }
 
 function isLoopback(host: string): boolean {

@@ -6,3 +6,17 @@ export const DEFAULT_CLAIM_AFTER_MS = 60_000;
 export const DEFAULT_UNCOLLECTED_SCAN_INTERVAL_MS = 60_000;
 /** How often a sweep rule compares the balance with its threshold. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 10_000;
+
+/** Reputation runs from 0 to this (docs/proof-system.md, "Reputation"). */
+export const REPUTATION_MAX = 1000;
+/** Where a provider with no history stands: the middle. */
+export const REPUTATION_START = 500;
+/** Below this a provider gets no paid work: routers skip it. */
+export const REPUTATION_PAID_WORK_THRESHOLD = 300;
+/** Paid receipts at which paid work has earned half of what it can (+250 of 500). */
+export const REPUTATION_PAID_RECEIPTS_HALF = 100;
+/**
+ * Disputed claims weigh by their share of the provider's paid and disputed work, with this many
+ * receipts' worth of benefit of the doubt: one payer's word moves a new provider by 48 points, not 500.
+ */
+export const REPUTATION_DISPUTE_PRIOR = 20;

@@ -1,5 +1,6 @@
 export * from "./auto-sweep.js";
 export * from "./block-author.js";
+export * from "./browser-machine-fingerprint.js";
 export * from "./chain-writer.js";
 export * from "./constants.js";
 export * from "./earnings-collector.js";
@@ -14,3 +15,4 @@ export * from "./merkle-root.js";
 export * from "./persistent-map.js";
 export * from "./register-account.js";
 export * from "./registration-pow.js";
+export * from "./reputation.js";

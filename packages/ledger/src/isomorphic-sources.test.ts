@@ -4,8 +4,8 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 // The ledger core runs in browsers too. Only these compiled modules may use Node: the SQLite
-// adapter, the Node fingerprint collector and tests.
-const NODE_ONLY = new Set(["sqlite-ledger-store.js", "node-machine-fingerprint.js"]);
+// adapter, the Node fingerprint collector, the data-directory lock and tests.
+const NODE_ONLY = new Set(["sqlite-ledger-store.js", "node-machine-fingerprint.js", "data-dir-lock.js"]);
 const directory = fileURLToPath(new URL(".", import.meta.url));
 
 describe("isomorphic core", () => {

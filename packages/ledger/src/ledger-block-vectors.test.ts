@@ -2,7 +2,8 @@
 // each block's signed bytes and hash and the resulting Merkle root pinned in
 // test-vectors/ledger-block-vectors.json. The other tests make and check blocks with the same
 // code, so a change to the encoding passes them while splitting the network's ledger in two.
-// Changing that file is a new LEDGER_BLOCK_VERSION. To regenerate it on purpose:
+// Changing that file is a new LEDGER_BLOCK_VERSION (regenerated once, deliberately, for requests v2:
+// the settled receipt's requestHash names a v2 request; the block encoding is unchanged). To regenerate it on purpose:
 // OPENGATEWAY_UPDATE_TEST_VECTORS=1 node --test packages/ledger/dist/ledger-block-vectors.test.js
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -63,12 +64,14 @@ function computeVectors(): LedgerBlockVectors {
   const request = signEnvelope(
     "inference-request",
     {
-      v: 1,
+      v: 2,
       id: "ledger-vector-request",
       kind: "completion",
       model: "stories260K",
       body: { prompt: "Once upon a time", maxTokens: 8, temperature: 0, topP: 1, seed: 7, stop: [] },
       payer: bob.id,
+      provider: carol.id,
+      pricePerToken: 1,
       maxCredits: 5_000,
       nonce: "ledger-vector-nonce1",
       issuedAt: T + DAY,

@@ -85,6 +85,13 @@ export const claimBlockSchema = z.strictObject({
   receipt: inferenceReceiptSchema,
 });
 
+/**
+ * The payer's answer to a claim it will not pay (it never received the work: an error, a
+ * cancelled or misaddressed request, a receipt that overcharges): clears the claim's debt and
+ * records the dispute publicly against both accounts. Names the claim by hash.
+ */
+export const disputeBlockSchema = z.strictObject({ ...linked, kind: z.literal("dispute"), claim: blockHashSchema });
+
 const evidenceBlockSchema = z.discriminatedUnion("kind", [
   openBlockSchema,
   sendBlockSchema,
@@ -92,6 +99,7 @@ const evidenceBlockSchema = z.discriminatedUnion("kind", [
   settleBlockSchema,
   earnBlockSchema,
   claimBlockSchema,
+  disputeBlockSchema,
 ]);
 
 /** Two signed blocks of one account at one height: burns the offender's balance. */
@@ -110,6 +118,7 @@ export type ReceiveBlock = z.infer<typeof receiveBlockSchema>;
 export type SettleBlock = z.infer<typeof settleBlockSchema>;
 export type EarnBlock = z.infer<typeof earnBlockSchema>;
 export type ClaimBlock = z.infer<typeof claimBlockSchema>;
+export type DisputeBlock = z.infer<typeof disputeBlockSchema>;
 export type SlashBlock = z.infer<typeof slashBlockSchema>;
 export type LedgerBlock = z.infer<typeof ledgerBlockSchema>;
 export type EvidenceBlock = Exclude<LedgerBlock, SlashBlock>;
@@ -205,10 +214,15 @@ function verifyContent(block: LedgerBlock, params: LedgerParams): BlockRejectedE
       if (!verifyEnvelope("inference-request", block.request, block.request.payer)) {
         return new InvalidReceiptError("the request's signature does not match its payer");
       }
+      // A claim stands only for completed work the payer could have received: a receipt by the
+      // provider the request was addressed to, charging what the request allows, not partial work.
       try {
         verifyInferenceReceipt(block.receipt, block.request, block.account);
       } catch (error) {
         return new InvalidReceiptError(error instanceof Error ? error.message : "the receipt does not match the request");
+      }
+      if (block.receipt.finishReason === "cancelled") {
+        return new InvalidReceiptError("a receipt of partial (cancelled) work cannot be claimed; only the payer may settle it");
       }
       if (block.timestamp < block.request.expiresAt) return new ClaimTooEarlyError(block.request.expiresAt);
       return null;

@@ -28,6 +28,8 @@ export const BLOCK_REJECTION_CODES = [
   "duplicate_fingerprint",
   "fork_unresolved",
   "amount_overflow",
+  "duplicate_dispute",
+  "dispute_refused",
 ] as const;
 
 export type BlockRejectionCode = (typeof BLOCK_REJECTION_CODES)[number];
@@ -182,6 +184,13 @@ export class DuplicateClaimError extends blockRejection(
   "duplicate_claim",
   (requestId: string) => `request ${requestId} is already claimed by this provider`,
 ) {}
+export class DuplicateDisputeError extends blockRejection(
+  "DuplicateDisputeError",
+  "duplicate_dispute",
+  (requestId: string) => `the claim of request ${requestId} is already disputed`,
+) {}
+/** A dispute of a claim that is not against this account, or that its settlement already answered. */
+export class DisputeRefusedError extends blockRejection("DisputeRefusedError", "dispute_refused", asGiven) {}
 export class DuplicateFingerprintError extends blockRejection(
   "DuplicateFingerprintError",
   "duplicate_fingerprint",

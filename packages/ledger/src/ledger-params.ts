@@ -28,6 +28,12 @@ export interface LedgerParams {
  */
 export const DEFAULT_REGISTRATION_DIFFICULTY_BITS = 26;
 
+/**
+ * Registration work on a devnet or LAN (the CLI's `--local`, the SDK's `localNetwork`): trivial, so
+ * a local network and its clients are ready in seconds.
+ */
+export const LOCAL_REGISTRATION_DIFFICULTY_BITS = 12;
+
 export const DEFAULT_LEDGER_PARAMS: LedgerParams = Object.freeze({
   grantCredits: 100_000,
   grantLockMs: 24 * 60 * 60 * 1000,

@@ -45,6 +45,7 @@ const OPS = [
   ["replaySettlement", 2],
   ["receiveTwice", 1],
   ["equivocate", 2],
+  ["forkBelowCollected", 3],
   ["slash", 4],
 ] as const;
 type OpKind = (typeof OPS)[number][0];
@@ -235,6 +236,24 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
         }
         break;
       }
+      case "forkBelowCollected": {
+        // Issue 13's attack: a send or settle is collected, then its signer rewrites that height.
+        const collected = pick(
+          credits.filter((credit) => model.state.blocks.get(credit.hash)?.credit?.collectedBy != null),
+          op.a,
+        );
+        const entry = collected === undefined ? undefined : model.state.blocks.get(collected.hash);
+        const signer = POOL.find((identity) => identity.id === entry?.account);
+        if (entry === undefined || signer === undefined || !actors.includes(signer)) break;
+        const previous = model.history(signer.id)[entry.height - 1] as LedgerBlock;
+        const rewriter = new TestAccount(signer, {
+          height: entry.height,
+          previous: ledgerBlockHash(previous),
+          notBefore: previous.timestamp,
+        });
+        emit(rewriter.send(ACCOUNTS.find((id) => id !== signer.id) as string, 1 + (op.b % 3), clock));
+        break;
+      }
       case "slash": {
         const reporter = actor;
         const proof = pick(
@@ -290,6 +309,7 @@ function observe(ledger: Ledger, now: number) {
  * Invariants checked against each account's chain independently of the state machine's
  * bookkeeping: balances, minted, in-flight, burned and debts recomputed from the histories.
  */
+let voidCollections = 0;
 function assertInvariants(ledger: Ledger, now: number): void {
   const totals = ledger.totals();
   assert.equal(totals.minted, totals.balances + totals.inFlight + totals.burned, "conservation");
@@ -304,8 +324,10 @@ function assertInvariants(ledger: Ledger, now: number): void {
     let balance = 0;
     for (const block of ledger.history(account)) {
       if (block.kind === "open") {
-        balance += PARAMS.grantCredits;
-        minted += PARAMS.grantCredits;
+        // Only the open that won its fingerprint's contest is granted; the others open empty.
+        const granted = ledger.state.fingerprints.get(block.fingerprint) === ledgerBlockHash(block) ? PARAMS.grantCredits : 0;
+        balance += granted;
+        minted += granted;
       } else if (block.kind === "send") {
         balance -= block.amount;
         outflow += block.amount;
@@ -315,7 +337,16 @@ function assertInvariants(ledger: Ledger, now: number): void {
         settled.add(settlementKey(account, block.receipt.requestId, block.receipt.provider));
       } else if (block.kind === "receive" || block.kind === "earn") {
         const source = ledger.block(block.source);
-        const amount = source?.kind === "send" ? source.amount : source?.kind === "settle" ? source.receipt.credits : Number.NaN;
+        // A void collection: it names an equivocator's excluded block and moves nothing.
+        const voided = source === undefined && ledger.excludedBlock(block.source) !== undefined;
+        if (voided) voidCollections++;
+        const amount = voided
+          ? 0
+          : source?.kind === "send"
+            ? source.amount
+            : source?.kind === "settle"
+              ? source.receipt.credits
+              : Number.NaN;
         balance += amount;
         inflow += amount;
       } else if (block.kind === "claim") {
@@ -368,6 +399,8 @@ describe("ledger properties", () => {
     );
     assert.ok(operations >= 2_000, `only ${operations} operations`);
     assert.ok(applied >= 800, `only ${applied} blocks applied`);
+    // Collections of an equivocator's excluded blocks happen, and apply alike everywhere.
+    assert.ok(voidCollections > 0, "no void collection was generated");
   });
 
   it("a reloaded peer that reconciles with another ends with the same root", () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { createInferenceReceipt } from "@opengateway/protocol";
 import { Ledger } from "./ledger.js";
 import type { EvidenceBlock, LedgerBlock } from "./ledger-block.js";
 import { ledgerBlockHash } from "./ledger-block.js";
@@ -9,8 +10,10 @@ import {
   AlreadyCollectedError,
   ChainLinkError,
   ClaimTooEarlyError,
+  DisputeRefusedError,
   DuplicateBlockError,
   DuplicateClaimError,
+  DuplicateDisputeError,
   DuplicateFingerprintError,
   DuplicateSettlementError,
   EquivocationError,
@@ -280,10 +283,21 @@ describe("ledger state machine", () => {
     assert.ok(!unknown.ok && unknown.error instanceof MissingDependencyError && unknown.error.transient);
   });
 
-  it("rejects a second open with the same machine fingerprint", () => {
+  it("grants a machine fingerprint once: a second open is refused alone, and opens empty in a Ledger", () => {
     const { state, opens } = setup();
     const dave = testAccount(4);
-    assertRejected(state, opens, dave.open(testFingerprint("a"), T0 + HOUR), DuplicateFingerprintError, "duplicate_fingerprint");
+    const second = dave.open(testFingerprint("a"), T0 + HOUR);
+    const result = applyBlock(state, second, { now: NOW });
+    assert.ok(!result.ok && result.error instanceof DuplicateFingerprintError && result.error.code === "duplicate_fingerprint");
+    // The Ledger decides contests over the whole set: the loser's account exists, with no grant.
+    const ledger = new Ledger({ params: state.params });
+    for (const open of opens) ledger.add(open, { now: NOW });
+    const minted = ledger.totals().minted;
+    assert.equal(ledger.add(second, { now: NOW }).status, "applied");
+    assert.deepEqual(
+      [ledger.account(dave.id, { now: NOW }).opened, ledger.account(dave.id, { now: NOW }).balance, ledger.totals().minted],
+      [true, 0, minted],
+    );
   });
 
   it("rejects an open with an invalid proof-of-work", () => {
@@ -339,6 +353,106 @@ describe("ledger state machine", () => {
       new TestAccount(carol.identity, nextPosition(settledFirst, carol.id)).claim(request, receipt, T0 + HOUR),
     );
     assert.equal(accountSummary(thenClaimed, alice.id, NOW).debt, 0);
+  });
+
+  it("lets a claim stand only for completed work by the provider the request was addressed to, charging what it allows", () => {
+    const { state, alice, bob, carol, opens } = setup();
+    const request = testRequest(alice.identity, { now: T0, ttlMs: 60_000, provider: carol.identity, maxCredits: 5_000 });
+    // Partial work: only the payer may settle it; a claim would bill for what the payer may never have received.
+    const cancelled = testReceipt(request, carol.identity, 700, T0, "cancelled");
+    const refusedPartial = assertRejected(
+      state,
+      opens,
+      carol.fork().claim(request, cancelled, T0 + HOUR),
+      InvalidReceiptError,
+      "invalid_receipt",
+    );
+    assert.match(refusedPartial.message, /partial/);
+    // Anyone but the addressed provider: refused, even with a receipt it signed itself.
+    const stolen = testReceipt(request, bob.identity, 700);
+    const refusedOther = assertRejected(
+      state,
+      opens,
+      bob.fork().claim(request, stolen, T0 + HOUR),
+      InvalidReceiptError,
+      "invalid_receipt",
+    );
+    assert.match(refusedOther.message, /addressed to another provider/);
+    // Inflated: more completion tokens than max_tokens × n allows, or credits the usage does not cost.
+    const small = testRequest(alice.identity, { now: T0, ttlMs: 60_000, provider: carol.identity, maxCredits: 5_000 });
+    const inflated = createInferenceReceipt(
+      { request: small, usage: { promptTokens: 0, completionTokens: 200_000 }, credits: 5_000, finishReason: "length" },
+      carol.identity,
+    );
+    const refusedInflated = assertRejected(
+      state,
+      opens,
+      carol.fork().claim(small, inflated, T0 + HOUR),
+      InvalidReceiptError,
+      "invalid_receipt",
+    );
+    assert.match(refusedInflated.message, /completion tokens charged/);
+    const overpriced = createInferenceReceipt(
+      { request: small, usage: { promptTokens: 0, completionTokens: 100 }, credits: 200, finishReason: "length" },
+      carol.identity,
+    );
+    assertRejected(state, opens, carol.fork().claim(small, overpriced, T0 + HOUR), InvalidReceiptError, "invalid_receipt");
+  });
+
+  it("lets the payer dispute a claim: the debt is cleared, the dispute counted against both, once, and never after a settlement", () => {
+    const { state, alice, bob, carol, opens } = setup();
+    const request = testRequest(alice.identity, { now: T0, ttlMs: 60_000, provider: carol.identity });
+    const receipt = testReceipt(request, carol.identity, 2_000);
+    const claim = carol.claim(request, receipt, T0 + HOUR);
+    const claimHash = ledgerBlockHash(claim);
+    // A dispute that arrives before its claim waits for it.
+    const early = applyBlock(state, alice.fork().dispute(claimHash, T0 + HOUR), { now: NOW });
+    assert.ok(!early.ok && early.error instanceof MissingDependencyError);
+    const claimed = apply(state, claim);
+    assert.equal(accountSummary(claimed, alice.id, NOW).debt, 2_000);
+    // Only the payer named in the claim may dispute it.
+    assertRejected(claimed, [...opens, claim], bob.fork().dispute(claimHash, T0 + HOUR), DisputeRefusedError, "dispute_refused");
+    // A dispute names a claim, nothing else.
+    assertRejected(
+      claimed,
+      [...opens, claim],
+      alice.fork().dispute(ledgerBlockHash(opens[0] as LedgerBlock), T0 + HOUR),
+      WrongSourceError,
+      "wrong_source",
+    );
+    const dispute = alice.dispute(claimHash, T0 + 2 * HOUR);
+    const disputed = apply(claimed, dispute);
+    const payer = accountSummary(disputed, alice.id, NOW);
+    assert.equal(payer.debt, 0, "a provider cannot lock the account out with a claim the payer disputes");
+    assert.equal(payer.balance, 100_000, "a dispute moves no credits");
+    assert.equal(payer.disputes, 1);
+    assert.equal(accountSummary(disputed, carol.id, NOW).disputedClaims, 1);
+    assertRejected(
+      disputed,
+      [...opens, claim, dispute],
+      alice.fork().dispute(claimHash, T0 + 2 * HOUR),
+      DuplicateDisputeError,
+      "duplicate_dispute",
+    );
+    // Settling after all pays the provider, and clears no debt twice.
+    const settled = apply(disputed, alice.settle(receipt, T0 + 3 * HOUR));
+    assert.equal(accountSummary(settled, alice.id, NOW).debt, 0);
+    assert.equal(accountSummary(settled, alice.id, NOW).balance, 98_000);
+    assert.ok(conservationHolds(ledgerTotals(settled)));
+    // Settled first: the claim is moot and there is nothing to dispute.
+    const paidFirstSettle = new TestAccount(alice.identity, nextPosition(state, alice.id)).settle(receipt, T0 + HOUR);
+    const paidFirst = apply(state, paidFirstSettle);
+    const positioned = new TestAccount(carol.identity, nextPosition(paidFirst, carol.id));
+    const mootClaim = positioned.claim(request, receipt, T0 + HOUR);
+    const afterMoot = apply(paidFirst, mootClaim);
+    const payerAfterSettle = new TestAccount(alice.identity, nextPosition(afterMoot, alice.id));
+    assertRejected(
+      afterMoot,
+      [...opens, paidFirstSettle, mootClaim],
+      payerAfterSettle.dispute(ledgerBlockHash(mootClaim), T0 + 2 * HOUR),
+      DisputeRefusedError,
+      "dispute_refused",
+    );
   });
 
   it("slashes an equivocating account: freezes it at the fork and burns its balance", () => {

@@ -1,4 +1,4 @@
-import type { LedgerBlock } from "./ledger-block.js";
+import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import type { BlockRejectedError } from "./ledger-errors.js";
 import {
@@ -6,8 +6,10 @@ import {
   AlreadyCollectedError,
   AmountOverflowError,
   ChainLinkError,
+  DisputeRefusedError,
   DuplicateBlockError,
   DuplicateClaimError,
+  DuplicateDisputeError,
   DuplicateFingerprintError,
   DuplicateSettlementError,
   EquivocationError,
@@ -40,6 +42,20 @@ export interface BlockEntry {
   readonly height: number;
   readonly kind: LedgerBlock["kind"];
   readonly credit: { readonly to: string; readonly amount: number; readonly collectedBy: string | null } | null;
+  /** A claim's settlement key, for the dispute that names it by hash. */
+  readonly claimKey?: string;
+}
+
+/**
+ * A send or settle of an account frozen for equivocation, at or above its fork height: never
+ * applied, so it moves no credits, but a receive or earn that names it still takes its place in
+ * the collector's chain (a void collection) instead of stalling that chain for ever.
+ */
+export interface ExcludedSource {
+  readonly account: string;
+  readonly kind: "send" | "settle";
+  readonly to: string;
+  readonly collectedBy: string | null;
 }
 
 export interface ClaimRecord {
@@ -62,12 +78,20 @@ export interface LedgerState {
   readonly settlements: PersistentMap<string>;
   /** settlementKey → claim. */
   readonly claims: PersistentMap<ClaimRecord>;
-  /** Payer → credits claimed by providers and not settled yet. */
+  /** Payer → credits claimed by providers and neither settled nor disputed yet. */
   readonly debts: PersistentMap<number>;
+  /** settlementKey → the payer's dispute of that claim. */
+  readonly disputes: PersistentMap<string>;
+  /** Account → disputes it wrote (as payer) and claims of its that were disputed (as provider). */
+  readonly disputeCounts: PersistentMap<{ readonly written: number; readonly received: number }>;
+  /** Provider → receipts of its that payers settled (paid work, for reputation). */
+  readonly paidReceipts: PersistentMap<number>;
   /** Account → the height at which it equivocated: no block at or above it is applied. */
   readonly frozen: PersistentMap<number>;
   /** Offender → the first slash block that burned its balance. */
   readonly slashed: PersistentMap<string>;
+  /** Block hash → an excluded send or settle (see ExcludedSource); set by the Ledger, like `frozen`. */
+  readonly excluded: PersistentMap<ExcludedSource>;
   readonly minted: number;
   /** Sum of account balances, kept alongside so conservation is checked in O(1). */
   readonly balances: number;
@@ -85,8 +109,12 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
     settlements: PersistentMap.empty(),
     claims: PersistentMap.empty(),
     debts: PersistentMap.empty(),
+    disputes: PersistentMap.empty(),
+    disputeCounts: PersistentMap.empty(),
+    paidReceipts: PersistentMap.empty(),
     frozen: PersistentMap.empty(),
     slashed: PersistentMap.empty(),
+    excluded: PersistentMap.empty(),
     minted: 0,
     balances: 0,
     inFlight: 0,
@@ -97,6 +125,12 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
 export interface ApplyOptions {
   /** This peer's clock: only used to refuse blocks dated in its future. */
   readonly now: number;
+  /**
+   * Whether an open gets its machine's grant (the Ledger decides contests over the whole set). An
+   * open that does not still opens its account, with nothing, so its chain and earnings stand.
+   * Without it, an open whose fingerprint is taken is refused.
+   */
+  readonly grants?: (open: OpenBlock, hash: string) => boolean;
 }
 
 export type ApplyResult =
@@ -157,6 +191,17 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
 
   switch (block.kind) {
     case "open": {
+      if (options.grants !== undefined && !options.grants(block, hash)) {
+        const empty: AccountRecord = {
+          height: 0,
+          head: hash,
+          headTimestamp: block.timestamp,
+          balance: 0,
+          lockedGrant: 0,
+          unlockAt: 0,
+        };
+        return ok({ ...next, accounts: state.accounts.set(block.account, empty) });
+      }
       if (state.fingerprints.has(block.fingerprint)) return fail(new DuplicateFingerprintError());
       const grant = state.params.grantCredits;
       if (state.minted + grant > Number.MAX_SAFE_INTEGER) return fail(new AmountOverflowError());
@@ -193,8 +238,21 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
     case "earn": {
       const current = account as AccountRecord;
       const source = state.blocks.get(block.source);
-      if (source === undefined) return fail(new MissingDependencyError({ type: "block", hash: block.source }));
       const expectedKind = block.kind === "receive" ? "send" : "settle";
+      if (source === undefined) {
+        const excluded = state.excluded.get(block.source);
+        if (excluded === undefined) return fail(new MissingDependencyError({ type: "block", hash: block.source }));
+        // The equivocator's block never counted: the collection keeps its place and moves nothing.
+        if (excluded.kind !== expectedKind)
+          return fail(new WrongSourceError(`a ${block.kind} block collects a ${expectedKind} block, not a ${excluded.kind}`));
+        if (excluded.to !== block.account) return fail(new WrongSourceError("the source block pays another account"));
+        if (excluded.collectedBy !== null) return fail(new AlreadyCollectedError(block.source));
+        return ok({
+          ...next,
+          accounts: state.accounts.set(block.account, advance(current)),
+          excluded: state.excluded.set(block.source, { ...excluded, collectedBy: hash }),
+        });
+      }
       if (source.kind !== expectedKind || source.credit === null) {
         return fail(new WrongSourceError(`a ${block.kind} block collects a ${expectedKind} block, not a ${source.kind}`));
       }
@@ -231,7 +289,9 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
           }),
         ),
         settlements: state.settlements.set(key, hash),
-        debts: claim === undefined ? state.debts : addDebt(state.debts, block.account, -claim.credits),
+        paidReceipts: state.paidReceipts.set(receipt.provider, (state.paidReceipts.get(receipt.provider) ?? 0) + 1),
+        // A disputed claim no longer weighs on the payer: settling it after all pays, and clears nothing twice.
+        debts: claim === undefined || state.disputes.has(key) ? state.debts : addDebt(state.debts, block.account, -claim.credits),
         balances: state.balances - receipt.credits,
         inFlight: state.inFlight + receipt.credits,
       });
@@ -243,10 +303,35 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
       if (state.claims.has(key)) return fail(new DuplicateClaimError(receipt.requestId));
       return ok({
         ...next,
+        blocks: state.blocks.set(hash, { ...entry, claimKey: key }),
         accounts: state.accounts.set(block.account, advance(current)),
         claims: state.claims.set(key, { hash, payer: receipt.payer, credits: receipt.credits }),
         // Already settled: the claim is moot. Otherwise the payer owes it until it settles.
         debts: state.settlements.has(key) ? state.debts : addDebt(state.debts, receipt.payer, receipt.credits),
+      });
+    }
+    case "dispute": {
+      const current = account as AccountRecord;
+      const source = state.blocks.get(block.claim);
+      if (source === undefined) return fail(new MissingDependencyError({ type: "block", hash: block.claim }));
+      const key = source.claimKey;
+      const claim = key === undefined ? undefined : state.claims.get(key);
+      if (key === undefined || claim === undefined)
+        return fail(new WrongSourceError(`a dispute answers a claim, not a ${source.kind}`));
+      if (claim.payer !== block.account) return fail(new DisputeRefusedError("the claim is against another account"));
+      if (state.disputes.has(key)) return fail(new DuplicateDisputeError(key.split("\n")[1] ?? ""));
+      if (state.settlements.has(key)) return fail(new DisputeRefusedError("the claimed request is settled: nothing to dispute"));
+      const counts = (id: string) => state.disputeCounts.get(id) ?? { written: 0, received: 0 };
+      const payer = counts(block.account);
+      const provider = counts(source.account);
+      return ok({
+        ...next,
+        accounts: state.accounts.set(block.account, advance(current)),
+        disputes: state.disputes.set(key, hash),
+        debts: addDebt(state.debts, block.account, -claim.credits),
+        disputeCounts: state.disputeCounts
+          .set(block.account, { ...payer, written: payer.written + 1 })
+          .set(source.account, { ...provider, received: provider.received + 1 }),
       });
     }
     case "slash": {
@@ -305,6 +390,27 @@ export function freezeAccount(state: LedgerState, account: string, height: numbe
   return { ...state, frozen: state.frozen.set(account, height) };
 }
 
+/**
+ * Records a send or settle of a frozen account (at or above its fork height) as excluded, so that
+ * a receive or earn naming it applies as a void collection. Other kinds name no collector: no-op.
+ */
+export function excludeBlock(state: LedgerState, hash: string, block: LedgerBlock): LedgerState {
+  if (state.excluded.has(hash) || state.blocks.has(hash)) return state;
+  const frozenAt = state.frozen.get(block.account);
+  if (frozenAt === undefined || block.height < frozenAt) throw new RangeError("only a frozen account's blocks are excluded");
+  if (block.kind === "send") {
+    return {
+      ...state,
+      excluded: state.excluded.set(hash, { account: block.account, kind: "send", to: block.to, collectedBy: null }),
+    };
+  }
+  if (block.kind === "settle") {
+    const excluded: ExcludedSource = { account: block.account, kind: "settle", to: block.receipt.provider, collectedBy: null };
+    return { ...state, excluded: state.excluded.set(hash, excluded) };
+  }
+  return state;
+}
+
 /** Where an account's next block goes. */
 export interface ChainPosition {
   readonly height: number;
@@ -329,8 +435,12 @@ export interface AccountSummary {
   /** Granted credits that cannot be transferred yet (they can pay for inference). */
   readonly locked: number;
   readonly unlockAt: number | null;
-  /** Credits providers claimed and this account has not settled. */
+  /** Credits providers claimed and this account has neither settled nor disputed. */
   readonly debt: number;
+  /** Claims this account disputed (as payer): public, for providers deciding whom to serve. */
+  readonly disputes: number;
+  /** Claims of this account (as provider) that payers disputed: public, for routing and reputation. */
+  readonly disputedClaims: number;
   readonly frozenAt: number | null;
   readonly slashed: boolean;
 }
@@ -346,6 +456,8 @@ export function accountSummary(state: LedgerState, account: string, now: number)
     locked: record !== undefined && now < record.unlockAt ? record.lockedGrant : 0,
     unlockAt: record?.unlockAt ?? null,
     debt: state.debts.get(account) ?? 0,
+    disputes: state.disputeCounts.get(account)?.written ?? 0,
+    disputedClaims: state.disputeCounts.get(account)?.received ?? 0,
     frozenAt: state.frozen.get(account) ?? null,
     slashed: state.slashed.has(account),
   };

@@ -126,11 +126,14 @@ describe("Ledger", () => {
       new Set(equivocation?.proof.map(ledgerBlockHash)),
       new Set([ledgerBlockHash(toBob), ledgerBlockHash(toCarol)]),
     );
-    // Rolled back: neither send counts, so bob's receive of one of them waits forever.
+    // Rolled back: neither send counts. Bob's receive of one of them keeps its place as a void
+    // collection (it moves nothing), so bob's chain is not stalled by alice's fraud.
     assert.equal(first.account(alice.id, { now: NOW }).balance, 70_000);
     assert.equal(first.account(alice.id, { now: NOW }).frozenAt, 2);
     assert.equal(first.account(bob.id, { now: NOW }).balance, 124_679);
-    assert.equal(first.pendingCount, 1);
+    assert.equal(first.account(bob.id, { now: NOW }).head, ledgerBlockHash(bobReceives));
+    assert.deepEqual(first.excludedBlock(ledgerBlockHash(toBob)), toBob);
+    assert.equal(first.pendingCount, 0);
     assert.ok(conservationHolds(first.totals()));
     assert.equal(first.add(alice.fork().send(bob.id, 1, T0 + 3 * DAY), { now: NOW }).status, "ignored");
 
@@ -151,6 +154,53 @@ describe("Ledger", () => {
     feed(second, [slash]);
     assert.deepEqual(fingerprintOf(third, accounts), fingerprintOf(first, accounts));
     assert.deepEqual(fingerprintOf(second, accounts), fingerprintOf(first, accounts));
+  });
+
+  it("an equivocation never stalls an honest chain: a collection of the excluded block applies void, on every peer", () => {
+    // The issue-13 attack: pay a node (it collects at once), then sign a conflicting block at the
+    // payment's height. Before: the node's receive waited for ever, and with it every later block.
+    const { bob, carol, blocks, accounts } = scenario();
+    const attacker = testAccount(40);
+    const attackerOpen = attacker.open(testFingerprint("attacker"));
+    const base = new TestAccount(attacker.identity, attacker.author.position);
+    const paySettle = testSettlement(attacker.identity, bob.identity, 700, { id: "paid-then-forked" });
+    const tip = attacker.send(bob.id, 10, T0 + 3 * DAY);
+    const settle = attacker.settle(paySettle.receipt, T0 + 3 * DAY);
+    const bobCollects = bob.receive(ledgerBlockHash(tip), T0 + 3 * DAY);
+    const carolPaysBob = carol.send(bob.id, 500, T0 + 3 * DAY);
+    const bobGoesOn = bob.receive(ledgerBlockHash(carolPaysBob), T0 + 3 * DAY + 1);
+    const bobEarns = bob.earn(ledgerBlockHash(settle), T0 + 3 * DAY + 2);
+    // The conflicting block at the tip's height, signed after bob built on the tip and earned the settle above it.
+    const conflict = base.fork().send(carol.id, 10, T0 + 3 * DAY);
+    const all = [...blocks, attackerOpen, tip, bobCollects, carolPaysBob, bobGoesOn, settle, bobEarns, conflict];
+    const ids = [...accounts, attacker.id];
+
+    const online = new Ledger({ params });
+    feed(online, all.slice(0, -1));
+    assert.equal(online.account(bob.id, { now: NOW }).height, 6);
+    assert.equal(online.add(conflict, { now: NOW }).status, "equivocation");
+    const view = online.account(bob.id, { now: NOW });
+    assert.equal(view.head, ledgerBlockHash(bobEarns), "bob's chain keeps every block it wrote");
+    assert.equal(view.balance, 124_679 + 500, "only the equivocator's credits are void");
+    assert.equal(online.account(attacker.id, { now: NOW }).frozenAt, 1);
+    assert.equal(online.pendingCount, 0);
+    assert.ok(conservationHolds(online.totals()));
+    // And bob can go on writing: its next block checks as valid.
+    const next = new TestAccount(bob.identity, online.position(bob.id)).send(carol.id, 1, T0 + 4 * DAY);
+    assert.equal(online.check(next, { now: NOW }), null);
+
+    // Whatever the order, and for a peer that learns everything later by reconciliation.
+    for (const seed of [1, 2, 3]) {
+      const peer = new Ledger({ params });
+      feed(peer, [...all].sort((x, y) => (ledgerBlockHash(x) + seed < ledgerBlockHash(y) + seed ? -1 : 1)).reverse());
+      assert.deepEqual(fingerprintOf(peer, ids), fingerprintOf(online, ids));
+    }
+    const late = new Ledger({ params });
+    for (let round = 0; round < 3; round++) feed(late, online.blocksMissingFrom(late.heads()));
+    assert.deepEqual(fingerprintOf(late, ids), fingerprintOf(online, ids));
+    // Void once: a second collection of the same excluded block is refused.
+    const again = new TestAccount(bob.identity, online.position(bob.id)).receive(ledgerBlockHash(tip), T0 + 4 * DAY);
+    assert.equal(online.check(again, { now: NOW })?.code, "already_collected");
   });
 
   it("a block refused in its position still holds it: a different block there later is an equivocation", () => {
@@ -184,13 +234,48 @@ describe("Ledger", () => {
     assert.equal(lateFirst.account(late.id, { now: NOW }).balance, 99_500);
     const outcome = lateFirst.add(earlyOpen, { now: NOW });
     assert.equal(outcome.status, "applied");
-    assert.equal(lateFirst.account(late.id, { now: NOW }).opened, false);
+    // The late open keeps its account, without the grant: what it spent from the grant is refused.
+    assert.equal(lateFirst.account(late.id, { now: NOW }).opened, true);
+    assert.equal(lateFirst.account(late.id, { now: NOW }).balance, 0);
+    assert.equal(lateFirst.account(late.id, { now: NOW }).height, 0);
     assert.equal(lateFirst.account(early.id, { now: NOW }).balance, 100_000);
 
     const earlyFirst = new Ledger({ params });
     feed(earlyFirst, [earlyOpen, bobOpen, lateOpen, lateSpends]);
     assert.deepEqual(fingerprintOf(earlyFirst, accounts), fingerprintOf(lateFirst, accounts));
     assert.equal(earlyFirst.totals().minted, 200_000);
+  });
+
+  it("a contested fingerprint never takes an account: the loser keeps its chain and its earnings, on every peer", () => {
+    // The issue-13 takeover: an open backdated to just before an honest node's wins the machine's
+    // grant. Before, it also erased the node's account, its balance and every block built on it.
+    const node = testAccount(41);
+    const attacker = testAccount(42);
+    const payer = testAccount(43);
+    const fingerprint = testFingerprint("the node's machine");
+    const nodeOpen = node.open(fingerprint, T0 + HOUR);
+    const payerOpen = payer.open(testFingerprint("payer's machine"), T0);
+    const paid = testSettlement(payer.identity, node.identity, 2_500, { now: T0 + 2 * HOUR });
+    const settle = payer.settle(paid.receipt, T0 + 2 * HOUR);
+    const earn = node.earn(ledgerBlockHash(settle), T0 + 2 * HOUR);
+    const stolen = attacker.open(fingerprint, T0 + HOUR - 1);
+    const all = [payerOpen, nodeOpen, settle, earn, stolen];
+    const ids = [node.id, attacker.id, payer.id];
+
+    const online = new Ledger({ params });
+    feed(online, all);
+    assert.equal(online.account(attacker.id, { now: NOW }).balance, 100_000, "the earliest open gets the grant");
+    const view = online.account(node.id, { now: NOW });
+    assert.deepEqual([view.opened, view.height, view.balance], [true, 1, 2_500], "the node keeps its account and earnings");
+    assert.equal(online.totals().minted, 200_000);
+    assert.ok(conservationHolds(online.totals()));
+    const next = new TestAccount(node.identity, online.position(node.id)).send(payer.id, 1, T0 + 3 * DAY);
+    assert.equal(online.check(next, { now: NOW }), null, "and goes on writing");
+    for (const order of [[...all].reverse(), [stolen, earn, settle, nodeOpen, payerOpen]]) {
+      const peer = new Ledger({ params });
+      feed(peer, order);
+      assert.deepEqual(fingerprintOf(peer, ids), fingerprintOf(online, ids));
+    }
   });
 
   it("reserves for requests: needs 1,000 spendable and maxCredits, blocks debtors, and settles the reservation", () => {

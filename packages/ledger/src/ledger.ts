@@ -19,12 +19,15 @@ import {
   applyBlock,
   applyVerifiedBlock,
   createLedgerState,
+  excludeBlock,
   freezeAccount,
   ledgerTotals,
   nextPosition,
 } from "./ledger-state.js";
 import type { AccountSnapshot, LedgerCommit, LedgerStore, StoreOptions } from "./ledger-store.js";
 import { accountHeadsRoot } from "./merkle-root.js";
+import type { Reputation } from "./reputation.js";
+import { reputationOf } from "./reputation.js";
 
 export interface LedgerOptions {
   readonly params?: Partial<LedgerParams>;
@@ -119,6 +122,11 @@ export class Ledger {
   /** (account, height) → the held or pending block there; applied ones are in #chains. */
   #slots = new Map<string, string>();
   #forks = new Map<string, Fork>();
+  /**
+   * Sends and settles of frozen accounts at or above the fork: kept (bounded like the pending
+   * buffer) so that a receive or earn naming one applies as a void collection on every peer.
+   */
+  #excluded = new Map<string, LedgerBlock>();
   /** Fingerprint → every verified open block that used it. */
   #contenders = new Map<string, Map<string, OpenBlock>>();
   #reservations = new Map<string, Reservation>();
@@ -205,6 +213,7 @@ export class Ledger {
     const fork = this.#forks.get(block.account);
     if (fork !== undefined && block.height >= fork.height) {
       if (block.height === fork.height) this.#offerProof(fork, known);
+      this.#exclude(known, now);
       return result("ignored", new AccountFrozenError(block.account, fork.height));
     }
     const occupant = this.#occupant(block.account, block.height);
@@ -227,12 +236,9 @@ export class Ledger {
       const contenders = this.#contenders.get(block.fingerprint) ?? new Map<string, OpenBlock>();
       this.#contenders.set(block.fingerprint, contenders);
       contenders.set(hash, block);
-      if (this.#fingerprintWinner(block.fingerprint) !== hash) {
-        this.#hold(known);
-        return result("rejected", new DuplicateFingerprintError());
-      }
+      // A losing open still opens its account, without the grant (see #grants): it is not held.
       const owner = this.#state.fingerprints.get(block.fingerprint);
-      if (owner !== undefined && owner !== hash) {
+      if (this.#grants(block, hash) && owner !== undefined && owner !== hash) {
         // This open has the better claim to a fingerprint already granted: replay without the old one.
         this.#hold(known);
         this.#rebuild(now);
@@ -259,7 +265,7 @@ export class Ledger {
 
   #tryApply(known: KnownBlock, now: number, queue: KnownBlock[]): BlockRejectedError | null {
     const { block, hash } = known;
-    const result = applyVerifiedBlock(this.#state, block, hash, { now });
+    const result = applyVerifiedBlock(this.#state, block, hash, { now, grants: this.#grants });
     if (result.ok) {
       this.#commit(result.state, known);
       for (const key of [chainKey(block.account, block.height), blockKey(hash)]) {
@@ -360,10 +366,13 @@ export class Ledger {
   /** Two signed blocks at one height freeze the account there; a lower fork supersedes a higher one. */
   #registerFork(account: string, height: number, a: KnownBlock, b: KnownBlock, now: number): void {
     const current = this.#forks.get(account);
-    if (current !== undefined && current.height < height) return;
-    if (current !== undefined && current.height === height) {
-      this.#offerProof(current, a);
-      this.#offerProof(current, b);
+    if (current !== undefined && current.height <= height) {
+      if (current.height === height) {
+        this.#offerProof(current, a);
+        this.#offerProof(current, b);
+      }
+      this.#exclude(a, now);
+      this.#exclude(b, now);
       return;
     }
     const proof = [a, b].sort(byHash) as [KnownBlock, KnownBlock];
@@ -371,6 +380,8 @@ export class Ledger {
     // The proof must survive a restart, or a reloaded ledger would unfreeze the account.
     this.#keep(a, []);
     this.#keep(b, []);
+    this.#remember(a);
+    this.#remember(b);
     this.#rebuild(now);
   }
 
@@ -382,6 +393,49 @@ export class Ledger {
     fork.proof = [lowest, second];
     this.#keep(candidate, []);
   }
+
+  /** Keeps an excluded send or settle (bounded; the oldest goes first, as in the pending buffer). */
+  #remember(known: KnownBlock): boolean {
+    const { block, hash } = known;
+    if ((block.kind !== "send" && block.kind !== "settle") || this.#excluded.has(hash)) return false;
+    if (this.#excluded.size >= this.#maxPending) {
+      const oldest = this.#excluded.keys().next();
+      if (!oldest.done) this.#excluded.delete(oldest.value);
+    }
+    this.#excluded.set(hash, block);
+    return true;
+  }
+
+  /** A frozen account's send or settle: collections that name it apply as void, now or when they come. */
+  #exclude(known: KnownBlock, now: number): void {
+    this.#remember(known);
+    if (!this.#excluded.has(known.hash) || this.#state.excluded.has(known.hash)) return;
+    // A fork registered inside a replay is frozen (and this block excluded) when the replay restarts.
+    if ((this.#state.frozen.get(known.block.account) ?? Number.POSITIVE_INFINITY) > known.block.height) return;
+    this.#state = excludeBlock(this.#state, known.hash, known.block);
+    // Its collector may already be waiting for it.
+    this.#keep(known, []);
+    const waiters = this.#waiting.get(blockKey(known.hash));
+    if (waiters === undefined) return;
+    this.#waiting.delete(blockKey(known.hash));
+    for (const waiter of waiters) {
+      const entry = this.#pending.get(waiter);
+      if (entry === undefined) continue;
+      this.#pending.delete(waiter);
+      this.#attempt({ block: entry.block, hash: waiter }, now);
+    }
+  }
+
+  /** An excluded send or settle of a frozen account, if this ledger keeps it. */
+  excludedBlock(hash: string): LedgerBlock | undefined {
+    return this.#state.excluded.has(hash) ? this.#excluded.get(hash) : undefined;
+  }
+
+  /**
+   * Only the winner of its fingerprint's contest gets the grant; the others open empty, so an open
+   * that wins a contest later takes the grant and never the loser's account, chain or earnings.
+   */
+  readonly #grants = (open: OpenBlock, hash: string): boolean => this.#fingerprintWinner(open.fingerprint) === hash;
 
   /** Earliest timestamp, then lowest hash, among opens whose account did not equivocate at height 0. */
   #fingerprintWinner(fingerprint: string): string | null {
@@ -420,6 +474,8 @@ export class Ledger {
         this.#rebuildAgain = false;
         let state = createLedgerState(this.params);
         for (const [account, fork] of this.#forks) state = freezeAccount(state, account, fork.height);
+        // Blocks stay excluded once excluded: forks are only ever added or moved lower.
+        for (const [hash, block] of this.#excluded) state = excludeBlock(state, hash, block);
         this.#state = state;
         this.#root = null;
         this.#applied = new Map();
@@ -500,6 +556,17 @@ export class Ledger {
       // Reservations spend granted credits first, so locked and reserved overlap.
       transferable: usable ? Math.max(0, summary.balance - Math.max(summary.locked, reserved)) : 0,
     };
+  }
+
+  /** The account's reputation as a provider (docs/proof-system.md, "Reputation"): the same on every peer with this Merkle root. */
+  reputation(account: string): Reputation {
+    const state = this.#state;
+    return reputationOf(account, {
+      paidReceipts: state.paidReceipts.get(account) ?? 0,
+      disputedClaims: state.disputeCounts.get(account)?.received ?? 0,
+      slashed: state.slashed.has(account),
+      frozen: state.frozen.has(account),
+    });
   }
 
   /** Where the account's next block goes (for a wallet's BlockAuthor). */
@@ -606,8 +673,15 @@ export class Ledger {
       if (head === undefined ? complete : head.frozenAt !== fork.height) proofs.push(fork.proof[0].block, fork.proof[1].block);
     }
     const ordered: LedgerBlock[] = [];
-    for (const [hash, block] of this.#applied) if (wanted.has(hash)) ordered.push(block);
-    return [...proofs, ...ordered];
+    const excludedSources: LedgerBlock[] = [];
+    for (const [hash, block] of this.#applied) {
+      if (!wanted.has(hash)) continue;
+      ordered.push(block);
+      // A void collection needs the excluded block it names, which no applied chain carries.
+      const excluded = block.kind === "receive" || block.kind === "earn" ? this.excludedBlock(block.source) : undefined;
+      if (excluded !== undefined) excludedSources.push(excluded);
+    }
+    return [...proofs, ...excludedSources, ...ordered];
   }
 
   /**

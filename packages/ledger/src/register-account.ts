@@ -1,7 +1,7 @@
 import type { Identity } from "@opengateway/protocol";
 import { BlockAuthor } from "./block-author.js";
 import type { OpenBlock } from "./ledger-block.js";
-import { solveRegistrationPow } from "./registration-pow.js";
+import { solveRegistrationPow, verifyRegistrationPow } from "./registration-pow.js";
 
 export interface RegisterAccountParams {
   readonly fingerprintHash: string;
@@ -14,12 +14,19 @@ export interface RegisterAccountParams {
 export async function registerAccount(
   identity: Identity,
   params: RegisterAccountParams,
-  options: { signal?: AbortSignal } = {},
+  options: {
+    signal?: AbortSignal;
+    /** Hashes tried so far, a few times a second (2^difficultyBits are expected). */
+    onProgress?: (hashes: number) => void;
+    /** A solution found earlier (`opengateway setup`): used when it verifies, else the work is done again. */
+    powNonce?: number;
+  } = {},
 ): Promise<OpenBlock> {
-  const powNonce = await solveRegistrationPow(
-    { publicKey: identity.publicKey, fingerprintHash: params.fingerprintHash, difficultyBits: params.difficultyBits },
-    options,
-  );
+  const input = { publicKey: identity.publicKey, fingerprintHash: params.fingerprintHash, difficultyBits: params.difficultyBits };
+  const powNonce =
+    options.powNonce !== undefined && verifyRegistrationPow({ ...input, nonce: options.powNonce })
+      ? options.powNonce
+      : await solveRegistrationPow(input, options);
   return new BlockAuthor(identity).append(
     { kind: "open", fingerprint: params.fingerprintHash, powNonce },
     params.now ?? Date.now(),

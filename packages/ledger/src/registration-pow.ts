@@ -84,9 +84,12 @@ const SLICE_MS = 15;
  * Expected work is 2^difficultyBits hashes; the search yields to the event loop every few
  * milliseconds and stops with the signal's reason when it aborts.
  */
-export async function solveRegistrationPow(input: RegistrationPowInput, options: { signal?: AbortSignal } = {}): Promise<number> {
+export async function solveRegistrationPow(
+  input: RegistrationPowInput,
+  options: { signal?: AbortSignal; onProgress?: (hashes: number) => void } = {},
+): Promise<number> {
   assertValid(input);
-  const { signal } = options;
+  const { signal, onProgress } = options;
   const base = sha256.create().update(powPrefix(input.publicKey, input.fingerprintHash));
   const nonceBytes = new Uint8Array(8);
   let nonce = 0;
@@ -101,6 +104,7 @@ export async function solveRegistrationPow(input: RegistrationPowInput, options:
       }
       if (nonce >= Number.MAX_SAFE_INTEGER - 1024) throw new RangeError("nonce space exhausted");
     } while (Date.now() < sliceEnd);
+    onProgress?.(nonce);
     await new Promise<void>((resolve) => setTimeout(resolve, 0));
   }
 }

@@ -10,5 +10,6 @@ export * from "./ledger-replica.js";
 export * from "./ledger-sync.js";
 export * from "./network-watcher.js";
 export * from "./node-info.js";
+export * from "./payer-check.js";
 export * from "./provider-table.js";
 export * from "./service-components.js";

@@ -94,6 +94,8 @@ describe("inference protocol over real libp2p nodes", () => {
   const engine = new ScriptedEngine();
   const providerIdentity = generateIdentity();
   const payer = generateIdentity();
+  /** Requests are addressed to this provider at its advertised price. */
+  const to = { provider: providerIdentity.id, pricePerToken: 2 };
   let provider: Libp2p;
   let client: Libp2p;
 
@@ -127,7 +129,7 @@ describe("inference protocol over real libp2p nodes", () => {
   });
 
   it("streams each token as a delta as it comes, then a done frame with a receipt signed by the provider", async () => {
-    const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(6), maxCredits: 1000 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(6), maxCredits: 1000, ...to }, payer);
     let text = "";
     let deltas = 0;
     let done: unknown;
@@ -139,8 +141,10 @@ describe("inference protocol over real libp2p nodes", () => {
       if (frame.t === "done") done = frame;
     }
     assert.equal(text, "Once upon a timeOnce upon");
-    // The engine pauses between tokens and the link keeps up: nothing is held back to coalesce.
-    assert.equal(deltas, 6);
+    // The engine pauses 20 ms between tokens: nothing is held back to coalesce (30 ms batches gave at
+    // most 4 frames for these 6). A token that comes while the previous frame is still being written
+    // rides with the next one, which a loaded machine can cause once.
+    assert.ok(deltas >= 5, `${deltas} delta frames for 6 tokens`);
     const frame = done as { usage: { completionTokens: number }; receipt: { credits: number; provider: string } };
     assert.equal(frame.usage.completionTokens, 6);
     assert.equal(frame.receipt.credits, (3 + 6) * 2);
@@ -149,7 +153,7 @@ describe("inference protocol over real libp2p nodes", () => {
 
   it("stops generating where the payer's maxCredits ends, and never charges past it", async () => {
     // Price 2 per token: 20 credits pay for 10 tokens, 3 of them the prompt's.
-    const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(50), maxCredits: 20 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(50), maxCredits: 20, ...to }, payer);
     let done: { usage: { completionTokens: number }; receipt: { credits: number } } | undefined;
     for await (const frame of requestInference(client, provider.peerId, request)) if (frame.t === "done") done = frame;
     assert.equal(done?.usage.completionTokens, 7);
@@ -158,7 +162,7 @@ describe("inference protocol over real libp2p nodes", () => {
 
   it("streams one embedding frame per input, then done", async () => {
     const request = createInferenceRequest(
-      { kind: "embedding", model: "scripted", body: { input: ["ab", "abcd"] }, maxCredits: 100 },
+      { kind: "embedding", model: "scripted", body: { input: ["ab", "abcd"] }, maxCredits: 100, ...to },
       payer,
     );
     const frames = [];
@@ -187,15 +191,15 @@ describe("inference protocol over real libp2p nodes", () => {
   }
 
   it("answers a bad signature, an expired request, a replay, an unknown model, garbage and an oversized frame with error frames", async () => {
-    const good = createInferenceRequest({ kind: "chat", model: "scripted", body: body(1), maxCredits: 1000 }, payer);
+    const good = createInferenceRequest({ kind: "chat", model: "scripted", body: body(1), maxCredits: 1000, ...to }, payer);
     const cases: Array<[string, Uint8Array]> = [
-      ["invalid_signature", encodeFrame({ t: "request", request: { ...good, maxCredits: 999_999 } })],
+      ["invalid_signature", encodeFrame({ t: "request", request: { ...good, maxCredits: 999_999, ...to } })],
       [
         "request_expired",
         encodeFrame({
           t: "request",
           request: createInferenceRequest(
-            { kind: "chat", model: "scripted", body: body(1), maxCredits: 1, now: Date.now() - 600_000 },
+            { kind: "chat", model: "scripted", body: body(1), maxCredits: 1, ...to, now: Date.now() - 600_000 },
             payer,
           ),
         }),
@@ -204,7 +208,7 @@ describe("inference protocol over real libp2p nodes", () => {
         "model_not_found",
         encodeFrame({
           t: "request",
-          request: createInferenceRequest({ kind: "chat", model: "nope", body: body(1), maxCredits: 1 }, payer),
+          request: createInferenceRequest({ kind: "chat", model: "nope", body: body(1), maxCredits: 1, ...to }, payer),
         }),
       ],
       ["malformed_frame", utf8Encode("{this is not json")],
@@ -222,14 +226,14 @@ describe("inference protocol over real libp2p nodes", () => {
     const replay = await rawExchange(encodeFrame({ t: "request", request: good }));
     assert.equal(replay.t === "error" && replay.code, "replayed_nonce");
     // And the provider still serves a fresh request afterwards.
-    const fresh = createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000 }, payer);
+    const fresh = createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000, ...to }, payer);
     const frames = [];
     for await (const frame of requestInference(client, provider.peerId, fresh)) frames.push(frame.t);
     assert.equal(frames.at(-1), "done");
   });
 
   it("throws the provider's error as a typed error", async () => {
-    const request = createInferenceRequest({ kind: "chat", model: "nope", body: body(1), maxCredits: 1 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "nope", body: body(1), maxCredits: 1, ...to }, payer);
     await assert.rejects(
       async () => {
         for await (const _ of requestInference(client, provider.peerId, request)) {
@@ -243,25 +247,34 @@ describe("inference protocol over real libp2p nodes", () => {
   it("stops generation on the provider when the client aborts or leaves the loop", async () => {
     const abortedBefore = engine.aborted;
     const controller = new AbortController();
-    const request = createInferenceRequest({ kind: "chat", model: "scripted", body: body(200, 1), maxCredits: 10_000 }, payer);
+    const request = createInferenceRequest(
+      { kind: "chat", model: "scripted", body: body(200, 1), maxCredits: 10_000, ...to },
+      payer,
+    );
     await assert.rejects(async () => {
       for await (const frame of requestInference(client, provider.peerId, request, { signal: controller.signal })) {
         if (frame.t === "delta") controller.abort();
       }
     });
-    const second = createInferenceRequest({ kind: "chat", model: "scripted", body: body(200, 1), maxCredits: 10_000 }, payer);
+    const second = createInferenceRequest(
+      { kind: "chat", model: "scripted", body: body(200, 1), maxCredits: 10_000, ...to },
+      payer,
+    );
     for await (const frame of requestInference(client, provider.peerId, second)) {
       if (frame.t === "delta") break;
     }
     // A fast producer cancelled mid-write must not take the provider down.
-    const fast = createInferenceRequest({ kind: "chat", model: "scripted", body: body(500, 0), maxCredits: 100_000 }, payer);
+    const fast = createInferenceRequest(
+      { kind: "chat", model: "scripted", body: body(500, 0), maxCredits: 100_000, ...to },
+      payer,
+    );
     for await (const frame of requestInference(client, provider.peerId, fast)) {
       if (frame.t === "delta") break;
     }
     const deadline = Date.now() + 5000;
     while (engine.aborted < abortedBefore + 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(engine.aborted, abortedBefore + 3);
-    const after = createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000 }, payer);
+    const after = createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000, ...to }, payer);
     const kinds: string[] = [];
     for await (const frame of requestInference(client, provider.peerId, after)) kinds.push(frame.t);
     assert.equal(kinds.at(-1), "done");
@@ -269,8 +282,10 @@ describe("inference protocol over real libp2p nodes", () => {
 });
 
 describe("admission before work: a junk flood from one never-registered key", () => {
+  let to: { provider: string; pricePerToken: number };
   const engine = new ScriptedEngine();
   const providerIdentity = generateIdentity();
+  to = { provider: providerIdentity.id, pricePerToken: 2 };
   const honest = generateIdentity();
   const junk = generateIdentity();
   // Small on purpose: without admission and quotas, a few hundred junk requests would fill it.
@@ -309,12 +324,12 @@ describe("admission before work: a junk flood from one never-registered key", ()
     return last;
   }
   const honestRequest = () =>
-    createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000 }, honest);
+    createInferenceRequest({ kind: "chat", model: "scripted", body: body(2), maxCredits: 1000, ...to }, honest);
 
   it("drops requests for models not served and from refused payers before they take a replay-guard slot", async () => {
     for (let i = 0; i < 150; i++) {
       const model = i % 2 === 0 ? "nobody-serves-this" : "scripted";
-      const code = await send(createInferenceRequest({ kind: "chat", model, body: body(1), maxCredits: 1 }, junk));
+      const code = await send(createInferenceRequest({ kind: "chat", model, body: body(1), maxCredits: 1, ...to }, junk));
       assert.equal(code, model === "scripted" ? "insufficient_credits" : "model_not_found");
     }
     assert.equal(replayGuard.size, 0, "no junk request holds a nonce");
@@ -326,7 +341,9 @@ describe("admission before work: a junk flood from one never-registered key", ()
     refusePayers = false;
     const codes = new Map<string, number>();
     for (let i = 0; i < 150; i++) {
-      const code = await send(createInferenceRequest({ kind: "chat", model: "scripted", body: body(1), maxCredits: 10 }, junk));
+      const code = await send(
+        createInferenceRequest({ kind: "chat", model: "scripted", body: body(1), maxCredits: 10, ...to }, junk),
+      );
       codes.set(code, (codes.get(code) ?? 0) + 1);
     }
     assert.equal(codes.get("done"), 10, "the payer's quota");

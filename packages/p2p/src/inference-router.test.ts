@@ -25,6 +25,18 @@ const unusedNode = {
   },
 };
 
+/** Payment hooks that record what the router holds and releases, and settle nothing. */
+function recordingPayments(): { held: Array<[string, number]>; released: string[]; payments: PaymentHooks } {
+  const held: Array<[string, number]> = [];
+  const released: string[] = [];
+  const payments: PaymentHooks = {
+    reserve: (_payer, requestId, maxCredits) => void held.push([requestId, maxCredits]),
+    settle: async () => {},
+    release: (requestId) => void released.push(requestId),
+  };
+  return { held, released, payments };
+}
+
 describe("InferenceRouter", () => {
   it("answers a full region with overloaded, without dialling anyone, once its queue is full or its wait is over", async () => {
     const table = new ProviderTable();
@@ -60,9 +72,9 @@ describe("InferenceRouter", () => {
     assert.equal(router.queued, 0);
   });
 
-  it("holds at most maxCreditsPerRequest whatever a provider charges, and releases it when no provider answers", async () => {
-    // The one provider's dial fails every time: it is dialled again after a pause (a flaky dial is
-    // not "no provider"), up to maxAttempts, and only then is the client told no provider could serve.
+  // Premise changed (issue 12): a provider whose estimate exceeds the per-request cap used to be
+  // held at the cap and paid up to it; now it is skipped, and nothing is held for it.
+  it("skips a provider whose price makes the request's estimate exceed maxCreditsPerRequest, holding nothing for it", async () => {
     const table = new ProviderTable();
     const provider = generateIdentity().id;
     const expensive = {
@@ -70,19 +82,55 @@ describe("InferenceRouter", () => {
       models: [{ id: "m", contextSize: 2048, pricePerToken: 1_000, kinds: ["chat" as const] }],
     };
     table.upsert(provider, expensive, { expiresAt: Date.now() + 60_000 });
-    const held: Array<[string, number]> = [];
-    const released: string[] = [];
-    const payments: PaymentHooks = {
-      reserve: (_payer, requestId, maxCredits) => void held.push([requestId, maxCredits]),
-      settle: async () => {},
-      release: (requestId) => void released.push(requestId),
-    };
+    const { held, released, payments } = recordingPayments();
     const router = new InferenceRouter(unusedNode, table, { region: null, payments, maxCreditsPerRequest: 500 });
     const route = { kind: "chat" as const, model: "m", body, requestId: "r1" };
+    await assert.rejects(router.route(generateIdentity(), route).next(), /asks more than this request may cost \(500 credits\)/);
+    assert.deepEqual(held, []);
+    assert.deepEqual(released, []);
+  });
+
+  it("holds the chosen provider's estimate per attempt, and releases each when no provider answers", async () => {
+    // The one provider's dial fails every time: it is dialled again after a pause (a flaky dial is
+    // not "no provider"), up to maxAttempts, and only then is the client told no provider could serve.
+    const table = new ProviderTable();
+    const provider = generateIdentity().id;
+    table.upsert(provider, capabilities("europe"), { expiresAt: Date.now() + 60_000 });
+    const { held, released, payments } = recordingPayments();
+    const router = new InferenceRouter(unusedNode, table, { region: null, payments });
+    const route = { kind: "chat" as const, model: "m", body, requestId: "r1" };
     await assert.rejects(router.route(generateIdentity(), route).next(), NoProviderError);
-    assert.deepEqual(held, [["r1", 500]]);
-    assert.deepEqual(released, ["r1"]);
+    // 64 + 4 + (2 + 32 + 2) prompt tokens and 10 completion tokens at 1 credit each.
+    assert.deepEqual(held, [
+      ["r1", 114],
+      ["r1-1", 114],
+      ["r1-2", 114],
+    ]);
+    assert.deepEqual(released, ["r1", "r1-1", "r1-2"]);
     assert.equal(table.get(provider)?.failures, 3, "each failed dial counts: the provider is tried last next time");
+  });
+
+  it("never picks a provider above the price cap, and prefers a cheaper tier over a faster dear one", () => {
+    const table = new ProviderTable();
+    const priced = (price: number, tokensPerSecond: number): NodeCapabilities => ({
+      ...capabilities("europe"),
+      tokensPerSecond,
+      models: [{ id: "m", contextSize: 2048, pricePerToken: price, kinds: ["chat" as const] }],
+    });
+    table.upsert("cheap", priced(1, 10), { expiresAt: Date.now() + 60_000 });
+    table.upsert("fast-dear", priced(100, 1_000), { expiresAt: Date.now() + 60_000 });
+    table.upsert("absurd", priced(1_000_000, 100_000), { expiresAt: Date.now() + 60_000 });
+    assert.deepEqual(
+      table.candidatesFor("m").map((entry) => entry.peerId),
+      ["cheap", "fast-dear", "absurd"],
+    );
+    assert.deepEqual(
+      table.candidatesFor("m", { maxPricePerToken: 100 }).map((entry) => entry.peerId),
+      ["cheap", "fast-dear"],
+    );
+    // Within a factor of two, price is a tie and speed per credit decides.
+    table.upsert("cheap-fast", priced(1.5, 100), { expiresAt: Date.now() + 60_000 });
+    assert.equal(table.candidatesFor("m")[0]?.peerId, "cheap-fast");
   });
 
   it("resumes plain text only: a grammar, tools or several choices cannot continue mid-way", () => {

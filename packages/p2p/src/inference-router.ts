@@ -1,9 +1,18 @@
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
-import type { ChoiceEnd, Identity, InferencePayload, InferenceReceipt, ToolCallRequest, Usage } from "@opengateway/protocol";
+import type {
+  ChoiceEnd,
+  Identity,
+  InferencePayload,
+  InferenceReceipt,
+  InferenceRequest,
+  ToolCallRequest,
+  Usage,
+} from "@opengateway/protocol";
 import {
   CancelledError,
   createInferenceRequest,
+  DEFAULT_PRICE_PER_TOKEN,
   ModelNotFoundError,
   maxCreditsFor,
   NoProviderError,
@@ -28,8 +37,11 @@ import { SlotQueue, type SlotWaiter } from "./slot-queue.js";
 export interface PaymentHooks {
   /** Holds credits before any provider starts; throws `InsufficientCreditsError` (a 402) when the payer can't cover it. */
   reserve(payer: Identity, requestId: string, maxCredits: number, expiresAt: number): void;
-  /** Countersigns a provider's receipt as a settle block on the payer's chain. */
-  settle(payer: Identity, receipt: InferenceReceipt): Promise<void>;
+  /**
+   * Countersigns a provider's receipt as a settle block on the payer's chain. The router passes
+   * only receipts it verified against `request` (signer, request, usage bounds, price, credits).
+   */
+  settle(payer: Identity, receipt: InferenceReceipt, request: InferenceRequest): Promise<void>;
   release(requestId: string): void;
 }
 
@@ -53,6 +65,8 @@ export type RouteRequest = InferencePayload & {
   requestId?: string;
   /** Route only to providers in this region; `null` = any region. Defaults to the router's region. */
   region?: string | null;
+  /** The most credits per token this request accepts (with the router's own cap, the lower wins). */
+  maxPricePerToken?: number;
 };
 
 export interface InferenceRouterOptions {
@@ -66,8 +80,8 @@ export interface InferenceRouterOptions {
   payments?: PaymentHooks;
   onPaymentError?: (error: unknown) => void;
   /**
-   * The most one request may cost, whatever price a provider advertises: a provider asking an
-   * absurd price stops at this reserve instead of draining the payer's account.
+   * The most one request may cost: a provider whose price makes the request's estimate exceed it
+   * is skipped (others serve the request), never paid more.
    */
   maxCreditsPerRequest?: number;
   /** Requests that may wait for a slot at once when every provider is busy; more get `OverloadedError`. */
@@ -76,6 +90,8 @@ export interface InferenceRouterOptions {
   queueWaitMs?: number;
   /** How long a stream that already delivered text waits for a slot to resume on. */
   resumeWaitMs?: number;
+  /** The most credits per token any request accepts; dearer providers are skipped. */
+  maxPricePerToken?: number;
 }
 
 export const DEFAULT_PROVIDER_IDLE_TIMEOUT_MS = 30_000;
@@ -141,11 +157,29 @@ export class InferenceRouter {
     let lastError: unknown;
 
     const payments = this.#options.payments;
-    let reserved = false;
+    const maxPrice = Math.min(
+      route.maxPricePerToken ?? Number.POSITIVE_INFINITY,
+      this.#options.maxPricePerToken ?? Number.POSITIVE_INFINITY,
+    );
+    /** Attempt request ids holding a reservation right now. */
+    const reservations = new Set<string>();
+    /** Settlements of partial work (a cancel, or text delivered before a failure), awaited before the end. */
+    const settling: Promise<void>[] = [];
+    const settle = (request: InferenceRequest, receipt: InferenceReceipt): Promise<void> => {
+      receipts.push(receipt);
+      if (!payments) return Promise.resolve();
+      // The payer's countersignature; if it fails the provider can still claim with the receipt.
+      return payments.settle(payer, receipt, request).catch((error: unknown) => this.#options.onPaymentError?.(error));
+    };
     try {
       for (let attempt = 0; attempt < maxAttempts; attempt++) {
         signal?.throwIfAborted();
-        const provider = await this.#acquire(route, {
+        const attemptId = attempt === 0 ? requestId : `${requestId}-${attempt}`;
+        // What earlier attempts produced is settled (and their holds freed) before anything new is held.
+        await Promise.all(settling);
+        for (const id of reservations) payments?.release(id);
+        reservations.clear();
+        const { provider, price, maxCredits } = await this.#acquireAffordable(route, payload, {
           tried,
           unreached,
           region,
@@ -153,27 +187,20 @@ export class InferenceRouter {
           attempt,
           resume: servedBy.length > 0 || delivered.tokens > 0,
           signal,
+          maxPrice,
+          hold: payments && ((credits) => payments.reserve(payer, attemptId, credits, Date.now() + 10 * 60_000)),
         });
+        if (payments) reservations.add(attemptId);
         let startedHere = false;
         try {
-          if (payments && !reserved) {
-            // Held once, at the highest price any eligible provider asks; never overdrawn, released at the end.
-            const price = Math.max(
-              ...this.#table
-                .providersOf(route.model, { kind: route.kind })
-                .flatMap((entry) => entry.info.models.filter((m) => m.id === route.model).map((m) => m.pricePerToken)),
-              0,
-            );
-            payments.reserve(payer, requestId, this.#maxCredits(payload, price), Date.now() + 10 * 60_000);
-            reserved = true;
-          }
-          const price = provider.info.models.find((m) => m.id === route.model)?.pricePerToken ?? 1;
           const request = createInferenceRequest(
             {
               ...payload,
-              id: attempt === 0 ? requestId : `${requestId}-${attempt}`,
+              id: attemptId,
               model: route.model,
-              maxCredits: this.#maxCredits(payload, price),
+              provider: provider.peerId,
+              pricePerToken: price,
+              maxCredits,
               region,
             },
             payer,
@@ -181,6 +208,8 @@ export class InferenceRouter {
           const frames = requestInference(this.#node, peerIdFromString(provider.peerId), request, {
             signal,
             idleTimeoutMs: this.#options.providerIdleTimeoutMs ?? DEFAULT_PROVIDER_IDLE_TIMEOUT_MS,
+            // Partial work (the client cancelled, or the provider failed mid-stream) is paid for what was delivered.
+            onPartialReceipt: (receipt) => void settling.push(settle(request, receipt)),
           });
           for await (const frame of frames) {
             switch (frame.t) {
@@ -206,11 +235,8 @@ export class InferenceRouter {
               case "done": {
                 provider.failures = 0;
                 if (!startedHere) servedBy.push(provider.peerId);
-                receipts.push(frame.receipt);
-                if (payments) {
-                  // The payer's countersignature; if it fails the provider can still claim with the receipt.
-                  await payments.settle(payer, frame.receipt).catch((error: unknown) => this.#options.onPaymentError?.(error));
-                }
+                await Promise.all(settling);
+                await settle(request, frame.receipt);
                 // After a resume the last provider's prompt included the text already delivered.
                 const usage: Usage = {
                   promptTokens: Math.max(0, frame.usage.promptTokens - resumedAfterTokens),
@@ -224,7 +250,6 @@ export class InferenceRouter {
           throw new ProtocolViolationError("the provider ended the stream without a result");
         } catch (error) {
           if (signal?.aborted) throw signal.reason ?? new CancelledError();
-          if (!reserved && payments) throw error; // the payer could not cover the request: nothing was sent
           provider.failures++;
           provider.lastFailureAt = Date.now();
           lastError = error;
@@ -246,13 +271,62 @@ export class InferenceRouter {
       // A provider that misbehaved (a 502) or was full (a 429) explains the outcome; one that could not be reached does not.
       throw WireError.isInstance(lastError) ? lastError : new NoProviderError("no provider could serve the request");
     } finally {
-      if (reserved) payments?.release(requestId);
+      // A consumer that left early got its partial receipts settled before the holds go.
+      await Promise.all(settling);
+      for (const id of reservations) payments?.release(id);
     }
   }
 
   /** Requests waiting for a provider slot right now (for a status view). */
   get queued(): number {
     return this.#queue.size;
+  }
+
+  /**
+   * A slot (see `#acquire`) on the best provider whose price the request accepts and whose estimate
+   * the payer can hold: dearer ones are skipped (never a reason to refuse a request that cheaper
+   * providers serve), and a hold refused for one provider's estimate frees that slot and moves on
+   * to the next. Returns the price the request accepts and the credits held.
+   */
+  async #acquireAffordable(
+    route: RouteRequest,
+    payload: InferencePayload,
+    state: Omit<AcquireState, "skipped"> & { hold: ((maxCredits: number) => void) | undefined },
+  ): Promise<{ provider: ProviderEntry; price: number; maxCredits: number }> {
+    const skipped = new Set<string>();
+    const cap = this.#options.maxCreditsPerRequest ?? Number.POSITIVE_INFINITY;
+    let tooDear = false;
+    let refused: unknown;
+    while (true) {
+      let provider: ProviderEntry;
+      try {
+        provider = await this.#acquire(route, { ...state, skipped });
+      } catch (error) {
+        if (state.signal?.aborted) throw error;
+        // Only providers the payer could not hold for, or dearer than the cap, were left: say so.
+        if (refused !== undefined) throw refused;
+        if (tooDear && NoProviderError.isInstance(error)) {
+          throw new NoProviderError(
+            `every provider of '${route.model}' left asks more than this request may cost (${cap} credits)`,
+          );
+        }
+        throw error;
+      }
+      const price = priceOf(provider, route.model);
+      const maxCredits = maxCreditsFor(payload, price);
+      try {
+        if (maxCredits > cap) tooDear = true;
+        else {
+          state.hold?.(maxCredits);
+          return { provider, price, maxCredits };
+        }
+      } catch (error) {
+        refused ??= error;
+      }
+      provider.inFlight--;
+      this.#queue.notify();
+      skipped.add(provider.peerId);
+    }
   }
 
   /**
@@ -263,12 +337,13 @@ export class InferenceRouter {
    */
   async #acquire(route: RouteRequest, state: AcquireState): Promise<ProviderEntry> {
     const { signal } = state;
-    const filter = { kind: route.kind, region: state.region };
+    const filter = { kind: route.kind, region: state.region, maxPricePerToken: state.maxPrice };
     const waitMs = state.resume
       ? (this.#options.resumeWaitMs ?? DEFAULT_ROUTER_RESUME_WAIT_MS)
       : (this.#options.queueWaitMs ?? DEFAULT_ROUTER_QUEUE_WAIT_MS);
     const deadline = Date.now() + waitMs;
-    const out = new Set([...state.tried, ...state.unreached]);
+    const out = new Set([...state.tried, ...state.unreached, ...state.skipped]);
+    const never = new Set([...state.tried, ...state.skipped]);
     let waiter: SlotWaiter | undefined;
     let paused = false;
     try {
@@ -278,7 +353,7 @@ export class InferenceRouter {
         const healthy = (entry: ProviderEntry): boolean => entry.failures === 0 || now - entry.lastFailureAt > ROUTER_SUSPECT_MS;
         const untried = this.#table.providersOf(route.model, { ...filter, exclude: out });
         const fresh = this.#table.candidatesFor(route.model, { ...filter, exclude: out });
-        const again = this.#table.candidatesFor(route.model, { ...filter, exclude: state.tried });
+        const again = this.#table.candidatesFor(route.model, { ...filter, exclude: never });
         // Healthy first, then a suspect, then one already dialled without success; a busy provider
         // of a better kind is waited for rather than settling for a worse one.
         let take: ProviderEntry | undefined = fresh.find(healthy);
@@ -298,7 +373,8 @@ export class InferenceRouter {
           return take;
         }
         const busy = untried.length > 0 || [...state.unreached].some((peerId) => this.#table.get(peerId) !== undefined);
-        if (!busy) throw this.#noProvider(route, { exclude: out, region: state.region }, state.lastError);
+        if (!busy)
+          throw this.#noProvider(route, { exclude: out, region: state.region, maxPrice: state.maxPrice }, state.lastError);
         if (waiter === undefined) {
           const max = this.#options.maxQueuedRequests ?? DEFAULT_ROUTER_MAX_QUEUED;
           if (this.#queue.size >= max) {
@@ -323,19 +399,18 @@ export class InferenceRouter {
    * Why no provider is left. When the last one misbehaved, the client is told what went wrong with
    * it (a 502), not that no provider exists (a 503).
    */
-  #noProvider(route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }, lastError: unknown): Error {
+  #noProvider(route: RouteRequest, filter: WhyNoneFilter, lastError: unknown): Error {
     const error = this.#whyNone(route, filter);
     if (NoProviderError.isInstance(error) && WireError.isInstance(lastError) && !isTransient(lastError)) return lastError;
     return error;
   }
 
-  #maxCredits(payload: InferencePayload, pricePerToken: number): number {
-    return Math.min(maxCreditsFor(payload, pricePerToken), this.#options.maxCreditsPerRequest ?? Number.POSITIVE_INFINITY);
-  }
-
   /** The error that explains why no provider can take a request. */
-  #whyNone(route: RouteRequest, filter: { exclude: ReadonlySet<string>; region: string | null }): Error {
+  #whyNone(route: RouteRequest, filter: WhyNoneFilter): Error {
     if (filter.exclude.size > 0) return new NoProviderError(`no other provider of '${route.model}' is left to try`);
+    if (this.#table.providersOf(route.model, { kind: route.kind, region: filter.region }).length > 0) {
+      return new NoProviderError(`every provider of '${route.model}' asks more than ${filter.maxPrice} credits per token`);
+    }
     if (this.#table.providersOf(route.model, { kind: route.kind }).length > 0) {
       return new NoProviderError(
         `no provider of '${route.model}' in region '${filter.region}'; allow other regions to use one elsewhere`,
@@ -346,11 +421,21 @@ export class InferenceRouter {
   }
 }
 
+interface WhyNoneFilter {
+  exclude: ReadonlySet<string>;
+  region: string | null;
+  maxPrice: number;
+}
+
 interface AcquireState {
   /** Providers never to try again for this request. */
   tried: ReadonlySet<string>;
   /** Providers tried that may be dialled again once no one else is left. */
   unreached: ReadonlySet<string>;
+  /** Providers too dear for this attempt, or whose estimate the payer could not hold. */
+  skipped: ReadonlySet<string>;
+  /** The most credits per token the request accepts. */
+  maxPrice: number;
   region: string | null;
   lastError: unknown;
   attempt: number;
@@ -376,6 +461,10 @@ function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+function priceOf(provider: ProviderEntry, model: string): number {
+  return provider.info.models.find((m) => m.id === model)?.pricePerToken ?? DEFAULT_PRICE_PER_TOKEN;
 }
 
 function isRetryable(error: unknown): boolean {

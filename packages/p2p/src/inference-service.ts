@@ -36,6 +36,10 @@ import {
   DEFAULT_REQUEST_READ_TIMEOUT_MS,
 } from "./constants.js";
 import { FrameStream } from "./frame-stream.js";
+
+/** How long a provider tries to hand a receipt of partial work to a client that cancelled. */
+const PARTIAL_RECEIPT_WRITE_MS = 2_000;
+
 import type { ProtocolServiceComponents } from "./service-components.js";
 
 /** What a provider reports about each request it handled: for logs, metrics and dashboards. */
@@ -68,11 +72,17 @@ export interface InferenceServiceInit {
   replayGuard?: ReplayGuard;
   onServed?: (event: InferenceServedEvent) => void;
   /**
-   * Decides whether this payer may be served (e.g. it can cover `maxCredits` on the ledger). Runs
-   * after the schema, model, expiry and signature checks and before the replay guard takes a slot
-   * (a refused payer never holds one), before any work; throw a typed error to refuse.
+   * Decides whether this payer may be served (e.g. it can cover `maxCredits` on the ledger, with
+   * its requests already in flight here). Runs after the schema, model, expiry and signature checks
+   * and before the replay guard takes a slot (a refused payer never holds one), before any work;
+   * throw a typed error to refuse. What it returns is called once the request has ended (to free
+   * what it held for the request).
    */
-  authorize?: (request: InferenceRequest, fromPeer: string, options: { signal: AbortSignal }) => Promise<void>;
+  authorize?: (
+    request: InferenceRequest,
+    fromPeer: string,
+    options: { signal: AbortSignal },
+  ) => Promise<undefined | (() => void)> | Promise<void>;
 }
 
 export type InferenceServiceComponents = ProtocolServiceComponents;
@@ -126,15 +136,18 @@ export class InferenceService {
     this.#active.add(controller);
     const startedAt = Date.now();
     let request: InferenceRequest | undefined;
+    let release: (() => void) | undefined;
+    /** Tokens of the completion written to the client so far: what a receipt of partial work charges. */
+    const progress = { deliveredTokens: 0, cancelled: false };
     try {
       // Admission, cheap first: schema, model served, expiry, signature (in #readRequest), then the
       // payer, and only then a replay-guard slot, under the payer's and the peer's quotas.
       request = await this.#readRequest(frames);
       const peer = connection.remotePeer.toString();
-      await this.#init.authorize?.(request, peer, { signal: controller.signal });
+      release = (await this.#init.authorize?.(request, peer, { signal: controller.signal })) ?? undefined;
       this.#replayGuard.check(request.payer, request.nonce, request.expiresAt, Date.now(), peer);
-      this.#watchForCancel(frames, controller);
-      const result = await this.#serve(frames, request, controller.signal);
+      this.#watchForCancel(frames, controller, progress);
+      const result = await this.#serve(frames, request, controller.signal, progress);
       this.#init.onServed?.({
         requestId: request.id,
         payer: request.payer,
@@ -149,24 +162,61 @@ export class InferenceService {
       // Once the client has gone, whatever broke afterwards is a consequence of the cancel.
       const reason: unknown = controller.signal.reason;
       const failure = controller.signal.aborted && WireError.isInstance(reason) ? reason : toOpenGatewayError(error);
-      this.#init.onServed?.({
-        requestId: request?.id ?? "",
-        payer: request?.payer ?? "",
-        model: request?.model ?? "",
-        outcome: "error",
-        errorCode: failure.code,
-        durationMs: Date.now() - startedAt,
-      });
+      // Partial work is paid: text already delivered gets a receipt, on a cancel or before an error.
+      const partial =
+        request !== undefined &&
+        progress.deliveredTokens > 0 &&
+        stream.status === "open" &&
+        (progress.cancelled || !controller.signal.aborted)
+          ? this.#partialReceipt(request, progress.deliveredTokens)
+          : undefined;
+      if (partial !== undefined) {
+        await frames
+          .write({ t: "receipt", receipt: partial }, { signal: AbortSignal.timeout(PARTIAL_RECEIPT_WRITE_MS) })
+          .catch(() => {});
+        this.#init.onServed?.({
+          requestId: partial.requestId,
+          payer: partial.payer,
+          model: partial.model,
+          outcome: "error",
+          errorCode: failure.code,
+          usage: partial.usage,
+          credits: partial.credits,
+          finishReason: "cancelled",
+          durationMs: Date.now() - startedAt,
+          receipt: partial,
+          request,
+        });
+      } else {
+        this.#init.onServed?.({
+          requestId: request?.id ?? "",
+          payer: request?.payer ?? "",
+          model: request?.model ?? "",
+          outcome: "error",
+          errorCode: failure.code,
+          durationMs: Date.now() - startedAt,
+        });
+      }
       if (stream.status === "open" && !controller.signal.aborted) {
         await frames.write({ t: "error", code: failure.code, message: failure.message.slice(0, 4096) }).catch(() => {});
+        await stream.close().catch(() => {});
+      } else if (partial !== undefined) {
         await stream.close().catch(() => {});
       } else {
         stream.abort(failure);
       }
     } finally {
+      release?.();
       stream.removeEventListener("close", onClose);
       this.#active.delete(controller);
     }
+  }
+
+  /** The receipt for the completion tokens already delivered (the prompt is not charged: its count is only known at the end). */
+  #partialReceipt(request: InferenceRequest, deliveredTokens: number): InferenceReceipt {
+    const usage = { promptTokens: 0, completionTokens: deliveredTokens };
+    const credits = Math.min(creditsForUsage(usage, request.pricePerToken), request.maxCredits);
+    return createInferenceReceipt({ request, usage, credits, finishReason: "cancelled" }, this.#init.identity);
   }
 
   async #readRequest(frames: FrameStream): Promise<InferenceRequest> {
@@ -176,8 +226,18 @@ export class InferenceService {
     const frame = decodeClientFrame(bytes);
     if (frame.t !== "request") throw new ProtocolViolationError("the first frame must be a request");
     const request = frame.request;
+    // Bound to one provider: a request signed for another peer is not this node's to serve (or claim).
+    if (request.provider !== this.#init.identity.id) {
+      throw new ProtocolViolationError("the request is addressed to another provider");
+    }
     const model = this.#init.engine.listModels().find((candidate) => candidate.id === request.model);
     if (model === undefined) throw new ModelNotFoundError(`model '${request.model}' is not served here`);
+    if (request.pricePerToken < model.pricePerToken) {
+      // A stale advert: the payer accepted less than this provider asks now. Another provider may do.
+      throw new ProtocolViolationError(
+        `the request accepts ${request.pricePerToken} credits per token; '${request.model}' costs ${model.pricePerToken} here`,
+      );
+    }
     if (!model.kinds.includes(request.kind)) {
       throw new InvalidRequestError(`model '${request.model}' does not serve ${request.kind} requests here`);
     }
@@ -189,19 +249,31 @@ export class InferenceService {
   }
 
   /** A `cancel` frame, or the client closing or resetting its side, stops generation. */
-  #watchForCancel(frames: FrameStream, controller: AbortController): void {
+  #watchForCancel(frames: FrameStream, controller: AbortController, progress: { cancelled: boolean }): void {
     frames
       .readBytes({ signal: controller.signal })
-      .then(() => controller.abort(new CancelledError("the client cancelled the request")))
+      .then(() => {
+        // A `cancel` frame: the client still listens for the receipt of what it was sent.
+        progress.cancelled = true;
+        controller.abort(new CancelledError("the client cancelled the request"));
+      })
       .catch(() => controller.abort(new CancelledError("the client went away")));
   }
 
-  async #serve(frames: FrameStream, request: InferenceRequest, signal: AbortSignal): Promise<ServedResult> {
+  async #serve(
+    frames: FrameStream,
+    request: InferenceRequest,
+    signal: AbortSignal,
+    progress: { deliveredTokens: number },
+  ): Promise<ServedResult> {
     const batchMs = this.#init.deltaBatchMs ?? DEFAULT_DELTA_BATCH_MS;
     const writer = new FrameWriter(frames, signal, {
       // Alone, the answer streams token by token; beside others, frames are coalesced (see the constant).
       batchMs: () => (this.#active.size > 1 ? batchMs : 0),
       batchTokens: this.#init.deltaBatchTokens ?? DEFAULT_DELTA_BATCH_TOKENS,
+      onDelivered: (tokens) => {
+        progress.deliveredTokens += tokens;
+      },
     });
     let choices: readonly ChoiceEnd[] | undefined;
     let usage: Usage | undefined;
@@ -216,9 +288,8 @@ export class InferenceService {
           }
         }
       } else {
-        // Stop at the payer's reserve: never generate more than maxCredits pays for at this model's price.
-        const price = this.#init.engine.listModels().find((candidate) => candidate.id === request.model)?.pricePerToken;
-        const generateOptions = { signal, maxTotalTokens: maxTokensFor(request.maxCredits, price) };
+        // Stop at the payer's reserve: never generate more than maxCredits pays for at the accepted price.
+        const generateOptions = { signal, maxTotalTokens: maxTokensFor(request.maxCredits, request.pricePerToken) };
         const events =
           request.kind === "chat"
             ? this.#init.engine.generateChat({ model: request.model, ...request.body }, generateOptions)
@@ -234,6 +305,10 @@ export class InferenceService {
         }
       }
       await writer.drain();
+    } catch (error) {
+      // The engine failed: what it produced still goes out (and is paid by the partial receipt).
+      if (!signal.aborted) await writer.drain().catch(() => {});
+      throw error;
     } finally {
       writer.dispose();
     }
@@ -241,9 +316,8 @@ export class InferenceService {
     if (choices === undefined || choices.length === 0 || usage === undefined) {
       throw new EngineFailedError("the engine ended without a result");
     }
-    const model = this.#init.engine.listModels().find((candidate) => candidate.id === request.model);
-    // A provider may never charge past what the payer signed for (issue #5 makes it stop there).
-    const credits = Math.min(creditsForUsage(usage, model?.pricePerToken), request.maxCredits);
+    // Exactly what the payer checks: the usage at the price it accepted, never past what it signed for.
+    const credits = Math.min(creditsForUsage(usage, request.pricePerToken), request.maxCredits);
     const finishReason = choices[0]?.finishReason ?? "stop";
     const receipt = createInferenceReceipt({ request, usage, credits, finishReason }, this.#init.identity);
     await frames.write({ t: "done", choices: [...choices], usage, receipt }, { signal });
@@ -270,6 +344,7 @@ class FrameWriter {
   readonly #signal: AbortSignal;
   readonly #batchMs: () => number;
   readonly #batchTokens: number;
+  readonly #onDelivered: (tokens: number) => void;
   #pending: { index: number; text: string; tokens: number } | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #cancelSoon: (() => void) | undefined;
@@ -281,11 +356,16 @@ class FrameWriter {
   #failed = false;
   #disposed = false;
 
-  constructor(frames: FrameStream, signal: AbortSignal, options: { batchMs: () => number; batchTokens: number }) {
+  constructor(
+    frames: FrameStream,
+    signal: AbortSignal,
+    options: { batchMs: () => number; batchTokens: number; onDelivered: (tokens: number) => void },
+  ) {
     this.#frames = frames;
     this.#signal = signal;
     this.#batchMs = options.batchMs;
     this.#batchTokens = options.batchTokens;
+    this.#onDelivered = options.onDelivered;
   }
 
   text(index: number, text: string, tokens: number): void {
@@ -333,7 +413,12 @@ class FrameWriter {
     this.#writing++;
     // Failures are recorded, not left as a floating rejection; the engine loop stops on them.
     this.#chain = this.#chain
-      .then(() => this.#frames.write(frame, { signal: this.#signal }))
+      .then(async () => {
+        if (this.#failed) return;
+        await this.#frames.write(frame, { signal: this.#signal });
+        // Counted once written: a partial receipt charges only text that left this node.
+        if (frame.t === "delta") this.#onDelivered(frame.tokens);
+      })
       .catch((error: unknown) => {
         if (!this.#failed) {
           this.#failed = true;

@@ -54,6 +54,26 @@ describe("ProviderTable", () => {
     assert.equal(table.size, 1);
   });
 
+  it("gives no work to a provider below the reputation threshold, and prefers a better reputation band to a lighter load", () => {
+    const reputation = new Map([
+      ["trusted", 800],
+      ["new", 500],
+      ["newer", 520],
+      ["cheater", 120],
+    ]);
+    const table = new ProviderTable({ reputationOf: (id) => reputation.get(id) ?? 500 });
+    for (const id of reputation.keys()) table.upsert(id, info(["m"]), { expiresAt: Date.now() + 60_000 });
+    const trusted = table.get("trusted");
+    assert.ok(trusted);
+    trusted.inFlight = 3;
+    const order = table.candidatesFor("m").map((entry) => entry.peerId);
+    assert.equal(order[0], "trusted", "a better band first, though busier");
+    assert.deepEqual(order.slice(1).sort(), ["new", "newer"], "one band: load and chance decide");
+    assert.ok(!order.includes("cheater"));
+    // Still listed (the network view shows it), just never a candidate.
+    assert.ok(table.providersOf("m").some((entry) => entry.peerId === "cheater"));
+  });
+
   it("prefers the less loaded and the less failing provider, and spreads ties", () => {
     const table = new ProviderTable();
     table.upsert("busy", info(["m"]), { expiresAt: Date.now() + 60_000 });

@@ -1,4 +1,8 @@
+import { REPUTATION_PAID_WORK_THRESHOLD } from "@opengateway/ledger";
 import type { InferenceKind, NodeCapabilities } from "@opengateway/protocol";
+
+/** Reputation counts in bands this wide: a better band goes first, but within one, load and speed decide. */
+const REPUTATION_BAND = 250;
 
 export interface ProviderEntry {
   readonly peerId: string;
@@ -30,15 +34,23 @@ export interface CandidateFilter {
   exclude?: ReadonlySet<string>;
   /** Only providers in this region (phase-1 routing); `null`/absent = any region. */
   region?: string | null;
+  /** Only providers asking at most this many credits per token for the model. */
+  maxPricePerToken?: number;
 }
 
 /** What this router knows about the providers it can reach, and how busy it keeps them. */
 export class ProviderTable {
   readonly #entries = new Map<string, ProviderEntry>();
   readonly #now: () => number;
+  readonly #reputationOf: ((peerId: string) => number) | undefined;
 
-  constructor(options: { now?: () => number } = {}) {
+  /**
+   * `reputationOf`: a provider's reputation, 0–1000 (a ledger's `reputation(id).score`). With it,
+   * providers below the paid-work threshold are never candidates, and a better band goes first.
+   */
+  constructor(options: { now?: () => number; reputationOf?: (peerId: string) => number } = {}) {
     this.#now = options.now ?? Date.now;
+    this.#reputationOf = options.reputationOf;
   }
 
   upsert(peerId: string, info: NodeCapabilities, options: { expiresAt: number; addresses?: string[] }): void {
@@ -112,25 +124,53 @@ export class ProviderTable {
       (entry) =>
         !filter.exclude?.has(entry.peerId) &&
         (filter.region == null || entry.info.region === filter.region) &&
-        entry.info.models.some((m) => m.id === model && (filter.kind === undefined || m.kinds.includes(filter.kind))),
+        entry.info.models.some(
+          (m) =>
+            m.id === model &&
+            (filter.kind === undefined || m.kinds.includes(filter.kind)) &&
+            m.pricePerToken <= (filter.maxPricePerToken ?? Number.POSITIVE_INFINITY),
+        ),
     );
   }
 
   /**
-   * Providers with room for one more request, best first: fewest failures, then lowest load
-   * (what we have in flight, or what it reports, relative to its parallel capacity), then the
-   * fastest; ties broken at random so equal providers share the work instead of one taking all.
+   * Providers with room for one more request, best first: fewest failures, then reputation (in
+   * bands of 250; below the paid-work threshold, none), then price (within a
+   * factor of two of the cheapest counts as equal, so price decides only between tiers), then
+   * lowest load (what we have in flight, or what it reports, relative to its parallel capacity),
+   * then the most tokens per second per credit; ties broken at random so equal providers share
+   * the work instead of one taking all. A dear provider is used only while cheaper ones are full.
    */
   candidatesFor(model: string, filter: CandidateFilter = {}): ProviderEntry[] {
-    return this.providersOf(model, filter)
-      .filter((entry) => entry.inFlight < capacityOf(entry))
-      .map((entry) => ({
-        entry,
-        load: Math.max(entry.inFlight, entry.info.activeRequests) / entry.info.maxConcurrentRequests,
-        speed: entry.info.tokensPerSecond ?? 0,
-        tie: Math.random(),
-      }))
-      .sort((a, b) => a.entry.failures - b.entry.failures || a.load - b.load || b.speed - a.speed || a.tie - b.tie)
+    const reputationOf = this.#reputationOf ?? (() => REPUTATION_PAID_WORK_THRESHOLD);
+    const open = this.providersOf(model, filter).filter(
+      (entry) => entry.inFlight < capacityOf(entry) && reputationOf(entry.peerId) >= REPUTATION_PAID_WORK_THRESHOLD,
+    );
+    const priceOf = (entry: ProviderEntry): number => entry.info.models.find((m) => m.id === model)?.pricePerToken ?? 0;
+    const cheapest = Math.min(...open.map(priceOf));
+    return open
+      .map((entry) => {
+        const price = priceOf(entry);
+        // A free provider (or only free ones) shares the cheapest tier.
+        const ratio = cheapest > 0 ? price / cheapest : price > 0 ? Number.POSITIVE_INFINITY : 1;
+        return {
+          entry,
+          band: Math.floor(reputationOf(entry.peerId) / REPUTATION_BAND),
+          tier: Math.floor(Math.log2(ratio)),
+          load: Math.max(entry.inFlight, entry.info.activeRequests) / entry.info.maxConcurrentRequests,
+          value: (entry.info.tokensPerSecond ?? 0) / Math.max(ratio, 1),
+          tie: Math.random(),
+        };
+      })
+      .sort(
+        (a, b) =>
+          a.entry.failures - b.entry.failures ||
+          b.band - a.band ||
+          a.tier - b.tier ||
+          a.load - b.load ||
+          b.value - a.value ||
+          a.tie - b.tie,
+      )
       .map(({ entry }) => entry);
   }
 }

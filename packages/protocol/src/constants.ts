@@ -1,8 +1,14 @@
 /** Versioned protocol ids: a breaking wire change gets a new id, never a silent reinterpretation. */
-export const INFERENCE_PROTOCOL = "/opengateway/infer/1.0.0";
+export const INFERENCE_PROTOCOL = "/opengateway/infer/2.0.0";
 export const NODE_INFO_PROTOCOL = "/opengateway/info/1.0.0";
 
 export const ENVELOPE_VERSION = 1;
+/**
+ * Version of the signed `InferenceRequest`. 2 binds a request to one provider (`provider`) and to
+ * the price the payer accepted (`pricePerToken`), so a request cannot be served or claimed by
+ * another peer and a receipt's credits can be recomputed by anyone.
+ */
+export const REQUEST_VERSION = 2;
 
 /** Largest frame either side accepts; a request with a long conversation fits comfortably. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;

@@ -4,6 +4,7 @@ import { InvalidSignatureError, ProtocolViolationError } from "./errors.js";
 import type { Identity } from "./identity.js";
 import { isIdentityId } from "./identity.js";
 import type { InferenceRequest } from "./inference-request.js";
+import { creditsForUsage, maxCompletionTokensFor, maxPromptTokensFor } from "./pricing.js";
 import type { Signed } from "./signed-envelope.js";
 import { envelopeHash, signEnvelope, verifyEnvelope } from "./signed-envelope.js";
 import type { FinishReason, Usage } from "./usage.js";
@@ -54,21 +55,73 @@ export function createInferenceReceipt(params: CreateReceiptParams, provider: Id
   ) as Signed<Omit<InferenceReceipt, "sig">>;
 }
 
+export interface VerifyReceiptOptions {
+  /**
+   * Completion tokens the payer received from this provider. A receipt of partial work
+   * (`cancelled`) may charge no more than that; a finished one is bounded by the request alone.
+   */
+  deliveredCompletionTokens?: number;
+}
+
 /**
- * Checks that a receipt was signed by the expected provider, is about this exact request,
- * and charges no more than the request allowed.
+ * Checks what a payer countersigns: a receipt signed by the provider the request was addressed
+ * to, about this exact request, and charging exactly what the request allows for usage the
+ * request could have produced. Throws `ProtocolViolationError` (with the reason) otherwise.
  */
-export function verifyInferenceReceipt(receipt: InferenceReceipt, request: InferenceRequest, expectedProvider: string): void {
+export function verifyInferenceReceipt(
+  receipt: InferenceReceipt,
+  request: InferenceRequest,
+  expectedProvider: string,
+  options: VerifyReceiptOptions = {},
+): void {
   if (receipt.provider !== expectedProvider) {
     throw new ProtocolViolationError("receipt is signed by another identity than the provider that served it");
+  }
+  if (request.provider !== expectedProvider) {
+    throw new ProtocolViolationError("the request was addressed to another provider");
   }
   if (!verifyEnvelope("inference-receipt", receipt, receipt.provider)) {
     throw new InvalidSignatureError("the receipt's signature does not match its provider");
   }
-  if (receipt.requestId !== request.id || receipt.requestHash !== envelopeHash(request) || receipt.payer !== request.payer) {
+  if (
+    receipt.requestId !== request.id ||
+    receipt.requestHash !== envelopeHash(request) ||
+    receipt.payer !== request.payer ||
+    receipt.model !== request.model
+  ) {
     throw new ProtocolViolationError("receipt does not refer to this request");
   }
-  if (receipt.credits > request.maxCredits) {
-    throw new ProtocolViolationError("receipt charges more than the request's maxCredits");
+  const overcharge = receiptOvercharge(receipt, request, options);
+  if (overcharge !== undefined) throw new ProtocolViolationError(`receipt refused: ${overcharge}`);
+}
+
+/**
+ * Why a receipt charges more than its request allows, or `undefined` when it does not: usage
+ * beyond what the request can produce (completion above n × maxTokens, prompt above its byte
+ * bound, partial work above what was delivered) or credits other than ceil(tokens × the accepted
+ * price) capped at maxCredits. Pure: the ledger applies the same rule to claims.
+ */
+export function receiptOvercharge(
+  receipt: InferenceReceipt,
+  request: InferenceRequest,
+  options: VerifyReceiptOptions = {},
+): string | undefined {
+  const { promptTokens, completionTokens } = receipt.usage;
+  const maxCompletion = maxCompletionTokensFor(request);
+  if (completionTokens > maxCompletion) {
+    return `${completionTokens} completion tokens charged; the request allows at most ${maxCompletion} (n × max_tokens)`;
   }
+  const maxPrompt = maxPromptTokensFor(request);
+  if (promptTokens > maxPrompt) {
+    return `${promptTokens} prompt tokens charged; the prompt can hold at most ${maxPrompt}`;
+  }
+  const delivered = options.deliveredCompletionTokens;
+  if (receipt.finishReason === "cancelled" && delivered !== undefined && completionTokens > delivered) {
+    return `${completionTokens} completion tokens charged for a cancelled request that delivered ${delivered}`;
+  }
+  const expected = Math.min(creditsForUsage(receipt.usage, request.pricePerToken), request.maxCredits);
+  if (receipt.credits !== expected) {
+    return `${receipt.credits} credits charged; the usage at the accepted price of ${request.pricePerToken} per token costs ${expected}`;
+  }
+  return undefined;
 }

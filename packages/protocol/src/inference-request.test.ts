@@ -28,9 +28,10 @@ describe("canonical JSON", () => {
 
 describe("inference request envelope", () => {
   const payer = generateIdentity();
+  const to = { provider: generateIdentity().id, pricePerToken: 1 };
 
   it("signs and verifies, and survives a JSON round trip with reordered keys", () => {
-    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000, ...to }, payer);
     verifyInferenceRequest(request);
     const reordered = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(request).reverse())));
     const parsed = inferenceRequestSchema.parse(reordered);
@@ -38,12 +39,14 @@ describe("inference request envelope", () => {
   });
 
   it("rejects any tampered field", () => {
-    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000 }, payer);
+    const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 5000, ...to }, payer);
     const tampered: InferenceRequest[] = [
       { ...request, maxCredits: 5001 },
       { ...request, model: "other" },
       { ...request, kind: "chat", body: { ...body, maxTokens: 17 } },
       { ...request, payer: generateIdentity().id },
+      { ...request, provider: generateIdentity().id },
+      { ...request, pricePerToken: 0.5 },
       { ...request, sig: request.sig.replace(/^./, (c) => (c === "A" ? "B" : "A")) },
     ];
     for (const bad of tampered) assert.throws(() => verifyInferenceRequest(bad), InvalidSignatureError);
@@ -52,11 +55,11 @@ describe("inference request envelope", () => {
   it("rejects expired and future-dated requests", () => {
     const now = Date.now();
     const old = createInferenceRequest(
-      { kind: "chat", model: "m", body, maxCredits: 1, now: now - 120_000, ttlMs: 60_000 },
+      { kind: "chat", model: "m", body, maxCredits: 1, now: now - 120_000, ttlMs: 60_000, ...to },
       payer,
     );
     assert.throws(() => verifyInferenceRequest(old, { now }), RequestExpiredError);
-    const future = createInferenceRequest({ kind: "chat", model: "m", body, maxCredits: 1, now: now + 120_000 }, payer);
+    const future = createInferenceRequest({ kind: "chat", model: "m", body, maxCredits: 1, now: now + 120_000, ...to }, payer);
     assert.throws(() => verifyInferenceRequest(future, { now }), RequestExpiredError);
   });
 
@@ -101,7 +104,8 @@ describe("inference request envelope", () => {
 describe("inference receipt", () => {
   const payer = generateIdentity();
   const provider = generateIdentity();
-  const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100 }, payer);
+  const to = { provider: provider.id, pricePerToken: 1 };
+  const request = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100, ...to }, payer);
   const usage = { promptTokens: 10, completionTokens: 16 };
 
   it("verifies for the provider that signed it and the request it names", () => {
@@ -114,9 +118,54 @@ describe("inference receipt", () => {
     const receipt = createInferenceReceipt({ request, usage, credits: 26, finishReason: "length" }, provider);
     assert.throws(() => verifyInferenceReceipt(receipt, request, generateIdentity().id), /another identity/);
     assert.throws(() => verifyInferenceReceipt({ ...receipt, credits: 1 }, request, provider.id), InvalidSignatureError);
-    const other = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100 }, payer);
+    const other = createInferenceRequest({ kind: "chat", model: "stories260K", body, maxCredits: 100, ...to }, payer);
     assert.throws(() => verifyInferenceReceipt(receipt, other, provider.id), /does not refer/);
+    // The charge is recomputed from the usage at the accepted price: 26, not 101 (above maxCredits too).
     const greedy = createInferenceReceipt({ request, usage, credits: 101, finishReason: "length" }, provider);
-    assert.throws(() => verifyInferenceReceipt(greedy, request, provider.id), /maxCredits/);
+    assert.throws(() => verifyInferenceReceipt(greedy, request, provider.id), /101 credits charged; .* costs 26/);
+  });
+
+  it("is refused when the usage exceeds what the request can produce, or the credits are not the accepted price's", () => {
+    const refused = (receiptUsage: { promptTokens: number; completionTokens: number }, credits: number, pattern: RegExp) => {
+      const receipt = createInferenceReceipt({ request, usage: receiptUsage, credits, finishReason: "length" }, provider);
+      assert.throws(() => verifyInferenceReceipt(receipt, request, provider.id), pattern);
+    };
+    // max_tokens 16, n 1: 1,240 completion tokens cannot be.
+    refused({ promptTokens: 10, completionTokens: 1_240 }, 100, /1240 completion tokens charged; .* at most 16/);
+    // "Once upon a time" (16 bytes) in a chat template: at most 64 + 4 + (16 + 32 + 2) prompt tokens.
+    refused({ promptTokens: 119, completionTokens: 16 }, 100, /119 prompt tokens charged; .* at most 118/);
+    // A price above the accepted one (2 per token instead of 1), or a rounding in the provider's favour.
+    refused(usage, 52, /52 credits charged; .* costs 26/);
+    refused(usage, 27, /27 credits charged/);
+    // Charging less than the usage costs is refused too: the receipt must say exactly what it costs.
+    refused(usage, 25, /25 credits charged/);
+    // Capped at maxCredits: 100 tokens at 1 credit cost 100 of the 100 allowed.
+    const capped = createInferenceRequest(
+      { kind: "chat", model: "stories260K", body: { ...body, maxTokens: 200 }, maxCredits: 100, ...to },
+      payer,
+    );
+    const full = createInferenceReceipt(
+      { request: capped, usage: { promptTokens: 10, completionTokens: 150 }, credits: 100, finishReason: "length" },
+      provider,
+    );
+    verifyInferenceReceipt(full, capped, provider.id);
+  });
+
+  it("a receipt of partial work charges no more completion tokens than were delivered", () => {
+    const partial = createInferenceReceipt(
+      { request, usage: { promptTokens: 0, completionTokens: 5 }, credits: 5, finishReason: "cancelled" },
+      provider,
+    );
+    verifyInferenceReceipt(partial, request, provider.id, { deliveredCompletionTokens: 5 });
+    assert.throws(
+      () => verifyInferenceReceipt(partial, request, provider.id, { deliveredCompletionTokens: 4 }),
+      /5 completion tokens charged for a cancelled request that delivered 4/,
+    );
+  });
+
+  it("binds the request to its provider: a receipt by any other peer is refused", () => {
+    const other = generateIdentity();
+    const receipt = createInferenceReceipt({ request, usage, credits: 26, finishReason: "length" }, other);
+    assert.throws(() => verifyInferenceReceipt(receipt, request, other.id), /addressed to another provider/);
   });
 });

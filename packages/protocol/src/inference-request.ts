@@ -8,9 +8,9 @@ import { completionBodySchema } from "./completion-body.js";
 import {
   DEFAULT_CLOCK_SKEW_MS,
   DEFAULT_REQUEST_TTL_MS,
-  ENVELOPE_VERSION,
   MAX_MODEL_ID_CHARS,
   MAX_REQUEST_TTL_MS,
+  REQUEST_VERSION,
 } from "./constants.js";
 import type { EmbeddingBody } from "./embedding-body.js";
 import { embeddingBodySchema } from "./embedding-body.js";
@@ -24,10 +24,14 @@ const identityIdSchema = z.string().max(128).refine(isIdentityId, "not an Ed2551
 const base64urlIdSchema = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/);
 
 const envelopeShape = {
-  v: z.literal(ENVELOPE_VERSION),
+  v: z.literal(REQUEST_VERSION),
   id: base64urlIdSchema,
   model: z.string().min(1).max(MAX_MODEL_ID_CHARS),
   payer: identityIdSchema,
+  /** The one provider this request is addressed to: it alone may serve it, and claim it. */
+  provider: identityIdSchema,
+  /** The price per token the payer accepted (the provider's advert): receipts must charge exactly this. */
+  pricePerToken: z.number().min(0).max(1_000_000),
   maxCredits: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
   nonce: base64urlIdSchema,
   issuedAt: z.int().min(0),
@@ -53,6 +57,10 @@ export type UnsignedInferenceRequest = InferenceRequest extends unknown ? Omit<I
 
 export type CreateInferenceRequestParams = InferencePayload & {
   model: string;
+  /** The provider the request is sent to. */
+  provider: string;
+  /** The price per token the payer accepts from that provider. */
+  pricePerToken: number;
   maxCredits: number;
   region?: string | null;
   /** Defaults to a random id; the router reuses one id across retries so receipts point at what the client saw. */
@@ -68,12 +76,14 @@ export function randomId(bytes = 16): string {
 export function createInferenceRequest(params: CreateInferenceRequestParams, payer: Identity): InferenceRequest {
   const issuedAt = params.now ?? Date.now();
   const unsigned = {
-    v: ENVELOPE_VERSION,
+    v: REQUEST_VERSION,
     id: params.id ?? randomId(),
     kind: params.kind,
     model: params.model,
     body: params.body,
     payer: payer.id,
+    provider: params.provider,
+    pricePerToken: params.pricePerToken,
     maxCredits: params.maxCredits,
     nonce: randomId(),
     issuedAt,

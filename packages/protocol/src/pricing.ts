@@ -29,13 +29,8 @@ export function maxTokensInText(text: string): number {
 /** Allowance for the text a chat template adds to document tools (node-llama-cpp's is a few hundred tokens). */
 const TOOL_INSTRUCTIONS_TOKENS = 1_024;
 
-/**
- * The most the payer authorises for one request, and where the provider stops: the prompt cannot
- * exceed one token per UTF-8 byte plus template allowances, and the completion is capped by
- * maxTokens × n. A provider refuses a prompt that alone reaches it, so this must not undercount.
- */
-export function maxCreditsFor(payload: InferencePayload, pricePerToken: number): number {
-  let tokens: number;
+/** The most prompt tokens a payload can become: one token per UTF-8 byte plus the template allowances. */
+export function maxPromptTokensFor(payload: InferencePayload): number {
   switch (payload.kind) {
     case "chat": {
       const body = payload.body;
@@ -46,19 +41,29 @@ export function maxCreditsFor(payload: InferencePayload, pricePerToken: number):
         toolInstructions +
         maxTokensInText(JSON.stringify(body.tools ?? [])) +
         maxTokensInText(JSON.stringify(body.responseFormat ?? {}));
-      const prompt = body.messages.reduce(
+      return body.messages.reduce(
         (sum, message) => sum + maxTokensInText(message.content) + 32 + maxTokensInText(JSON.stringify(message.toolCalls ?? [])),
         64 + tools,
       );
-      tokens = prompt + body.maxTokens * (body.n ?? 1);
-      break;
     }
     case "completion":
-      tokens = maxTokensInText(payload.body.prompt) + 8 + payload.body.maxTokens * (payload.body.n ?? 1);
-      break;
+      return maxTokensInText(payload.body.prompt) + 8;
     case "embedding":
-      tokens = payload.body.input.reduce((sum, input) => sum + maxTokensInText(input) + 2, 0);
-      break;
+      return payload.body.input.reduce((sum, input) => sum + maxTokensInText(input) + 2, 0);
   }
-  return Math.ceil(tokens * pricePerToken);
+}
+
+/** The most completion tokens a payload asks for: maxTokens for each of its n choices (none for embeddings). */
+export function maxCompletionTokensFor(payload: InferencePayload): number {
+  return payload.kind === "embedding" ? 0 : payload.body.maxTokens * (payload.body.n ?? 1);
+}
+
+/**
+ * The most the payer authorises for one request, and where the provider stops: the prompt cannot
+ * exceed one token per UTF-8 byte plus template allowances, and the completion is capped by
+ * maxTokens × n. A provider refuses a prompt that alone reaches it, so this must not undercount.
+ * The same two bounds are what a payer checks a receipt's usage against.
+ */
+export function maxCreditsFor(payload: InferencePayload, pricePerToken: number): number {
+  return Math.ceil((maxPromptTokensFor(payload) + maxCompletionTokensFor(payload)) * pricePerToken);
 }

@@ -2,7 +2,8 @@
 // made by fixed keys at fixed times. Every other test builds both sides with the same code, so
 // a change that alters the bytes on the wire passes them; this one compares against bytes
 // pinned in test-vectors/wire-format-vectors.json. Changing that file breaks compatibility with
-// every deployed peer: do it only with a new ENVELOPE_VERSION. To regenerate it on purpose:
+// every deployed peer: do it only with a new ENVELOPE_VERSION (or REQUEST_VERSION: regenerated for
+// requests v2, which name their provider and accepted price). To regenerate it on purpose:
 // OPENGATEWAY_UPDATE_TEST_VECTORS=1 node --test packages/protocol/dist/wire-format-vectors.test.js
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -63,7 +64,7 @@ function computeVectors(): WireFormatVectors {
   const request = signEnvelope(
     "inference-request",
     {
-      v: 1,
+      v: 2,
       id: "req-vector-000000001",
       kind: "chat",
       model: "stories260K",
@@ -86,6 +87,8 @@ function computeVectors(): WireFormatVectors {
         toolChoice: "auto",
       },
       payer: payer.id,
+      provider: provider.id,
+      pricePerToken: 1,
       maxCredits: 5_000,
       nonce: "nonce-vector-0000001",
       issuedAt: T,

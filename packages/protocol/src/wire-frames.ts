@@ -8,9 +8,10 @@ import { MAX_CHOICES } from "./sampling-params.js";
 import { finishReasonSchema, usageSchema } from "./usage.js";
 
 /**
- * Frames of `/opengateway/infer/1.0.0`, each one length-prefixed JSON document.
+ * Frames of `/opengateway/infer/2.0.0`, each one length-prefixed JSON document.
  * client → provider: `request`, then optionally `cancel`.
- * provider → client: `delta` | `tool_calls` | `embedding` frames, then exactly one of `done` | `error`.
+ * provider → client: `delta` | `tool_calls` | `embedding` frames, then exactly one of `done` | `error`
+ * (a `receipt` of partial work before an `error`, or after the client's `cancel`).
  */
 export const requestFrameSchema = z.strictObject({ t: z.literal("request"), request: inferenceRequestSchema });
 export const cancelFrameSchema = z.strictObject({ t: z.literal("cancel") });
@@ -54,6 +55,11 @@ export const doneFrameSchema = z.strictObject({
   usage: usageSchema,
   receipt: inferenceReceiptSchema,
 });
+/**
+ * The receipt of partial work (finish reason `cancelled`): the completion tokens delivered before
+ * the client cancelled (sent after its `cancel`) or before an `error` frame (sent just before it).
+ */
+export const receiptFrameSchema = z.strictObject({ t: z.literal("receipt"), receipt: inferenceReceiptSchema });
 export const errorFrameSchema = z.strictObject({
   t: z.literal("error"),
   code: z.enum(ERROR_CODES),
@@ -66,6 +72,7 @@ export const providerFrameSchema = z.discriminatedUnion("t", [
   toolCallsFrameSchema,
   embeddingFrameSchema,
   doneFrameSchema,
+  receiptFrameSchema,
   errorFrameSchema,
 ]);
 
@@ -75,6 +82,7 @@ export type DeltaFrame = z.infer<typeof deltaFrameSchema>;
 export type ToolCallsFrame = z.infer<typeof toolCallsFrameSchema>;
 export type EmbeddingFrame = z.infer<typeof embeddingFrameSchema>;
 export type DoneFrame = z.infer<typeof doneFrameSchema>;
+export type ReceiptFrame = z.infer<typeof receiptFrameSchema>;
 export type ErrorFrame = z.infer<typeof errorFrameSchema>;
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ProviderFrame = z.infer<typeof providerFrameSchema>;

@@ -81,6 +81,29 @@ describe("parseChatCompletionRequest", () => {
     rejects({ model: "m", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] }, 400);
   });
 
+  it("takes top_k, min_p and repetition_penalty as llama-server and vLLM do, and says how many stop strings fit", () => {
+    const user = { model: "m", messages: [{ role: "user", content: "x" }] };
+    const parsed = parse({ ...user, top_k: 20, min_p: 0.05, repetition_penalty: 1.1 });
+    assert.equal(parsed.body.topK, 20);
+    assert.equal(parsed.body.minP, 0.05);
+    assert.equal(parsed.body.repetitionPenalty, 1.1);
+    // vLLM's -1 and llama-server's 0 both mean every token; llama-server's own name for the penalty.
+    assert.equal(parse({ ...user, top_k: -1 }).body.topK, 0);
+    assert.equal(parse({ ...user, repeat_penalty: 1.3 }).body.repetitionPenalty, 1.3);
+    // Absent or neutral, nothing is added: the body is what a plain OpenAI request makes.
+    const plain = parse({ ...user, repetition_penalty: 1, top_k: null });
+    assert.equal("repetitionPenalty" in plain.body || "topK" in plain.body || "minP" in plain.body, false);
+    rejects({ ...user, top_k: 1.5 }, 400, "top_k");
+    rejects({ ...user, top_k: -2 }, 400, "top_k");
+    rejects({ ...user, min_p: 1.5 }, 400, "min_p");
+    rejects({ ...user, repetition_penalty: 0 }, 400, "repetition_penalty");
+    rejects({ ...user, repetition_penalty: 1.1, repeat_penalty: 1.2 }, 400, "repeat_penalty");
+    assert.throws(
+      () => parse({ ...user, stop: ["a", "b", "c", "d", "e"] }),
+      (error: unknown) => error instanceof OpenAIHttpError && /at most 4 stop sequences/.test(error.message),
+    );
+  });
+
   it("refuses parameters this release does not implement, by name, and unknown ones like OpenAI", () => {
     rejects({ model: "m", messages: [{ role: "user", content: "x" }], logprobs: true }, 400, "logprobs");
     rejects({ model: "m", messages: [{ role: "user", content: "x" }], functions: [{ name: "f" }] }, 400, "functions");

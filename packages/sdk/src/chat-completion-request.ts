@@ -9,11 +9,11 @@ import { nullish, openAISamplingShape, toSamplingParams } from "./sampling-reque
  * A JSON schema or tool parameters: a JSON object, its depth checked without recursion before
  * anything walks it, and kept as the same object (a rebuilt one loses a property named `__proto__`).
  */
-const jsonObject = z.custom<Record<string, unknown>>(
+export const jsonObject = z.custom<Record<string, unknown>>(
   (value) => typeof value === "object" && value !== null && !Array.isArray(value) && isJsonValue(value, MAX_SCHEMA_DEPTH),
   `must be a JSON object nested at most ${MAX_SCHEMA_DEPTH} deep`,
 );
-const toolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "function names are 1-64 letters, digits, _ or -");
+export const toolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "function names are 1-64 letters, digits, _ or -");
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const contentParts = z.array(

@@ -18,7 +18,9 @@ export {
   ProviderTable,
   resumePayload,
 } from "@opengateway/p2p";
-export { maxCreditsFor } from "@opengateway/protocol";
+export type { Identity } from "@opengateway/protocol";
+// What an app needs beside createClient, so that it depends on this package alone.
+export { generateIdentity, identityFromSeed, maxCreditsFor, OpenGatewayError } from "@opengateway/protocol";
 export * from "./chat-completion-request.js";
 export * from "./completion-request.js";
 export * from "./create-client.js";
@@ -29,4 +31,7 @@ export type { OpenAICallContext } from "./openai-endpoint.js";
 export * from "./openai-error.js";
 export * from "./openai-handler.js";
 export * from "./p2p-fetch.js";
+export * from "./reach-network.js";
 export * from "./request-validation.js";
+export * from "./response-store.js";
+export * from "./responses-request.js";

@@ -3,54 +3,15 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import type { RouterEvent } from "@opengateway/p2p";
-import { InferenceRouter, ProviderTable } from "@opengateway/p2p";
-import type { NodeCapabilities } from "@opengateway/protocol";
+import { InferenceRouter } from "@opengateway/p2p";
 import { generateIdentity } from "@opengateway/protocol";
 import { createOpenAIHandler } from "./openai-handler.js";
+import { scriptedRouter, tableWithProvider } from "./test-support/scripted-router.js";
 
-const capabilities: NodeCapabilities = {
-  v: 1,
-  agent: "test",
-  engine: "test",
-  region: "europe",
-  clusters: ["A"],
-  models: [{ id: "m", contextSize: 2048, pricePerToken: 1, kinds: ["chat", "completion"] }],
-  activeRequests: 0,
-  maxConcurrentRequests: 1,
-  queuedRequests: 0,
-  tokensPerSecond: null,
-};
 const payer = generateIdentity();
 const chat = { model: "m", messages: [{ role: "user", content: "hi" }] };
 const post = (path: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
   new Request(`http://opengateway.test/v1${path}`, { method: "POST", body, headers });
-
-function tableWithProvider(): ProviderTable {
-  const table = new ProviderTable();
-  table.upsert("p1", capabilities, { expiresAt: Date.now() + 60_000 });
-  return table;
-}
-
-/** A router that answers every request with these events, and records when a request ends. */
-function scriptedRouter(events: RouterEvent[]) {
-  const ended: string[] = [];
-  const table = tableWithProvider();
-  const router = {
-    table,
-    async *route() {
-      try {
-        for (const event of events) {
-          await new Promise((resolve) => setImmediate(resolve));
-          yield event;
-        }
-        ended.push("done");
-      } finally {
-        if (ended.length === 0) ended.push("cancelled");
-      }
-    },
-  } as unknown as InferenceRouter;
-  return { router, ended };
-}
 
 const done = (completionTokens: number): RouterEvent => ({
   type: "done",
@@ -80,7 +41,7 @@ describe("the OpenAI handler", () => {
   });
 
   it("refuses malformed JSON, an oversized body, an unknown encoding and an unknown URL as OpenAI does", async () => {
-    const handler = createOpenAIHandler({ router: scriptedRouter([]).router, maxBodyBytes: 1024 });
+    const handler = createOpenAIHandler({ router: scriptedRouter().router, maxBodyBytes: 1024 });
     const codeOf = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
     const malformed = await handler(post("/chat/completions", "{"), { payer });
     assert.deepEqual([malformed.status, await codeOf(malformed)], [400, "invalid_json"]);

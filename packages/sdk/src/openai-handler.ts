@@ -5,6 +5,9 @@ import { embeddingsEndpoint } from "./embeddings-endpoint.js";
 import { listModels, retrieveModel } from "./models-endpoint.js";
 import type { OpenAICall, OpenAICallContext, OpenAIResult } from "./openai-endpoint.js";
 import { OpenAIHttpError, toOpenAIHttpError } from "./openai-error.js";
+import type { ResponseStore } from "./response-store.js";
+import { MemoryResponseStore } from "./response-store.js";
+import { createResponse, deleteResponse, retrieveResponse, unservedResponseRoute } from "./responses-endpoint.js";
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -15,12 +18,14 @@ export interface OpenAIHandlerOptions {
   now?: () => number;
   /** Told about every failure answered with a 5xx (the gateway logs them). */
   onError?: (error: unknown, request: Request) => void;
+  /** Where stored Responses API answers are kept, per payer; default: in memory (`MemoryResponseStore`). */
+  responses?: ResponseStore;
 }
 
 /** The OpenAI API below `/v1`, web-standard: the gateway serves it over HTTP, the SDK as its `fetch`. */
 export type OpenAIHandler = (request: Request, context: OpenAICallContext) => Promise<Response>;
 
-type Endpoint = (call: OpenAICall, body: unknown, path: string) => OpenAIResult | Promise<OpenAIResult>;
+type Endpoint = (call: OpenAICall, body: unknown, path: string, query: URLSearchParams) => OpenAIResult | Promise<OpenAIResult>;
 
 /** `METHOD /path` below `/v1`. */
 const ENDPOINTS: Readonly<Record<string, Endpoint>> = {
@@ -28,10 +33,23 @@ const ENDPOINTS: Readonly<Record<string, Endpoint>> = {
   "POST /chat/completions": (call, body) => chatCompletionsEndpoint(body, call),
   "POST /completions": (call, body) => completionsEndpoint(body, call),
   "POST /embeddings": (call, body) => embeddingsEndpoint(body, call),
+  "POST /responses": (call, body) => createResponse(body, call),
 };
 const MODEL_PREFIX = "/models/";
 const retrieve: Endpoint = (call, _body, path) => retrieveModel(decodedModelId(path.slice(MODEL_PREFIX.length)), call);
+const RESPONSE_PREFIX = "/responses/";
 
+/** `GET` / `DELETE /responses/{id}`; what else is below a response is refused by name. */
+function responseRoute(method: string, path: string): Endpoint | undefined {
+  if (!path.startsWith(RESPONSE_PREFIX)) return undefined;
+  const [id = "", what, ...rest] = path.slice(RESPONSE_PREFIX.length).split("/");
+  if (id === "" || rest.length > 0) return undefined;
+  const responseId = decodedModelId(id);
+  if (what !== undefined) return () => unservedResponseRoute(what);
+  if (method === "GET") return (call, _body, _path, query) => retrieveResponse(responseId, query, call);
+  if (method === "DELETE") return (call) => deleteResponse(responseId, call);
+  return undefined;
+}
 /** A model id as sent; one with malformed percent-encoding names no model (404), as it would at OpenAI. */
 function decodedModelId(encoded: string): string {
   try {
@@ -50,6 +68,7 @@ function decodedModelId(encoded: string): string {
 export function createOpenAIHandler(options: OpenAIHandlerOptions): OpenAIHandler {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const now = options.now ?? Date.now;
+  const responses = options.responses ?? new MemoryResponseStore();
   return async (request, context) => {
     try {
       const url = new URL(request.url);
@@ -60,10 +79,18 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions): OpenAIHandle
       const route = `${method} ${path}`;
       const endpoint =
         (Object.hasOwn(ENDPOINTS, route) ? ENDPOINTS[route] : undefined) ??
-        (method === "GET" && path.startsWith(MODEL_PREFIX) ? retrieve : undefined);
+        (method === "GET" && path.startsWith(MODEL_PREFIX) ? retrieve : undefined) ??
+        responseRoute(method, path);
       if (endpoint === undefined) throw unknownUrl(request);
-      const call: OpenAICall = { ...context, router: options.router, signal: request.signal, created: Math.floor(now() / 1000) };
-      return toResponse(await endpoint(call, body, path));
+      const call: OpenAICall = {
+        ...context,
+        ...priceCap(body, context.maxPricePerToken),
+        router: options.router,
+        signal: request.signal,
+        created: Math.floor(now() / 1000),
+        responses,
+      };
+      return toResponse(await endpoint(call, body, path, url.searchParams));
     } catch (error) {
       const httpError = toOpenAIHttpError(error);
       if (httpError.status >= 500) options.onError?.(error, request);
@@ -94,7 +121,7 @@ export function openAIErrorResponse(error: unknown): Response {
 
 function toResponse(result: OpenAIResult): Response {
   if (result.kind === "json") return jsonResponse(result.body, { headers: result.headers });
-  return new Response(serverSentEvents(result.events), {
+  return new Response(serverSentEvents(result.events, result.named === true), {
     headers: {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
@@ -107,17 +134,21 @@ function toResponse(result: OpenAIResult): Response {
 
 const encoder = new TextEncoder();
 
-/** `data: <json>` per event and `data: [DONE]` at the end; read on demand, and cancelling it ends the events. */
-function serverSentEvents(events: AsyncIterable<object>): ReadableStream<Uint8Array> {
+/**
+ * `data: <json>` per event and `data: [DONE]` at the end (named: `event: <type>` before each and no
+ * `[DONE]`); read on demand, and cancelling it ends the events.
+ */
+function serverSentEvents(events: AsyncIterable<object>, named: boolean): ReadableStream<Uint8Array> {
   const iterator = events[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const next = await iterator.next();
       if (next.done) {
-        controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+        if (!named) controller.enqueue(encoder.encode("data: [DONE]\n\n"));
         controller.close();
       } else {
-        controller.enqueue(encoder.encode(`data: ${JSON.stringify(next.value)}\n\n`));
+        const name = named ? `event: ${(next.value as { type?: string }).type}\n` : "";
+        controller.enqueue(encoder.encode(`${name}data: ${JSON.stringify(next.value)}\n\n`));
       }
     },
     async cancel() {
@@ -180,4 +211,20 @@ async function readBody(request: Request, maxBodyBytes: number): Promise<Uint8Ar
 
 function bodyTooLarge(maxBodyBytes: number): OpenAIHttpError {
   return new OpenAIHttpError(413, `The request body is larger than ${maxBodyBytes} bytes.`, { code: "request_too_large" });
+}
+
+/**
+ * `max_price_per_token` (an OpenGateway extension of the request body, sent with `extra_body` by
+ * OpenAI clients): the most credits per token the caller accepts; it can only lower the context's cap.
+ */
+function priceCap(body: unknown, contextCap: number | undefined): { maxPricePerToken?: number } {
+  const value = typeof body === "object" && body !== null ? (body as Record<string, unknown>).max_price_per_token : undefined;
+  if (value === undefined || value === null) return contextCap === undefined ? {} : { maxPricePerToken: contextCap };
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new OpenAIHttpError(400, "max_price_per_token must be a non-negative number of credits per token.", {
+      param: "max_price_per_token",
+      code: "invalid_value",
+    });
+  }
+  return { maxPricePerToken: Math.min(value, contextCap ?? Number.POSITIVE_INFINITY) };
 }

@@ -3,10 +3,23 @@ import { OpenAIHttpError } from "./openai-error.js";
 
 /** The first schema issue as OpenAI words it: a 400 naming the parameter. */
 export function zodToOpenAIError(error: z.ZodError): OpenAIHttpError {
-  const issue = error.issues[0];
+  const issue = specificIssue(error.issues[0]);
   const param = issue && issue.path.length > 0 ? issue.path.join(".") : null;
   const message = issue ? `${param ?? "body"}: ${issue.message}` : "invalid request";
   return new OpenAIHttpError(400, message, { param, code: "invalid_value" });
+}
+
+/**
+ * A union (`stop`: a string or an array) fails as a vague "Invalid input"; when exactly one
+ * branch has the value's type, its own complaint ("at most 4 …") is the one to report.
+ */
+function specificIssue(issue: z.core.$ZodIssue | undefined): z.core.$ZodIssue | undefined {
+  if (issue?.code !== "invalid_union") return issue;
+  const typed = issue.errors.filter(
+    (branch) => !(branch.length === 1 && branch[0]?.code === "invalid_type" && branch[0].path.length === 0),
+  );
+  const inner = typed.length === 1 ? typed[0]?.[0] : undefined;
+  return inner ? { ...inner, path: [...issue.path, ...inner.path] } : issue;
 }
 
 export function requireJsonObject(raw: unknown): Record<string, unknown> {

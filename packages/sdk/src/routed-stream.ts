@@ -42,7 +42,11 @@ export class RoutedStream {
     const providers: string[] = [];
     async function* all(): AsyncGenerator<RouterEvent, void, undefined> {
       for (const route of routes) {
-        const routed = call.region === undefined ? route : { ...route, region: call.region };
+        const routed = {
+          ...route,
+          ...(call.region === undefined ? {} : { region: call.region }),
+          ...(call.maxPricePerToken === undefined ? {} : { maxPricePerToken: call.maxPricePerToken }),
+        };
         for await (const event of call.router.route(call.payer, routed, { signal: call.signal })) {
           const provider = event.type === "done" ? event.providers.join(",") : event.provider;
           if (!providers.includes(provider)) providers.push(provider);

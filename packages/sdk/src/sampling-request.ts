@@ -1,5 +1,12 @@
 import type { SamplingParams } from "@opengateway/protocol";
-import { MAX_CHOICES, MAX_COMPLETION_TOKENS, MAX_LOGIT_BIAS_ENTRIES, MAX_STOP_SEQUENCES } from "@opengateway/protocol";
+import {
+  MAX_CHOICES,
+  MAX_COMPLETION_TOKENS,
+  MAX_LOGIT_BIAS_ENTRIES,
+  MAX_REPETITION_PENALTY,
+  MAX_STOP_SEQUENCES,
+  MAX_TOP_K,
+} from "@opengateway/protocol";
 import { z } from "zod";
 import { OpenAIHttpError } from "./openai-error.js";
 import { randomSeed } from "./request-validation.js";
@@ -18,10 +25,21 @@ export const openAISamplingShape = {
       .min(-(2 ** 63))
       .max(2 ** 64),
   ),
-  stop: nullish(z.union([z.string().min(1), z.array(z.string().min(1)).max(MAX_STOP_SEQUENCES)])),
+  stop: nullish(
+    z.union([
+      z.string().min(1),
+      z.array(z.string().min(1)).max(MAX_STOP_SEQUENCES, `at most ${MAX_STOP_SEQUENCES} stop sequences are allowed`),
+    ]),
+  ),
   n: nullish(z.int().min(1).max(MAX_CHOICES)),
   presence_penalty: nullish(z.number().min(-2).max(2)),
   frequency_penalty: nullish(z.number().min(-2).max(2)),
+  // Not OpenAI's, but what llama-server, vLLM and Ollama's OpenAI endpoints take: -1 or 0 = all tokens.
+  top_k: nullish(z.int().min(-1).max(MAX_TOP_K)),
+  min_p: nullish(z.number().min(0).max(1)),
+  repetition_penalty: nullish(z.number().gt(0).max(MAX_REPETITION_PENALTY)),
+  /** llama-server's name for repetition_penalty. */
+  repeat_penalty: nullish(z.number().gt(0).max(MAX_REPETITION_PENALTY)),
   logit_bias: nullish(
     z
       .record(z.string().regex(/^\d{1,9}$/, "logit_bias keys are token ids"), z.number().min(-100).max(100))
@@ -42,6 +60,10 @@ export interface SamplingInput {
   presence_penalty?: number | null;
   frequency_penalty?: number | null;
   logit_bias?: Record<string, number> | null;
+  top_k?: number | null;
+  min_p?: number | null;
+  repetition_penalty?: number | null;
+  repeat_penalty?: number | null;
 }
 
 /**
@@ -71,5 +93,16 @@ export function toSamplingParams(
   if (input.presence_penalty) params.presencePenalty = input.presence_penalty;
   if (input.frequency_penalty) params.frequencyPenalty = input.frequency_penalty;
   if (input.logit_bias && Object.keys(input.logit_bias).length > 0) params.logitBias = input.logit_bias;
+  if (input.top_k != null) params.topK = Math.max(input.top_k, 0);
+  if (input.min_p != null) params.minP = input.min_p;
+  const repetitionPenalty = input.repetition_penalty ?? input.repeat_penalty;
+  if (input.repetition_penalty != null && input.repeat_penalty != null && input.repetition_penalty !== input.repeat_penalty) {
+    throw new OpenAIHttpError(400, "repetition_penalty and repeat_penalty name one setting; give one of them", {
+      param: "repeat_penalty",
+      code: "invalid_value",
+    });
+  }
+  // 1 is no penalty: left out, so the body stays what a plain OpenAI request makes.
+  if (repetitionPenalty != null && repetitionPenalty !== 1) params.repetitionPenalty = repetitionPenalty;
   return params;
 }

@@ -28,6 +28,7 @@ describe("WebLlmEngine over WebLLM's engine interface (with FakeMlcEngine)", () 
           { role: "tool", content: "sunny", toolCallId: "c1" },
         ],
         ...sampling,
+        repetitionPenalty: 1.2,
         responseFormat: { type: "json_schema", name: "s", schema: { type: "object" } },
       }),
     );
@@ -41,6 +42,7 @@ describe("WebLlmEngine over WebLLM's engine interface (with FakeMlcEngine)", () 
     assert.deepEqual(request.stop, ["\n\n"]);
     assert.equal(request.presence_penalty, 0);
     assert.equal(request.frequency_penalty, 0);
+    assert.equal(request.repetition_penalty, 1.2);
     assert.deepEqual(request.stream_options, { include_usage: true });
     assert.deepEqual(request.response_format, { type: "json_object", schema: '{"type":"object"}' });
     assert.deepEqual(request.messages[2], {

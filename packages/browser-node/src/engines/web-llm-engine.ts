@@ -120,7 +120,10 @@ export class WebLlmEngine implements Protocol.InferenceEngine {
     await this.#engine.unload();
   }
 
-  /** OpenAI's sampling settings map one to one; usage is asked for in the stream's last chunk. */
+  /**
+   * OpenAI's sampling settings map one to one, and repetition_penalty too; WebLLM has no top-k or
+   * min-p sampler, so those are not honoured here. Usage comes in the stream's last chunk.
+   */
   #sampling(request: Protocol.SamplingParams, index: number) {
     return {
       stream: true as const,
@@ -133,6 +136,7 @@ export class WebLlmEngine implements Protocol.InferenceEngine {
       stop: request.stop.length > 0 ? [...request.stop] : null,
       presence_penalty: request.presencePenalty ?? 0,
       frequency_penalty: request.frequencyPenalty ?? 0,
+      ...(request.repetitionPenalty !== undefined ? { repetition_penalty: request.repetitionPenalty } : {}),
       logit_bias: request.logitBias && Object.keys(request.logitBias).length > 0 ? { ...request.logitBias } : null,
     };
   }

@@ -49,7 +49,8 @@ type ChoicePart =
 /**
  * Sampling settings sent to llama.cpp's server code inside wllama. OpenAI samples with
  * temperature and top_p only, so llama.cpp's other samplers (top-k, min-p, typical, repeat
- * penalty) are switched off explicitly rather than left at llama.cpp's defaults.
+ * penalty) are switched off explicitly rather than left at llama.cpp's defaults, unless the
+ * request asks for them (top_k, min_p, repetition_penalty, as llama-server takes them).
  */
 interface LlamaSamplingExtras {
   top_k: number;
@@ -127,7 +128,7 @@ export class WllamaEngine implements Engine.InferenceEngine {
       this.#streamChat(
         {
           messages,
-          ...samplingFor(request, index),
+          ...wllamaSampling(request, index),
           ...toolingFor(request),
         } as ChatCompletionParams,
         signal,
@@ -139,7 +140,7 @@ export class WllamaEngine implements Engine.InferenceEngine {
   generateCompletion(request: Engine.CompletionGeneration, options: Engine.GenerateOptions = {}): Engine.GenerationStream {
     return this.#generate(request, options, (index, signal, overBudget) =>
       this.#streamCompletion(
-        { prompt: request.prompt, ...samplingFor(request, index) } as RawCompletionParams,
+        { prompt: request.prompt, ...wllamaSampling(request, index) } as RawCompletionParams,
         signal,
         overBudget,
       ),
@@ -279,12 +280,13 @@ async function* streamChoice<C extends RawCompletionChunk | ChatCompletionChunk>
   }
 }
 
-function samplingFor(request: Engine.SamplingParams, index: number): Record<string, unknown> {
+/** One choice's sampling settings as llama.cpp's server code in wllama takes them. */
+export function wllamaSampling(request: Engine.SamplingParams, index: number): Record<string, unknown> {
   const extras: LlamaSamplingExtras = {
-    top_k: 0,
-    min_p: 0,
+    top_k: request.topK ?? 0,
+    min_p: request.minP ?? 0,
     typical_p: 1,
-    repeat_penalty: 1,
+    repeat_penalty: request.repetitionPenalty ?? 1,
     stop: request.stop.length > 0 ? [...request.stop] : undefined,
     timings_per_token: true,
   };

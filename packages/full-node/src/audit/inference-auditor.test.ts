@@ -41,7 +41,10 @@ describe("InferenceAuditor on the real test model", () => {
   });
 
   async function serve(payload: InferencePayload, generated: InferencePayload = payload): Promise<Served> {
-    const request = createInferenceRequest({ ...payload, model: MODEL, maxCredits: 1_000_000 }, payer);
+    const request = createInferenceRequest(
+      { ...payload, model: MODEL, maxCredits: 1_000_000, provider: payer.id, pricePerToken: 1 },
+      payer,
+    );
     const texts: string[] = [];
     const events =
       generated.kind === "chat"
@@ -64,7 +67,7 @@ describe("InferenceAuditor on the real test model", () => {
   }
 
   const receipt = (served: Served, usage = served.usage): InferenceReceipt => ({
-    v: served.request.v,
+    v: 1,
     requestId: served.request.id,
     requestHash: "",
     payer: served.request.payer,
@@ -158,7 +161,10 @@ describe("InferenceAuditor on the real test model", () => {
     const verdict = await audit(served);
     assert.equal(verdict.outcome, "unauditable");
     assert.equal(verdict.reasons[0]?.code, "unsupported-request");
-    const foreign = createInferenceRequest({ ...chat("Hi"), model: "another-model", maxCredits: 10 }, payer);
+    const foreign = createInferenceRequest(
+      { ...chat("Hi"), model: "another-model", maxCredits: 10, provider: payer.id, pricePerToken: 1 },
+      payer,
+    );
     const mismatch = await auditor.audit({ request: foreign, delivered: { choices: [] } });
     assert.equal(mismatch.outcome, "unauditable");
     await assert.rejects(auditor.audit({ ...served, delivered: { choices: served.choices } }, { signal: AbortSignal.abort() }));

@@ -143,7 +143,7 @@ export class InferenceAuditor {
       const scorer = lease.value;
       await scorer.scorePrompt(prompt.tokens);
       let evaluatedTokens = prompt.tokens.length;
-      const sampling = { temperature: body.temperature, topP: body.topP, topK: ENGINE_TOP_K };
+      const sampling = { temperature: body.temperature, topP: body.topP, topK: body.topK ?? ENGINE_TOP_K };
       const reasons: AuditReason[] = [];
       const figures: ChoiceFigures[] = [];
       let countedCompletion = 0;
@@ -200,7 +200,9 @@ export class InferenceAuditor {
     }
     const body = request.body;
     if (body.logitBias !== undefined && Object.keys(body.logitBias).length > 0) refuse("logit_bias is not audited yet");
-    if ((body.presencePenalty ?? 0) !== 0 || (body.frequencyPenalty ?? 0) !== 0) refuse("penalties are not audited yet");
+    if ((body.presencePenalty ?? 0) !== 0 || (body.frequencyPenalty ?? 0) !== 0 || body.repetitionPenalty !== undefined)
+      refuse("penalties are not audited yet");
+    if (body.minP !== undefined && body.minP > 0) refuse("min_p is not audited yet");
     if (request.kind === "chat") {
       const { tools, toolChoice, responseFormat } = request.body;
       if (tools !== undefined && tools.length > 0 && toolChoice !== "none") refuse("tool calls are not audited yet");

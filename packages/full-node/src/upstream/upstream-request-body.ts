@@ -48,6 +48,12 @@ function samplingFields(request: SamplingParams & { model: string }, choice: Cho
     ...(request.presencePenalty !== undefined ? { presence_penalty: request.presencePenalty } : {}),
     ...(request.frequencyPenalty !== undefined ? { frequency_penalty: request.frequencyPenalty } : {}),
     ...(request.logitBias !== undefined ? { logit_bias: request.logitBias } : {}),
+    // llama-server, vLLM and Ollama take these names; 0 = all tokens in llama-server, vLLM wants -1.
+    ...(request.topK !== undefined ? { top_k: request.topK === 0 ? -1 : request.topK } : {}),
+    ...(request.minP !== undefined ? { min_p: request.minP } : {}),
+    ...(request.repetitionPenalty !== undefined
+      ? { repetition_penalty: request.repetitionPenalty, repeat_penalty: request.repetitionPenalty }
+      : {}),
     stream: true,
     stream_options: { include_usage: true },
     ...(choice.llamaServerTimings ? { timings_per_token: true } : {}),

@@ -1,5 +1,5 @@
 // Shared builders for the ledger tests.
-import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+import type { ChatBody, Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { createInferenceReceipt, createInferenceRequest, identityFromSeed } from "@opengateway/protocol";
 import { sampleChatBody } from "@opengateway/protocol/test-support/sample-chat-body";
 import { BlockAuthor } from "../block-author.js";
@@ -104,6 +104,10 @@ export class TestAccount {
     return this.author.append({ kind: "claim", request, receipt }, timestamp);
   }
 
+  dispute(claim: string, timestamp = T0): LedgerBlock {
+    return this.author.append({ kind: "dispute", claim }, timestamp);
+  }
+
   slash(evidence: [EvidenceBlock, EvidenceBlock], timestamp = T0): LedgerBlock {
     return this.author.append({ kind: "slash", evidence }, timestamp);
   }
@@ -121,15 +125,21 @@ export function testAccount(n: number, position?: ChainPosition): TestAccount {
   return new TestAccount(testIdentity(n), position);
 }
 
+// Room for any test's charge as completion tokens at 1 credit each (receipts in claims must be honest).
+const BODY: ChatBody = { ...sampleChatBody, maxTokens: 131_072 };
+
 export function testRequest(
   payer: Identity,
-  options: { id?: string; maxCredits?: number; now?: number; ttlMs?: number } = {},
+  options: { id?: string; maxCredits?: number; now?: number; ttlMs?: number; provider?: Identity } = {},
 ): InferenceRequest {
   return createInferenceRequest(
     {
       kind: "chat",
       model: "stories260K",
-      body: sampleChatBody,
+      body: BODY,
+      // Requests are bound to one provider; a claim by anyone else is refused.
+      provider: (options.provider ?? testIdentity(9_999)).id,
+      pricePerToken: 1,
       maxCredits: options.maxCredits ?? 5_000,
       id: options.id,
       now: options.now ?? T0,
@@ -139,9 +149,16 @@ export function testRequest(
   );
 }
 
-export function testReceipt(request: InferenceRequest, provider: Identity, credits: number, now = T0): InferenceReceipt {
+/** A receipt charging `credits` as completion tokens at the request's price of 1: honest while credits ≤ maxCredits. */
+export function testReceipt(
+  request: InferenceRequest,
+  provider: Identity,
+  credits: number,
+  now = T0,
+  finishReason: InferenceReceipt["finishReason"] = "stop",
+): InferenceReceipt {
   return createInferenceReceipt(
-    { request, usage: { promptTokens: Math.min(credits, 1_000_000), completionTokens: 0 }, credits, finishReason: "stop", now },
+    { request, usage: { promptTokens: 0, completionTokens: Math.min(credits, 10_000_000) }, credits, finishReason, now },
     provider,
   );
 }
@@ -151,10 +168,10 @@ export function testSettlement(
   payer: Identity,
   provider: Identity,
   credits: number,
-  options: { id?: string; maxCredits?: number; now?: number; ttlMs?: number } = {},
+  options: { id?: string; maxCredits?: number; now?: number; ttlMs?: number; receiptAt?: number } = {},
 ): { request: InferenceRequest; receipt: InferenceReceipt } {
-  const request = testRequest(payer, options);
-  return { request, receipt: testReceipt(request, provider, credits, options.now ?? T0) };
+  const request = testRequest(payer, { ...options, provider });
+  return { request, receipt: testReceipt(request, provider, credits, options.receiptAt ?? options.now ?? T0) };
 }
 
 /** Asserts the ledger invariants that must hold after any sequence of blocks. */

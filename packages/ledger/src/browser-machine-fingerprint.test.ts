@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { machineFingerprintHash } from "@opengateway/ledger";
-import type { BrowserEnvironment } from "./browser-fingerprint.js";
-import { browserFingerprintHash, browserMachineFacts } from "./browser-fingerprint.js";
+import type { BrowserEnvironment } from "./browser-machine-fingerprint.js";
+import { browserFingerprintHash, browserMachineFacts } from "./browser-machine-fingerprint.js";
+import { machineFingerprintHash } from "./machine-fingerprint.js";
 
 const laptop: BrowserEnvironment = {
   navigator: { hardwareConcurrency: 8, deviceMemory: 8, platform: "Linux x86_64", userAgentData: { platform: "Linux" } },

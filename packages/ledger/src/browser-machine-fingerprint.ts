@@ -1,5 +1,4 @@
-import { machineFingerprintHash } from "@opengateway/ledger";
-import type { WebGpuProbe } from "./engines/engine-choice.js";
+import { machineFingerprintHash } from "./machine-fingerprint.js";
 
 /** The stable facts a page can read about the device it runs on (never hardware serials: browsers hide them). */
 export interface BrowserEnvironment {
@@ -11,8 +10,8 @@ export interface BrowserEnvironment {
   };
   screen?: { width?: number; height?: number; colorDepth?: number };
   timeZone?: string;
-  /** The WebGPU adapter the device probe found (null: none). */
-  webgpu?: Pick<WebGpuProbe, "vendor" | "architecture"> | null;
+  /** The WebGPU adapter a device probe found (null: none, or not probed). */
+  webgpu?: { vendor: string; architecture: string } | null;
 }
 
 /**
