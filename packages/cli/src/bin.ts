@@ -188,6 +188,11 @@ const gatewayStart = gatewayCommand
     integer("--queue-wait-ms"),
   )
   .option(
+    "--max-connections-per-client <n>",
+    "open connections one client address may hold; more are refused (default 64)",
+    integer("--max-connections-per-client"),
+  )
+  .option(
     "--max-price-per-token <credits>",
     "skip providers asking more credits per token (a request's max_price_per_token can lower it)",
     (value: string) => {
