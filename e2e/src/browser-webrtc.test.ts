@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Connection, Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import { machineFingerprintHash } from "@opengateway/ledger";
+import { LOCAL_LEDGER_PARAMS, machineFingerprintHash } from "@opengateway/ledger";
 import type { LedgerReplica, NetworkServices, NodeInfo } from "@opengateway/p2p";
 import { createLibp2pNode, fetchNodeInfo, ledgerReplica, requestInference } from "@opengateway/p2p";
 import type { InferenceRequest, ProviderFrame } from "@opengateway/protocol";
@@ -40,7 +40,7 @@ const API_KEY = "og-browser-e2e-key";
 const TAB_REGION = "asia";
 const FULL_NODE_REGION = "europe";
 /** The ledger as `--local` devnets run it (gateway and full node get the same from `--local`): difficulty 12, a grant per account. */
-const DEVNET_LEDGER = { registrationDifficultyBits: 12, perAccountGrant: true };
+const DEVNET_LEDGER = { registrationDifficultyBits: 12, perAccountGrant: true, lockedCreditsTravel: false };
 /** Credits an open block mints (the network default). */
 const GRANT = 100_000;
 const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url));
@@ -236,7 +236,11 @@ function describeServingOverWebRtc(): void {
         identity: payer,
         listen: [],
         iceServers: [],
-        services: { ledger: ledgerReplica({ params: { registrationDifficultyBits: DEVNET_LEDGER.registrationDifficultyBits } }) },
+        services: {
+          ledger: ledgerReplica({
+            params: { ...LOCAL_LEDGER_PARAMS, registrationDifficultyBits: DEVNET_LEDGER.registrationDifficultyBits },
+          }),
+        },
       });
       wallet = new LedgerWallet(client.services.ledger.writer);
       await wallet.ensureRegistered(payer, {

@@ -10,7 +10,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { DevnetNode } from "@opengateway/cli";
 import type { ChainWriter, Ledger } from "@opengateway/ledger";
-import { machineFingerprintHash, registerAccount } from "@opengateway/ledger";
+import { LOCAL_LEDGER_PARAMS, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
 import type { LedgerReplica, LedgerSync, NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
 import { createLibp2pNode, fetchNodeInfo, ledgerReplica, requestInference } from "@opengateway/p2p";
 import type { InferenceReceipt } from "@opengateway/protocol";
@@ -139,7 +139,11 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
       bootstrap: tcp(devnet.relay.addresses),
       localNetwork: true,
       services: {
-        ledger: ledgerReplica({ params: { registrationDifficultyBits: LOCAL_DIFFICULTY_BITS }, syncIntervalMs: 3_000 }),
+        ledger: ledgerReplica({
+          // The devnet's rules (`--local`), which every peer of the network must apply alike.
+          params: { ...LOCAL_LEDGER_PARAMS, registrationDifficultyBits: LOCAL_DIFFICULTY_BITS },
+          syncIntervalMs: 3_000,
+        }),
       },
     });
     ({ ledger, sync, writer } = peer.services.ledger);

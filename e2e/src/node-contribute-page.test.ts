@@ -65,7 +65,7 @@ describe("a full node serving the contributor page (--contribute-port)", { timeo
     }
     const size = statSync(testModelPath()).size;
     assert.deepEqual(config.models, [{ url: "models/stories260K.gguf", sizeBytes: size }]);
-    assert.deepEqual(config.ledger, { registrationDifficultyBits: 12, perAccountGrant: true });
+    assert.deepEqual(config.ledger, { registrationDifficultyBits: 12, perAccountGrant: true, lockedCreditsTravel: false });
     assert.equal(config.localNetwork, true);
     const model = await fetch(new URL(config.models[0]?.url ?? "", page), { method: "HEAD" });
     assert.equal(model.status, 200);

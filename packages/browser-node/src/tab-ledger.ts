@@ -14,6 +14,8 @@ export interface TabLedgerConfig {
   perAccountGrant: boolean;
   /** Check payers before serving them (default true); false only on a private network. */
   paymentChecks?: boolean;
+  /** The network's `lockedCreditsTravel` (default true; a devnet turns it off). */
+  lockedCreditsTravel?: boolean;
 }
 
 /**
@@ -78,7 +80,10 @@ export function tabLedgerReplica(options: {
   const store = new TabLedgerStore(options.databaseName, options.identity.id);
   return {
     init: {
-      params: { registrationDifficultyBits: options.config.registrationDifficultyBits },
+      params: {
+        registrationDifficultyBits: options.config.registrationDifficultyBits,
+        ...(options.config.lockedCreditsTravel === false && { lockedCreditsTravel: false }),
+      },
       openStore: () => store.open(),
       logger: options.logger,
     },

@@ -61,6 +61,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
             ? {
                 registrationDifficultyBits: ledgerParams(ledgerOverrides).registrationDifficultyBits,
                 perAccountGrant: options.local,
+                ...(!ledgerParams(ledgerOverrides).lockedCreditsTravel && { lockedCreditsTravel: false }),
               }
             : null,
         }

@@ -163,7 +163,11 @@ async function serveContributePage(options: NodeCommandOptions, node: FullNode) 
     localNetwork: options.local,
     // Tabs keep the ledger this node keeps, with its parameters (devnet: a grant per tab).
     ledger: node.ledger
-      ? { registrationDifficultyBits: node.ledger.params.registrationDifficultyBits, perAccountGrant: options.local }
+      ? {
+          registrationDifficultyBits: node.ledger.params.registrationDifficultyBits,
+          perAccountGrant: options.local,
+          ...(!node.ledger.params.lockedCreditsTravel && { lockedCreditsTravel: false }),
+        }
       : null,
   });
 }

@@ -21,8 +21,10 @@ import {
   InvalidEvidenceError,
   InvalidProofOfWorkError,
   InvalidReceiptError,
+  InvalidWitnessError,
   MalformedBlockError,
   SelfDealingError,
+  WitnessNotAllowedError,
 } from "./ledger-errors.js";
 import type { LedgerParams } from "./ledger-params.js";
 import { verifyRegistrationPow } from "./registration-pow.js";
@@ -92,6 +94,26 @@ export const claimBlockSchema = z.strictObject({
  */
 export const disputeBlockSchema = z.strictObject({ ...linked, kind: z.literal("dispute"), claim: blockHashSchema });
 
+/** Most opens one witness block may name. */
+export const MAX_WITNESSED_OPENS = 32;
+
+/**
+ * A time witness's statement that it saw these open blocks arrive, each at `seenAt` by its clock
+ * (README, "Agreed time"). Entries are sorted by open hash, once each, so one statement has one form.
+ */
+export const witnessBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("witness"),
+  opens: z
+    .array(z.strictObject({ open: blockHashSchema, seenAt: safeInt }))
+    .min(1)
+    .max(MAX_WITNESSED_OPENS)
+    .refine(
+      (entries) => entries.every((entry, index) => index === 0 || (entries[index - 1] as { open: string }).open < entry.open),
+      "witnessed opens must be sorted by hash, each once",
+    ),
+});
+
 const evidenceBlockSchema = z.discriminatedUnion("kind", [
   openBlockSchema,
   sendBlockSchema,
@@ -100,6 +122,7 @@ const evidenceBlockSchema = z.discriminatedUnion("kind", [
   earnBlockSchema,
   claimBlockSchema,
   disputeBlockSchema,
+  witnessBlockSchema,
 ]);
 
 /** Two signed blocks of one account at one height: burns the offender's balance. */
@@ -119,6 +142,7 @@ export type SettleBlock = z.infer<typeof settleBlockSchema>;
 export type EarnBlock = z.infer<typeof earnBlockSchema>;
 export type ClaimBlock = z.infer<typeof claimBlockSchema>;
 export type DisputeBlock = z.infer<typeof disputeBlockSchema>;
+export type WitnessBlock = z.infer<typeof witnessBlockSchema>;
 export type SlashBlock = z.infer<typeof slashBlockSchema>;
 export type LedgerBlock = z.infer<typeof ledgerBlockSchema>;
 export type EvidenceBlock = Exclude<LedgerBlock, SlashBlock>;
@@ -228,6 +252,12 @@ function verifyContent(block: LedgerBlock, params: LedgerParams): BlockRejectedE
       return null;
     case "slash":
       return verifyEvidence(block, params);
+    case "witness":
+      if (!params.timeWitnesses.includes(block.account)) return new WitnessNotAllowedError(block.account);
+      // A witness's clock cannot have seen an open after the block that says so.
+      if (block.opens.some((entry) => entry.seenAt > block.timestamp))
+        return new InvalidWitnessError("a witness block cannot say it saw an open after its own timestamp");
+      return null;
     default:
       return null;
   }

@@ -18,6 +18,25 @@ export interface LedgerParams {
   readonly maxClockSkewMs: number;
   /** Largest canonical size of one block (a slash may carry two blocks of this size). */
   readonly maxBlockBytes: number;
+  /**
+   * Whether granted credits that pay for inference while still locked arrive locked at the provider
+   * (until the payer's unlock), so that no path (a settlement to an accomplice included) moves locked
+   * credits out before their time. Devnets turn it off: every devnet payer pays from a fresh grant,
+   * and their nodes sweep what they earn at once.
+   */
+  readonly lockedCreditsTravel: boolean;
+  /**
+   * The network's time witnesses (identity ids): the accounts whose `witness` blocks say when an
+   * open block was first seen. Configuration, like the bootstrap peers (README, "Agreed time").
+   */
+  readonly timeWitnesses: readonly string[];
+  /**
+   * How many distinct time witnesses must have seen an open arrive, within `witnessWindowMs` of its
+   * timestamp, before it applies. 0: opens apply on their own (signer-asserted) timestamp.
+   */
+  readonly witnessQuorum: number;
+  /** How long after an open's timestamp a witness may still have seen it arrive for it to count. */
+  readonly witnessWindowMs: number;
 }
 
 /**
@@ -41,6 +60,16 @@ export const DEFAULT_LEDGER_PARAMS: LedgerParams = Object.freeze({
   minRequestCredits: 1_000,
   maxClockSkewMs: DEFAULT_CLOCK_SKEW_MS,
   maxBlockBytes: 1024 * 1024,
+  lockedCreditsTravel: true,
+  timeWitnesses: Object.freeze([]) as readonly string[],
+  witnessQuorum: 0,
+  witnessWindowMs: 10 * 60 * 1000,
+});
+
+/** A devnet's or LAN's parameters (the CLI's `--local`, the SDK's `localNetwork`, a devnet page). */
+export const LOCAL_LEDGER_PARAMS: Partial<LedgerParams> = Object.freeze({
+  registrationDifficultyBits: LOCAL_REGISTRATION_DIFFICULTY_BITS,
+  lockedCreditsTravel: false,
 });
 
 const paramsSchema = z.strictObject({
@@ -53,9 +82,16 @@ const paramsSchema = z.strictObject({
     .int()
     .min(1024)
     .max(64 * 1024 * 1024),
+  lockedCreditsTravel: z.boolean(),
+  timeWitnesses: z.array(z.string().max(128)).max(256),
+  witnessQuorum: z.int().min(0).max(256),
+  witnessWindowMs: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
 });
 
 /** The defaults with `overrides` applied, validated (overrides usually come from config files). */
 export function ledgerParams(overrides: Partial<LedgerParams> = {}): LedgerParams {
-  return Object.freeze(paramsSchema.parse({ ...DEFAULT_LEDGER_PARAMS, ...overrides }));
+  const params = paramsSchema.parse({ ...DEFAULT_LEDGER_PARAMS, ...overrides });
+  if (params.witnessQuorum > new Set(params.timeWitnesses).size)
+    throw new RangeError(`witnessQuorum ${params.witnessQuorum} exceeds the ${params.timeWitnesses.length} time witnesses`);
+  return Object.freeze({ ...params, timeWitnesses: Object.freeze([...params.timeWitnesses]) });
 }

@@ -12,10 +12,19 @@ import {
   MissingDependencyError,
 } from "./ledger-errors.js";
 import type { LedgerParams } from "./ledger-params.js";
-import type { AccountHead, AccountSummary, BlockEntry, ChainPosition, LedgerState, LedgerTotals } from "./ledger-state.js";
+import type {
+  AccountHead,
+  AccountSummary,
+  BlockEntry,
+  ChainPosition,
+  LedgerState,
+  LedgerTotals,
+  WitnessSighting,
+} from "./ledger-state.js";
 import {
   accountHeads,
   accountSummary,
+  agreedArrival,
   applyBlock,
   applyVerifiedBlock,
   createLedgerState,
@@ -93,8 +102,13 @@ interface Fork {
 const slotKey = (account: string, height: number): string => `${account}\n${height}`;
 const chainKey = (account: string, height: number): string => `chain\n${account}\n${height}`;
 const blockKey = (hash: string): string => `block\n${hash}`;
+const witnessKey = (hash: string): string => `witness\n${hash}`;
 const waitKey = (dependency: BlockDependency): string =>
-  dependency.type === "chain" ? chainKey(dependency.account, dependency.height) : blockKey(dependency.hash);
+  dependency.type === "chain"
+    ? chainKey(dependency.account, dependency.height)
+    : dependency.type === "block"
+      ? blockKey(dependency.hash)
+      : witnessKey(dependency.hash);
 const byHash = (a: KnownBlock, b: KnownBlock): number => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0);
 
 /**
@@ -129,6 +143,16 @@ export class Ledger {
   #excluded = new Map<string, LedgerBlock>();
   /** Fingerprint → every verified open block that used it. */
   #contenders = new Map<string, Map<string, OpenBlock>>();
+  /** Open hash → its fingerprint, for the contests a witness statement may decide. */
+  #openFingerprints = new Map<string, string>();
+  /**
+   * Open hash → every time witness's sighting from an applied witness block. Kept across replays
+   * (like the contenders), so a replay decides each fingerprint contest with everything known.
+   */
+  #sightings = new Map<string, WitnessSighting[]>();
+  /** Contested fingerprints a witness statement touched since the last check. */
+  #touchedContests = new Set<string>();
+  readonly #openListeners = new Set<(open: OpenBlock, hash: string, now: number) => void>();
   #reservations = new Map<string, Reservation>();
   #reservedBy = new Map<string, number>();
   #root: string | null = null;
@@ -210,6 +234,7 @@ export class Ledger {
     if (block.timestamp > now + this.params.maxClockSkewMs)
       return result("rejected", new FutureTimestampError(block.timestamp, now));
     if (this.#isKnown(hash)) return result("duplicate");
+    if (block.kind === "open" && !this.#rebuilding) this.#announceOpen(block, hash, now);
     const fork = this.#forks.get(block.account);
     if (fork !== undefined && block.height >= fork.height) {
       if (block.height === fork.height) this.#offerProof(fork, known);
@@ -236,6 +261,7 @@ export class Ledger {
       const contenders = this.#contenders.get(block.fingerprint) ?? new Map<string, OpenBlock>();
       this.#contenders.set(block.fingerprint, contenders);
       contenders.set(hash, block);
+      this.#openFingerprints.set(hash, block.fingerprint);
       // A losing open still opens its account, without the grant (see #grants): it is not held.
       const owner = this.#state.fingerprints.get(block.fingerprint);
       if (this.#grants(block, hash) && owner !== undefined && owner !== hash) {
@@ -259,6 +285,7 @@ export class Ledger {
       if (index === 0) outcome = error;
       if (error === null) applied.push(current.hash);
     }
+    this.#settleContests(now);
     if (outcome === null) return { status: "applied", hash: first.hash, applied, error: null };
     return { status: outcome.transient ? "pending" : "rejected", hash: first.hash, applied, error: outcome };
   }
@@ -268,7 +295,14 @@ export class Ledger {
     const result = applyVerifiedBlock(this.#state, block, hash, { now, grants: this.#grants });
     if (result.ok) {
       this.#commit(result.state, known);
-      for (const key of [chainKey(block.account, block.height), blockKey(hash)]) {
+      const keys = [chainKey(block.account, block.height), blockKey(hash)];
+      if (block.kind === "witness") {
+        for (const entry of block.opens) {
+          keys.push(witnessKey(entry.open));
+          this.#learnSighting(entry.open, { account: block.account, seenAt: entry.seenAt });
+        }
+      }
+      for (const key of keys) {
         const waiters = this.#waiting.get(key);
         if (waiters === undefined) continue;
         this.#waiting.delete(key);
@@ -437,20 +471,81 @@ export class Ledger {
    */
   readonly #grants = (open: OpenBlock, hash: string): boolean => this.#fingerprintWinner(open.fingerprint) === hash;
 
-  /** Earliest timestamp, then lowest hash, among opens whose account did not equivocate at height 0. */
+  /**
+   * Among confirmed opens whose account did not equivocate at height 0: the earliest agreed
+   * arrival (when the quorum of time witnesses saw it; its own timestamp on a network without
+   * witnesses), then the earliest timestamp, then the lowest hash. A backdated open is seen late,
+   * so it cannot take a fingerprint from the machine that registered it first.
+   */
   #fingerprintWinner(fingerprint: string): string | null {
-    let best: KnownBlock | null = null;
+    let best: { hash: string; block: OpenBlock; arrival: number } | null = null;
     for (const [hash, block] of this.#contenders.get(fingerprint) ?? []) {
       if (this.#forks.get(block.account)?.height === 0) continue;
+      const arrival = agreedArrival(this.#sightings.get(hash), block, this.params);
+      if (arrival === null) continue;
       if (
         best === null ||
-        block.timestamp < best.block.timestamp ||
-        (block.timestamp === best.block.timestamp && hash < best.hash)
+        arrival < best.arrival ||
+        (arrival === best.arrival &&
+          (block.timestamp < best.block.timestamp || (block.timestamp === best.block.timestamp && hash < best.hash)))
       ) {
-        best = { block, hash };
+        best = { hash, block, arrival };
       }
     }
     return best?.hash ?? null;
+  }
+
+  #learnSighting(open: string, sighting: WitnessSighting): void {
+    const known = this.#sightings.get(open) ?? [];
+    if (known.some((entry) => entry.account === sighting.account)) return;
+    known.push(sighting);
+    this.#sightings.set(open, known);
+    const fingerprint = this.#openFingerprints.get(open);
+    if (fingerprint !== undefined && (this.#contenders.get(fingerprint)?.size ?? 0) > 1) this.#touchedContests.add(fingerprint);
+  }
+
+  /** A witness statement may have changed who wins a contested fingerprint: replay if it did. */
+  #settleContests(now: number): void {
+    if (this.#touchedContests.size === 0 || this.#rebuilding) return;
+    const touched = [...this.#touchedContests];
+    this.#touchedContests.clear();
+    for (const fingerprint of touched) {
+      const winner = this.#fingerprintWinner(fingerprint);
+      const known = winner !== null && (this.#applied.has(winner) || this.#held.has(winner));
+      if (known && this.#state.fingerprints.get(fingerprint) !== winner) {
+        this.#rebuild(now);
+        return;
+      }
+    }
+  }
+
+  #announceOpen(open: OpenBlock, hash: string, now: number): void {
+    for (const listener of this.#openListeners) {
+      try {
+        listener(open, hash, now);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  /**
+   * Calls `listener` with every open block new to this ledger, with this peer's clock when it
+   * arrived (not on replays): what a time witness states it saw. Returns the unsubscribe.
+   */
+  onOpenSeen(listener: (open: OpenBlock, hash: string, now: number) => void): () => void {
+    this.#openListeners.add(listener);
+    return () => this.#openListeners.delete(listener);
+  }
+
+  /** The time witnesses' sightings of an open and its agreed arrival (null while not confirmed). */
+  arrival(openHash: string): { readonly sightings: readonly WitnessSighting[]; readonly agreed: number | null } {
+    const sightings = this.#sightings.get(openHash) ?? [];
+    const open = this.#applied.get(openHash) ?? this.#pending.get(openHash)?.block ?? this.#held.get(openHash);
+    return {
+      sightings: [...sightings],
+      agreed: open?.kind === "open" ? agreedArrival(sightings, open, this.params) : null,
+    };
   }
 
   /**

@@ -112,6 +112,12 @@ export class TestAccount {
     return this.author.append({ kind: "slash", evidence }, timestamp);
   }
 
+  /** A time witness's statement; entries are sorted by open hash here. */
+  witness(opens: ReadonlyArray<{ open: string; seenAt: number }>, timestamp = T0): LedgerBlock {
+    const sorted = [...opens].sort((a, b) => (a.open < b.open ? -1 : 1));
+    return this.author.append({ kind: "witness", opens: sorted }, timestamp);
+  }
+
   /** A second author at the current position: its blocks compete with this account's next ones. */
   fork(): TestAccount {
     const twin = new TestAccount(this.identity);
