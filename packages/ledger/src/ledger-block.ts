@@ -27,7 +27,7 @@ import {
   WitnessNotAllowedError,
 } from "./ledger-errors.js";
 import type { LedgerParams } from "./ledger-params.js";
-import { verifyRegistrationPow } from "./registration-pow.js";
+import { registrationPowBits } from "./registration-pow.js";
 
 export const LEDGER_BLOCK_VERSION = 1;
 
@@ -184,7 +184,13 @@ export function settlementKey(payer: string, requestId: string, provider: string
 }
 
 export type VerifiedBlock =
-  | { readonly ok: true; readonly block: LedgerBlock; readonly hash: string }
+  | {
+      readonly ok: true;
+      readonly block: LedgerBlock;
+      readonly hash: string;
+      /** An open's proof-of-work: the leading zero bits it reached (absent when the check was skipped). */
+      readonly powBits?: number;
+    }
   | { readonly ok: false; readonly error: BlockRejectedError };
 
 function reject(error: BlockRejectedError): VerifiedBlock {
@@ -196,7 +202,14 @@ function reject(error: BlockRejectedError): VerifiedBlock {
  * receipts and evidence. Done once on arrival; the state machine then only checks positions and
  * amounts, so rebuilding state from verified blocks costs no signature checks.
  */
-export function verifyLedgerBlock(input: unknown, params: LedgerParams): VerifiedBlock {
+export function verifyLedgerBlock(
+  input: unknown,
+  params: LedgerParams,
+  options: {
+    /** The block comes from this peer's own store, verified when it was kept: skip the (memory-hard) proof-of-work. */
+    readonly trustedPow?: boolean;
+  } = {},
+): VerifiedBlock {
   const parsed = ledgerBlockSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -207,22 +220,25 @@ export function verifyLedgerBlock(input: unknown, params: LedgerParams): Verifie
   const limit = block.kind === "slash" ? 2 * params.maxBlockBytes + 4096 : params.maxBlockBytes;
   if (bytes.length > limit) return reject(new BlockTooLargeError(bytes.length, limit));
   if (!verifyLedgerBlockSignature(block)) return reject(new InvalidBlockSignatureError());
+  let powBits: number | undefined;
+  if (block.kind === "open" && options.trustedPow !== true) {
+    powBits = registrationPowBits({
+      publicKey: publicKeyFromIdentityId(block.account),
+      fingerprintHash: block.fingerprint,
+      memoryKiB: params.registrationMemoryKiB,
+      nonce: block.powNonce,
+    });
+    if (powBits < params.registrationDifficultyBits)
+      return reject(new InvalidProofOfWorkError(params.registrationDifficultyBits));
+  }
   const contentError = verifyContent(block, params);
   if (contentError !== null) return reject(contentError);
-  return { ok: true, block, hash: base64url.encode(sha256(bytes)) };
+  const hash = base64url.encode(sha256(bytes));
+  return powBits === undefined ? { ok: true, block, hash } : { ok: true, block, hash, powBits };
 }
 
 function verifyContent(block: LedgerBlock, params: LedgerParams): BlockRejectedError | null {
   switch (block.kind) {
-    case "open":
-      return verifyRegistrationPow({
-        publicKey: publicKeyFromIdentityId(block.account),
-        fingerprintHash: block.fingerprint,
-        difficultyBits: params.registrationDifficultyBits,
-        nonce: block.powNonce,
-      })
-        ? null
-        : new InvalidProofOfWorkError(params.registrationDifficultyBits);
     case "send":
       return block.to === block.account ? new SelfDealingError("an account cannot send to itself") : null;
     case "settle":

@@ -1,4 +1,4 @@
-import { InsufficientCreditsError } from "@opengateway/protocol";
+import { InsufficientCreditsError, publicKeyFromIdentityId } from "@opengateway/protocol";
 import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { ledgerBlockHash, settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import type { BlockDependency, BlockRejectedError } from "./ledger-errors.js";
@@ -12,6 +12,7 @@ import {
   MissingDependencyError,
 } from "./ledger-errors.js";
 import type { LedgerParams } from "./ledger-params.js";
+import { registrationSurchargeBits } from "./ledger-params.js";
 import type {
   AccountHead,
   AccountSummary,
@@ -35,6 +36,7 @@ import {
 } from "./ledger-state.js";
 import type { AccountSnapshot, LedgerCommit, LedgerStore, StoreOptions } from "./ledger-store.js";
 import { accountHeadsRoot } from "./merkle-root.js";
+import { registrationPowBits } from "./registration-pow.js";
 import type { Reputation } from "./reputation.js";
 import { reputationOf } from "./reputation.js";
 
@@ -150,6 +152,10 @@ export class Ledger {
    * (like the contenders), so a replay decides each fingerprint contest with everything known.
    */
   #sightings = new Map<string, WitnessSighting[]>();
+  /** Open hash → the proof-of-work bits it reached (computed once; lazily for opens loaded from the store). */
+  #powBits = new Map<string, number>();
+  /** Registration epoch → the verified opens dated in it (the rate that sets a later epoch's difficulty). */
+  #opensPerEpoch = new Map<number, Set<string>>();
   /** Contested fingerprints a witness statement touched since the last check. */
   #touchedContests = new Set<string>();
   readonly #openListeners = new Set<(open: OpenBlock, hash: string, now: number) => void>();
@@ -185,7 +191,9 @@ export class Ledger {
     const now = options.now ?? Date.now();
     for (const entry of stored) {
       options.signal?.throwIfAborted();
-      ledger.add(entry.block, { now });
+      // Kept only after it was verified: the memory-hard proof-of-work is not redone at every start.
+      const verified = verifyLedgerBlock(entry.block, ledger.params, { trustedPow: true });
+      if (verified.ok) ledger.#admit({ block: verified.block, hash: verified.hash }, now);
     }
     // Replay reproduces what the store already derived; nothing new to write.
     ledger.#outbox = [];
@@ -200,6 +208,7 @@ export class Ledger {
   add(input: unknown, options: { readonly now?: number } = {}): AddResult {
     const verified = verifyLedgerBlock(input, this.params);
     if (!verified.ok) return { status: "rejected", hash: null, applied: [], error: verified.error };
+    if (verified.powBits !== undefined) this.#powBits.set(verified.hash, verified.powBits);
     return this.#admit({ block: verified.block, hash: verified.hash }, options.now ?? Date.now());
   }
 
@@ -262,6 +271,11 @@ export class Ledger {
       this.#contenders.set(block.fingerprint, contenders);
       contenders.set(hash, block);
       this.#openFingerprints.set(hash, block.fingerprint);
+      if (this.#countOpen(block, hash)) {
+        this.#hold(known);
+        this.#rebuild(now);
+        return this.#applied.has(hash) ? result("applied", null, [hash]) : result("pending");
+      }
       // A losing open still opens its account, without the grant (see #grants): it is not held.
       const owner = this.#state.fingerprints.get(block.fingerprint);
       if (this.#grants(block, hash) && owner !== undefined && owner !== hash) {
@@ -481,6 +495,7 @@ export class Ledger {
     let best: { hash: string; block: OpenBlock; arrival: number } | null = null;
     for (const [hash, block] of this.#contenders.get(fingerprint) ?? []) {
       if (this.#forks.get(block.account)?.height === 0) continue;
+      if (!this.#meetsEpochDifficulty(block, hash)) continue;
       const arrival = agreedArrival(this.#sightings.get(hash), block, this.params);
       if (arrival === null) continue;
       if (
@@ -493,6 +508,66 @@ export class Ledger {
       }
     }
     return best?.hash ?? null;
+  }
+
+  #epochOf(timestamp: number): number {
+    return Math.floor(timestamp / this.params.registrationEpochMs);
+  }
+
+  /** The proof-of-work bits an open dated at `timestamp` must reach: the base, plus the surcharge of its epoch. */
+  requiredRegistrationBits(timestamp: number): number {
+    const earlier = this.#opensPerEpoch.get(this.#epochOf(timestamp) - 2)?.size ?? 0;
+    return this.params.registrationDifficultyBits + registrationSurchargeBits(earlier, this.params);
+  }
+
+  /** What a registrant should solve now: enough for an open dated now or in the next epoch. */
+  registrationWork(now: number = Date.now()): { difficultyBits: number; memoryKiB: number } {
+    const bits = Math.max(
+      this.requiredRegistrationBits(now),
+      this.requiredRegistrationBits(now + this.params.registrationEpochMs),
+    );
+    return { difficultyBits: bits, memoryKiB: this.params.registrationMemoryKiB };
+  }
+
+  #meetsEpochDifficulty(open: OpenBlock, hash: string): boolean {
+    const required = this.requiredRegistrationBits(open.timestamp);
+    if (required <= this.params.registrationDifficultyBits) return true;
+    let bits = this.#powBits.get(hash);
+    if (bits === undefined) {
+      bits = registrationPowBits({
+        publicKey: publicKeyFromIdentityId(open.account),
+        fingerprintHash: open.fingerprint,
+        memoryKiB: this.params.registrationMemoryKiB,
+        nonce: open.powNonce,
+      });
+      this.#powBits.set(hash, bits);
+    }
+    return bits >= required;
+  }
+
+  /**
+   * Counts an open in its epoch. True when that raised the difficulty of an epoch two later in which
+   * an open already holds a grant it no longer earns: the ledger must replay (rare: it needs opens
+   * dated an epoch or more before they arrive).
+   */
+  #countOpen(open: OpenBlock, hash: string): boolean {
+    const epoch = this.#epochOf(open.timestamp);
+    const opens = this.#opensPerEpoch.get(epoch) ?? new Set<string>();
+    this.#opensPerEpoch.set(epoch, opens);
+    if (opens.has(hash)) return false;
+    const before = registrationSurchargeBits(opens.size, this.params);
+    opens.add(hash);
+    if (registrationSurchargeBits(opens.size, this.params) === before || this.#rebuilding) return false;
+    for (const later of this.#opensPerEpoch.get(epoch + 2) ?? []) {
+      const block = this.#contenders.get(this.#openFingerprints.get(later) ?? "")?.get(later);
+      if (
+        block !== undefined &&
+        this.#state.fingerprints.get(block.fingerprint) === later &&
+        !this.#meetsEpochDifficulty(block, later)
+      )
+        return true;
+    }
+    return false;
   }
 
   #learnSighting(open: string, sighting: WitnessSighting): void {

@@ -197,11 +197,7 @@ async function register(
     fingerprintHash = options.localNetwork ? machineFingerprintHash({ machine, account: identity.id }) : machine;
   }
   try {
-    await payments.ensureRegistered(
-      identity,
-      { fingerprintHash, difficultyBits: payments.ledger.params.registrationDifficultyBits },
-      { signal },
-    );
+    await payments.ensureRegistered(identity, { fingerprintHash, ...payments.ledger.registrationWork() }, { signal });
   } catch (error) {
     if (timeout.aborted && !options.signal?.aborted) throw new RegistrationTimeoutError(timeoutMs);
     throw error;

@@ -18,7 +18,8 @@ export const TEST_DIFFICULTY_BITS = 6;
 export const NOW = T0 + 30 * DAY;
 
 export function testParams(overrides: Partial<LedgerParams> = {}): LedgerParams {
-  return ledgerParams({ registrationDifficultyBits: TEST_DIFFICULTY_BITS, ...overrides });
+  // The SHA-256 puzzle keeps the hundreds of opens the tests sign fast (registration-pow.test covers Argon2id).
+  return ledgerParams({ registrationDifficultyBits: TEST_DIFFICULTY_BITS, registrationMemoryKiB: 0, ...overrides });
 }
 
 const identities = new Map<number, Identity>();
