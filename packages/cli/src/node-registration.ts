@@ -19,7 +19,11 @@ export async function registrationFingerprint(identityId: string, local: boolean
 }
 
 /** The proof-of-work the network these flags name asks of a registrant. */
-export function networkRegistrationWork(options: { registrationDifficulty?: number; local: boolean }): {
+export function networkRegistrationWork(options: {
+  registrationDifficulty?: number;
+  registrationMemory?: number;
+  local: boolean;
+}): {
   difficultyBits: number;
   memoryKiB: number;
 } {

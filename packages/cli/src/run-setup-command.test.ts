@@ -106,7 +106,20 @@ describe("opengateway setup, then node start with no flags, status, chat, identi
     const chatHome = mkdtempSync(join(tmpdir(), "opengateway-chat-"));
     try {
       const chat = await opengateway(
-        ["chat", "--peer", address, "--local", "--registration-difficulty", "8", "--max-tokens", "12", "Once upon a time"],
+        // --local for a grant of its own on this machine; the node's network puzzle (not the devnet's).
+        [
+          "chat",
+          "--peer",
+          address,
+          "--local",
+          "--registration-difficulty",
+          "4",
+          "--registration-memory",
+          "16384",
+          "--max-tokens",
+          "12",
+          "Once upon a time",
+        ],
         { OPENGATEWAY_HOME: chatHome },
         { timeoutMs: 120_000 },
       );

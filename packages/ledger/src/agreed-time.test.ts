@@ -11,6 +11,7 @@ import {
   conservationHolds,
   DAY,
   HOUR,
+  powNonce,
   T0,
   type TestAccount,
   testAccount,
@@ -285,6 +286,21 @@ describe("TimeWitness: a node states the opens it saw arrive on time", () => {
       assert.equal(ledger.account(testAccount(362).id, { now: clock }).opened, false);
       assert.equal(ledger.arrival(ledgerBlockHash(backdated)).sightings.length, 0);
       for (const witness of witnesses) assert.equal(await witness.flush(), 0, "nothing left to state");
+      // A registrant's own open goes through its writer: published while it waits for the witnesses.
+      const registrant = testAccount(363);
+      const registrantWriter = new ChainWriter(ledger, {
+        now: () => clock,
+        publish: (block, options) => ledger.submit(block, { ...options, now: clock }),
+      });
+      const open = await registrantWriter.append(registrant.identity, {
+        kind: "open",
+        fingerprint: testFingerprint("registrant"),
+        powNonce: powNonce(registrant.identity, testFingerprint("registrant")),
+      });
+      assert.equal(open?.kind, "open");
+      assert.equal(ledger.account(registrant.id).opened, false);
+      for (const witness of witnesses) assert.equal(await witness.flush(), 1);
+      assert.equal(ledger.account(registrant.id, { now: clock }).balance, 100_000);
     } finally {
       for (const witness of witnesses) witness.stop();
     }
