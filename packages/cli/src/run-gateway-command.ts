@@ -74,7 +74,9 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
           ledger: options.credits
             ? {
                 registrationDifficultyBits: ledgerParams(ledgerOverrides).registrationDifficultyBits,
+                registrationMemoryKiB: ledgerParams(ledgerOverrides).registrationMemoryKiB,
                 perAccountGrant: options.local,
+                ...(!ledgerParams(ledgerOverrides).lockedCreditsTravel && { lockedCreditsTravel: false }),
               }
             : null,
         }

@@ -7,7 +7,7 @@ import { lockDataDir } from "@opengateway/ledger/data-dir-lock";
 import type { Logger } from "pino";
 import { ledgerParamOverrides } from "./network-params.js";
 import { loadNodeIdentity } from "./node-identity.js";
-import { readRegistrationWork, registrationDifficulty, registrationFingerprint } from "./node-registration.js";
+import { networkRegistrationWork, readRegistrationWork, registrationFingerprint } from "./node-registration.js";
 import { writeNodeStatus } from "./node-status.js";
 import { reportReady } from "./process-ready.js";
 import { downloadProgress } from "./progress-line.js";
@@ -67,7 +67,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
   }
   const fingerprintHash = options.credits ? await registrationFingerprint(identity.id, options.local) : "";
   const work = options.credits
-    ? await readRegistrationWork(options.home, identity.id, { fingerprintHash, difficultyBits: registrationDifficulty(options) })
+    ? await readRegistrationWork(options.home, identity.id, { fingerprintHash, ...networkRegistrationWork(options) })
     : undefined;
   const node = await startFullNode({
     model: options.model,
@@ -163,7 +163,12 @@ async function serveContributePage(options: NodeCommandOptions, node: FullNode) 
     localNetwork: options.local,
     // Tabs keep the ledger this node keeps, with its parameters (devnet: a grant per tab).
     ledger: node.ledger
-      ? { registrationDifficultyBits: node.ledger.params.registrationDifficultyBits, perAccountGrant: options.local }
+      ? {
+          registrationDifficultyBits: node.ledger.params.registrationDifficultyBits,
+          registrationMemoryKiB: node.ledger.params.registrationMemoryKiB,
+          perAccountGrant: options.local,
+          ...(!node.ledger.params.lockedCreditsTravel && { lockedCreditsTravel: false }),
+        }
       : null,
   });
 }

@@ -246,7 +246,7 @@ async function registerAccounts(wallet: LedgerWallet, accounts: ApiKeyAccounts, 
     const started = Date.now();
     await wallet.ensureRegistered(identity, {
       fingerprintHash: machineFingerprintHash({ machine, account: identity.id }),
-      difficultyBits: wallet.ledger.params.registrationDifficultyBits,
+      ...wallet.ledger.registrationWork(),
     });
     logger.info({ account: identity.id, ms: Date.now() - started, ...wallet.view(identity.id) }, "account registered");
   }

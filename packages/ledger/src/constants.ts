@@ -6,6 +6,14 @@ export const DEFAULT_CLAIM_AFTER_MS = 60_000;
 export const DEFAULT_UNCOLLECTED_SCAN_INTERVAL_MS = 60_000;
 /** How often a sweep rule compares the balance with its threshold. */
 export const DEFAULT_SWEEP_INTERVAL_MS = 10_000;
+/**
+ * How late after its timestamp a time witness still states it saw an open (its own policy; the
+ * network's `witnessWindowMs` bounds what any statement may say). Twice the clock skew: an honest
+ * open reaches a connected witness in seconds, while a backdated one arrives late.
+ */
+export const DEFAULT_WITNESS_MAX_LAG_MS = 60_000;
+/** How often a time witness writes down the opens it saw. */
+export const DEFAULT_WITNESS_INTERVAL_MS = 1_000;
 
 /** Reputation runs from 0 to this (docs/proof-system.md, "Reputation"). */
 export const REPUTATION_MAX = 1000;

@@ -16,3 +16,4 @@ export * from "./persistent-map.js";
 export * from "./register-account.js";
 export * from "./registration-pow.js";
 export * from "./reputation.js";
+export * from "./time-witness.js";

@@ -18,7 +18,8 @@ export const TEST_DIFFICULTY_BITS = 6;
 export const NOW = T0 + 30 * DAY;
 
 export function testParams(overrides: Partial<LedgerParams> = {}): LedgerParams {
-  return ledgerParams({ registrationDifficultyBits: TEST_DIFFICULTY_BITS, ...overrides });
+  // The SHA-256 puzzle keeps the hundreds of opens the tests sign fast (registration-pow.test covers Argon2id).
+  return ledgerParams({ registrationDifficultyBits: TEST_DIFFICULTY_BITS, registrationMemoryKiB: 0, ...overrides });
 }
 
 const identities = new Map<number, Identity>();
@@ -110,6 +111,12 @@ export class TestAccount {
 
   slash(evidence: [EvidenceBlock, EvidenceBlock], timestamp = T0): LedgerBlock {
     return this.author.append({ kind: "slash", evidence }, timestamp);
+  }
+
+  /** A time witness's statement; entries are sorted by open hash here. */
+  witness(opens: ReadonlyArray<{ open: string; seenAt: number }>, timestamp = T0): LedgerBlock {
+    const sorted = [...opens].sort((a, b) => (a.open < b.open ? -1 : 1));
+    return this.author.append({ kind: "witness", opens: sorted }, timestamp);
   }
 
   /** A second author at the current position: its blocks compete with this account's next ones. */
