@@ -1,7 +1,9 @@
 import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { settlementKey, verifyLedgerBlock } from "./ledger-block.js";
-import type { BlockRejectedError } from "./ledger-errors.js";
+import type { AuditRecords } from "./audit-records.js";
+import { emptyAuditRecords, recordAudit, recordReview } from "./audit-records.js";
 import {
+  BlockRejectedError,
   AccountFrozenError,
   AlreadyCollectedError,
   AmountOverflowError,
@@ -92,6 +94,8 @@ export interface LedgerState {
   readonly slashed: PersistentMap<string>;
   /** Block hash → an excluded send or settle (see ExcludedSource); set by the Ledger, like `frozen`. */
   readonly excluded: PersistentMap<ExcludedSource>;
+  /** Audit verdicts and their reviews (audit-standings.ts derives reputation from them). */
+  readonly audits: AuditRecords;
   readonly minted: number;
   /** Sum of account balances, kept alongside so conservation is checked in O(1). */
   readonly balances: number;
@@ -115,6 +119,7 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
     frozen: PersistentMap.empty(),
     slashed: PersistentMap.empty(),
     excluded: PersistentMap.empty(),
+    audits: emptyAuditRecords(),
     minted: 0,
     balances: 0,
     inFlight: 0,
@@ -365,6 +370,16 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
         };
       }
       return ok(after);
+    }
+    case "audit":
+    case "review": {
+      const current = account as AccountRecord;
+      const audits = 
+        block.kind === "audit"
+          ? recordAudit(state.audits, block, hash)
+          : recordReview(state.audits, block, (named) => state.blocks.has(named));
+      if (audits instanceof BlockRejectedError) return fail(audits);
+      return ok({ ...next, accounts: state.accounts.set(block.account, advance(current)), audits });
     }
   }
 
