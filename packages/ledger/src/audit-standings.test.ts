@@ -134,7 +134,7 @@ describe("audit verdicts on the ledger", () => {
     const openHash = ledgerBlockHash(ledger.history(other.id)[0] as LedgerBlock);
     assert.equal(rejected(other.fork().review(openHash, true)), "review_refused");
     // A review that arrives before its audit waits for it.
-    const later = probe(auditor, provider, "pass");
+    const later = probe(other, provider, "pass");
     assert.equal(ledger.add(payer.review(ledgerBlockHash(later), true), { now: NOW }).status, "pending");
     assert.equal(ledger.add(later, { now: NOW }).applied.length, 2);
   });
