@@ -82,7 +82,9 @@ describe("audits across processes: cheaters are caught and lose paid work, the h
         try {
           const peers = (await network()).peers;
           const cheatersEligible = new Set(
-            peers.filter((peer) => cheaterIds().includes(peer.peerId) && peer.reputationFacts?.eligible).map((peer) => peer.peerId),
+            peers
+              .filter((peer) => cheaterIds().includes(peer.peerId) && peer.reputationFacts?.eligible)
+              .map((peer) => peer.peerId),
           );
           const { response } = await client.chat.completions
             .create({ model: MODEL, messages: [{ role: "user", content: "Once upon a time" }], max_tokens: 24 })
@@ -157,7 +159,10 @@ describe("audits across processes: cheaters are caught and lose paid work, the h
       t.diagnostic(`${cheat}: served ${count} of the gateway's first ${before} requests (it joined after the first ${joinedAt})`);
     }
     assert.ok(toCheaters <= MAX_REQUESTS_TO_A_CHEATER * ids.size, `${toCheaters} of ${served.length} requests went to cheaters`);
-    assert.ok(served.slice(before).every((request) => !ids.has(request.provider)), "no request after the catch went to a cheater");
+    assert.ok(
+      served.slice(before).every((request) => !ids.has(request.provider)),
+      "no request after the catch went to a cheater",
+    );
     assert.ok(served.slice(before).length >= 10, "the honest nodes serve the traffic");
   });
 
@@ -168,7 +173,11 @@ describe("audits across processes: cheaters are caught and lose paid work, the h
       assert.ok(view, `the gateway sees ${node.peerId}`);
       assert.ok((view.reputation ?? 0) >= REPUTATION_PAID_WORK_THRESHOLD, `honest node at ${view.reputation}`);
       assert.deepEqual(
-        { fraud: view.reputationFacts?.fraud, slashed: view.reputationFacts?.slashed, falseReports: view.reputationFacts?.falseReports },
+        {
+          fraud: view.reputationFacts?.fraud,
+          slashed: view.reputationFacts?.slashed,
+          falseReports: view.reputationFacts?.falseReports,
+        },
         { fraud: false, slashed: false, falseReports: 0 },
       );
       assert.equal(view.audits?.failed, 0, "no audit of an honest node failed");

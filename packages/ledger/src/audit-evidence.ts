@@ -44,7 +44,8 @@ export function auditEvidenceProblem(audit: AuditEvidence): string | null {
   if (request.kind === "embedding") return "embeddings are not audited";
   if (!verifyEnvelope("inference-request", request, request.payer)) return "the request's signature does not match its payer";
   if (receipt.provider !== request.provider) return "the receipt is not by the provider the request was addressed to";
-  if (!verifyEnvelope("inference-receipt", receipt, receipt.provider)) return "the receipt's signature does not match its provider";
+  if (!verifyEnvelope("inference-receipt", receipt, receipt.provider))
+    return "the receipt's signature does not match its provider";
   if (receipt.requestId !== request.id || receipt.requestHash !== envelopeHash(request) || receipt.payer !== request.payer) {
     return "the receipt does not refer to this request";
   }

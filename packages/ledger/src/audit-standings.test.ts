@@ -2,6 +2,7 @@ import "@opengateway/protocol/node-ed25519-backend";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { emptyAuditRecords, recordReview } from "./audit-records.js";
 import { auditStandings } from "./audit-standings.js";
 import {
   AUDIT_FAIL_POINTS,
@@ -12,7 +13,6 @@ import {
 import { Ledger } from "./ledger.js";
 import type { LedgerBlock } from "./ledger-block.js";
 import { ledgerBlockHash } from "./ledger-block.js";
-import { emptyAuditRecords, recordReview } from "./audit-records.js";
 import type { TestAccount } from "./test-support/ledger-fixtures.js";
 import {
   conservationHolds,
@@ -59,7 +59,13 @@ function addAll(ledger: Ledger, blocks: LedgerBlock[]): void {
 
 describe("audit verdicts on the ledger", () => {
   it("lowers a provider's score by failed audits weighted by the auditor, and marks confirmed provable fraud", () => {
-    const [payer, auditor, reviewer, cheater, honest] = [40, 41, 42, 43, 44].map((n) => testAccount(n)) as [TestAccount, TestAccount, TestAccount, TestAccount, TestAccount];
+    const [payer, auditor, reviewer, cheater, honest] = [40, 41, 42, 43, 44].map((n) => testAccount(n)) as [
+      TestAccount,
+      TestAccount,
+      TestAccount,
+      TestAccount,
+      TestAccount,
+    ];
     const ledger = new Ledger({ params: testParams() });
     addAll(ledger, network([auditor, reviewer, cheater, honest], payer));
     const before = ledger.reputation(cheater.id).score;
@@ -81,7 +87,13 @@ describe("audit verdicts on the ledger", () => {
   });
 
   it("refuses a false report: refuted by the reviewers, it costs its author and leaves the provider untouched", () => {
-    const [payer, liar, r1, r2, honest] = [50, 51, 52, 53, 54].map((n) => testAccount(n)) as [TestAccount, TestAccount, TestAccount, TestAccount, TestAccount];
+    const [payer, liar, r1, r2, honest] = [50, 51, 52, 53, 54].map((n) => testAccount(n)) as [
+      TestAccount,
+      TestAccount,
+      TestAccount,
+      TestAccount,
+      TestAccount,
+    ];
     const ledger = new Ledger({ params: testParams() });
     addAll(ledger, network([liar, r1, r2, honest], payer));
     const honestBefore = ledger.reputation(honest.id).score;
@@ -114,7 +126,12 @@ describe("audit verdicts on the ledger", () => {
   });
 
   it("validates audits strictly: the auditor's own paid request, the provider's receipt, the committed output, once", () => {
-    const [payer, auditor, provider, other] = [70, 71, 72, 73].map((n) => testAccount(n)) as [TestAccount, TestAccount, TestAccount, TestAccount];
+    const [payer, auditor, provider, other] = [70, 71, 72, 73].map((n) => testAccount(n)) as [
+      TestAccount,
+      TestAccount,
+      TestAccount,
+      TestAccount,
+    ];
     const ledger = new Ledger({ params: testParams() });
     addAll(ledger, network([auditor, provider, other], payer));
     const request = testRequest(auditor.identity, { id: nextId(), provider: provider.identity });
@@ -210,7 +227,8 @@ describe("audit standings (properties)", () => {
       fc.property(fc.nat(30), fc.integer({ min: 3, max: 10 }), (passes, fails) => {
         let records = emptyAuditRecords();
         let i = 0;
-        for (let k = 0; k < passes; k++) records = recordAuditEntry(records, `h${i}`, `a${5 + (k % 3)}`, "p20", "pass", false, i++);
+        for (let k = 0; k < passes; k++)
+          records = recordAuditEntry(records, `h${i}`, `a${5 + (k % 3)}`, "p20", "pass", false, i++);
         for (let k = 0; k < fails; k++) records = recordAuditEntry(records, `h${i}`, `a${k % 5}`, "p20", "fail", false, i++);
         const standing = auditStandings(records, basisOf).get("p20");
         const penalty = Math.floor((AUDIT_FAIL_POINTS * (standing?.failWeight ?? 0)) / 1000);

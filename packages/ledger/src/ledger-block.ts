@@ -112,7 +112,12 @@ export const auditBlockSchema = z.strictObject({
 });
 
 /** Another auditor's answer to an audit it re-checked on its own copy of the model: it agrees with the verdict or not. */
-export const reviewBlockSchema = z.strictObject({ ...linked, kind: z.literal("review"), audit: blockHashSchema, agrees: z.boolean() });
+export const reviewBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("review"),
+  audit: blockHashSchema,
+  agrees: z.boolean(),
+});
 
 const evidenceBlockSchema = z.discriminatedUnion("kind", [
   openBlockSchema,

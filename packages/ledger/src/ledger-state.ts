@@ -1,12 +1,12 @@
-import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
-import { settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import type { AuditRecords } from "./audit-records.js";
 import { emptyAuditRecords, recordAudit, recordReview } from "./audit-records.js";
+import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
+import { settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import {
-  BlockRejectedError,
   AccountFrozenError,
   AlreadyCollectedError,
   AmountOverflowError,
+  BlockRejectedError,
   ChainLinkError,
   DisputeRefusedError,
   DuplicateBlockError,
@@ -374,7 +374,7 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
     case "audit":
     case "review": {
       const current = account as AccountRecord;
-      const audits = 
+      const audits =
         block.kind === "audit"
           ? recordAudit(state.audits, block, hash)
           : recordReview(state.audits, block, (named) => state.blocks.has(named));

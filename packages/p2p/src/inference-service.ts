@@ -12,10 +12,10 @@ import type {
 import {
   CancelledError,
   createInferenceReceipt,
-  deliveredOutputHash,
   creditsForUsage,
   DEFAULT_MAX_FRAME_BYTES,
   decodeClientFrame,
+  deliveredOutputHash,
   EngineFailedError,
   errorFromCode,
   INFERENCE_PROTOCOL,
@@ -328,7 +328,11 @@ export class InferenceService {
       request.kind === "embedding"
         ? undefined
         : deliveredOutputHash(
-            choices.map((choice) => ({ index: choice.index, text: texts.get(choice.index) ?? "", finishReason: choice.finishReason })),
+            choices.map((choice) => ({
+              index: choice.index,
+              text: texts.get(choice.index) ?? "",
+              finishReason: choice.finishReason,
+            })),
           );
     const receipt = createInferenceReceipt({ request, usage, credits, finishReason, output }, this.#init.identity);
     await frames.write({ t: "done", choices: [...choices], usage, receipt }, { signal });

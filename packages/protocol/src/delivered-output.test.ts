@@ -34,7 +34,10 @@ describe("delivered output commitment", () => {
       payer,
     );
     const usage = { promptTokens: 5, completionTokens: 4 };
-    const committed = createInferenceReceipt({ request, usage, credits: 9, finishReason: "stop", output: deliveredOutputHash([a]) }, provider);
+    const committed = createInferenceReceipt(
+      { request, usage, credits: 9, finishReason: "stop", output: deliveredOutputHash([a]) },
+      provider,
+    );
     const plain = createInferenceReceipt({ request, usage, credits: 9, finishReason: "stop" }, provider);
     assert.equal(committed.output, deliveredOutputHash([a]));
     assert.equal("output" in plain, false);

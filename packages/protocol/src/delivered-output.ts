@@ -11,7 +11,10 @@ export const MAX_DELIVERED_CHOICES = 16;
 
 /** One choice as the client received it: its whole text and how it ended. */
 export const deliveredChoiceSchema = z.strictObject({
-  index: z.int().min(0).max(MAX_DELIVERED_CHOICES - 1),
+  index: z
+    .int()
+    .min(0)
+    .max(MAX_DELIVERED_CHOICES - 1),
   text: z.string().max(MAX_DELIVERED_TEXT_CHARS),
   finishReason: finishReasonSchema,
 });

@@ -337,7 +337,12 @@ export class AuditService implements Startable {
     const me = this.#init.identity.id;
     if (this.#components.ledger.ledger.state.audits.reviews.has(`${hash}\n${me}`)) return;
     const verdict = await auditor.audit(
-      { request: audit.request, delivered: { choices: audit.delivered }, receipt: audit.receipt, pricePerToken: audit.request.pricePerToken },
+      {
+        request: audit.request,
+        delivered: { choices: audit.delivered },
+        receipt: audit.receipt,
+        pricePerToken: audit.request.pricePerToken,
+      },
       { signal },
     );
     if (verdict.outcome === "unauditable") return;
