@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { FullNode } from "@opengateway/full-node";
 import { startFullNode } from "@opengateway/full-node";
+import type { LedgerTotals } from "@opengateway/ledger";
 import { machineFingerprintHash, REPUTATION_PAID_WORK_THRESHOLD } from "@opengateway/ledger";
 import { fetchNodeInfo } from "@opengateway/p2p";
 import OpenAI from "openai";
@@ -31,13 +32,7 @@ interface ProviderView {
   audits: { passed: number; failed: number } | null;
 }
 
-interface LedgerView {
-  merkleRoot: string;
-  minted: number;
-  balances: number;
-  inFlight: number;
-  burned: number;
-}
+type LedgerView = Pick<LedgerTotals, "minted" | "balances" | "inFlight" | "burned"> & { merkleRoot: string };
 
 /**
  * The proof system across real processes: two honest full nodes (CLI processes) audit every

@@ -57,15 +57,14 @@ function addAll(ledger: Ledger, blocks: LedgerBlock[]): void {
   assert.equal(ledger.pendingCount, 0);
 }
 
+/** Accounts `first` to `first + 4`: the first one pays the others (see `network`). */
+function fiveAccounts(first: number): [TestAccount, TestAccount, TestAccount, TestAccount, TestAccount] {
+  return [0, 1, 2, 3, 4].map((i) => testAccount(first + i)) as [TestAccount, TestAccount, TestAccount, TestAccount, TestAccount];
+}
+
 describe("audit verdicts on the ledger", () => {
   it("lowers a provider's score by failed audits weighted by the auditor, and marks confirmed provable fraud", () => {
-    const [payer, auditor, reviewer, cheater, honest] = [40, 41, 42, 43, 44].map((n) => testAccount(n)) as [
-      TestAccount,
-      TestAccount,
-      TestAccount,
-      TestAccount,
-      TestAccount,
-    ];
+    const [payer, auditor, reviewer, cheater, honest] = fiveAccounts(40);
     const ledger = new Ledger({ params: testParams() });
     addAll(ledger, network([auditor, reviewer, cheater, honest], payer));
     const before = ledger.reputation(cheater.id).score;
@@ -87,13 +86,7 @@ describe("audit verdicts on the ledger", () => {
   });
 
   it("refuses a false report: refuted by the reviewers, it costs its author and leaves the provider untouched", () => {
-    const [payer, liar, r1, r2, honest] = [50, 51, 52, 53, 54].map((n) => testAccount(n)) as [
-      TestAccount,
-      TestAccount,
-      TestAccount,
-      TestAccount,
-      TestAccount,
-    ];
+    const [payer, liar, r1, r2, honest] = fiveAccounts(50);
     const ledger = new Ledger({ params: testParams() });
     addAll(ledger, network([liar, r1, r2, honest], payer));
     const honestBefore = ledger.reputation(honest.id).score;
