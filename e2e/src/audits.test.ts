@@ -21,7 +21,7 @@ const API_KEY = "og-audits-test";
 const MODEL = "stories260K";
 const LOCAL_DIFFICULTY_BITS = 12;
 /** The mean probe interval at reputation 500: fast enough for CI, slow enough that the gateway routes to the cheaters first. */
-const AUDIT_INTERVAL_MS = 6_000;
+const AUDIT_INTERVAL_MS = 2_000;
 /** The most gateway requests a cheater may serve in this test before routing drops it (see the docs' bound). */
 const MAX_REQUESTS_TO_A_CHEATER = 100;
 

@@ -119,7 +119,7 @@ const nodeStart = nodeCommand
   .option("--no-audits", "do not audit the other providers of this node's model (audits are on by default)")
   .option(
     "--audit-interval-ms <ms>",
-    "mean time between challenge probes to one provider at the starting reputation (default 60000)",
+    "mean time between challenge probes to one provider, across the network, at the starting reputation (default 20000)",
     integer("--audit-interval-ms", 1000),
   )
   .option(

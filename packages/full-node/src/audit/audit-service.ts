@@ -221,9 +221,15 @@ export class AuditService implements Startable {
     return undefined;
   }
 
+  /**
+   * Every node holding the model probes each of its providers, so each one spreads its probes over
+   * the providers it knows: across the network a provider is probed about once per mean interval
+   * (at 500), however many auditors there are.
+   */
   #intervalFor(peer: string): number {
     const score = this.#components.ledger.ledger.reputation(peer).score;
-    return probeIntervalFor(score, this.#init.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
+    const mean = (this.#init.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS) * Math.max(1, this.#providers.size);
+    return probeIntervalFor(score, mean);
   }
 
   /** Between half and one and a half times the interval: probes come at no predictable time. */

@@ -78,12 +78,13 @@ export const COMPLETION_TOKEN_SLACK_SHARE = 0.05;
 // ---- The audit service (audit-service.ts): how often a node probes and re-checks others. ----
 
 /**
- * Mean time between challenge probes to one provider at the starting reputation (500). The
- * interval scales with (score + 100) / 600: about twice as often at 200, a sixth of it at 0,
- * 1.8 times longer at 1,000. Each probe costs the auditor one small paid request and one forward
- * pass; at 60 s per provider that is a few percent of a busy node's work (docs/proof-system.md).
+ * Mean time between challenge probes to one provider at the starting reputation (500), across the
+ * network: each auditor probes a provider once per this times the providers it knows, and every
+ * provider of the model is also an auditor. The interval scales with (score + 100) / 600: about
+ * twice as often at 200, six times as often at 0, 1.8 times less often at 1,000. Each probe costs
+ * one small paid request and one forward pass (measured share: docs/benchmarks.md).
  */
-export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
+export const DEFAULT_PROBE_INTERVAL_MS = 20_000;
 /** How often the service looks for providers due a probe. */
 export const DEFAULT_AUDIT_TICK_MS = 1_000;
 /** Probes ask for this many completion tokens at most: small, like much ordinary traffic. */
