@@ -124,6 +124,12 @@ const nodeStart = nodeCommand
     "--no-payment-checks",
     "private networks only: serve payers whatever their ledger account holds (payment checks are on by default)",
   )
+  .option("--no-audits", "do not audit the other providers of this node's model (audits are on by default)")
+  .option(
+    "--audit-interval-ms <ms>",
+    "mean time between challenge probes to one provider, across the network, at the starting reputation (default 20000)",
+    integer("--audit-interval-ms", 1000),
+  )
   .option(
     "--claim-after-ms <ms>",
     "how long after a request expired to wait for the payer's settlement before claiming it (default 60000)",

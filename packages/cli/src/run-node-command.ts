@@ -37,6 +37,9 @@ export interface NodeCommandOptions {
   /** `--no-payment-checks` sets it false (private networks); `--require-payment` is the default anyway. */
   paymentChecks: boolean;
   requirePayment?: boolean;
+  /** `--no-audits` sets it false: the node does not probe nor review other providers of its model. */
+  audits: boolean;
+  auditIntervalMs?: number;
   ledgerFile?: string;
   ledgerSyncIntervalMs?: number;
   claimAfterMs?: number;
@@ -94,6 +97,13 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
           sweep: options.sweepTo === undefined ? undefined : { to: options.sweepTo, above: options.sweepAbove ?? 0 },
         }
       : undefined,
+    audits:
+      options.audits && options.credits
+        ? {
+            probeIntervalMs: options.auditIntervalMs,
+            onVerdict: (event) => logger.info(event, event.type === "review" ? "reviewed an audit" : "audited a provider"),
+          }
+        : undefined,
     logger,
     localNetwork: options.local,
     threads: options.threads,

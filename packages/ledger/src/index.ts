@@ -1,3 +1,6 @@
+export * from "./audit-evidence.js";
+export * from "./audit-records.js";
+export * from "./audit-standings.js";
 export * from "./auto-sweep.js";
 export * from "./block-author.js";
 export * from "./browser-machine-fingerprint.js";

@@ -3,6 +3,7 @@ import type { Identity } from "@opengateway/protocol";
 import {
   base64url,
   canonicalBytes,
+  deliveredOutputSchema,
   inferenceReceiptSchema,
   inferenceRequestSchema,
   isIdentityId,
@@ -13,6 +14,7 @@ import {
   verifySignature,
 } from "@opengateway/protocol";
 import { z } from "zod";
+import { auditEvidenceProblem, auditReasonCodeSchema, MAX_AUDIT_REASONS } from "./audit-evidence.js";
 import type { BlockRejectedError } from "./ledger-errors.js";
 import {
   BlockTooLargeError,
@@ -114,6 +116,31 @@ export const witnessBlockSchema = z.strictObject({
     ),
 });
 
+/**
+ * An auditor's signed verdict on one request it paid for (a challenge probe), with the whole
+ * evidence: its signed request, the provider's signed receipt, and the output as delivered, which
+ * the receipt's `output` commits to. Anyone holding the model can re-check it (a `review`).
+ * Reputation counts it (audit-standings.ts); a verified fail with proof marks fraud.
+ */
+export const auditBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("audit"),
+  outcome: z.enum(["pass", "fail"]),
+  /** Why it failed (the audit's reason codes); empty on a pass. */
+  reasons: z.array(auditReasonCodeSchema).max(MAX_AUDIT_REASONS),
+  request: inferenceRequestSchema,
+  receipt: inferenceReceiptSchema,
+  delivered: deliveredOutputSchema,
+});
+
+/** Another auditor's answer to an audit it re-checked on its own copy of the model: it agrees with the verdict or not. */
+export const reviewBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("review"),
+  audit: blockHashSchema,
+  agrees: z.boolean(),
+});
+
 const evidenceBlockSchema = z.discriminatedUnion("kind", [
   openBlockSchema,
   sendBlockSchema,
@@ -123,6 +150,8 @@ const evidenceBlockSchema = z.discriminatedUnion("kind", [
   claimBlockSchema,
   disputeBlockSchema,
   witnessBlockSchema,
+  auditBlockSchema,
+  reviewBlockSchema,
 ]);
 
 /** Two signed blocks of one account at one height: burns the offender's balance. */
@@ -144,6 +173,8 @@ export type ClaimBlock = z.infer<typeof claimBlockSchema>;
 export type DisputeBlock = z.infer<typeof disputeBlockSchema>;
 export type WitnessBlock = z.infer<typeof witnessBlockSchema>;
 export type SlashBlock = z.infer<typeof slashBlockSchema>;
+export type AuditBlock = z.infer<typeof auditBlockSchema>;
+export type ReviewBlock = z.infer<typeof reviewBlockSchema>;
 export type LedgerBlock = z.infer<typeof ledgerBlockSchema>;
 export type EvidenceBlock = Exclude<LedgerBlock, SlashBlock>;
 export type BlockKind = LedgerBlock["kind"];
@@ -274,6 +305,10 @@ function verifyContent(block: LedgerBlock, params: LedgerParams): BlockRejectedE
       if (block.opens.some((entry) => entry.seenAt > block.timestamp))
         return new InvalidWitnessError("a witness block cannot say it saw an open after its own timestamp");
       return null;
+    case "audit": {
+      const problem = auditEvidenceProblem(block);
+      return problem === null ? null : new InvalidEvidenceError(problem);
+    }
     default:
       return null;
   }

@@ -32,6 +32,8 @@ export const BLOCK_REJECTION_CODES = [
   "dispute_refused",
   "not_a_witness",
   "invalid_witness",
+  "duplicate_audit",
+  "review_refused",
 ] as const;
 
 export type BlockRejectionCode = (typeof BLOCK_REJECTION_CODES)[number];
@@ -207,6 +209,14 @@ export class DuplicateDisputeError extends blockRejection(
 ) {}
 /** A dispute of a claim that is not against this account, or that its settlement already answered. */
 export class DisputeRefusedError extends blockRejection("DisputeRefusedError", "dispute_refused", asGiven) {}
+/** A second verdict of one auditor on one request of one provider. */
+export class DuplicateAuditError extends blockRejection(
+  "DuplicateAuditError",
+  "duplicate_audit",
+  (requestId: string) => `request ${requestId} is already audited by this account`,
+) {}
+/** A review of a block that is not an audit, of one's own audit or one's own work, or a second review. */
+export class ReviewRefusedError extends blockRejection("ReviewRefusedError", "review_refused", asGiven) {}
 export class DuplicateFingerprintError extends blockRejection(
   "DuplicateFingerprintError",
   "duplicate_fingerprint",

@@ -1,10 +1,12 @@
+import type { AuditRecords } from "./audit-records.js";
+import { emptyAuditRecords, recordAudit, recordReview } from "./audit-records.js";
 import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { settlementKey, verifyLedgerBlock } from "./ledger-block.js";
-import type { BlockRejectedError } from "./ledger-errors.js";
 import {
   AccountFrozenError,
   AlreadyCollectedError,
   AmountOverflowError,
+  BlockRejectedError,
   ChainLinkError,
   DisputeRefusedError,
   DuplicateBlockError,
@@ -120,6 +122,8 @@ export interface LedgerState {
   readonly excluded: PersistentMap<ExcludedSource>;
   /** Open block hash → the time witnesses that saw it arrive (first statement of each witness). */
   readonly witnessed: PersistentMap<readonly WitnessSighting[]>;
+  /** Audit verdicts and their reviews (audit-standings.ts derives reputation from them). */
+  readonly audits: AuditRecords;
   readonly minted: number;
   /** Sum of account balances, kept alongside so conservation is checked in O(1). */
   readonly balances: number;
@@ -144,6 +148,7 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
     slashed: PersistentMap.empty(),
     excluded: PersistentMap.empty(),
     witnessed: PersistentMap.empty(),
+    audits: emptyAuditRecords(),
     minted: 0,
     balances: 0,
     inFlight: 0,
@@ -437,6 +442,16 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
         witnessed = witnessed.set(open, [...sightings, { account: block.account, seenAt }]);
       }
       return ok({ ...next, accounts: state.accounts.set(block.account, advance(current)), witnessed });
+    }
+    case "audit":
+    case "review": {
+      const current = account as AccountRecord;
+      const audits =
+        block.kind === "audit"
+          ? recordAudit(state.audits, block, hash)
+          : recordReview(state.audits, block, (named) => state.blocks.has(named));
+      if (audits instanceof BlockRejectedError) return fail(audits);
+      return ok({ ...next, accounts: state.accounts.set(block.account, advance(current)), audits });
     }
   }
 

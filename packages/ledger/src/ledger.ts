@@ -1,4 +1,6 @@
 import { InsufficientCreditsError, publicKeyFromIdentityId } from "@opengateway/protocol";
+import type { AuditStanding } from "./audit-standings.js";
+import { auditStandings, NO_AUDITS } from "./audit-standings.js";
 import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { ledgerBlockHash, settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import type { BlockDependency, BlockRejectedError } from "./ledger-errors.js";
@@ -38,7 +40,7 @@ import type { AccountSnapshot, LedgerCommit, LedgerStore, StoreOptions } from ".
 import { accountHeadsRoot } from "./merkle-root.js";
 import { registrationPowBits } from "./registration-pow.js";
 import type { Reputation } from "./reputation.js";
-import { reputationOf } from "./reputation.js";
+import { paidWorkScore, reputationOf } from "./reputation.js";
 
 export interface LedgerOptions {
   readonly params?: Partial<LedgerParams>;
@@ -111,6 +113,13 @@ const waitKey = (dependency: BlockDependency): string =>
     : dependency.type === "block"
       ? blockKey(dependency.hash)
       : witnessKey(dependency.hash);
+/** A provider's paid-work facts (the reputation before audits). */
+const paidWork = (state: LedgerState, account: string) => ({
+  paidReceipts: state.paidReceipts.get(account) ?? 0,
+  disputedClaims: state.disputeCounts.get(account)?.received ?? 0,
+  slashed: state.slashed.has(account),
+  frozen: state.frozen.has(account),
+});
 const byHash = (a: KnownBlock, b: KnownBlock): number => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0);
 
 /**
@@ -162,6 +171,7 @@ export class Ledger {
   #reservations = new Map<string, Reservation>();
   #reservedBy = new Map<string, number>();
   #root: string | null = null;
+  #standings: { readonly state: LedgerState; readonly standings: Map<string, AuditStanding> } | null = null;
   #rebuilding = false;
   #rebuildAgain = false;
   // Persistence: what the store holds or will hold, and the atomic commits not written yet.
@@ -731,12 +741,20 @@ export class Ledger {
   /** The account's reputation as a provider (docs/proof-system.md, "Reputation"): the same on every peer with this Merkle root. */
   reputation(account: string): Reputation {
     const state = this.#state;
-    return reputationOf(account, {
-      paidReceipts: state.paidReceipts.get(account) ?? 0,
-      disputedClaims: state.disputeCounts.get(account)?.received ?? 0,
-      slashed: state.slashed.has(account),
-      frozen: state.frozen.has(account),
-    });
+    return reputationOf(account, { ...paidWork(state, account), audits: this.#auditStandings().get(account) ?? NO_AUDITS });
+  }
+
+  /** Audit standings of the current state, computed once per state (a scan of every verdict and review). */
+  #auditStandings(): Map<string, AuditStanding> {
+    const state = this.#state;
+    if (this.#standings?.state !== state) {
+      const standings = auditStandings(state.audits, (account) => {
+        const record = paidWork(state, account);
+        return { ...record, score: paidWorkScore(record) };
+      });
+      this.#standings = { state, standings };
+    }
+    return this.#standings.standings;
   }
 
   /** Where the account's next block goes (for a wallet's BlockAuthor). */
