@@ -6,7 +6,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import type { FullNode } from "@opengateway/full-node";
 import { startFullNode } from "@opengateway/full-node";
 import type { LedgerTotals } from "@opengateway/ledger";
-import { machineFingerprintHash, REPUTATION_PAID_WORK_THRESHOLD } from "@opengateway/ledger";
+import { LOCAL_LEDGER_PARAMS, machineFingerprintHash, REPUTATION_PAID_WORK_THRESHOLD } from "@opengateway/ledger";
 import { fetchNodeInfo } from "@opengateway/p2p";
 import OpenAI from "openai";
 import type { Cheat } from "./cheating-engine.js";
@@ -19,7 +19,6 @@ import { waitFor } from "./wait-for.js";
 
 const API_KEY = "og-audits-test";
 const MODEL = "stories260K";
-const LOCAL_DIFFICULTY_BITS = 12;
 /** The mean probe interval at reputation 500: fast enough for CI, slow enough that the gateway routes to the cheaters first. */
 const AUDIT_INTERVAL_MS = 2_000;
 /** The most gateway requests a cheater may serve in this test before routing drops it (see the docs' bound). */
@@ -105,7 +104,8 @@ describe("audits across processes: cheaters are caught and lose paid work, the h
         ledger: {
           path: join(devnet.home, `cheater-${cheat}.sqlite`),
           fingerprintHash: machineFingerprintHash({ test: "audits", cheat }),
-          params: { registrationDifficultyBits: LOCAL_DIFFICULTY_BITS },
+          // The devnet's own rules (`--local`): the same parameters on every peer, or their roots differ.
+          params: LOCAL_LEDGER_PARAMS,
           syncIntervalMs: 3_000,
         },
         engineWrapper: (engine) => cheatingEngine(engine, cheat),
