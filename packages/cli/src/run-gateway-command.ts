@@ -19,6 +19,8 @@ export interface GatewayCommandOptions {
   home: string;
   region?: string;
   local: boolean;
+  /** Find full nodes on the LAN with mDNS (`--no-mdns` turns it off). */
+  mdns: boolean;
   providerIdleTimeoutMs?: number;
   maxPricePerToken?: number;
   credits: boolean;
@@ -47,6 +49,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
     bootstrap: options.bootstrap,
     region: options.region ?? null,
     localNetwork: options.local,
+    mdns: options.mdns,
     corsOrigins: options.corsOrigin,
     contribute: existsSync(join(pageDir, "index.html"))
       ? {

@@ -51,6 +51,8 @@ export interface StartGatewayOptions {
   maxPricePerToken?: number;
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
+  /** Find and dial peers on the LAN with mDNS (multicast: off unless asked for). */
+  mdns?: boolean;
   /** A provider silent for this long mid-request is treated as dead. */
   providerIdleTimeoutMs?: number;
   maxBodyBytes?: number;
@@ -109,6 +111,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     listen: options.listen ?? [],
     bootstrap: options.bootstrap,
     localNetwork: options.localNetwork,
+    mdns: options.mdns,
     dhtMode: "client",
     services: {
       ...(ledger && {

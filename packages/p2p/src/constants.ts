@@ -54,3 +54,10 @@ export const LEDGER_PEER_BAN_MS = 10 * 60 * 1000;
 /** Gossiped blocks taken per peer per second (burst: LEDGER_GOSSIP_BURST); past it they are dropped, reconciliation delivers them later. */
 export const LEDGER_GOSSIP_BLOCKS_PER_SECOND = 200;
 export const LEDGER_GOSSIP_BURST = 1_000;
+/**
+ * mDNS service name of this network's peers: its own, so a node finds OpenGateway peers on its
+ * LAN and not every IPFS node there.
+ */
+export const MDNS_SERVICE_TAG = "_opengateway._udp.local";
+/** How often a peer asks its LAN for others over mDNS (it answers others' questions at once). */
+export const DEFAULT_MDNS_INTERVAL_MS = 10_000;
