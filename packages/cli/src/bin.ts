@@ -285,7 +285,9 @@ walletOptions(wallet.command("register").description("register the identity on t
   walletAction("walletRegister"),
 );
 walletOptions(
-  wallet.command("balance").description("balance, transferable, locked (and when it unlocks) and debt, from the network's ledger"),
+  wallet
+    .command("balance")
+    .description("balance, transferable, locked (and when it unlocks) and debt, from the network's ledger"),
 ).action(walletAction("walletBalance"));
 walletOptions(
   wallet.command("history").description("the identity's blocks, latest first: time, direction, amount, counterparty"),

@@ -49,8 +49,7 @@ export function chooseBootstrap(options: {
   overrides?: RegionPeers;
   timeZone?: string;
 }): BootstrapChoice {
-  const region =
-    options.region ?? guessRegionFromTimeZone(options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const region = options.region ?? guessRegionFromTimeZone(options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
   if (options.given !== undefined && options.given.length > 0) return { addresses: [...options.given], source: "given", region };
   const lists = bootstrapPeers(options.overrides);
   const ordered = region === null ? REGIONS : [region, ...REGIONS.filter((other) => other !== region)];
@@ -58,7 +57,11 @@ export function chooseBootstrap(options: {
 }
 
 /** {@link chooseBootstrap} for a command: its `--bootstrap` and `--region`, and the config file's `bootstrapPeers`. */
-export async function commandBootstrap(options: { bootstrap?: string[]; region?: string; home: string }): Promise<BootstrapChoice> {
+export async function commandBootstrap(options: {
+  bootstrap?: string[];
+  region?: string;
+  home: string;
+}): Promise<BootstrapChoice> {
   const config = await readCliConfig(options.home);
   const region = options.region ?? config.region;
   return chooseBootstrap({

@@ -76,10 +76,10 @@ export async function detectRegion(
       for (const address of addresses) {
         for (const target of await tcpTargets(address))
           for (let attempt = 0; attempt < 3; attempt++) {
-          const ms = await connectTime(target, timeoutMs);
-          if (ms === null) break;
-          latencyMs[region as Region] = Math.min(latencyMs[region as Region] ?? Number.POSITIVE_INFINITY, ms);
-        }
+            const ms = await connectTime(target, timeoutMs);
+            if (ms === null) break;
+            latencyMs[region as Region] = Math.min(latencyMs[region as Region] ?? Number.POSITIVE_INFINITY, ms);
+          }
       }
     }),
   );

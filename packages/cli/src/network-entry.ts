@@ -30,7 +30,12 @@ export interface NetworkEntry {
 export async function networkEntry(options: NetworkEntryOptions): Promise<NetworkEntry> {
   const choice = await commandBootstrap(options);
   if (choice.source === "given") {
-    return { bootstrap: choice.addresses, sources: ["--bootstrap"], local: options.local, registrationDifficulty: options.registrationDifficulty };
+    return {
+      bootstrap: choice.addresses,
+      sources: ["--bootstrap"],
+      local: options.local,
+      registrationDifficulty: options.registrationDifficulty,
+    };
   }
   const node = await readNodeStatus(options.home);
   const nodeAddresses = node?.addresses ?? [];
@@ -46,4 +51,3 @@ export async function networkEntry(options: NetworkEntryOptions): Promise<Networ
     registrationDifficulty: options.registrationDifficulty ?? node?.ledger?.registrationDifficultyBits,
   };
 }
-

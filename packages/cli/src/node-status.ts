@@ -62,16 +62,16 @@ export function nodeStatus(
     queue: { active: node.engine.activeRequests, queued: node.engine.queuedRequests, parallel: node.engine.parallelRequests },
     ledger:
       ledger && account
-      ? {
-          registered: account.opened,
-          balance: account.balance,
-          debt: account.debt,
-          earned: node.earnings?.collected ?? 0,
-          claimed: node.earnings?.claimed ?? 0,
-          reputation: ledger.reputation(node.identity.id),
-          registrationDifficultyBits: ledger.params.registrationDifficultyBits,
-        }
-      : null,
+        ? {
+            registered: account.opened,
+            balance: account.balance,
+            debt: account.debt,
+            earned: node.earnings?.collected ?? 0,
+            claimed: node.earnings?.claimed ?? 0,
+            reputation: ledger.reputation(node.identity.id),
+            registrationDifficultyBits: ledger.params.registrationDifficultyBits,
+          }
+        : null,
     temperature,
   };
 }
@@ -87,7 +87,12 @@ export function writeNodeStatus(
   let writing = Promise.resolve();
   const write = () => {
     writing = writing
-      .then(() => writeFile(path, `${JSON.stringify(nodeStatus(node, startedAt, options.localNetwork, options.temperature?.() ?? null), null, 2)}\n`))
+      .then(() =>
+        writeFile(
+          path,
+          `${JSON.stringify(nodeStatus(node, startedAt, options.localNetwork, options.temperature?.() ?? null), null, 2)}\n`,
+        ),
+      )
       .catch(() => undefined);
   };
   write();

@@ -97,7 +97,9 @@ export function registerChatCommand(program: Command, cli: CliContext): void {
       .description("ask the network and stream the reply, paid from the wallet identity in <home>")
       .option("--model <id>", "the model to ask (default: the first the network serves)")
       .option("--max-tokens <n>", "longest reply", integer("--max-tokens", 1), 200)
-      .addOption(bootstrapOption("peers to join the network through (default: the node running in <home>, then the region's list)"))
+      .addOption(
+        bootstrapOption("peers to join the network through (default: the node running in <home>, then the region's list)"),
+      )
       .option("--peer <multiaddr...>", "nodes to dial directly", [])
       .addOption(new Option("--region <region>", "ask nodes of this region").choices([...REGIONS]))
       .option("--local", "devnet/LAN mode (private addresses, devnet ledger parameters)", false)

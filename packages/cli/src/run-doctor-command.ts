@@ -4,13 +4,13 @@ import { createServer } from "node:net";
 import { freemem, totalmem } from "node:os";
 import { promisify } from "node:util";
 import type { Command } from "commander";
-import type { CliContext } from "./cli-context.js";
 import type { BootstrapChoice } from "./bootstrap-peers.js";
 import { commandBootstrap } from "./bootstrap-peers.js";
+import type { CliContext } from "./cli-context.js";
 import type { TxtResolver } from "./detect-region.js";
 import { connectTime, tcpTargets } from "./detect-region.js";
-import { bootstrapOption } from "./network-options.js";
 import { withExample } from "./help-example.js";
+import { bootstrapOption } from "./network-options.js";
 
 export interface DoctorOptions {
   home: string;

@@ -7,9 +7,9 @@ import type { Identity } from "@opengateway/protocol";
 import { generateIdentity, isIdentityId } from "@opengateway/protocol";
 import { readIdentityFile, writeIdentityFile } from "@opengateway/sdk";
 import { NetworkUnreachableError } from "./cli-errors.js";
-import { ledgerParamOverrides } from "./network-params.js";
 import type { NetworkEntry, NetworkEntryOptions } from "./network-entry.js";
 import { networkEntry } from "./network-entry.js";
+import { ledgerParamOverrides } from "./network-params.js";
 import { registrationFingerprint } from "./node-registration.js";
 import { proofOfWorkProgress } from "./progress-line.js";
 
@@ -261,7 +261,11 @@ function describeBlock(block: LedgerBlock, ledger: Ledger): HistoryEntry {
     case "open": {
       // Only the earliest open of a machine gets the grant (a contested fingerprint opens empty).
       const granted = ledger.state.fingerprints.get(block.fingerprint) === ledgerBlockHash(block);
-      return moved(granted ? ledger.params.grantCredits : 0, null, granted ? "registered: the grant" : "registered (no grant: the machine already has an account)");
+      return moved(
+        granted ? ledger.params.grantCredits : 0,
+        null,
+        granted ? "registered: the grant" : "registered (no grant: the machine already has an account)",
+      );
     }
     case "send":
       return moved(-block.amount, block.to, "transfer sent");

@@ -125,7 +125,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       bootstrap: options.bootstrap,
       relay: options.relay,
       localNetwork: options.localNetwork,
-    mdns: options.mdns,
+      mdns: options.mdns,
       iceServers: options.iceServers,
       services: {
         ...(ledger && {

@@ -1,7 +1,7 @@
 import type { PeerDiscovery, PeerId, PeerInfo } from "@libp2p/interface";
-import type { Multiaddr } from "@multiformats/multiaddr";
 import type { MulticastDNSComponents } from "@libp2p/mdns";
 import { mdns } from "@libp2p/mdns";
+import type { Multiaddr } from "@multiformats/multiaddr";
 import { DEFAULT_MDNS_INTERVAL_MS, MDNS_SERVICE_TAG } from "./constants.js";
 
 export interface LanDiscoveryInit {
