@@ -77,7 +77,7 @@ describe("install.sh", () => {
     try {
       const lost = await bash(
         ["-s"],
-        { HOME: nowhere, PATH: env.PATH, OPENGATEWAY_NO_SETUP: "1" },
+        { HOME: nowhere, PATH: BARE_PATH, OPENGATEWAY_NO_SETUP: "1" },
         readFileSync(INSTALL_SH, "utf8"),
       );
       assert.notEqual(lost.code, 0);
