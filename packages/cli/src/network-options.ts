@@ -10,6 +10,4 @@ export const bootstrapOption = (description = "peers to join the network through
 
 /** mDNS is on unless `--no-mdns`, OPENGATEWAY_NO_MDNS (set to anything) or the config's `mdns: false` turns it off. */
 export const mdnsOption = () =>
-  new Option("--no-mdns", "do not find (or answer) peers on the LAN with mDNS multicast (also OPENGATEWAY_NO_MDNS=1)").env(
-    "OPENGATEWAY_NO_MDNS",
-  );
+  new Option("--no-mdns", "do not find (or answer) peers on the LAN with mDNS multicast").env("OPENGATEWAY_NO_MDNS");
