@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # OpenGateway installer: puts the `opengateway` command on the PATH, then hands over to
 # `opengateway setup`. Run it either way:
-#   curl -fsSL <url>/install.sh | bash
 #   ./install.sh                      (from a checkout: uses that checkout)
+#   curl -fsSL <url>/install.sh | OPENGATEWAY_REPO=<git URL> bash
+# No public repository or download URL is published yet: a piped install clones OPENGATEWAY_REPO,
+# which has no default until one is.
 # It never uses sudo: everything goes under $HOME. Running it again upgrades, or does nothing.
 #
 # Settings (environment):
-#   OPENGATEWAY_REPO        git URL a piped install clones (default below)
+#   OPENGATEWAY_REPO        git URL a piped install clones (no default yet)
 #   OPENGATEWAY_SOURCE_DIR  the checkout to install from (default: this script's checkout, or
 #                           ~/.opengateway/src, cloned from OPENGATEWAY_REPO)
 #   OPENGATEWAY_BIN_DIR     where the `opengateway` command goes (default: ~/.local/bin)
 #   OPENGATEWAY_NO_SETUP=1  do not start `opengateway setup` afterwards (same as --no-setup)
 set -euo pipefail
 
-REPO="${OPENGATEWAY_REPO:-https://github.com/opengateway/opengateway.git}"
+REPO="${OPENGATEWAY_REPO:-}"
 BIN_DIR="${OPENGATEWAY_BIN_DIR:-$HOME/.local/bin}"
 PNPM="pnpm@12.4.2"
 NODE_MIN_MAJOR=20
@@ -30,7 +32,7 @@ for arg in "$@"; do
   case "$arg" in
     --no-setup) RUN_SETUP=1 ;;
     -h | --help)
-      sed -n '2,14p' "${BASH_SOURCE[0]:-/dev/null}" 2>/dev/null | sed 's/^# \{0,1\}//'
+      sed -n '2,15p' "${BASH_SOURCE[0]:-/dev/null}" 2>/dev/null | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) fail "unknown option '$arg' (options: --no-setup, --help)" ;;
@@ -99,6 +101,7 @@ script_checkout() {
 # Clones the repository, or brings an earlier clone up to date; prints the checkout.
 fetch_source() {
   local dir="$HOME/.opengateway/src"
+  [ -n "$REPO" ] || [ -d "$dir/.git" ] || fail "no OpenGateway repository is published yet: run ./install.sh from a checkout, or set OPENGATEWAY_REPO to the git URL to install from"
   command -v git >/dev/null 2>&1 || fail "git is needed to download OpenGateway: install it with your package manager (e.g. sudo apt-get install -y git), or run install.sh from a checkout"
   if [ -d "$dir/.git" ]; then
     git -C "$dir" pull --ff-only --quiet >&2 || fail "could not update $dir (local changes?): fix it, or delete it and run the installer again"

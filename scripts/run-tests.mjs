@@ -44,11 +44,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Every node, gateway and wallet the tests start would otherwise multicast mDNS on this machine's
+// network: off for all of them; the LAN discovery test turns it on inside a network namespace of its own.
+const env = { ...process.env, OPENGATEWAY_NO_MDNS: process.env.OPENGATEWAY_NO_MDNS ?? "1" };
 // Its own process group, so the watchdog (and a Ctrl-C here) reaches every file's process too.
 const runner = spawn(
   process.execPath,
   ["--test", "--test-concurrency=1", `--test-timeout=${TEST_TIMEOUT_MS}`, "--test-force-exit", ...files],
-  { stdio: "inherit", detached: true },
+  { stdio: "inherit", detached: true, env },
 );
 const killGroup = (signal) => {
   try {

@@ -7,7 +7,7 @@ import type { NetworkServices } from "@opengateway/p2p";
 import { ADVERT_TOPIC, createLibp2pNode } from "@opengateway/p2p";
 import { generateIdentity } from "@opengateway/protocol";
 
-const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
+export const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
 
 /** A circuit relay v2 server that browsers reserve a slot on (over WebSockets) and that carries gossip between them. */
 export interface Relay {

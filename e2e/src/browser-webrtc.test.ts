@@ -28,13 +28,7 @@ import type { PageLedgerStatus, PageStatus } from "./browser-page-driver.js";
 import { pageStatus, waitForStatus } from "./browser-page-driver.js";
 import type { PageServer } from "./browser-page-server.js";
 import { startPageServer } from "./browser-page-server.js";
-import {
-  insideTestNetworkNamespace,
-  NETNS_HOST,
-  networkNamespaceUnavailable,
-  runTestFileInNetworkNamespace,
-  setUpTestNetwork,
-} from "./netns-sandbox.js";
+import { describeInNetworkNamespace, NETNS_HOST, setUpTestNetwork } from "./netns-sandbox.js";
 import { streamStory } from "./stream-story.js";
 import { testModelPath } from "./test-model.js";
 import { settledWithin } from "./wait-for.js";
@@ -55,23 +49,12 @@ const DEVNET_LEDGER = {
 const GRANT = 100_000;
 const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url));
 
-if (insideTestNetworkNamespace()) {
-  describeServingOverWebRtc();
-} else {
-  describe("browser node over WebRTC", { timeout: 300_000 }, () => {
-    it("runs its suite inside a network namespace of its own (WebRTC gathers no loopback candidates)", async (t) => {
-      const unavailable = networkNamespaceUnavailable();
-      if (unavailable !== null) {
-        // In CI a skipped suite would look like a passing one: there the missing namespace is a failure.
-        if (process.env.CI === "true") assert.fail(`CI must run the WebRTC suite, but ${unavailable}`);
-        t.skip(unavailable);
-        return;
-      }
-      const { code, output } = await runTestFileInNetworkNamespace(fileURLToPath(import.meta.url), { timeoutMs: 240_000 });
-      assert.equal(code, 0, `the WebRTC suite failed inside its namespace:\n${output.slice(-6000)}`);
-    });
-  });
-}
+describeInNetworkNamespace(
+  "browser node over WebRTC",
+  import.meta.url,
+  { timeoutMs: 240_000, why: "WebRTC gathers no loopback candidates" },
+  describeServingOverWebRtc,
+);
 
 function isDirectWebRtc(connection: Connection): boolean {
   return connection.remoteAddr.toString().includes("/webrtc") && connection.limits === undefined;

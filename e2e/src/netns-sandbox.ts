@@ -1,4 +1,7 @@
+import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { errorMessage } from "@opengateway/protocol";
 
 /**
@@ -10,7 +13,7 @@ import { errorMessage } from "@opengateway/protocol";
  */
 export const NETNS_ENV = "OPENGATEWAY_TEST_IN_NETNS";
 export const NETNS_HOST = "10.77.0.1";
-const NETNS_PEER = "10.77.0.2";
+export const NETNS_PEER = "10.77.0.2";
 
 export function insideTestNetworkNamespace(): boolean {
   return process.env[NETNS_ENV] === "1";
@@ -78,6 +81,36 @@ export function runTestFileInNetworkNamespace(
     child.once("exit", (code) => {
       clearTimeout(terminate);
       resolve({ code, output });
+    });
+  });
+}
+
+/**
+ * A suite that runs only inside a network namespace of its own. Outside one (how the runner starts
+ * the file), a single test starts the file again under `unshare --net` and passes when the suite
+ * passed there; inside, `suite` runs. Where no namespace can be made the test skips, saying why,
+ * except in CI, where that fails: a skipped suite would look like a passing one.
+ */
+export function describeInNetworkNamespace(
+  title: string,
+  testFileUrl: string,
+  options: { timeoutMs: number; why: string },
+  suite: () => void,
+): void {
+  if (insideTestNetworkNamespace()) {
+    suite();
+    return;
+  }
+  describe(title, { timeout: options.timeoutMs + 60_000 }, () => {
+    it(`runs its suite inside a network namespace of its own (${options.why})`, async (t) => {
+      const unavailable = networkNamespaceUnavailable();
+      if (unavailable !== null) {
+        if (process.env.CI === "true") assert.fail(`CI must run the suite '${title}', but ${unavailable}`);
+        t.skip(unavailable);
+        return;
+      }
+      const { code, output } = await runTestFileInNetworkNamespace(fileURLToPath(testFileUrl), { timeoutMs: options.timeoutMs });
+      assert.equal(code, 0, `the suite '${title}' failed inside its namespace:\n${output.slice(-6000)}`);
     });
   });
 }

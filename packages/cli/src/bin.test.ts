@@ -200,4 +200,47 @@ describe("the opengateway command", () => {
     });
     assert.equal((JSON.parse(reread.stdout) as { identity: string }).identity, made.identity);
   });
+
+  it("finds its way into the network without --bootstrap, or says in one sentence how to give one", async () => {
+    const env = { OPENGATEWAY_HOME: home, OPENGATEWAY_PASSPHRASE: "cli test passphrase" };
+    // The wallet of the test above; no node runs in this home, the built-in lists are empty, mDNS is off.
+    const lost = await opengateway(["wallet", "balance", "--no-mdns"], env);
+    assert.equal(lost.code, 1);
+    assert.match(lost.stderr, /^opengateway: The wallet knows no peer: pass --bootstrap <multiaddr> .*\n$/);
+    const bad = await opengateway(["wallet", "balance"], { ...env, OPENGATEWAY_BOOTSTRAP: "/ip4/127.0.0.1/tcp/1,nonsense" });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--bootstrap: 'nonsense' is not a multiaddr/);
+  });
+
+  it("doctor reports which bootstrap peers answer: given by flag, by OPENGATEWAY_BOOTSTRAP, or none built in", async () => {
+    const listening = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const peer = "12D3KooWDpJ7As7BWAwRMfu1VU2WCqNxZzPdX2ZzwW4pgt6hBPGM";
+    const up = `/ip4/127.0.0.1/tcp/${(listening.address() as AddressInfo).port}/p2p/${peer}`;
+    const down = `/ip4/127.0.0.1/tcp/${closedPort}/p2p/${peer}`;
+    const bootstrapCheck = async (args: string[], env: Record<string, string> = {}) => {
+      const doctor = await opengateway(["doctor", "--json", ...args], { OPENGATEWAY_HOME: home, ...env });
+      assert.equal(doctor.code, 0, doctor.stderr);
+      return (JSON.parse(doctor.stdout) as Array<{ name: string; level: string; detail: string }>).find(
+        (check) => check.name === "bootstrap peers",
+      );
+    };
+    try {
+      const flagged = await bootstrapCheck(["--bootstrap", up, down]);
+      assert.equal(flagged?.level, "ok");
+      assert.match(flagged?.detail ?? "", new RegExp(`^1 of 2 reachable \\(given\\): ${up} \\d+ ms$`));
+      const fromEnv = await bootstrapCheck([], { OPENGATEWAY_BOOTSTRAP: `${down},${down}` });
+      assert.equal(fromEnv?.level, "fail");
+      assert.match(fromEnv?.detail ?? "", /^none of 2 reachable \(given\)$/);
+      const none = await bootstrapCheck([]);
+      assert.equal(none?.level, "warn");
+      assert.match(none?.detail ?? "", /the built-in list.* is empty \(no public bootstrap relay runs yet\)/);
+    } finally {
+      listening.close();
+    }
+  });
 });

@@ -7,10 +7,12 @@ import { join } from "node:path";
 import { REGIONS } from "@opengateway/protocol";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
+import { commandBootstrap } from "./bootstrap-peers.js";
 import { applyCliConfig } from "./cli-config.js";
 import type { CliContext } from "./cli-context.js";
 import { reportFatalError } from "./fatal-error.js";
 import { addExamples } from "./help-example.js";
+import { bootstrapOption, mdnsOption } from "./network-options.js";
 import { integer } from "./option-parsers.js";
 import { assertPortFree, localModelFile, stopWithParent } from "./preflight.js";
 import { registerChatCommand } from "./run-chat-command.js";
@@ -88,7 +90,8 @@ const nodeStart = nodeCommand
   )
   .option("--alias <id>", "the model id clients ask for (default: the file name without .gguf)")
   .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
-  .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
+  .addOption(bootstrapOption())
+  .addOption(mdnsOption())
   .option(
     "--key-file <path>",
     "where the node's identity is kept (default: <home>/node-key.json, encrypted with OPENGATEWAY_PASSPHRASE, OPENGATEWAY_PASSPHRASE_FILE or else <home>/node-key.passphrase)",
@@ -165,7 +168,13 @@ withLedgerOptions(nodeStart, {
   }
   const { runNodeCommand } = await import("./run-node-command.js");
   await runNodeCommand(
-    { ...options, passphrase, upstreamApiKey, gpu: options.gpu === "off" ? false : "auto" },
+    {
+      ...options,
+      bootstrap: (await commandBootstrap(options)).addresses,
+      passphrase,
+      upstreamApiKey,
+      gpu: options.gpu === "off" ? false : "auto",
+    },
     logger.child({ role: "node" }),
   );
 });
@@ -183,7 +192,8 @@ const gatewayStart = gatewayCommand
   )
   .option("--api-keys-file <path>", "a file with one API key per line")
   .option("--peer <multiaddr...>", "full nodes to dial directly", [])
-  .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
+  .addOption(bootstrapOption())
+  .addOption(mdnsOption())
   .addOption(new Option("--region <region>", "home region: requests stay in it unless they ask for 'any'").choices([...REGIONS]))
   .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
   .option(
@@ -238,7 +248,14 @@ withLedgerOptions(gatewayStart, {
   if (apiKeys.length === 0) program.error("no API key: pass --api-key, --api-keys-file or set OPENGATEWAY_API_KEY");
   const { runGatewayCommand } = await import("./run-gateway-command.js");
   await runGatewayCommand(
-    { ...options, peers: options.peer, apiKeys, providerIdleTimeoutMs: options.providerIdleTimeoutMs, passphrase },
+    {
+      ...options,
+      bootstrap: (await commandBootstrap(options)).addresses,
+      peers: options.peer,
+      apiKeys,
+      providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+      passphrase,
+    },
     logger.child({ role: "gateway" }),
   );
 });
@@ -248,7 +265,9 @@ const relayStart = relayCommand
   .command("start")
   .description("be the first address peers dial: a DHT server, a circuit relay and an advert forwarder")
   .option("--listen <multiaddr...>", "addresses to listen on", ["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
-  .option("--bootstrap <multiaddr...>", "other bootstrap peers", [])
+  .addOption(bootstrapOption("other bootstrap peers (default: the region's built-in list)"))
+  .addOption(new Option("--region <region>", "the region whose built-in bootstrap peers it joins").choices([...REGIONS]))
+  .addOption(mdnsOption())
   .option("--key-file <path>", "where the node's identity is kept (default: a new identity each run)")
   .option("--local", "devnet/LAN mode: accept loopback and private addresses in the DHT", false)
   .option("--home <dir>", "data directory", defaultHome);
@@ -257,52 +276,66 @@ withLedgerOptions(relayStart, {
   file: "where the relay keeps its copy of the ledger (default: <home>/relay-ledger.sqlite)",
 }).action(async (options) => {
   const { runRelayCommand } = await import("./run-relay-command.js");
-  await runRelayCommand(options, logger.child({ role: "relay" }));
+  await runRelayCommand({ ...options, bootstrap: (await commandBootstrap(options)).addresses }, logger.child({ role: "relay" }));
 });
 
 const wallet = program.command("wallet").description("your identity and credits on the ledger");
 const walletOptions = (command: Command) =>
   command
-    .option("--key-file <path>", "the identity's key file", join(defaultHome, "wallet-key.json"))
+    .option("--key-file <path>", "the identity's key file (default: <home>/wallet-key.json)")
     .option("--json", "machine-readable output", false)
-    .option("--bootstrap <multiaddr...>", "peers to reach the ledger through", [])
+    .addOption(
+      bootstrapOption(
+        "peers to reach the ledger through (default: the node running in <home>, the region's built-in list, and the LAN)",
+      ),
+    )
+    .addOption(new Option("--region <region>", "the region whose built-in bootstrap peers it tries first").choices([...REGIONS]))
+    .addOption(mdnsOption())
     .option("--local", "devnet/LAN mode (devnet ledger parameters, private addresses)", false)
     .addOption(registrationDifficultyOption())
-    .addOption(registrationMemoryOption());
+    .addOption(registrationMemoryOption())
+    .option("--home <dir>", "data directory (config, key file, a running node's addresses)", defaultHome);
+/** The wallet command named `name` from run-wallet-command, with the key file in the home unless given. */
+const walletAction =
+  (name: Exclude<keyof typeof import("./run-wallet-command.js"), "WalletOptions">) =>
+  async (options: { keyFile?: string; home: string }) => {
+    const commands = await import("./run-wallet-command.js");
+    const run = commands[name] as (options: unknown) => Promise<void>;
+    await run({
+      ...options,
+      keyFile: options.keyFile ?? join(options.home, "wallet-key.json"),
+      passphrase,
+      fromPassphrase: env.OPENGATEWAY_IMPORT_PASSPHRASE,
+    });
+  };
 walletOptions(wallet.command("create").description("make a new identity (encrypted with OPENGATEWAY_PASSPHRASE)"))
   .option("--register", "also register it on the network (proof-of-work, then the grant)", false)
-  .action(async (options) => (await import("./run-wallet-command.js")).walletCreate({ ...options, passphrase }));
-walletOptions(wallet.command("show").description("print the identity")).action(async (options) =>
-  (await import("./run-wallet-command.js")).walletShow({ ...options, passphrase }),
+  .action(walletAction("walletCreate"));
+walletOptions(wallet.command("show").description("print the identity")).action(walletAction("walletShow"));
+walletOptions(wallet.command("register").description("register the identity on the network")).action(
+  walletAction("walletRegister"),
 );
-walletOptions(wallet.command("register").description("register the identity on the network")).action(async (options) =>
-  (await import("./run-wallet-command.js")).walletRegister({ ...options, passphrase }),
-);
-walletOptions(wallet.command("balance").description("balance, transferable, locked and debt, from the network's ledger")).action(
-  async (options) => (await import("./run-wallet-command.js")).walletBalance({ ...options, passphrase }),
-);
-walletOptions(wallet.command("history").description("the identity's blocks, latest first")).action(async (options) =>
-  (await import("./run-wallet-command.js")).walletHistory({ ...options, passphrase }),
-);
+walletOptions(
+  wallet
+    .command("balance")
+    .description("balance, transferable, locked (and when it unlocks) and debt, from the network's ledger"),
+).action(walletAction("walletBalance"));
+walletOptions(
+  wallet.command("history").description("the identity's blocks, latest first: time, direction, amount, counterparty"),
+).action(walletAction("walletHistory"));
 walletOptions(wallet.command("transfer").description("send credits to another identity"))
   .requiredOption("--to <identity>", "the recipient's identity id")
   .requiredOption("--amount <credits>", "credits to send", integer("--amount"))
-  .action(async (options) => (await import("./run-wallet-command.js")).walletTransfer({ ...options, passphrase }));
-walletOptions(wallet.command("receive").description("collect the transfers sent to this identity")).action(async (options) =>
-  (await import("./run-wallet-command.js")).walletReceive({ ...options, passphrase }),
+  .action(walletAction("walletTransfer"));
+walletOptions(wallet.command("receive").description("collect the transfers sent to this identity")).action(
+  walletAction("walletReceive"),
 );
 walletOptions(wallet.command("export").description("print the key file (encrypted if it is) to move it elsewhere")).action(
-  async (options) => (await import("./run-wallet-command.js")).walletExport({ ...options, passphrase }),
+  walletAction("walletExport"),
 );
 walletOptions(wallet.command("import").description("store a key file exported elsewhere, encrypted with OPENGATEWAY_PASSPHRASE"))
   .requiredOption("--from <path>", "the exported key file (OPENGATEWAY_IMPORT_PASSPHRASE if it is encrypted differently)")
-  .action(async (options) =>
-    (await import("./run-wallet-command.js")).walletImport({
-      ...options,
-      passphrase,
-      fromPassphrase: env.OPENGATEWAY_IMPORT_PASSPHRASE,
-    }),
-  );
+  .action(walletAction("walletImport"));
 
 /** `devnet` and `start`: a local network behind one gateway, on this machine. */
 const localNetworkCommand = (name: string, description: string, modelHelp: string): Command =>

@@ -26,6 +26,8 @@ export const CliConfigSchema = z
     listen: z.array(multiaddr),
     relay: z.boolean(),
     local: z.boolean(),
+    /** Find peers on the LAN with mDNS (on unless false). */
+    mdns: z.boolean(),
     threads: z.number().int().min(1),
     parallel: z.number().int().min(1),
     gpu: z.enum(["auto", "off"]),

@@ -17,3 +17,9 @@ export class ModelUnavailableError extends errorClass(
   (message: string) => message,
 ) {}
 export class NotSetUpError extends errorClass("NotSetUpError", "not_set_up", (message: string) => message) {}
+/** No peer of the network answered: the message names what was tried and how to give one. */
+export class NetworkUnreachableError extends errorClass(
+  "NetworkUnreachableError",
+  "network_unreachable",
+  (message: string) => message,
+) {}

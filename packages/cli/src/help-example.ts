@@ -13,6 +13,7 @@ const EXAMPLES: Record<string, string[]> = {
   "node start": [
     "opengateway node start",
     "opengateway node start --model ./model.gguf --bootstrap /dns4/relay.example.org/tcp/4001/p2p/12D3KooW...",
+    "OPENGATEWAY_BOOTSTRAP=/dnsaddr/bootstrap.example.org/p2p/12D3KooW... opengateway node start --no-mdns",
   ],
   "gateway start": [
     'opengateway gateway start --api-key "$KEY" --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... --register-accounts',
@@ -23,8 +24,11 @@ const EXAMPLES: Record<string, string[]> = {
   "wallet create": ["OPENGATEWAY_PASSPHRASE=... opengateway wallet create --register"],
   "wallet show": ["opengateway wallet show --json"],
   "wallet register": ["opengateway wallet register"],
-  "wallet balance": ["opengateway wallet balance"],
-  "wallet history": ["opengateway wallet history --json"],
+  "wallet balance": [
+    "opengateway wallet balance",
+    "opengateway wallet balance --bootstrap /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW...",
+  ],
+  "wallet history": ["opengateway wallet history", "opengateway wallet history --json | jq '.[] | {at, amount, counterparty}'"],
   "wallet transfer": ["opengateway wallet transfer --to 12D3KooW... --amount 100"],
   "wallet receive": ["opengateway wallet receive"],
   "wallet export": ["opengateway wallet export > wallet-key.backup.json"],

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -72,6 +72,23 @@ describe("install.sh", () => {
     );
     assert.equal(piped.code, 0, piped.stderr);
     assert.match(piped.stdout, /Installed: \d+\.\d+\.\d+/);
+    // With nothing to install from (no checkout, no OPENGATEWAY_REPO) it says so, and clones nothing.
+    const nowhere = mkdtempSync(join(tmpdir(), "opengateway-install-nowhere-"));
+    try {
+      const lost = await bash(
+        ["-s"],
+        { HOME: nowhere, PATH: BARE_PATH, OPENGATEWAY_NO_SETUP: "1" },
+        readFileSync(INSTALL_SH, "utf8"),
+      );
+      assert.notEqual(lost.code, 0);
+      assert.match(
+        lost.stderr,
+        /no OpenGateway repository is published yet: run \.\/install\.sh from a checkout, or set OPENGATEWAY_REPO/,
+      );
+      assert.equal(existsSync(join(nowhere, ".opengateway", "src")), false);
+    } finally {
+      rmSync(nowhere, { recursive: true, force: true });
+    }
   });
 
   it("refuses a Node.js older than 20 with the command that installs a newer one, and never asks for sudo itself", async () => {

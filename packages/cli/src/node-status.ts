@@ -1,6 +1,7 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FullNode } from "@opengateway/full-node";
+import type { Reputation } from "@opengateway/ledger";
 
 /** What a running node says about itself, in `<home>/node-status.json`, for `opengateway status`. */
 export const NODE_STATUS_FILE = "node-status.json";
@@ -19,13 +20,33 @@ export interface NodeStatus {
   addresses: string[];
   peers: number;
   queue: { active: number; queued: number; parallel: number };
-  /** The node's account on its copy of the ledger; null without one (`--no-credits`). */
-  ledger: { registered: boolean; balance: number; debt: number; earned: number; claimed: number } | null;
+  /** Whether it runs as a devnet/LAN node (`--local`): a wallet that joins through it takes the same ledger rules. */
+  localNetwork: boolean;
+  /**
+   * The node's account on its copy of the ledger, its reputation as a provider (0–1000, the score
+   * routers read from the same ledger) and the network's registration difficulty; null without a
+   * ledger (`--no-credits`).
+   */
+  ledger: {
+    registered: boolean;
+    balance: number;
+    debt: number;
+    earned: number;
+    claimed: number;
+    reputation: Reputation;
+    registrationDifficultyBits: number;
+  } | null;
   temperature: { state: string; celsius: number | null } | null;
 }
 
-export function nodeStatus(node: FullNode, startedAt: Date, temperature: NodeStatus["temperature"] = null): NodeStatus {
-  const account = node.ledger?.account(node.identity.id);
+export function nodeStatus(
+  node: FullNode,
+  startedAt: Date,
+  localNetwork: boolean,
+  temperature: NodeStatus["temperature"] = null,
+): NodeStatus {
+  const ledger = node.ledger;
+  const account = ledger?.account(node.identity.id);
   return {
     pid: process.pid,
     startedAt: startedAt.toISOString(),
@@ -37,16 +58,20 @@ export function nodeStatus(node: FullNode, startedAt: Date, temperature: NodeSta
     region: node.region,
     addresses: node.addresses(),
     peers: node.libp2p.getPeers().length,
+    localNetwork,
     queue: { active: node.engine.activeRequests, queued: node.engine.queuedRequests, parallel: node.engine.parallelRequests },
-    ledger: account
-      ? {
-          registered: account.opened,
-          balance: account.balance,
-          debt: account.debt,
-          earned: node.earnings?.collected ?? 0,
-          claimed: node.earnings?.claimed ?? 0,
-        }
-      : null,
+    ledger:
+      ledger && account
+        ? {
+            registered: account.opened,
+            balance: account.balance,
+            debt: account.debt,
+            earned: node.earnings?.collected ?? 0,
+            claimed: node.earnings?.claimed ?? 0,
+            reputation: ledger.reputation(node.identity.id),
+            registrationDifficultyBits: ledger.params.registrationDifficultyBits,
+          }
+        : null,
     temperature,
   };
 }
@@ -55,14 +80,19 @@ export function nodeStatus(node: FullNode, startedAt: Date, temperature: NodeSta
 export function writeNodeStatus(
   home: string,
   node: FullNode,
-  temperature?: () => NodeStatus["temperature"],
+  options: { localNetwork: boolean; temperature?: () => NodeStatus["temperature"] },
 ): { stop(): Promise<void> } {
   const path = join(home, NODE_STATUS_FILE);
   const startedAt = new Date();
   let writing = Promise.resolve();
   const write = () => {
     writing = writing
-      .then(() => writeFile(path, `${JSON.stringify(nodeStatus(node, startedAt, temperature?.() ?? null), null, 2)}\n`))
+      .then(() =>
+        writeFile(
+          path,
+          `${JSON.stringify(nodeStatus(node, startedAt, options.localNetwork, options.temperature?.() ?? null), null, 2)}\n`,
+        ),
+      )
       .catch(() => undefined);
   };
   write();

@@ -6,13 +6,14 @@ import { Option } from "commander";
 import type { CliContext } from "./cli-context.js";
 import { NotSetUpError } from "./cli-errors.js";
 import { withExample } from "./help-example.js";
+import { bootstrapOption } from "./network-options.js";
 import { integer } from "./option-parsers.js";
 
 export interface ChatOptions {
   home: string;
   model?: string;
   maxTokens: number;
-  bootstrap: string[];
+  bootstrap?: string[];
   peer: string[];
   region?: Region;
   local: boolean;
@@ -37,9 +38,15 @@ async function readStdin(): Promise<string> {
 export async function runChatCommand(words: string[], options: ChatOptions, cli: CliContext): Promise<void> {
   const prompt = words.length > 0 ? words.join(" ") : process.stdin.isTTY ? "" : (await readStdin()).trim();
   if (prompt === "") throw new NotSetUpError('Say something: opengateway chat "your question" (or pipe it in).');
-  if (options.bootstrap.length === 0 && options.peer.length === 0) {
+  // Without --bootstrap or --peer: the node running in this home (with its ledger rules), then the region's list.
+  const { networkEntry } = await import("./network-entry.js");
+  const network =
+    options.peer.length > 0
+      ? { bootstrap: options.bootstrap ?? [], local: options.local, registrationDifficulty: options.registrationDifficulty }
+      : await networkEntry({ ...options, mdns: false });
+  if (network.bootstrap.length === 0 && options.peer.length === 0) {
     throw new NotSetUpError(
-      "chat needs a way into the network: pass --bootstrap or --peer, or set it once with 'opengateway config set bootstrap <multiaddr>'.",
+      "chat needs a way into the network: no node runs in this home and the region's bootstrap list is empty; pass --bootstrap or --peer, or set it once with 'opengateway config set bootstrap <multiaddr>'.",
     );
   }
   const { createClient } = await import("@opengateway/sdk");
@@ -49,12 +56,12 @@ export async function runChatCommand(words: string[], options: ChatOptions, cli:
   const { registrationFingerprint } = await import("./node-registration.js");
   const client = await createClient({
     identity,
-    bootstrap: options.bootstrap,
+    bootstrap: network.bootstrap,
     peers: options.peer,
     region: options.region ?? null,
-    localNetwork: options.local,
+    localNetwork: network.local,
     ledger: options.pay
-      ? { params: ledgerParamOverrides(options), fingerprintHash: await registrationFingerprint(identity.id, options.local) }
+      ? { params: ledgerParamOverrides(network), fingerprintHash: await registrationFingerprint(identity.id, network.local) }
       : undefined,
     waitForProvidersMs: 30_000,
   });
@@ -91,7 +98,9 @@ export function registerChatCommand(program: Command, cli: CliContext): void {
       .description("ask the network and stream the reply, paid from the wallet identity in <home>")
       .option("--model <id>", "the model to ask (default: the first the network serves)")
       .option("--max-tokens <n>", "longest reply", integer("--max-tokens", 1), 200)
-      .option("--bootstrap <multiaddr...>", "peers to join the network through", [])
+      .addOption(
+        bootstrapOption("peers to join the network through (default: the node running in <home>, then the region's list)"),
+      )
       .option("--peer <multiaddr...>", "nodes to dial directly", [])
       .addOption(new Option("--region <region>", "ask nodes of this region").choices([...REGIONS]))
       .option("--local", "devnet/LAN mode (private addresses, devnet ledger parameters)", false)

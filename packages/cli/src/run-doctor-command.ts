@@ -4,10 +4,20 @@ import { createServer } from "node:net";
 import { freemem, totalmem } from "node:os";
 import { promisify } from "node:util";
 import type { Command } from "commander";
-import { readCliConfig } from "./cli-config.js";
+import type { BootstrapChoice } from "./bootstrap-peers.js";
+import { commandBootstrap } from "./bootstrap-peers.js";
 import type { CliContext } from "./cli-context.js";
-import { connectTime, tcpTarget } from "./detect-region.js";
+import type { TxtResolver } from "./detect-region.js";
+import { connectTime, tcpTargets } from "./detect-region.js";
 import { withExample } from "./help-example.js";
+import { bootstrapOption } from "./network-options.js";
+
+export interface DoctorOptions {
+  home: string;
+  json: boolean;
+  /** The bootstrap peers to check: given (flag, OPENGATEWAY_BOOTSTRAP, config), else the region's built-in list. */
+  bootstrap?: string[];
+}
 
 export type CheckLevel = "ok" | "warn" | "fail" | "skip";
 export interface DoctorCheck {
@@ -111,34 +121,49 @@ async function clockCheck(): Promise<DoctorCheck> {
       };
 }
 
-async function bootstrapCheck(bootstrap: string[]): Promise<DoctorCheck> {
-  if (bootstrap.length === 0)
+/** Each bootstrap peer that answers a TCP connect (a `/dnsaddr/` one: any address its records list), and how fast. */
+export async function reachableBootstrapPeers(
+  addresses: readonly string[],
+  options: { resolveTxt?: TxtResolver; timeoutMs?: number } = {},
+): Promise<Array<{ address: string; ms: number | null }>> {
+  return Promise.all(
+    addresses.map(async (address) => {
+      const times = await Promise.all(
+        (await tcpTargets(address, options)).map((target) => connectTime(target, options.timeoutMs ?? 3_000)),
+      );
+      const answered = times.filter((ms): ms is number => ms !== null);
+      return { address, ms: answered.length > 0 ? Math.min(...answered) : null };
+    }),
+  );
+}
+
+async function bootstrapCheck(choice: BootstrapChoice): Promise<DoctorCheck> {
+  if (choice.addresses.length === 0)
     return {
       name: "bootstrap peers",
       level: "warn",
-      detail: "none configured: the node finds only peers that dial it",
-      fix: "opengateway config set bootstrap <multiaddr>",
+      detail: `none: none given, and the built-in list${choice.region ? ` for ${choice.region}` : ""} is empty (no public bootstrap relay runs yet); only peers on this LAN (mDNS) and peers that dial in are found`,
+      fix: "opengateway config set bootstrap <multiaddr of a full node or relay>",
     };
-  const reachable = await Promise.all(
-    bootstrap.map(async (address) => {
-      const target = tcpTarget(address);
-      return target !== null && (await connectTime(target, 3_000)) !== null;
-    }),
-  );
-  const count = reachable.filter(Boolean).length;
-  return count > 0
-    ? { name: "bootstrap peers", level: "ok", detail: `${count} of ${bootstrap.length} reachable` }
+  const peers = await reachableBootstrapPeers(choice.addresses);
+  const reachable = peers.filter((peer) => peer.ms !== null);
+  const from = choice.source === "given" ? "given" : `built in${choice.region ? `, ${choice.region} first` : ""}`;
+  return reachable.length > 0
+    ? {
+        name: "bootstrap peers",
+        level: "ok",
+        detail: `${reachable.length} of ${peers.length} reachable (${from}): ${reachable.map((peer) => `${peer.address} ${Math.round(peer.ms ?? 0)} ms`).join(", ")}`,
+      }
     : {
         name: "bootstrap peers",
         level: "fail",
-        detail: `none of ${bootstrap.length} reachable`,
+        detail: `none of ${peers.length} reachable (${from})`,
         fix: "check the network or firewall, or: opengateway config set bootstrap <multiaddr>",
       };
 }
 
 /** `opengateway doctor`: checks the system and says what to change; it changes nothing. */
-export async function runDoctorCommand(options: { home: string; json: boolean }): Promise<void> {
-  const config = await readCliConfig(options.home);
+export async function runDoctorCommand(options: DoctorOptions): Promise<void> {
   const major = Number(process.versions.node.split(".")[0]);
   const free = freemem();
   const checks: DoctorCheck[] = [
@@ -161,7 +186,7 @@ export async function runDoctorCommand(options: { home: string; json: boolean })
     await governorCheck(),
     ...(await Promise.all([4001, 4002].map(portCheck))),
     await clockCheck(),
-    await bootstrapCheck(config.bootstrap ?? []),
+    await bootstrapCheck(await commandBootstrap({ bootstrap: options.bootstrap, home: options.home })),
   ];
   if (options.json) {
     process.stdout.write(`${JSON.stringify(checks)}\n`);
@@ -182,7 +207,9 @@ export function registerDoctorCommand(program: Command, cli: CliContext): void {
         "check the driver, GPU settings, CPU governor, memory, ports, clock and bootstrap peers; prints fixes, changes nothing",
       )
       .option("--json", "machine-readable output", false)
+      .addOption(bootstrapOption("bootstrap peers to check (default: the config's, else the region's built-in list)"))
       .option("--home <dir>", "data directory", cli.defaultHome),
     "opengateway doctor",
-  ).action((options: { home: string; json: boolean }) => runDoctorCommand(options));
+    "opengateway doctor --json | jq '.[] | select(.name == \"bootstrap peers\")'",
+  ).action((options: DoctorOptions) => runDoctorCommand(options));
 }

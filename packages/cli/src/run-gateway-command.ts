@@ -20,6 +20,8 @@ export interface GatewayCommandOptions {
   home: string;
   region?: string;
   local: boolean;
+  /** Find full nodes on the LAN with mDNS (`--no-mdns` turns it off). */
+  mdns: boolean;
   providerIdleTimeoutMs?: number;
   maxQueuedRequests?: number;
   queueWaitMs?: number;
@@ -61,6 +63,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
     bootstrap: options.bootstrap,
     region: options.region ?? null,
     localNetwork: options.local,
+    mdns: options.mdns,
     corsOrigins: options.corsOrigin,
     contribute: existsSync(join(pageDir, "index.html"))
       ? {

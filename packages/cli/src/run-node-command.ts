@@ -30,6 +30,8 @@ export interface NodeCommandOptions {
   region?: string;
   relay: boolean;
   local: boolean;
+  /** Find and answer peers on the LAN with mDNS (`--no-mdns` turns it off). */
+  mdns: boolean;
   threads?: number;
   parallel?: number;
   gpu: false | "auto";
@@ -106,6 +108,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
         : undefined,
     logger,
     localNetwork: options.local,
+    mdns: options.mdns,
     threads: options.threads,
     parallelRequests: options.parallel,
     gpu: options.gpu,
@@ -142,9 +145,10 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
     region: node.region,
     contributeUrl: contribute?.url,
   });
-  const status = writeNodeStatus(options.home, node, () =>
-    node.thermal ? { state: node.thermal.state, celsius: node.thermal.celsius } : null,
-  );
+  const status = writeNodeStatus(options.home, node, {
+    localNetwork: options.local,
+    temperature: () => (node.thermal ? { state: node.thermal.state, celsius: node.thermal.celsius } : null),
+  });
   onShutdown(async () => {
     await status.stop();
     await contribute?.close();

@@ -14,6 +14,8 @@ export interface RelayCommandOptions {
   bootstrap: string[];
   keyFile?: string;
   local: boolean;
+  /** Find and answer peers on the LAN with mDNS (`--no-mdns` turns it off). */
+  mdns: boolean;
   home: string;
   credits: boolean;
   ledgerFile?: string;
@@ -36,6 +38,7 @@ export async function runRelayCommand(options: RelayCommandOptions, logger: Logg
     bootstrap: options.bootstrap,
     relay: true,
     localNetwork: options.local,
+    mdns: options.mdns,
     services: {
       ...(options.credits && {
         ledger: sqliteLedgerReplica({

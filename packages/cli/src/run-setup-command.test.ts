@@ -99,6 +99,15 @@ describe("opengateway setup, then node start with no flags, status, chat, identi
     assert.ok(after.running);
     assert.equal(after.peerId, before.peerId);
     assert.equal(after.ledger?.balance, before.ledger?.balance);
+    // A new provider's reputation, as routers compute it from the same ledger, and its queue.
+    assert.deepEqual(after.ledger && { score: after.ledger.reputation.score, paid: after.ledger.reputation.paidReceipts }, {
+      score: 500,
+      paid: 0,
+    });
+    assert.equal(after.queue.parallel >= 1 && after.queue.active === 0, true, JSON.stringify(after.queue));
+    const shown = await opengateway(["status"], env);
+    assert.match(shown.stdout, /reputation 500 of 1000: 0 paid receipts, 0 disputed claims/);
+    assert.match(shown.stdout, /queue +0 of \d+ busy, 0 waiting/);
     address = after.addresses[0] as string;
   });
 
@@ -129,6 +138,32 @@ describe("opengateway setup, then node start with no flags, status, chat, identi
     } finally {
       rmSync(chatHome, { recursive: true, force: true });
     }
+
+    // A wallet in the node's home joins through the running node (its status file) and takes its
+    // registration difficulty: no --bootstrap. --local: one grant per account on this machine.
+    const created = await opengateway(["wallet", "create", "--register", "--local", "--json"], env, { timeoutMs: 120_000 });
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /"registered":true/);
+    const balance = await opengateway(["wallet", "balance", "--local"], env, { timeoutMs: 60_000 });
+    assert.equal(balance.code, 0, balance.stderr);
+    assert.match(balance.stdout, /locked +\d+ until (\d{4}-\d\d-\d\dT[\d:.]+Z) \(spendable on inference now\)/);
+    const unlocks = Date.parse(/until (\S+)/.exec(balance.stdout)?.[1] ?? "");
+    assert.ok(unlocks > Date.now(), `the unlock date is not ahead: ${balance.stdout}`);
+    const history = await opengateway(["wallet", "history", "--local", "--json"], env, { timeoutMs: 60_000 });
+    assert.equal(history.code, 0, history.stderr);
+    const entries = JSON.parse(history.stdout) as Array<{
+      kind: string;
+      amount: number;
+      direction: string;
+      counterparty: string | null;
+    }>;
+    assert.deepEqual(
+      entries.map(({ kind, direction, counterparty }) => ({ kind, direction, counterparty })),
+      [{ kind: "open", direction: "in", counterparty: null }],
+    );
+    assert.ok((entries[0]?.amount ?? 0) > 0, "the grant has no amount");
+    const text = await opengateway(["wallet", "history", "--local"], env, { timeoutMs: 60_000 });
+    assert.match(text.stdout, /0 +\S+Z +open +\+\d+ +registered: the grant/);
 
     const shown = await opengateway(["identity", "show", "--json"], env);
     const peerId = (JSON.parse(shown.stdout) as { identity: string }).identity;

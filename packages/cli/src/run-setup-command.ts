@@ -132,10 +132,8 @@ async function setUp(options: SetupOptions, cli: CliContext, ask: Ask): Promise<
     // The file itself: a later start needs no network, whatever the model came from.
     model: modelPath,
     ...(region !== null && { region }),
+    // Without --bootstrap the node joins through its region's built-in list at every start (not a copy made now).
     ...(options.bootstrap && options.bootstrap.length > 0 && { bootstrap: options.bootstrap }),
-    ...(options.bootstrap === undefined && region !== null && (bootstrapPeers(config.bootstrapPeers)[region]?.length ?? 0) > 0
-      ? { bootstrap: bootstrapPeers(config.bootstrapPeers)[region] }
-      : {}),
     ...(options.listen && { listen: options.listen }),
     ...(options.registrationDifficulty !== undefined && { registrationDifficulty: options.registrationDifficulty }),
     ...(options.local && { local: true }),

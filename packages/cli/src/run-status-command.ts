@@ -43,6 +43,11 @@ function describe(report: StatusReport): string[] {
     ledger
       ? `  credits    ${ledger.registered ? `balance ${ledger.balance}, earned ${ledger.earned} since start, claimed ${ledger.claimed}${ledger.debt ? `, debt ${ledger.debt}` : ""}` : "registering…"}`
       : "  credits    none (--no-credits)",
+    ...(ledger
+      ? [
+          `  reputation ${ledger.reputation.score} of 1000${ledger.reputation.eligible ? "" : " (below the threshold for paid work)"}: ${ledger.reputation.paidReceipts} paid receipts, ${ledger.reputation.disputedClaims} disputed claims${ledger.reputation.slashed || ledger.reputation.frozen ? ", slashed or frozen" : ""}`,
+        ]
+      : []),
     ...report.addresses.map((address, index) => `${index === 0 ? "  addresses  " : "             "}${address}`),
   ];
 }
@@ -61,6 +66,6 @@ export function registerStatusCommand(program: Command, cli: CliContext): void {
       .option("--json", "machine-readable output", false)
       .option("--home <dir>", "data directory", cli.defaultHome),
     "opengateway status",
-    "opengateway status --json | jq .ledger.balance",
+    "opengateway status --json | jq '.queue, .ledger.reputation.score'",
   ).action((options: StatusOptions) => runStatusCommand(options, cli));
 }

@@ -1,22 +1,23 @@
 import { readFile } from "node:fs/promises";
-import type { LedgerBlock } from "@opengateway/ledger";
+import type { Ledger, LedgerBlock } from "@opengateway/ledger";
 import { BlockAuthor, ledgerBlockHash, registerAccount } from "@opengateway/ledger";
 import type { LedgerReplica } from "@opengateway/p2p";
 import { createLibp2pNode, ledgerReplica } from "@opengateway/p2p";
 import type { Identity } from "@opengateway/protocol";
 import { generateIdentity, isIdentityId } from "@opengateway/protocol";
 import { readIdentityFile, writeIdentityFile } from "@opengateway/sdk";
+import { NetworkUnreachableError } from "./cli-errors.js";
+import type { NetworkEntry, NetworkEntryOptions } from "./network-entry.js";
+import { networkEntry } from "./network-entry.js";
 import { ledgerParamOverrides } from "./network-params.js";
 import { registrationFingerprint } from "./node-registration.js";
 import { proofOfWorkProgress } from "./progress-line.js";
 
-export interface WalletOptions {
+/** A wallet command's options: its key file, and how it joins the network (see {@link networkEntry}). */
+export interface WalletOptions extends NetworkEntryOptions {
   keyFile: string;
   passphrase?: string;
   json: boolean;
-  bootstrap: string[];
-  local: boolean;
-  registrationDifficulty?: number;
 }
 
 type Print = (human: string, data: unknown) => void;
@@ -61,21 +62,35 @@ export async function walletImport(options: WalletOptions & { from: string; from
 }
 
 /** Joins the network just long enough to bring a copy of the ledger (in memory) up to date, then runs `task`. */
-async function withLedger<T>(options: WalletOptions, task: (replica: LedgerReplica) => Promise<T>): Promise<T> {
+async function withLedger<T>(
+  options: WalletOptions,
+  task: (replica: LedgerReplica, network: NetworkEntry) => Promise<T>,
+): Promise<T> {
+  const network = await networkEntry(options);
+  if (network.bootstrap.length === 0 && !options.mdns) {
+    throw new NetworkUnreachableError(
+      "The wallet knows no peer: pass --bootstrap <multiaddr> of a full node or relay (or 'opengateway config set bootstrap <multiaddr>'), or drop --no-mdns on a LAN with a node.",
+    );
+  }
   const node = await createLibp2pNode({
     identity: generateIdentity(),
     listen: [],
-    bootstrap: options.bootstrap,
-    localNetwork: options.local,
+    bootstrap: network.bootstrap,
+    localNetwork: network.local,
+    mdns: options.mdns,
     dhtMode: "client",
-    services: { ledger: ledgerReplica({ params: ledgerParamOverrides(options) }) },
+    services: { ledger: ledgerReplica({ params: ledgerParamOverrides({ ...network }) }) },
   });
   const replica = node.services.ledger;
   const sync = replica.sync;
   try {
     const deadline = Date.now() + 10_000;
     while (node.getConnections().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    if (node.getConnections().length === 0) throw new Error("could not reach any bootstrap peer");
+    if (node.getConnections().length === 0) {
+      throw new NetworkUnreachableError(
+        `No peer answered within 10 s (tried ${network.sources.join(", ") || "nothing"}): start a node here ('opengateway node start'), or pass --bootstrap <multiaddr> of a full node or relay (or 'opengateway config set bootstrap <multiaddr>').`,
+      );
+    }
     // Reconcile with the peers we reached directly (identify may not have listed their protocols yet);
     // a bootstrap peer that keeps no ledger is skipped, but one of them must answer.
     const failures: unknown[] = [];
@@ -87,7 +102,7 @@ async function withLedger<T>(options: WalletOptions, task: (replica: LedgerRepli
     if (failures.length === node.getConnections().length) {
       throw new Error(`no bootstrap peer keeps the ledger (${String(failures[0])}): pass a full node's or a relay's address`);
     }
-    return await task(replica);
+    return await task(replica, network);
   } finally {
     await node.stop();
   }
@@ -95,8 +110,8 @@ async function withLedger<T>(options: WalletOptions, task: (replica: LedgerRepli
 
 export async function walletRegister(options: WalletOptions, known?: Identity): Promise<void> {
   const identity = known ?? (await readIdentityFile(options.keyFile, { passphrase: options.passphrase }));
-  const fingerprintHash = await registrationFingerprint(identity.id, options.local);
-  await withLedger(options, async ({ ledger, sync }) => {
+  await withLedger(options, async ({ ledger, sync }, network) => {
+    const fingerprintHash = await registrationFingerprint(identity.id, network.local);
     if (ledger.account(identity.id).opened) {
       printer(options.json)(`${identity.id} is already registered`, { identity: identity.id, registered: true });
       return;
@@ -128,9 +143,18 @@ export async function walletBalance(options: WalletOptions): Promise<void> {
   const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
   await withLedger(options, async ({ ledger }) => {
     const account = ledger.account(identity.id);
+    // Locked credits pay for inference at once; they can be transferred from this date on.
+    const unlocksAt = account.locked > 0 && account.unlockAt !== null ? new Date(account.unlockAt).toISOString() : null;
     printer(options.json)(
-      `${identity.id}\n  balance       ${account.balance}\n  transferable  ${account.transferable}\n  locked        ${account.locked}\n  debt          ${account.debt}`,
-      { identity: identity.id, ...account },
+      [
+        identity.id,
+        ...(account.opened ? [] : ["  not registered: opengateway wallet register"]),
+        `  balance       ${account.balance}`,
+        `  transferable  ${account.transferable}`,
+        `  locked        ${account.locked}${unlocksAt ? ` until ${unlocksAt} (spendable on inference now)` : ""}`,
+        `  debt          ${account.debt}`,
+      ].join("\n"),
+      { identity: identity.id, ...account, unlocksAt },
     );
   });
 }
@@ -138,9 +162,17 @@ export async function walletBalance(options: WalletOptions): Promise<void> {
 export async function walletHistory(options: WalletOptions): Promise<void> {
   const identity = await readIdentityFile(options.keyFile, { passphrase: options.passphrase });
   await withLedger(options, async ({ ledger }) => {
-    const history = ledger.history(identity.id).reverse().map(describeBlock);
+    const history = ledger
+      .history(identity.id)
+      .reverse()
+      .map((block) => describeBlock(block, ledger));
     printer(options.json)(
-      history.map((entry) => `  ${entry.height}  ${entry.at}  ${entry.summary}`).join("\n") || "  (no blocks)",
+      history
+        .map(
+          (entry) =>
+            `  ${String(entry.height).padStart(4)}  ${entry.at}  ${entry.kind.padEnd(7)} ${(entry.amount > 0 ? `+${entry.amount}` : String(entry.amount)).padStart(9)}  ${entry.counterparty === null ? "" : `${entry.direction === "in" ? "from" : entry.direction === "out" ? "to" : "with"} ${entry.counterparty}  `}${entry.summary}`,
+        )
+        .join("\n") || "  (no blocks)",
       history,
     );
   });
@@ -203,25 +235,61 @@ export async function walletReceive(options: WalletOptions): Promise<void> {
   });
 }
 
-function describeBlock(block: LedgerBlock) {
-  const at = new Date(block.timestamp).toISOString();
+/** One line of history: when, which way credits moved, how many, and with whom. */
+export interface HistoryEntry {
+  height: number;
+  at: string;
+  kind: LedgerBlock["kind"];
+  /** Credits in (positive) or out (negative) of the account; 0 for blocks that move none. */
+  amount: number;
+  direction: "in" | "out" | "none";
+  /** The other account (null for a registration's grant). */
+  counterparty: string | null;
+  summary: string;
+}
+
+function describeBlock(block: LedgerBlock, ledger: Ledger): HistoryEntry {
+  const entry = { height: block.height, at: new Date(block.timestamp).toISOString(), kind: block.kind };
+  const moved = (amount: number, counterparty: string | null, summary: string): HistoryEntry => ({
+    ...entry,
+    amount,
+    direction: amount > 0 ? "in" : amount < 0 ? "out" : "none",
+    counterparty,
+    summary,
+  });
   switch (block.kind) {
-    case "open":
-      return { height: block.height, at, kind: block.kind, summary: "registered (grant)" };
+    case "open": {
+      // Only the earliest open of a machine gets the grant (a contested fingerprint opens empty).
+      const granted = ledger.state.fingerprints.get(block.fingerprint) === ledgerBlockHash(block);
+      return moved(
+        granted ? ledger.params.grantCredits : 0,
+        null,
+        granted ? "registered: the grant" : "registered (no grant: the machine already has an account)",
+      );
+    }
     case "send":
-      return { height: block.height, at, kind: block.kind, summary: `sent ${block.amount} to ${block.to}` };
-    case "receive":
-      return { height: block.height, at, kind: block.kind, summary: `received transfer ${block.source}` };
-    case "earn":
-      return { height: block.height, at, kind: block.kind, summary: `earned settlement ${block.source}` };
+      return moved(-block.amount, block.to, "transfer sent");
+    case "receive": {
+      const source = ledger.block(block.source);
+      return source?.kind === "send"
+        ? moved(source.amount, source.account, "transfer received")
+        : moved(0, null, `received ${block.source}`);
+    }
     case "settle":
-      return {
-        height: block.height,
-        at,
-        kind: block.kind,
-        summary: `paid ${block.receipt.credits} to ${block.receipt.provider} for ${block.receipt.requestId}`,
-      };
+      return moved(-block.receipt.credits, block.receipt.provider, `paid for request ${block.receipt.requestId}`);
+    case "earn": {
+      const source = ledger.block(block.source);
+      return source?.kind === "settle"
+        ? moved(source.receipt.credits, source.account, `earned for request ${source.receipt.requestId}`)
+        : moved(0, null, `earned ${block.source}`);
+    }
+    case "claim":
+      return moved(0, block.request.payer, `claimed ${block.receipt.credits} unpaid credits (a debt of the payer)`);
+    case "dispute": {
+      const claim = ledger.block(block.claim);
+      return moved(0, claim?.account ?? null, `disputed claim ${block.claim}`);
+    }
     default:
-      return { height: block.height, at, kind: block.kind, summary: block.kind };
+      return moved(0, null, block.kind);
   }
 }

@@ -40,6 +40,8 @@ export interface StartFullNodeOptions extends NodeEngineOptions {
   relay?: boolean;
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
+  /** Find and dial peers on the LAN with mDNS (multicast: off unless asked for). */
+  mdns?: boolean;
   iceServers?: IceServer[];
   /** While several answers stream at once, each gets at most one delta frame per this interval (0: token by token). */
   deltaBatchMs?: number;
@@ -141,6 +143,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       bootstrap: options.bootstrap,
       relay: options.relay,
       localNetwork: options.localNetwork,
+      mdns: options.mdns,
       iceServers: options.iceServers,
       services: {
         ...(ledger && {

@@ -52,6 +52,8 @@ export interface StartGatewayOptions {
   maxPricePerToken?: number;
   /** Devnet/LAN: accept loopback and private addresses in the DHT. */
   localNetwork?: boolean;
+  /** Find and dial peers on the LAN with mDNS (multicast: off unless asked for). */
+  mdns?: boolean;
   /** A provider silent for this long mid-request is treated as dead. */
   providerIdleTimeoutMs?: number;
   /** Backpressure: how many requests may wait for a provider slot, and how long (defaults in p2p's constants.ts). */
@@ -112,6 +114,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     listen: options.listen ?? [],
     bootstrap: options.bootstrap,
     localNetwork: options.localNetwork,
+    mdns: options.mdns,
     dhtMode: "client",
     services: {
       ...(ledger && {

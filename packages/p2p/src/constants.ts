@@ -73,3 +73,10 @@ export const ROUTER_REDIAL_DELAY_MS = 250;
  * table until its advert expires, and would turn every waiting request into a failed dial).
  */
 export const ROUTER_SUSPECT_MS = 10_000;
+/**
+ * mDNS service name of this network's peers: its own, so a node finds OpenGateway peers on its
+ * LAN and not every IPFS node there.
+ */
+export const MDNS_SERVICE_TAG = "_opengateway._udp.local";
+/** How often a peer asks its LAN for others over mDNS (it answers others' questions at once). */
+export const DEFAULT_MDNS_INTERVAL_MS = 10_000;

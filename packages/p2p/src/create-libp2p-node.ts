@@ -8,6 +8,8 @@ import type { ServiceFactoryMap } from "libp2p";
 import { createLibp2p } from "libp2p";
 import type { NetworkServices } from "./base-libp2p-config.js";
 import { baseLibp2pConfig } from "./base-libp2p-config.js";
+import type { LanDiscoveryInit } from "./lan-discovery.js";
+import { lanDiscovery } from "./lan-discovery.js";
 
 export type { NetworkServices };
 
@@ -36,6 +38,11 @@ export interface CreateLibp2pNodeOptions<T extends ServiceMap> {
    * them, leaving empty routing tables on one machine). Off by default.
    */
   localNetwork?: boolean;
+  /**
+   * Find and dial OpenGateway peers on the LAN with mDNS (multicast on every interface: off
+   * unless asked for; the CLI turns it on for its roles). Object: the discovery's settings.
+   */
+  mdns?: boolean | LanDiscoveryInit;
   /** Answer DHT queries for others (servers), or only ask (clients: gateways, SDKs). */
   dhtMode?: "server" | "client";
   /**
@@ -63,6 +70,10 @@ export async function createLibp2pNode<T extends ServiceMap>(options: CreateLibp
   });
   return createLibp2p({
     ...base,
+    peerDiscovery: [
+      ...(base.peerDiscovery ?? []),
+      ...(options.mdns ? [lanDiscovery(options.mdns === true ? {} : options.mdns)] : []),
+    ],
     transports: [
       tcp(),
       webSockets(),

@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import type { StatusReport } from "../run-status-command.js";
-import { CLI_BIN, opengateway } from "./run-cli.js";
+import { CLI_BIN, cliEnv, opengateway } from "./run-cli.js";
 
 /** `opengateway node start` in its own process, as a user (or a service manager) runs it. */
 export class CliNode {
@@ -11,7 +11,7 @@ export class CliNode {
 
   constructor(args: string[], env: Record<string, string>) {
     this.child = spawn(process.execPath, [CLI_BIN, "node", "start", ...args], {
-      env: { ...process.env, ...env },
+      env: cliEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child.stdout?.on("data", (chunk: Buffer) => {

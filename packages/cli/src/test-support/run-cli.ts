@@ -3,6 +3,11 @@ import { fileURLToPath } from "node:url";
 
 export const CLI_BIN = fileURLToPath(new URL("../bin.js", import.meta.url));
 
+/** The environment of a CLI process a test starts: no mDNS multicast onto this machine's network unless the test asks for it. */
+export function cliEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return { OPENGATEWAY_NO_MDNS: "1", ...process.env, ...env };
+}
+
 export interface CliRun {
   code: number;
   stdout: string;
@@ -19,7 +24,7 @@ export function opengateway(
     const child = execFile(
       process.execPath,
       [CLI_BIN, ...args],
-      { env: { ...process.env, ...env }, timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
+      { env: cliEnv(env), timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
