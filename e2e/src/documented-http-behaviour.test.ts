@@ -14,7 +14,9 @@ const API_KEY = "og-documented-behaviour";
 const MODEL = "stories260K";
 const REGION = "europe";
 const story = [{ role: "user" as const, content: "Once upon a time" }];
-const IDLE_TIMEOUT_MS = 3_000;
+const IDLE_TIMEOUT_MS = 6_000;
+/** Well under the idle timeout: a request queued behind a hung one is answered before the slot frees. */
+const QUEUE_WAIT_MS = 1_500;
 
 interface NetworkView {
   peers: Array<{ peerId: string; region: string | null; models: string[]; load: { activeRequests: number } }>;
@@ -41,7 +43,7 @@ describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
       nodes: 1,
       apiKey: API_KEY,
       regions: [REGION],
-      gatewayArgs: ["--provider-idle-timeout-ms", String(IDLE_TIMEOUT_MS)],
+      gatewayArgs: ["--provider-idle-timeout-ms", String(IDLE_TIMEOUT_MS), "--queue-wait-ms", String(QUEUE_WAIT_MS)],
     });
     client = new OpenAI({ baseURL: devnet.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
     await waitFor(async () => (await network()).peers.length === 1, "the gateway to learn the full node");
@@ -111,6 +113,47 @@ describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
       // The harmless spellings of the same parameters are served.
       const served = await client.completions.create({ ...prompt, best_of: 2, n: 2, suffix: "" }, inRegion(REGION));
       assert.equal(served.choices.length, 2);
+    });
+  });
+
+  describe("backpressure and limits (docs/http-limits.md)", () => {
+    it("under more concurrent streams than the node has slots answers each with text or a 429 with retry-after, never a 503", async () => {
+      const outcomes = await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          try {
+            const stream = await client.chat.completions.create(
+              { model: MODEL, messages: story, max_tokens: 64, stream: true },
+              inRegion(REGION),
+            );
+            let text = "";
+            for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+            return text.length > 0 ? "text" : "empty";
+          } catch (error) {
+            if (error instanceof OpenAI.APIError && error.status === 429 && error.headers?.get("retry-after")) return "429";
+            return `unexpected: ${String(error)}`;
+          }
+        }),
+      );
+      assert.deepEqual(
+        outcomes.filter((outcome) => outcome !== "text" && outcome !== "429"),
+        [],
+      );
+      assert.ok(outcomes.filter((outcome) => outcome === "text").length >= 2, outcomes.join(", "));
+    });
+
+    it("ends a max_tokens as large as the context where the context ends, counting the prompt once", async () => {
+      const contextSize = 2048; // the test model's, as the node advertises it
+      const answer = await client.chat.completions.create(
+        { model: MODEL, messages: story, max_tokens: contextSize, temperature: 0 },
+        inRegion(REGION),
+      );
+      const usage = answer.usage ?? assert.fail("no usage");
+      assert.ok(usage.prompt_tokens < 64, `prompt_tokens ${usage.prompt_tokens} for a short prompt`);
+      assert.ok(usage.prompt_tokens + usage.completion_tokens <= contextSize, JSON.stringify(usage));
+      await assert.rejects(
+        client.chat.completions.create({ model: MODEL, messages: story, max_tokens: contextSize + 1 }, inRegion(REGION)),
+        isStatus(400),
+      );
     });
   });
 
@@ -268,13 +311,13 @@ describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
         await assert.rejects(client.chat.completions.create(request, inRegion("africa")), isStatus(502));
         assert.ok(garbage.served() >= 1);
 
-        // One parallel slot plus one queued: the third request finds the region full.
-        const held = [
-          client.chat.completions.create(request, inRegion("oceania")),
-          client.chat.completions.create(request, inRegion("oceania")),
-        ];
-        for (const pending of held) pending.catch(() => {});
-        await waitFor(() => busy.served() === 2, "two requests held by the busy provider");
+        // Its one slot held by a request it never answers: the next request waits in the gateway for
+        // the slot, up to the queue wait, and then gets 429 with retry-after. It is never sent to wait
+        // unseen in the provider's own queue.
+        const held = client.chat.completions.create(request, inRegion("oceania"));
+        held.catch(() => {});
+        await waitFor(() => busy.served() === 1, "a request held by the busy provider");
+        const started = Date.now();
         const full = await client.chat.completions.create(request, inRegion("oceania")).then(
           () => assert.fail("expected a 429"),
           (error: unknown) => error,
@@ -282,8 +325,10 @@ describe("documented behaviour over HTTP", { timeout: 300_000 }, () => {
         assert.ok(full instanceof OpenAI.APIError && full.status === 429, String(full));
         assert.equal(full.headers?.get("retry-after"), "1");
         assert.equal(full.type, "rate_limit_error");
-        // The held requests end with a clean error once the provider's silence passes the idle timeout.
-        for (const pending of held) await assert.rejects(pending, (error: unknown) => error instanceof OpenAI.APIError);
+        assert.ok(Date.now() - started >= QUEUE_WAIT_MS - 100, "it waited for a slot first");
+        assert.equal(busy.served(), 1, "the provider was sent no more than its one slot");
+        // The held request ends with a clean error once the provider's silence passes the idle timeout.
+        await assert.rejects(held, (error: unknown) => error instanceof OpenAI.APIError);
       } finally {
         await Promise.all([garbage.node.stop(), busy.node.stop()]);
       }

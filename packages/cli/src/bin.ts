@@ -178,6 +178,16 @@ const gatewayStart = gatewayCommand
     integer("--provider-idle-timeout-ms"),
   )
   .option(
+    "--max-queued-requests <n>",
+    "requests that may wait for a provider slot when all are busy; more get 429 (default 256)",
+    integer("--max-queued-requests"),
+  )
+  .option(
+    "--queue-wait-ms <ms>",
+    "how long a request waits for a provider slot before 429 (default 15000)",
+    integer("--queue-wait-ms"),
+  )
+  .option(
     "--max-price-per-token <credits>",
     "skip providers asking more credits per token (a request's max_price_per_token can lower it)",
     (value: string) => {
@@ -209,7 +219,7 @@ withLedgerOptions(gatewayStart, {
   if (apiKeys.length === 0) program.error("no API key: pass --api-key, --api-keys-file or set OPENGATEWAY_API_KEY");
   const { runGatewayCommand } = await import("./run-gateway-command.js");
   await runGatewayCommand(
-    { ...options, peers: options.peer, apiKeys, providerIdleTimeoutMs: options.providerIdleTimeoutMs },
+    { ...options, peers: options.peer, apiKeys, providerIdleTimeoutMs: options.providerIdleTimeoutMs, passphrase },
     logger.child({ role: "gateway" }),
   );
 });

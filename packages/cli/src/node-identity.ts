@@ -1,17 +1,12 @@
 import { join } from "node:path";
 import type { Identity } from "@opengateway/protocol";
-import { base64url } from "@opengateway/protocol";
-import { isEncryptedKeyFile, loadOrCreateIdentity, loadOrCreateSecret } from "@opengateway/sdk";
+import { isEncryptedKeyFile, loadOrCreateIdentity } from "@opengateway/sdk";
 import type { Logger } from "pino";
+import { atRestPassphrase } from "./at-rest-passphrase.js";
 
 /** Where a node keeps its identity unless `--key-file` says otherwise. */
 export const NODE_KEY_FILE = "node-key.json";
-/**
- * The passphrase of unattended nodes: a random secret beside the key, used when neither
- * OPENGATEWAY_PASSPHRASE nor OPENGATEWAY_PASSPHRASE_FILE is set. It protects a key file copied
- * on its own (a backup, a support bundle, a synced folder without the secret); it does not
- * protect against someone who can read the whole data directory as this user.
- */
+/** The passphrase of unattended nodes (see `atRestPassphrase`). */
 export const NODE_KEY_PASSPHRASE_FILE = "node-key.passphrase";
 
 export interface NodeIdentityOptions {
@@ -41,6 +36,6 @@ export async function loadNodeIdentity(options: NodeIdentityOptions, logger: Log
 
 /** The passphrase the node's key file is encrypted with: the given one, or for the default key file the secret beside it. */
 export async function nodeKeyPassphrase(options: NodeIdentityOptions): Promise<string | undefined> {
-  if (options.passphrase !== undefined || options.keyFile !== undefined) return options.passphrase;
-  return base64url.encode(await loadOrCreateSecret(join(options.home, NODE_KEY_PASSPHRASE_FILE)));
+  if (options.keyFile !== undefined) return options.passphrase;
+  return await atRestPassphrase(options.home, NODE_KEY_PASSPHRASE_FILE, options.passphrase);
 }

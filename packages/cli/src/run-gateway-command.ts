@@ -6,6 +6,7 @@ import { ledgerParams } from "@opengateway/ledger";
 import { lockDataDir } from "@opengateway/ledger/data-dir-lock";
 import { loadOrCreateSecret } from "@opengateway/sdk";
 import type { Logger } from "pino";
+import { atRestPassphrase } from "./at-rest-passphrase.js";
 import { ledgerParamOverrides } from "./network-params.js";
 import { reportReady } from "./process-ready.js";
 import { onShutdown } from "./shutdown.js";
@@ -20,6 +21,8 @@ export interface GatewayCommandOptions {
   region?: string;
   local: boolean;
   providerIdleTimeoutMs?: number;
+  maxQueuedRequests?: number;
+  queueWaitMs?: number;
   maxPricePerToken?: number;
   credits: boolean;
   contributeBootstrap: string[];
@@ -31,18 +34,28 @@ export interface GatewayCommandOptions {
   registerAccounts?: boolean;
   registrationDifficulty?: number;
   corsOrigin?: string[];
+  /** Encrypts the account secret at rest; from the environment or a file the CLI entry read, never a flag. */
+  passphrase?: string;
 }
+
+/** The secret every API key's account is derived from; a random passphrase beside it unless the operator gives one. */
+export const GATEWAY_ACCOUNT_SECRET_FILE = "gateway-account-secret";
+export const GATEWAY_SECRET_PASSPHRASE_FILE = "gateway-account-secret.passphrase";
 
 export async function runGatewayCommand(options: GatewayCommandOptions, logger: Logger): Promise<void> {
   // One gateway per home: its API-key accounts and ledger file are the home's; held until exit.
   lockDataDir(options.home, "gateway");
   const pageDir = options.contributeDir ?? CONTRIBUTE_PAGE_DIR;
   const ledgerOverrides = ledgerParamOverrides(options);
+  const accountSecret = await loadOrCreateSecret(join(options.home, GATEWAY_ACCOUNT_SECRET_FILE), {
+    passphrase: await atRestPassphrase(options.home, GATEWAY_SECRET_PASSPHRASE_FILE, options.passphrase),
+    onMigrated: (path) => logger.warn({ file: path }, "the plaintext account secret was rewritten encrypted"),
+  });
   const gateway = await startGateway({
     host: options.host,
     port: options.port,
     apiKeys: options.apiKeys,
-    accountSecret: await loadOrCreateSecret(join(options.home, "gateway-account-secret")),
+    accountSecret,
     peers: options.peers,
     bootstrap: options.bootstrap,
     region: options.region ?? null,
@@ -66,6 +79,7 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
         }
       : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    queue: { maxQueuedRequests: options.maxQueuedRequests, queueWaitMs: options.queueWaitMs },
     responses: { path: join(options.home, "gateway-responses.sqlite") },
     maxPricePerToken: options.maxPricePerToken,
     ledger: options.credits

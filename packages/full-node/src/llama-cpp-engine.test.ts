@@ -59,6 +59,26 @@ describe("LlamaCppEngine on the real test model", () => {
     assert.ok((done?.usage.promptTokens ?? 0) > 4);
   });
 
+  it("clamps max_tokens to the context the prompt leaves, so usage counts the prompt once (issue 14)", async () => {
+    const contextSize = engine.listModels()[0]?.contextSize ?? assert.fail("no model");
+    const small = await collect(engine.generateChat(story({ maxTokens: 4 })));
+    const prompt = small.done?.usage.promptTokens ?? assert.fail("no usage");
+    for (const generation of [
+      engine.generateChat(story({ maxTokens: contextSize, temperature: 0 })),
+      engine.generateCompletion({ ...story({ maxTokens: contextSize, temperature: 0 }), prompt: "Once upon a time" }),
+    ]) {
+      const { done } = await collect(generation);
+      const usage = done?.usage ?? assert.fail("no usage");
+      assert.ok(usage.promptTokens <= prompt, `prompt_tokens ${usage.promptTokens} for a ${prompt}-token prompt`);
+      assert.ok(usage.promptTokens + usage.completionTokens <= contextSize, `${JSON.stringify(usage)} in ${contextSize}`);
+    }
+    // A prompt that fills the context leaves no room for an answer: refused, before any work.
+    await assert.rejects(
+      collect(engine.generateCompletion({ ...story(), prompt: "Once upon a time ".repeat(contextSize) })),
+      (error: unknown) => error instanceof Error && "code" in error && error.code === "invalid_request",
+    );
+  });
+
   it("is reproducible for one seed and varies across seeds", async () => {
     const a = await collect(engine.generateChat(story({ seed: 7 })));
     const b = await collect(engine.generateChat(story({ seed: 7 })));

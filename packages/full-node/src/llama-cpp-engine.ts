@@ -233,14 +233,13 @@ export class LlamaCppEngine implements Engine.InferenceEngine {
     for (const tool of Object.values(plan.functions ?? {}))
       if (tool.params !== undefined) await this.#grammarFor(tool.params, false);
     const history = toChatHistory(plan.messages, { continueFinal: request.continueFinal });
-    if (options.maxTotalTokens !== undefined) {
-      // The prompt as the chat template renders it, counted before anything is evaluated.
-      const { contextText } = renderChatPrompt(slot.chat.chatWrapper, history, functions);
-      refuseUnaffordablePrompt(contextText.tokenize(this.#model.tokenizer).length, options.maxTotalTokens);
-    }
+    // The prompt as the chat template renders it, counted before anything is evaluated.
+    const { contextText } = renderChatPrompt(slot.chat.chatWrapper, history, functions);
+    const promptTokens = contextText.tokenize(this.#model.tokenizer).length;
+    if (options.maxTotalTokens !== undefined) refuseUnaffordablePrompt(promptTokens, options.maxTotalTokens);
     return this.#runChoices(
       slot,
-      request,
+      { ...request, maxTokens: this.#clampToContext(request.maxTokens, promptTokens) },
       signal,
       options.maxTotalTokens,
       async (index, sampling) => {
@@ -300,18 +299,18 @@ export class LlamaCppEngine implements Engine.InferenceEngine {
     signal: AbortSignal,
     options: Engine.GenerateOptions,
   ): Promise<ChoicesResult | undefined> {
-    if (options.maxTotalTokens !== undefined) {
-      refuseUnaffordablePrompt(this.#model.tokenize(request.prompt).length, options.maxTotalTokens);
-    }
+    const promptTokens = this.#model.tokenize(request.prompt).length;
+    if (options.maxTotalTokens !== undefined) refuseUnaffordablePrompt(promptTokens, options.maxTotalTokens);
+    const clamped = { ...request, maxTokens: this.#clampToContext(request.maxTokens, promptTokens) };
     const completion = new LlamaCompletion({ contextSequence: slot.sequence });
     try {
       return await this.#runChoices(
         slot,
-        request,
+        clamped,
         signal,
         options.maxTotalTokens,
         async (_index, sampling) => {
-          const response = await completion.generateCompletionWithMeta(request.prompt, sampling);
+          const response = await completion.generateCompletionWithMeta(clamped.prompt, sampling);
           if (response.metadata.stopReason === "abort") return undefined;
           return response.metadata.stopReason === "maxTokens" ? "length" : "stop";
         },
@@ -320,6 +319,23 @@ export class LlamaCppEngine implements Engine.InferenceEngine {
     } finally {
       completion.dispose({ disposeSequence: false });
     }
+  }
+
+  /**
+   * The completion tokens that fit beside the prompt in one sequence's context, as llama-server
+   * and OpenAI's own limit do: asking for more ends with "length" where the context ends. Past it
+   * node-llama-cpp would shift the context and evaluate the prompt again and again, and usage would
+   * count every evaluation as prompt tokens (issue 14: 1,829 for a 28-token prompt).
+   */
+  #clampToContext(maxTokens: number, promptTokens: number): number {
+    // Margin for the tokens the count above does not see (BOS, the template's end of turn).
+    const room = this.#served.contextSize - promptTokens - 2;
+    if (room < 1) {
+      throw new InvalidRequestError(
+        `This model's maximum context length is ${this.#served.contextSize} tokens; the prompt alone is ${promptTokens} tokens`,
+      );
+    }
+    return Math.min(maxTokens, room);
   }
 
   /**
@@ -366,10 +382,10 @@ export class LlamaCppEngine implements Engine.InferenceEngine {
         tokenBias,
         onToken: (tokens) => {
           tokensSinceText += tokens.length;
-          if (maxTotalTokens === undefined) return;
           // The prompt has been evaluated by the first sampled token; only the first choice pays for it.
           evaluatedPrompt ??= index === 0 ? slot.sequence.tokenMeter.diff(meterBefore).usedInputTokens : promptTokens;
           generated += tokens.length;
+          if (maxTotalTokens === undefined) return;
           if (evaluatedPrompt + completionTokens + generated >= maxTotalTokens) budget.abort();
         },
         onTextChunk: (text) => {
@@ -382,7 +398,9 @@ export class LlamaCppEngine implements Engine.InferenceEngine {
       const stoppedByBudget = budget.signal.aborted;
       if (finishReason === undefined && !stoppedByBudget) return undefined;
       const used = slot.sequence.tokenMeter.diff(meterBefore);
-      if (index === 0) promptTokens = used.usedInputTokens;
+      // The prompt as evaluated before the first token: the meter's total would also count what a
+      // context shift evaluated again, and the payer pays for the prompt once.
+      if (index === 0) promptTokens = evaluatedPrompt ?? used.usedInputTokens;
       completionTokens += Math.min(used.usedOutputTokens, request.maxTokens);
       choices.push({ index, finishReason: stoppedByBudget ? "length" : (finishReason ?? "length") });
     }

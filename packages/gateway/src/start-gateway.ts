@@ -13,6 +13,7 @@ import type { SqliteLedgerReplicaInit } from "@opengateway/p2p/sqlite-ledger-rep
 import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
 import type { Identity, InferenceReceipt, Usage } from "@opengateway/protocol";
 import { generateIdentity } from "@opengateway/protocol";
+import type { InferenceRouterOptions } from "@opengateway/sdk";
 import { InferenceRouter, LedgerWallet, NetworkWatcher, ProviderTable } from "@opengateway/sdk";
 import type { Logger } from "pino";
 import { pino } from "pino";
@@ -53,6 +54,8 @@ export interface StartGatewayOptions {
   localNetwork?: boolean;
   /** A provider silent for this long mid-request is treated as dead. */
   providerIdleTimeoutMs?: number;
+  /** Backpressure: how many requests may wait for a provider slot, and how long (defaults in p2p's constants.ts). */
+  queue?: Pick<InferenceRouterOptions, "maxQueuedRequests" | "queueWaitMs" | "resumeWaitMs">;
   maxBodyBytes?: number;
   /** Browser origins allowed to call the API (CORS); none by default. */
   corsOrigins?: readonly string[];
@@ -144,6 +147,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const router = new InferenceRouter(libp2p, table, {
     region: options.region ?? null,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
+    ...options.queue,
     maxPricePerToken: options.maxPricePerToken,
     payments: settlements,
     onPaymentError: (error) => logger.warn({ err: error }, "settlement failed"),
@@ -189,7 +193,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     contribute: options.contribute,
     corsOrigins: options.corsOrigins,
     allowedHostnames: isLoopback(host) ? LOOPBACK_HOSTNAMES : undefined,
-    network: () => networkView(libp2p, table, options.region ?? null, wallet?.ledger),
+    network: () => networkView(libp2p, router, options.region ?? null, wallet?.ledger),
     responses,
   });
 
@@ -274,10 +278,12 @@ class ReceiptLog {
   }
 }
 
-function networkView(libp2p: Libp2p, table: ProviderTable, region: string | null, ledger: Ledger | undefined) {
+function networkView(libp2p: Libp2p, router: InferenceRouter, region: string | null, ledger: Ledger | undefined) {
   const connected = new Set(libp2p.getConnections().map((connection) => connection.remotePeer.toString()));
+  const table = router.table;
   return {
-    self: { peerId: libp2p.peerId.toString(), region, role: "gateway" },
+    /** `queued`: requests waiting here for a provider slot right now (docs/http-limits.md, Backpressure). */
+    self: { peerId: libp2p.peerId.toString(), region, role: "gateway", queued: router.queued },
     /** This gateway's copy of the ledger: peers whose roots are equal hold identical balances. */
     ledger: ledger ? { merkleRoot: ledger.merkleRoot(), ...ledger.totals() } : null,
     peers: table.entries().map((entry) => ({

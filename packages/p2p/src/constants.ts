@@ -54,3 +54,22 @@ export const LEDGER_PEER_BAN_MS = 10 * 60 * 1000;
 /** Gossiped blocks taken per peer per second (burst: LEDGER_GOSSIP_BURST); past it they are dropped, reconciliation delivers them later. */
 export const LEDGER_GOSSIP_BLOCKS_PER_SECOND = 200;
 export const LEDGER_GOSSIP_BURST = 1_000;
+/**
+ * Router backpressure (docs/http-limits.md): a request that finds every provider's slots taken by
+ * this router waits in its queue, at most this many at once and at most this long, then gets
+ * `OverloadedError` (a 429 with `retry-after`). A stream that already delivered text waits ahead of
+ * new requests, and longer, to resume.
+ */
+export const DEFAULT_ROUTER_MAX_QUEUED = 256;
+export const DEFAULT_ROUTER_QUEUE_WAIT_MS = 15_000;
+export const DEFAULT_ROUTER_RESUME_WAIT_MS = 60_000;
+/** A queued request re-checks the provider table this often (providers appear, adverts refresh). */
+export const ROUTER_QUEUE_POLL_MS = 500;
+/** Before dialling a provider again whose dial failed (no other one left), the router waits this long times the attempt. */
+export const ROUTER_REDIAL_DELAY_MS = 250;
+/**
+ * A provider that failed this recently is suspect: while a healthy provider of the model exists,
+ * even a busy one, requests wait for it rather than dial the suspect (a killed node stays in the
+ * table until its advert expires, and would turn every waiting request into a failed dial).
+ */
+export const ROUTER_SUSPECT_MS = 10_000;

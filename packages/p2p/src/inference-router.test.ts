@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { NodeCapabilities } from "@opengateway/protocol";
-import { generateIdentity, OverloadedError } from "@opengateway/protocol";
+import { generateIdentity, NoProviderError, OverloadedError } from "@opengateway/protocol";
 import type { PaymentHooks } from "./inference-router.js";
 import { InferenceRouter, resumePayload } from "./inference-router.js";
 import { ProviderTable } from "./provider-table.js";
@@ -38,14 +38,38 @@ function recordingPayments(): { held: Array<[string, number]>; released: string[
 }
 
 describe("InferenceRouter", () => {
-  it("answers a full region with overloaded, without dialling anyone", async () => {
+  it("answers a full region with overloaded, without dialling anyone, once its queue is full or its wait is over", async () => {
     const table = new ProviderTable();
     table.upsert("p1", capabilities("europe"), { expiresAt: Date.now() + 60_000 });
     const entry = table.get("p1");
     assert.ok(entry);
-    entry.inFlight = 2; // both slots and the queue allowance taken
+    entry.inFlight = 1; // its one slot taken
+    const noQueue = new InferenceRouter(unusedNode, table, { region: "europe", maxQueuedRequests: 0 });
+    await assert.rejects(noQueue.route(generateIdentity(), { kind: "chat", model: "m", body }).next(), {
+      name: "OverloadedError",
+      message: /0 requests are waiting/,
+    });
+    const shortWait = new InferenceRouter(unusedNode, table, { region: "europe", queueWaitMs: 300 });
+    const started = Date.now();
+    await assert.rejects(shortWait.route(generateIdentity(), { kind: "chat", model: "m", body }).next(), OverloadedError);
+    assert.ok(Date.now() - started >= 250, "it waited for a slot before giving up");
+    assert.equal(shortWait.queued, 0, "the queue forgets a request that gave up");
+  });
+
+  it("a queued request leaves the queue when its client goes away", async () => {
+    const table = new ProviderTable();
+    table.upsert("p1", capabilities("europe"), { expiresAt: Date.now() + 60_000 });
+    const entry = table.get("p1");
+    assert.ok(entry);
+    entry.inFlight = 1;
     const router = new InferenceRouter(unusedNode, table, { region: "europe" });
-    await assert.rejects(router.route(generateIdentity(), { kind: "chat", model: "m", body }).next(), OverloadedError);
+    const controller = new AbortController();
+    const pending = router.route(generateIdentity(), { kind: "chat", model: "m", body }, { signal: controller.signal }).next();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(router.queued, 1);
+    controller.abort(new Error("client left"));
+    await assert.rejects(pending, /client left/);
+    assert.equal(router.queued, 0);
   });
 
   // Premise changed (issue 12): a provider whose estimate exceeds the per-request cap used to be
@@ -66,18 +90,24 @@ describe("InferenceRouter", () => {
     assert.deepEqual(released, []);
   });
 
-  it("holds the chosen provider's estimate, and releases it when no provider answers", async () => {
+  it("holds the chosen provider's estimate per attempt, and releases each when no provider answers", async () => {
+    // The one provider's dial fails every time: it is dialled again after a pause (a flaky dial is
+    // not "no provider"), up to maxAttempts, and only then is the client told no provider could serve.
     const table = new ProviderTable();
     const provider = generateIdentity().id;
     table.upsert(provider, capabilities("europe"), { expiresAt: Date.now() + 60_000 });
     const { held, released, payments } = recordingPayments();
-    const router = new InferenceRouter(unusedNode, table, { region: null, payments, maxAttempts: 1 });
+    const router = new InferenceRouter(unusedNode, table, { region: null, payments });
     const route = { kind: "chat" as const, model: "m", body, requestId: "r1" };
-    await assert.rejects(router.route(generateIdentity(), route).next());
+    await assert.rejects(router.route(generateIdentity(), route).next(), NoProviderError);
     // 64 + 4 + (2 + 32 + 2) prompt tokens and 10 completion tokens at 1 credit each.
-    assert.deepEqual(held, [["r1", 114]]);
-    assert.deepEqual(released, ["r1"]);
-    assert.equal(table.get(provider)?.failures, 1, "the provider that could not be dialled is tried last next time");
+    assert.deepEqual(held, [
+      ["r1", 114],
+      ["r1-1", 114],
+      ["r1-2", 114],
+    ]);
+    assert.deepEqual(released, ["r1", "r1-1", "r1-2"]);
+    assert.equal(table.get(provider)?.failures, 3, "each failed dial counts: the provider is tried last next time");
   });
 
   it("never picks a provider above the price cap, and prefers a cheaper tier over a faster dear one", () => {

@@ -21,8 +21,17 @@ import {
   randomId,
   WireError,
 } from "@opengateway/protocol";
+import {
+  DEFAULT_ROUTER_MAX_QUEUED,
+  DEFAULT_ROUTER_QUEUE_WAIT_MS,
+  DEFAULT_ROUTER_RESUME_WAIT_MS,
+  ROUTER_QUEUE_POLL_MS,
+  ROUTER_REDIAL_DELAY_MS,
+  ROUTER_SUSPECT_MS,
+} from "./constants.js";
 import { requestInference } from "./inference-client.js";
 import type { ProviderEntry, ProviderTable } from "./provider-table.js";
+import { SlotQueue, type SlotWaiter } from "./slot-queue.js";
 
 /** How a router pays for requests: hold credits first, pay each provider's receipt, free the rest. */
 export interface PaymentHooks {
@@ -75,6 +84,12 @@ export interface InferenceRouterOptions {
    * is skipped (others serve the request), never paid more.
    */
   maxCreditsPerRequest?: number;
+  /** Requests that may wait for a slot at once when every provider is busy; more get `OverloadedError`. */
+  maxQueuedRequests?: number;
+  /** How long a new request waits for a slot before `OverloadedError` (a 429 with retry-after). */
+  queueWaitMs?: number;
+  /** How long a stream that already delivered text waits for a slot to resume on. */
+  resumeWaitMs?: number;
   /** The most credits per token any request accepts; dearer providers are skipped. */
   maxPricePerToken?: number;
 }
@@ -104,6 +119,7 @@ export class InferenceRouter {
   readonly #node: Pick<Libp2p, "dialProtocol">;
   readonly #table: ProviderTable;
   readonly #options: InferenceRouterOptions;
+  readonly #queue = new SlotQueue();
 
   constructor(node: Pick<Libp2p, "dialProtocol">, table: ProviderTable, options: InferenceRouterOptions = {}) {
     this.#node = node;
@@ -127,7 +143,10 @@ export class InferenceRouter {
     const { signal } = options;
     const requestId = route.requestId ?? randomId();
     const region = route.region === undefined ? this.region : route.region;
+    /** Providers not to try again: they misbehaved, refused the request, or died after serving part of it. */
     const tried = new Set<string>();
+    /** Providers that could not be reached or were full: dialled again only when no one else is left. */
+    const unreached = new Set<string>();
     const servedBy: string[] = [];
     const receipts: InferenceReceipt[] = [];
     const maxAttempts = this.#options.maxAttempts ?? 3;
@@ -160,22 +179,32 @@ export class InferenceRouter {
         await Promise.all(settling);
         for (const id of reservations) payments?.release(id);
         reservations.clear();
-        const { provider, price, maxCredits } = this.#pickAffordable(route, payload, {
-          exclude: tried,
+        const { provider, price, maxCredits } = await this.#acquireAffordable(route, payload, {
+          tried,
+          unreached,
           region,
-          maxPrice,
           lastError,
+          attempt,
+          resume: servedBy.length > 0 || delivered.tokens > 0,
+          signal,
+          maxPrice,
           hold: payments && ((credits) => payments.reserve(payer, attemptId, credits, Date.now() + 10 * 60_000)),
         });
         if (payments) reservations.add(attemptId);
-        tried.add(provider.peerId);
-        const request = createInferenceRequest(
-          { ...payload, id: attemptId, model: route.model, provider: provider.peerId, pricePerToken: price, maxCredits, region },
-          payer,
-        );
         let startedHere = false;
-        provider.inFlight++;
         try {
+          const request = createInferenceRequest(
+            {
+              ...payload,
+              id: attemptId,
+              model: route.model,
+              provider: provider.peerId,
+              pricePerToken: price,
+              maxCredits,
+              region,
+            },
+            payer,
+          );
           const frames = requestInference(this.#node, peerIdFromString(provider.peerId), request, {
             signal,
             idleTimeoutMs: this.#options.providerIdleTimeoutMs ?? DEFAULT_PROVIDER_IDLE_TIMEOUT_MS,
@@ -222,8 +251,12 @@ export class InferenceRouter {
         } catch (error) {
           if (signal?.aborted) throw signal.reason ?? new CancelledError();
           provider.failures++;
+          provider.lastFailureAt = Date.now();
           lastError = error;
           if (!isRetryable(error)) throw error;
+          // Unreachable or full before any output: worth another dial once the others are out.
+          if (!startedHere && isTransient(error)) unreached.add(provider.peerId);
+          else tried.add(provider.peerId);
           if (delivered.tokens > 0 || startedHere) {
             const resumed = resumePayload(payloadOf(route), delivered);
             if (resumed === undefined) throw error;
@@ -232,9 +265,10 @@ export class InferenceRouter {
           }
         } finally {
           provider.inFlight--;
+          this.#queue.notify();
         }
       }
-      // A provider that misbehaved explains the outcome (a 502); one that could not be reached does not.
+      // A provider that misbehaved (a 502) or was full (a 429) explains the outcome; one that could not be reached does not.
       throw WireError.isInstance(lastError) ? lastError : new NoProviderError("no provider could serve the request");
     } finally {
       // A consumer that left early got its partial receipts settled before the holds go.
@@ -243,37 +277,34 @@ export class InferenceRouter {
     }
   }
 
+  /** Requests waiting for a provider slot right now (for a status view). */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
   /**
-   * The best provider whose price the request accepts and whose estimate the payer can hold:
-   * dearer ones are skipped (never a reason to refuse a request that cheaper providers serve),
-   * and a hold refused for one provider's estimate moves on to the next. Returns the price the
-   * request accepts and the credits held.
+   * A slot (see `#acquire`) on the best provider whose price the request accepts and whose estimate
+   * the payer can hold: dearer ones are skipped (never a reason to refuse a request that cheaper
+   * providers serve), and a hold refused for one provider's estimate frees that slot and moves on
+   * to the next. Returns the price the request accepts and the credits held.
    */
-  #pickAffordable(
+  async #acquireAffordable(
     route: RouteRequest,
     payload: InferencePayload,
-    filter: {
-      exclude: ReadonlySet<string>;
-      region: string | null;
-      maxPrice: number;
-      lastError: unknown;
-      hold: ((maxCredits: number) => void) | undefined;
-    },
-  ): { provider: ProviderEntry; price: number; maxCredits: number } {
-    const skipped = new Set(filter.exclude);
+    state: Omit<AcquireState, "skipped"> & { hold: ((maxCredits: number) => void) | undefined },
+  ): Promise<{ provider: ProviderEntry; price: number; maxCredits: number }> {
+    const skipped = new Set<string>();
     const cap = this.#options.maxCreditsPerRequest ?? Number.POSITIVE_INFINITY;
     let tooDear = false;
     let refused: unknown;
     while (true) {
       let provider: ProviderEntry;
       try {
-        provider = this.#pick(route, { exclude: skipped, region: filter.region, maxPricePerToken: filter.maxPrice });
+        provider = await this.#acquire(route, { ...state, skipped });
       } catch (error) {
+        if (state.signal?.aborted) throw error;
         // Only providers the payer could not hold for, or dearer than the cap, were left: say so.
         if (refused !== undefined) throw refused;
-        // None left after one misbehaved: the client is told what went wrong with it (a 502), not
-        // that no provider exists (a 503).
-        if (NoProviderError.isInstance(error) && WireError.isInstance(filter.lastError)) throw filter.lastError;
         if (tooDear && NoProviderError.isInstance(error)) {
           throw new NoProviderError(
             `every provider of '${route.model}' left asks more than this request may cost (${cap} credits)`,
@@ -283,45 +314,153 @@ export class InferenceRouter {
       }
       const price = priceOf(provider, route.model);
       const maxCredits = maxCreditsFor(payload, price);
-      if (maxCredits > cap) {
-        tooDear = true;
-        skipped.add(provider.peerId);
-        continue;
-      }
       try {
-        filter.hold?.(maxCredits);
-        return { provider, price, maxCredits };
+        if (maxCredits > cap) tooDear = true;
+        else {
+          state.hold?.(maxCredits);
+          return { provider, price, maxCredits };
+        }
       } catch (error) {
         refused ??= error;
-        skipped.add(provider.peerId);
       }
+      provider.inFlight--;
+      this.#queue.notify();
+      skipped.add(provider.peerId);
     }
   }
 
-  /** The best provider for a request right now, or the error that explains why there is none. */
-  #pick(
-    route: RouteRequest,
-    filter: { exclude: ReadonlySet<string>; region: string | null; maxPricePerToken: number },
-  ): ProviderEntry {
-    const candidates = this.#table.candidatesFor(route.model, { ...filter, kind: route.kind });
-    const best = candidates[0];
-    if (best) return best;
-    const eligible = this.#table.providersOf(route.model, { ...filter, kind: route.kind });
-    if (eligible.length > 0) {
-      throw new OverloadedError(`every provider of '${route.model}'${filter.region ? ` in ${filter.region}` : ""} is busy`);
+  /**
+   * Takes a slot on the best provider for the next attempt (its `inFlight` counted), waiting in
+   * the queue while every eligible provider's slots are taken, up to the queue's bounds; then
+   * `OverloadedError`, a 429 that tells the truth. A provider whose dial failed is dialled again
+   * after a pause when no other is left, so a slow or flaky dial is not reported as "no provider".
+   */
+  async #acquire(route: RouteRequest, state: AcquireState): Promise<ProviderEntry> {
+    const { signal } = state;
+    const filter = { kind: route.kind, region: state.region, maxPricePerToken: state.maxPrice };
+    const waitMs = state.resume
+      ? (this.#options.resumeWaitMs ?? DEFAULT_ROUTER_RESUME_WAIT_MS)
+      : (this.#options.queueWaitMs ?? DEFAULT_ROUTER_QUEUE_WAIT_MS);
+    const deadline = Date.now() + waitMs;
+    const out = new Set([...state.tried, ...state.unreached, ...state.skipped]);
+    const never = new Set([...state.tried, ...state.skipped]);
+    let waiter: SlotWaiter | undefined;
+    let paused = false;
+    try {
+      while (true) {
+        signal?.throwIfAborted();
+        const now = Date.now();
+        const healthy = (entry: ProviderEntry): boolean => entry.failures === 0 || now - entry.lastFailureAt > ROUTER_SUSPECT_MS;
+        const untried = this.#table.providersOf(route.model, { ...filter, exclude: out });
+        const fresh = this.#table.candidatesFor(route.model, { ...filter, exclude: out });
+        const again = this.#table.candidatesFor(route.model, { ...filter, exclude: never });
+        // Healthy first, then a suspect, then one already dialled without success; a busy provider
+        // of a better kind is waited for rather than settling for a worse one.
+        let take: ProviderEntry | undefined = fresh.find(healthy);
+        if (take === undefined && !untried.some(healthy)) {
+          take = fresh[0];
+          if (take === undefined && untried.length === 0 && again[0] !== undefined) {
+            if (!paused) {
+              paused = true;
+              await delay(ROUTER_REDIAL_DELAY_MS * Math.max(1, state.attempt), signal);
+              continue;
+            }
+            take = again[0];
+          }
+        }
+        if (take !== undefined) {
+          take.inFlight++;
+          return take;
+        }
+        const busy = untried.length > 0 || [...state.unreached].some((peerId) => this.#table.get(peerId) !== undefined);
+        if (!busy)
+          throw this.#noProvider(route, { exclude: out, region: state.region, maxPrice: state.maxPrice }, state.lastError);
+        if (waiter === undefined) {
+          const max = this.#options.maxQueuedRequests ?? DEFAULT_ROUTER_MAX_QUEUED;
+          if (this.#queue.size >= max) {
+            throw new OverloadedError(`every provider of '${route.model}' is busy and ${max} requests are waiting`);
+          }
+          waiter = this.#queue.add(state.resume);
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new OverloadedError(
+            `every provider of '${route.model}' is busy; waited ${Math.round(waitMs / 1000)} s for a slot`,
+          );
+        }
+        await this.#queue.wait(waiter, Math.min(left, ROUTER_QUEUE_POLL_MS), signal);
+      }
+    } finally {
+      if (waiter !== undefined) this.#queue.remove(waiter);
     }
-    if (filter.exclude.size > 0) throw new NoProviderError(`no other provider of '${route.model}' is left to try`);
+  }
+
+  /**
+   * Why no provider is left. When the last one misbehaved, the client is told what went wrong with
+   * it (a 502), not that no provider exists (a 503).
+   */
+  #noProvider(route: RouteRequest, filter: WhyNoneFilter, lastError: unknown): Error {
+    const error = this.#whyNone(route, filter);
+    if (NoProviderError.isInstance(error) && WireError.isInstance(lastError) && !isTransient(lastError)) return lastError;
+    return error;
+  }
+
+  /** The error that explains why no provider can take a request. */
+  #whyNone(route: RouteRequest, filter: WhyNoneFilter): Error {
+    if (filter.exclude.size > 0) return new NoProviderError(`no other provider of '${route.model}' is left to try`);
     if (this.#table.providersOf(route.model, { kind: route.kind, region: filter.region }).length > 0) {
-      throw new NoProviderError(`every provider of '${route.model}' asks more than ${filter.maxPricePerToken} credits per token`);
+      return new NoProviderError(`every provider of '${route.model}' asks more than ${filter.maxPrice} credits per token`);
     }
     if (this.#table.providersOf(route.model, { kind: route.kind }).length > 0) {
-      throw new NoProviderError(
+      return new NoProviderError(
         `no provider of '${route.model}' in region '${filter.region}'; allow other regions to use one elsewhere`,
       );
     }
-    if (this.#table.size === 0) throw new NoProviderError("no provider is reachable right now");
-    throw new ModelNotFoundError(`The model '${route.model}' does not exist or is not served by the network right now`);
+    if (this.#table.size === 0) return new NoProviderError("no provider is reachable right now");
+    return new ModelNotFoundError(`The model '${route.model}' does not exist or is not served by the network right now`);
   }
+}
+
+interface WhyNoneFilter {
+  exclude: ReadonlySet<string>;
+  region: string | null;
+  maxPrice: number;
+}
+
+interface AcquireState {
+  /** Providers never to try again for this request. */
+  tried: ReadonlySet<string>;
+  /** Providers tried that may be dialled again once no one else is left. */
+  unreached: ReadonlySet<string>;
+  /** Providers too dear for this attempt, or whose estimate the payer could not hold. */
+  skipped: ReadonlySet<string>;
+  /** The most credits per token the request accepts. */
+  maxPrice: number;
+  region: string | null;
+  lastError: unknown;
+  attempt: number;
+  /** The stream already delivered text: it waits ahead of new requests, and longer. */
+  resume: boolean;
+  signal: AbortSignal | undefined;
+}
+
+/** A failure that says the provider was unreachable or full, not that it misbehaved. */
+function isTransient(error: unknown): boolean {
+  return WireError.isInstance(error) ? error.code === "overloaded" : true;
+}
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 function priceOf(provider: ProviderEntry, model: string): number {

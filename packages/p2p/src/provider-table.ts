@@ -16,6 +16,8 @@ export interface ProviderEntry {
   inFlight: number;
   /** Consecutive failures; a provider that keeps failing is tried last. */
   failures: number;
+  /** When this router last saw it fail (ms since epoch; 0 = never). */
+  lastFailureAt: number;
 }
 
 export interface ServedModelView {
@@ -68,6 +70,7 @@ export class ProviderTable {
         expiresAt: options.expiresAt,
         inFlight: 0,
         failures: 0,
+        lastFailureAt: 0,
       });
     }
   }
@@ -172,7 +175,11 @@ export class ProviderTable {
   }
 }
 
-/** Requests a router sends one provider at once: its parallel slots plus as many queued. */
+/**
+ * Requests a router sends one provider at once: its parallel slots. More would wait silently in
+ * the provider's queue, where a long answer ahead of them looks like a hung provider; they wait in
+ * the router's queue instead, where the wait is bounded and ends in an honest 429.
+ */
 export function capacityOf(entry: ProviderEntry): number {
-  return entry.info.maxConcurrentRequests * 2;
+  return Math.max(1, entry.info.maxConcurrentRequests);
 }

@@ -6,7 +6,11 @@ export async function loadOrCreateIdentity(_path: string, _options?: unknown): P
   throw new Error("keyFile is not available in browsers; pass an identity instead");
 }
 
-export async function loadOrCreateSecret(_path: string): Promise<Uint8Array> {
+export async function loadOrCreateSecret(_path: string, _options?: unknown): Promise<Uint8Array> {
+  throw new Error("secret files are not available in browsers");
+}
+
+export async function isEncryptedSecretFile(_path: string): Promise<boolean> {
   throw new Error("secret files are not available in browsers");
 }
 

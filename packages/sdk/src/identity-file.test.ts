@@ -3,7 +3,15 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { isEncryptedKeyFile, KeyFileError, loadOrCreateIdentity, loadOrCreateSecret, readIdentityFile } from "./identity-file.js";
+import { base64url } from "@opengateway/protocol";
+import {
+  isEncryptedKeyFile,
+  isEncryptedSecretFile,
+  KeyFileError,
+  loadOrCreateIdentity,
+  loadOrCreateSecret,
+  readIdentityFile,
+} from "./identity-file.js";
 
 describe("key files", () => {
   const dir = mkdtempSync(join(tmpdir(), "opengateway-keys-"));
@@ -58,5 +66,25 @@ describe("key files", () => {
     assert.equal(first.length, 32);
     assert.deepEqual(await loadOrCreateSecret(path), first);
     assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
+
+  it("keeps a secret encrypted under a passphrase, and rewrites a plaintext one encrypted (issue 14)", async () => {
+    const path = join(dir, "encrypted-secret");
+    const secret = await loadOrCreateSecret(path, { passphrase: "operator pw" });
+    assert.ok(await isEncryptedSecretFile(path));
+    assert.ok(!readFileSync(path, "utf8").includes(base64url.encode(secret)), "the secret is not in the file");
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.deepEqual(await loadOrCreateSecret(path, { passphrase: "operator pw" }), secret);
+    await assert.rejects(loadOrCreateSecret(path, { passphrase: "wrong" }), /wrong passphrase/);
+    await assert.rejects(loadOrCreateSecret(path), /passphrase is needed/);
+
+    const legacy = join(dir, "plaintext-secret");
+    const old = await loadOrCreateSecret(legacy);
+    assert.ok(!(await isEncryptedSecretFile(legacy)));
+    const migrated: string[] = [];
+    assert.deepEqual(await loadOrCreateSecret(legacy, { passphrase: "pw", onMigrated: (at) => migrated.push(at) }), old);
+    assert.deepEqual(migrated, [legacy]);
+    assert.ok(await isEncryptedSecretFile(legacy));
+    assert.deepEqual(await loadOrCreateSecret(legacy, { passphrase: "pw" }), old, "the same secret, now encrypted");
   });
 });
