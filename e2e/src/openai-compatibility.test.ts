@@ -1,25 +1,20 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
 import { execFile, fork } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import type { LocalNetwork } from "@opengateway/cli";
-import { startLocalNetwork } from "@opengateway/cli";
-import type { OpenGatewayClient, WalletView } from "@opengateway/sdk";
-import { createClient } from "@opengateway/sdk";
+import type { WalletView } from "@opengateway/sdk";
 import { generateText, streamText } from "ai";
 import OpenAI from "openai";
-import { testModelPath } from "./test-model.js";
+import type { TestLocalNetwork } from "./test-local-network.js";
+import { describeBothTransports, runExample, startTestLocalNetwork } from "./test-local-network.js";
 
 const API_KEY = "og-e2e-test-key";
 const MODEL = "stories260K";
 const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
-const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
 /** In stories260K's vocabulary, token 294 is "at". */
 const TOKEN_AT = 294;
 const story = [{ role: "user" as const, content: "Once upon a time" }];
@@ -30,44 +25,26 @@ const story = [{ role: "user" as const, content: "Once upon a time" }];
  * (node-llama-cpp on the test model) in its own process, reached over libp2p.
  */
 describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () => {
-  let network: LocalNetwork;
-  let home: string;
-  let viaGateway: OpenAI;
-  let viaSdk: OpenGatewayClient;
+  let network: TestLocalNetwork;
   const nodeLog: string[] = [];
 
   before(async () => {
-    home = mkdtempSync(join(tmpdir(), "opengateway-e2e-"));
-    network = await startLocalNetwork({
-      model: testModelPath(),
-      host: "127.0.0.1",
-      port: 0,
+    network = await startTestLocalNetwork({
       apiKey: API_KEY,
-      home,
-      nodeArgs: ["--gpu", "off", "--parallel", "4"],
+      nodeArgs: ["--parallel", "4"],
       onOutput: (part, line) => {
         if (part === "node") nodeLog.push(line);
       },
     });
-    viaGateway = new OpenAI({ baseURL: network.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
-    // Full nodes check payers by default (issue 12): the SDK client registers its own account and pays from it.
-    viaSdk = await createClient({
-      peers: network.nodeAddresses,
-      localNetwork: true,
-      openai: { maxRetries: 0, timeout: 60_000 },
-    });
   });
 
   after(async () => {
-    await viaSdk?.close();
     await network?.stop();
-    if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  for (const transport of ["gateway", "sdk"] as const) {
-    describe(`through the ${transport === "gateway" ? "gateway (HTTP)" : "SDK (P2P fetch, no gateway)"}`, () => {
-      const client = (): OpenAI => (transport === "gateway" ? viaGateway : viaSdk);
-
+  describeBothTransports(
+    () => network,
+    (client) => {
       it("lists and retrieves the served model; an unknown one is a 404", async () => {
         const models = await client().models.list();
         assert.deepEqual(
@@ -456,8 +433,8 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
         }
         assert.ok(finished);
       });
-    });
-  }
+    },
+  );
 
   describe("gateway only", () => {
     it("charges the calling key's account on the ledger and shows it in /v1/opengateway/wallet", async () => {
@@ -475,7 +452,7 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
       const before = await walletOf();
       assert.equal(before.registered, true);
       assert.match(before.identity, /^12D3KooW/);
-      const result = await viaGateway.chat.completions.create({ model: MODEL, messages: story, max_tokens: 7 });
+      const result = await network.viaGateway.chat.completions.create({ model: MODEL, messages: story, max_tokens: 7 });
       const after = await walletOf();
       const receipt = after.receipts[0];
       assert.equal(receipt?.id, result.id);
@@ -495,7 +472,7 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
             peers: Array<{ peerId: string; balance: number | null }>;
           }
         ).peers.find((peer) => peer.peerId === network.nodePeerId)?.balance;
-      const sdkPaid = () => 100_000 - (viaSdk.wallet.balance()?.balance ?? 100_000);
+      const sdkPaid = () => 100_000 - (network.viaSdk.wallet.balance()?.balance ?? 100_000);
       const paid = () => 100_000 - after.balance + sdkPaid();
       assert.ok(sdkPaid() > 0, "the SDK client paid from its own account");
       const deadline = Date.now() + 20_000;
@@ -546,29 +523,22 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
     });
 
     it("runs both examples unchanged against the local network", async () => {
-      const run = promisify(execFile);
       const env = {
-        ...process.env,
         OPENAI_BASE_URL: network.url,
         OPENGATEWAY_API_KEY: API_KEY,
         OPENGATEWAY_PEERS: network.nodeAddresses.join(","),
         OPENGATEWAY_LOCAL: "1",
       };
-      const viaBaseUrl = await run(process.execPath, [join(EXAMPLES, "chat-via-gateway.mjs"), "Once upon a time"], {
-        env,
-        timeout: 60_000,
-      });
-      assert.match(viaBaseUrl.stdout, /\[stories260K: \d+ prompt \+ 60 completion tokens\]/);
-      const viaSdk = await run(process.execPath, [join(EXAMPLES, "chat-via-sdk.mjs"), "Once upon a time"], {
-        env,
-        timeout: 60_000,
-      });
-      assert.match(viaSdk.stdout, /\[stories260K: \d+ prompt \+ 60 completion tokens, paid by 12D3KooW\w+\]/);
+      assert.match(await runExample("chat-via-gateway.mjs", env), /\[stories260K: \d+ prompt \+ 60 completion tokens\]/);
+      assert.match(
+        await runExample("chat-via-sdk.mjs", env),
+        /\[stories260K: \d+ prompt \+ 60 completion tokens, paid by 12D3KooW\w+\]/,
+      );
     });
 
     it("creates an encrypted wallet, registers it, and reads its balance with the opengateway CLI", async () => {
       const run = promisify(execFile);
-      const keyFile = join(home, "cli-wallet.json");
+      const keyFile = join(network.home, "cli-wallet.json");
       const tcp = network.nodeAddresses.filter((address) => !address.includes("/ws"));
       const env = { ...process.env, OPENGATEWAY_PASSPHRASE: "e2e passphrase" };
       const common = ["--key-file", keyFile, "--local", "--json", "--bootstrap", ...tcp];
@@ -618,7 +588,7 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
           "--api-key",
           API_KEY,
           "--home",
-          join(home, "second-gateway"),
+          join(network.home, "second-gateway"),
           "--local",
           "--bootstrap",
           tcp,
@@ -647,12 +617,12 @@ describe("OpenAI compatibility over a real network", { timeout: 300_000 }, () =>
     });
 
     it("keeps a history of receipts in the SDK's wallet, paid by its identity", async () => {
-      const before = viaSdk.wallet.history().length;
-      const result = await viaSdk.chat.completions.create({ model: MODEL, messages: story, max_tokens: 3 });
-      const history = viaSdk.wallet.history();
+      const before = network.viaSdk.wallet.history().length;
+      const result = await network.viaSdk.chat.completions.create({ model: MODEL, messages: story, max_tokens: 3 });
+      const history = network.viaSdk.wallet.history();
       assert.equal(history.length, before + 1);
       assert.equal(history[0]?.requestId, result.id.replace(/^chatcmpl-/, ""));
-      assert.equal(history[0]?.payer, viaSdk.wallet.identity);
+      assert.equal(history[0]?.payer, network.viaSdk.wallet.identity);
       assert.equal(history[0]?.provider, network.nodePeerId);
       assert.equal(history[0]?.usage.completionTokens, 3);
     });

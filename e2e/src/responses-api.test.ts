@@ -1,25 +1,15 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { createOpenAI } from "@ai-sdk/openai";
-import type { LocalNetwork } from "@opengateway/cli";
-import { startLocalNetwork } from "@opengateway/cli";
-import type { OpenGatewayClient } from "@opengateway/sdk";
-import { createClient } from "@opengateway/sdk";
 import { generateText, jsonSchema, Output, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
 import { assertShape, responseObject, streamEvent } from "./responses-api-shapes.js";
-import { testModelPath } from "./test-model.js";
+import type { TestLocalNetwork } from "./test-local-network.js";
+import { describeBothTransports, runExample, startTestLocalNetwork } from "./test-local-network.js";
 
 const API_KEY = "og-e2e-responses-key";
 const MODEL = "stories260K";
-const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
 const weatherTool = {
   type: "function" as const,
   name: "get_weather",
@@ -40,36 +30,19 @@ const weatherTool = {
  * in memory). Every object and event is checked against the spec's required fields.
  */
 describe("the Responses API over a real network", { timeout: 300_000 }, () => {
-  let network: LocalNetwork;
-  let home: string;
-  let viaGateway: OpenAI;
-  let viaSdk: OpenGatewayClient;
+  let network: TestLocalNetwork;
 
   before(async () => {
-    home = mkdtempSync(join(tmpdir(), "opengateway-e2e-responses-"));
-    network = await startLocalNetwork({
-      model: testModelPath(),
-      host: "127.0.0.1",
-      port: 0,
-      apiKey: API_KEY,
-      home,
-      nodeArgs: ["--gpu", "off", "--parallel", "2"],
-      onOutput: () => {},
-    });
-    viaGateway = new OpenAI({ baseURL: network.url, apiKey: API_KEY, maxRetries: 0, timeout: 60_000 });
-    viaSdk = await createClient({ peers: network.nodeAddresses, openai: { maxRetries: 0, timeout: 60_000 } });
+    network = await startTestLocalNetwork({ apiKey: API_KEY, nodeArgs: ["--parallel", "2"] });
   });
 
   after(async () => {
-    await viaSdk?.close();
     await network?.stop();
-    if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  for (const transport of ["gateway", "sdk"] as const) {
-    describe(`through the ${transport === "gateway" ? "gateway (HTTP)" : "SDK (P2P fetch, no gateway)"}`, () => {
-      const client = (): OpenAI => (transport === "gateway" ? viaGateway : viaSdk);
-
+  describeBothTransports(
+    () => network,
+    (client, transport) => {
       it("answers responses.create with the spec's response object and usage that adds up", async () => {
         const request = { model: MODEL, instructions: "Tell a story.", input: "Once upon a time", max_output_tokens: 20 };
         const { data, response } = await client().responses.create(request).withResponse();
@@ -251,7 +224,7 @@ describe("the Responses API over a real network", { timeout: 300_000 }, () => {
         const provider =
           transport === "gateway"
             ? createOpenAI({ baseURL: network.url, apiKey: API_KEY })
-            : createOpenAI({ baseURL: "http://opengateway.p2p/v1", apiKey: "p2p", fetch: viaSdk.p2pFetch });
+            : createOpenAI({ baseURL: "http://opengateway.p2p/v1", apiKey: "p2p", fetch: network.viaSdk.p2pFetch });
         const model = provider(MODEL);
         const generated = await generateText({ model, prompt: "Once upon a time", maxOutputTokens: 12 });
         assert.ok(generated.text.length > 0);
@@ -304,15 +277,11 @@ describe("the Responses API over a real network", { timeout: 300_000 }, () => {
         });
         assert.ok(structured.output.hero === "Tom" || structured.output.hero === "Lily");
       });
-    });
-  }
+    },
+  );
 
   it("runs the Responses example unchanged against the gateway", async () => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [join(EXAMPLES, "responses-via-gateway.mjs"), "Once upon a time"],
-      { env: { ...process.env, OPENAI_BASE_URL: network.url, OPENGATEWAY_API_KEY: API_KEY }, timeout: 60_000 },
-    );
+    const stdout = await runExample("responses-via-gateway.mjs", { OPENAI_BASE_URL: network.url, OPENGATEWAY_API_KEY: API_KEY });
     assert.match(stdout, /\[stories260K: resp_\w+ \(\w+\) then resp_\w+, which continued it: \d+ input \+ \d+ output tokens\]/);
   });
 });

@@ -1,42 +1,28 @@
 import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { AddResult, LedgerBlock } from "@opengateway/ledger";
-import { ChainWriter, Ledger, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
-import { createInferenceReceipt, createInferenceRequest, generateIdentity, silentLogger } from "@opengateway/protocol";
-import { LedgerWallet } from "@opengateway/sdk";
+import { createInferenceReceipt, createInferenceRequest, silentLogger } from "@opengateway/protocol";
+import { walletOnTestLedger } from "@opengateway/sdk/test-support/wallet-on-test-ledger";
 import { BackgroundSettlements } from "./background-settlements.js";
-
-const params = { registrationDifficultyBits: 4, registrationMemoryKiB: 0 };
 
 describe("BackgroundSettlements", () => {
   it("answers before the settle is written, holds the reservation until it is, and lets the wallet wait for it", async () => {
-    const ledger = new Ledger({ params });
-    const payer = generateIdentity();
-    const provider = generateIdentity();
-    for (const [identity, label] of [
-      [payer, "payer"],
-      [provider, "provider"],
-    ] as const) {
-      const open = await registerAccount(identity, {
-        fingerprintHash: machineFingerprintHash({ test: label }),
-        difficultyBits: params.registrationDifficultyBits,
-      });
-      assert.equal(ledger.add(open).status, "applied");
-    }
     // Publishing is held open by the test, as a slow disk or a busy gossip layer would.
     let releasePublish: () => void = () => {};
     const publishing = new Promise<void>((resolve) => {
       releasePublish = resolve;
     });
-    const writer = new ChainWriter(ledger, {
-      publish: async (block: LedgerBlock): Promise<AddResult> => {
-        await publishing;
-        return ledger.submit(block);
-      },
+    const {
+      ledger,
+      payer,
+      provider,
+      wallet: ledgerWallet,
+    } = await walletOnTestLedger(async (block, into) => {
+      await publishing;
+      return into.submit(block);
     });
     const errors: unknown[] = [];
-    const settlements = new BackgroundSettlements(new LedgerWallet(writer), {
+    const settlements = new BackgroundSettlements(ledgerWallet, {
       logger: { ...silentLogger, warn: (fields) => errors.push(fields.err) },
     });
     const request = createInferenceRequest(

@@ -357,26 +357,16 @@ describe("ledger state machine", () => {
 
   it("lets a claim stand only for completed work by the provider the request was addressed to, charging what it allows", () => {
     const { state, alice, bob, carol, opens } = setup();
+    // Every refusal below is an invalid receipt; its message says which rule it broke.
+    const refusedClaim = (claim: LedgerBlock) => assertRejected(state, opens, claim, InvalidReceiptError, "invalid_receipt");
     const request = testRequest(alice.identity, { now: T0, ttlMs: 60_000, provider: carol.identity, maxCredits: 5_000 });
     // Partial work: only the payer may settle it; a claim would bill for what the payer may never have received.
     const cancelled = testReceipt(request, carol.identity, 700, T0, "cancelled");
-    const refusedPartial = assertRejected(
-      state,
-      opens,
-      carol.fork().claim(request, cancelled, T0 + HOUR),
-      InvalidReceiptError,
-      "invalid_receipt",
-    );
+    const refusedPartial = refusedClaim(carol.fork().claim(request, cancelled, T0 + HOUR));
     assert.match(refusedPartial.message, /partial/);
     // Anyone but the addressed provider: refused, even with a receipt it signed itself.
     const stolen = testReceipt(request, bob.identity, 700);
-    const refusedOther = assertRejected(
-      state,
-      opens,
-      bob.fork().claim(request, stolen, T0 + HOUR),
-      InvalidReceiptError,
-      "invalid_receipt",
-    );
+    const refusedOther = refusedClaim(bob.fork().claim(request, stolen, T0 + HOUR));
     assert.match(refusedOther.message, /addressed to another provider/);
     // Inflated: more completion tokens than max_tokens × n allows, or credits the usage does not cost.
     const small = testRequest(alice.identity, { now: T0, ttlMs: 60_000, provider: carol.identity, maxCredits: 5_000 });
@@ -384,19 +374,13 @@ describe("ledger state machine", () => {
       { request: small, usage: { promptTokens: 0, completionTokens: 200_000 }, credits: 5_000, finishReason: "length" },
       carol.identity,
     );
-    const refusedInflated = assertRejected(
-      state,
-      opens,
-      carol.fork().claim(small, inflated, T0 + HOUR),
-      InvalidReceiptError,
-      "invalid_receipt",
-    );
+    const refusedInflated = refusedClaim(carol.fork().claim(small, inflated, T0 + HOUR));
     assert.match(refusedInflated.message, /completion tokens charged/);
     const overpriced = createInferenceReceipt(
       { request: small, usage: { promptTokens: 0, completionTokens: 100 }, credits: 200, finishReason: "length" },
       carol.identity,
     );
-    assertRejected(state, opens, carol.fork().claim(small, overpriced, T0 + HOUR), InvalidReceiptError, "invalid_receipt");
+    refusedClaim(carol.fork().claim(small, overpriced, T0 + HOUR));
   });
 
   it("lets the payer dispute a claim: the debt is cleared, the dispute counted against both, once, and never after a settlement", () => {

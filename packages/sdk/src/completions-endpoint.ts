@@ -9,7 +9,7 @@ import type { OpenAICall, OpenAIResult } from "./openai-endpoint.js";
 import { jsonResult, openAIUsage } from "./openai-endpoint.js";
 import { addUsage, RoutedStream } from "./routed-stream.js";
 
-type CompletionAnswer = Completion & { opengateway: { receipts: InferenceReceipt[] } };
+type CompletionAnswer = Completion & { opengateway: { receipts: InferenceReceipt[]; providers: string[] } };
 /** The `openai` package types a streamed completion as a `Completion`, but a choice's finish_reason is null until its end. */
 type CompletionChunk = Omit<Completion, "choices" | "usage"> & {
   choices: Array<Omit<CompletionChoice, "finish_reason"> & { finish_reason: CompletionChoice["finish_reason"] | null }>;
@@ -72,7 +72,7 @@ async function whole(
     model: request.model,
     choices: choices.map((choice) => ({ ...choice, text: texts[choice.index] ?? "" })),
     usage: openAIUsage(done.usage),
-    opengateway: { receipts: done.receipts },
+    opengateway: { receipts: done.receipts, providers: done.providers },
   };
   return jsonResult(answer, stream.headers);
 }

@@ -2,29 +2,13 @@ import "@opengateway/p2p/node-runtime";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { LedgerBlock } from "@opengateway/ledger";
-import { ChainWriter, Ledger, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
+import { ChainWriter } from "@opengateway/ledger";
 import { ProviderTable } from "@opengateway/p2p";
 import type { Identity } from "@opengateway/protocol";
-import { createInferenceReceipt, createInferenceRequest, generateIdentity } from "@opengateway/protocol";
-import { LedgerWallet } from "./ledger-wallet.js";
+import { createInferenceReceipt, createInferenceRequest } from "@opengateway/protocol";
+import { walletOnTestLedger } from "./test-support/wallet-on-test-ledger.js";
 
-const params = { registrationDifficultyBits: 4, registrationMemoryKiB: 0 };
 const body = { messages: [{ role: "user" as const, content: "hi" }], maxTokens: 4, temperature: 1, topP: 1, seed: 1, stop: [] };
-
-async function setup() {
-  const ledger = new Ledger({ params });
-  const payer = generateIdentity();
-  const provider = generateIdentity();
-  for (const [identity, label] of [
-    [payer, "payer"],
-    [provider, "provider"],
-  ] as const) {
-    const open = await registerAccount(identity, { fingerprintHash: machineFingerprintHash({ test: label }), difficultyBits: 4 });
-    assert.equal(ledger.add(open).status, "applied");
-  }
-  const writer = new ChainWriter(ledger, { publish: async (block: LedgerBlock) => ledger.submit(block) });
-  return { ledger, payer, provider, writer, wallet: new LedgerWallet(writer) };
-}
 
 /** An expired request to `provider` and its honest receipt: what a claim carries. */
 function served(payer: Identity, provider: Identity) {
@@ -49,7 +33,7 @@ async function until(condition: () => boolean): Promise<void> {
 
 describe("LedgerWallet", () => {
   it("never countersigns a receipt that charges more than its request allows", async () => {
-    const { ledger, payer, provider, wallet } = await setup();
+    const { ledger, payer, provider, wallet } = await walletOnTestLedger();
     const { request } = served(payer, provider);
     const inflated = createInferenceReceipt(
       { request, usage: { promptTokens: 10, completionTokens: 1_240 }, credits: 1_250, finishReason: "length" },
@@ -60,7 +44,7 @@ describe("LedgerWallet", () => {
   });
 
   it("disputes a claim for work it never received, so the claim cannot lock the account out", async () => {
-    const { ledger, payer, provider, wallet } = await setup();
+    const { ledger, payer, provider, wallet } = await walletOnTestLedger();
     const stop = wallet.answerClaims((account) => (account === payer.id ? payer : undefined));
     const providerWriter = new ChainWriter(ledger, { publish: async (block: LedgerBlock) => ledger.submit(block) });
     // The provider answered with an error (the payer was served elsewhere), then claims the request.
@@ -75,7 +59,7 @@ describe("LedgerWallet", () => {
   });
 
   it("disputes each claim of a provider that keeps claiming work it never did, until routers give it no paid work", async () => {
-    const { ledger, payer, provider, wallet } = await setup();
+    const { ledger, payer, provider, wallet } = await walletOnTestLedger();
     const stop = wallet.answerClaims((account) => (account === payer.id ? payer : undefined));
     const providerWriter = new ChainWriter(ledger, { publish: async (block: LedgerBlock) => ledger.submit(block) });
     const table = new ProviderTable({ reputationOf: (id) => ledger.reputation(id).score });
@@ -113,19 +97,15 @@ describe("LedgerWallet", () => {
   });
 
   it("settles a claim for a receipt it checked (its settlement had not landed), paying once", async () => {
-    const { ledger, payer, provider } = await setup();
     // The payer's first attempt to publish its settle fails (a network error); the provider then claims.
     let failNext = true;
-    const writer = new ChainWriter(ledger, {
-      publish: async (block: LedgerBlock) => {
-        if (failNext && block.kind === "settle") {
-          failNext = false;
-          throw new Error("the network is down");
-        }
-        return ledger.submit(block);
-      },
+    const { ledger, payer, provider, wallet } = await walletOnTestLedger(async (block, into) => {
+      if (failNext && block.kind === "settle") {
+        failNext = false;
+        throw new Error("the network is down");
+      }
+      return into.submit(block);
     });
-    const wallet = new LedgerWallet(writer);
     const stop = wallet.answerClaims((account) => (account === payer.id ? payer : undefined));
     const { request, receipt } = served(payer, provider);
     await assert.rejects(wallet.settle(payer, receipt, request), /network is down/);

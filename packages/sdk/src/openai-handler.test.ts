@@ -71,6 +71,18 @@ describe("the OpenAI handler", () => {
     assert.equal((await handler(new Request("http://host.test/v1/models/other"), { payer })).status, 404);
   });
 
+  it("names the providers and carries their receipts under opengateway in a whole chat or text completion", async () => {
+    const { router } = scriptedRouter([delta("Once"), done(1)]);
+    const handler = createOpenAIHandler({ router });
+    for (const [path, body] of [
+      ["/chat/completions", chat],
+      ["/completions", { model: "m", prompt: "hi" }],
+    ] as const) {
+      const answer = (await (await handler(post(path, JSON.stringify(body)), { payer })).json()) as { opengateway: unknown };
+      assert.deepEqual(answer.opengateway, { receipts: [], providers: ["p1"] }, path);
+    }
+  });
+
   it("streams server-sent events with one usage-only chunk, and [DONE]", async () => {
     const { router, ended } = scriptedRouter([delta("Once"), delta(" upon"), done(2)]);
     const handler = createOpenAIHandler({ router });
