@@ -73,3 +73,9 @@ export const ROUTER_REDIAL_DELAY_MS = 250;
  * table until its advert expires, and would turn every waiting request into a failed dial).
  */
 export const ROUTER_SUSPECT_MS = 10_000;
+/**
+ * Routing weight of a provider that has not measured its speed yet (a full node before its first
+ * answer): the median of the others' advertised tokens/s, but at most this, so one provider's
+ * large claim does not lend every newcomer its weight.
+ */
+export const ROUTER_UNMEASURED_TOKENS_PER_SECOND = 100;

@@ -118,10 +118,13 @@ describe("ProviderTable", () => {
     assert.ok(fullNode);
     fullNode.inFlight = 3;
     assertShare(firstPicks(table, 4_000), "tab", 100 / 500);
-    // A provider that has not measured its speed yet counts as the median of the others.
+    // A provider that has not measured its speed yet counts as the median of the others (250), up to 100.
     fullNode.inFlight = 0;
     table.upsert("new", { ...info(["m"], 1), tokensPerSecond: null }, { expiresAt: Date.now() + 60_000 });
-    assertShare(firstPicks(table, 6_000), "new", 250 / 1_950);
+    assertShare(firstPicks(table, 6_000), "new", 100 / 1_800);
+    table.upsert("full-node", { ...info(["m"], 4), tokensPerSecond: 50 }, { expiresAt: Date.now() + 60_000 });
+    table.upsert("tab", { ...info(["m"], 1), tokensPerSecond: 60 }, { expiresAt: Date.now() + 60_000 });
+    assertShare(firstPicks(table, 6_000), "new", 55 / (200 + 60 + 55));
     // The same seed, the same choices.
     const picks = (seed: number): string[] => {
       const seeded = new ProviderTable({ random: seededRandom(seed) });

@@ -1,5 +1,6 @@
 import { REPUTATION_MAX, REPUTATION_PAID_WORK_THRESHOLD } from "@opengateway/ledger";
 import type { InferenceKind, NodeCapabilities } from "@opengateway/protocol";
+import { ROUTER_UNMEASURED_TOKENS_PER_SECOND } from "./constants.js";
 
 export interface ProviderEntry {
   readonly peerId: string;
@@ -47,9 +48,7 @@ export class ProviderTable {
    * providers below the paid-work threshold are never candidates, and a better one gets more work.
    * `random`: uniform in [0, 1), for the weighted choice (seeded in tests).
    */
-  constructor(
-    options: { now?: () => number; reputationOf?: (peerId: string) => number; random?: () => number } = {},
-  ) {
+  constructor(options: { now?: () => number; reputationOf?: (peerId: string) => number; random?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
     this.#reputationOf = options.reputationOf;
     this.#random = options.random ?? Math.random;
@@ -152,8 +151,12 @@ export class ProviderTable {
     );
     const priceOf = (entry: ProviderEntry): number => entry.info.models.find((m) => m.id === model)?.pricePerToken ?? 0;
     const cheapest = Math.min(...open.map(priceOf));
-    // A provider that has not measured its speed yet counts as a typical one of the others.
-    const unmeasured = median(open.map((entry) => entry.info.tokensPerSecond ?? 0).filter((speed) => speed > 0)) ?? 1;
+    // A provider that has not measured its speed yet counts as a typical one of the others (capped).
+    const unmeasured = Math.min(
+      ROUTER_UNMEASURED_TOKENS_PER_SECOND,
+      median(open.map((entry) => entry.info.tokensPerSecond ?? 0).filter((speed) => speed > 0)) ??
+        ROUTER_UNMEASURED_TOKENS_PER_SECOND,
+    );
     return open
       .map((entry) => {
         const price = priceOf(entry);
@@ -173,10 +176,7 @@ export class ProviderTable {
           tie: this.#random(),
         };
       })
-      .sort(
-        (a, b) =>
-          a.entry.failures - b.entry.failures || a.tier - b.tier || b.key - a.key || a.load - b.load || a.tie - b.tie,
-      )
+      .sort((a, b) => a.entry.failures - b.entry.failures || a.tier - b.tier || b.key - a.key || a.load - b.load || a.tie - b.tie)
       .map(({ entry }) => entry);
   }
 }
