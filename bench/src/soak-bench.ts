@@ -8,7 +8,7 @@
  *   pnpm build && OPENGATEWAY_TEST_MODEL=… node bench/dist/soak-bench.js
  */
 import "@opengateway/p2p/node-runtime";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevnet } from "@opengateway/cli";
@@ -20,6 +20,8 @@ const KILL_EVERY_MS = Number(process.env.SOAK_KILL_EVERY_MS ?? 60_000);
 const NODES = Number(process.env.SOAK_NODES ?? 3);
 const MAX_TOKENS = Number(process.env.SOAK_MAX_TOKENS ?? 200);
 const API_KEY = "og-soak";
+/** One API key (and so one funded account) per stream: one account's grant would run dry in minutes. */
+const STREAM_KEYS = Array.from({ length: STREAMS }, (_, index) => `og-soak-${index}`);
 const MODEL = "stories260K";
 
 interface Tally {
@@ -43,13 +45,13 @@ function rssMiB(pid: number | undefined): number | null {
   }
 }
 
-async function oneStream(url: string, tally: Tally): Promise<void> {
+async function oneStream(url: string, apiKey: string, tally: Tally): Promise<void> {
   const fail = (what: string) => tally.errors.set(what, (tally.errors.get(what) ?? 0) + 1);
   let response: Response;
   try {
     response = await fetch(`${url}/chat/completions`, {
       method: "POST",
-      headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
       body: JSON.stringify({
         model: MODEL,
         messages: [{ role: "user", content: "Once upon a time" }],
@@ -60,6 +62,8 @@ async function oneStream(url: string, tally: Tally): Promise<void> {
     });
   } catch (error) {
     fail(`fetch: ${String(error)}`);
+    // Never a hot loop: an error is counted once per second at most per stream.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     return;
   }
   if (response.status === 429 && response.headers.get("retry-after")) {
@@ -70,6 +74,7 @@ async function oneStream(url: string, tally: Tally): Promise<void> {
   }
   if (response.status !== 200) {
     fail(`${response.status}: ${(await response.text()).slice(0, 160)}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     return;
   }
   let raw = "";
@@ -102,6 +107,8 @@ async function oneStream(url: string, tally: Tally): Promise<void> {
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), "opengateway-soak-"));
+  const keysFile = join(home, "soak-api-keys.txt");
+  writeFileSync(keysFile, `${STREAM_KEYS.join("\n")}\n`);
   const devnet = await startDevnet({
     nodes: NODES,
     model: BENCH_MODEL_PATH,
@@ -110,11 +117,19 @@ async function main(): Promise<void> {
     apiKey: API_KEY,
     home,
     nodeArgs: ["--gpu", "off", "--parallel", "2", "--threads", "1"],
-    gatewayArgs: ["--provider-idle-timeout-ms", "10000"],
+    // Streams plus the bench's own wallet reads share one client address.
+    gatewayArgs: [
+      "--provider-idle-timeout-ms",
+      "10000",
+      "--api-keys-file",
+      keysFile,
+      "--max-connections-per-client",
+      String(STREAMS + 16),
+    ],
     onOutput: () => {},
   });
-  const get = async (path: string) =>
-    (await (await fetch(`${devnet.url}${path}`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as Record<
+  const get = async (path: string, apiKey = API_KEY) =>
+    (await (await fetch(`${devnet.url}${path}`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as Record<
       string,
       unknown
     >;
@@ -127,7 +142,11 @@ async function main(): Promise<void> {
       gateway: rssMiB(devnet.gateway.process.pid),
       nodes: devnet.nodes.map((node) => rssMiB(node.process.pid)),
     });
-    const walletBefore = await get("/opengateway/wallet");
+    const balances = async () => {
+      const wallets = await Promise.all(STREAM_KEYS.map((key) => get("/opengateway/wallet", key)));
+      return { total: wallets.reduce((sum, wallet) => sum + Number(wallet.balance), 0), ledger: wallets[0]?.ledger };
+    };
+    const walletBefore = await balances();
     const rssStart = rss();
     const tally: Tally = { ok: 0, documented429: 0, errors: new Map(), promptTokens: 0, completionTokens: 0, failedOver: 0 };
     const started = Date.now();
@@ -142,16 +161,16 @@ async function main(): Promise<void> {
       }
     })();
     await Promise.all(
-      Array.from({ length: STREAMS }, async () => {
-        while (Date.now() < deadline) await oneStream(devnet.url, tally);
+      STREAM_KEYS.map(async (key) => {
+        while (Date.now() < deadline) await oneStream(devnet.url, key, tally);
       }),
     );
     await chaos;
     const rssEnd = rss();
     // Settlements run behind the answers: give the last ones a moment.
     await new Promise((resolve) => setTimeout(resolve, 5_000));
-    const walletAfter = await get("/opengateway/wallet");
-    const spent = Number(walletBefore.balance) - Number(walletAfter.balance);
+    const walletAfter = await balances();
+    const spent = walletBefore.total - walletAfter.total;
     console.log(
       JSON.stringify(
         {

@@ -50,9 +50,9 @@ export interface CliPart<T> {
 type NodeReady = { type: "ready"; role: "node"; peerId: string; addresses: string[]; models: string[] };
 type GatewayReady = { type: "ready"; role: "gateway"; url: string };
 
-/** `opengateway node start` (node-llama-cpp on the test model) in its own process. */
+/** `opengateway node start` (node-llama-cpp on the test model) in its own process, without audits (as test devnets). */
 export function startFullNodeProcess(args: string[]): Promise<CliPart<NodeReady>> {
-  return startCliPart<NodeReady>(["node", "start", ...args], "node");
+  return startCliPart<NodeReady>(["node", "start", "--no-audits", ...args], "node");
 }
 
 /** `opengateway gateway start` in its own process. */

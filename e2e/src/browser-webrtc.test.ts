@@ -7,7 +7,12 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Connection, Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import { machineFingerprintHash } from "@opengateway/ledger";
+import {
+  LOCAL_LEDGER_PARAMS,
+  LOCAL_REGISTRATION_DIFFICULTY_BITS,
+  LOCAL_REGISTRATION_MEMORY_KIB,
+  machineFingerprintHash,
+} from "@opengateway/ledger";
 import type { LedgerReplica, NetworkServices, NodeInfo } from "@opengateway/p2p";
 import { createLibp2pNode, fetchNodeInfo, ledgerReplica, requestInference } from "@opengateway/p2p";
 import type { InferenceRequest, ProviderFrame } from "@opengateway/protocol";
@@ -40,7 +45,12 @@ const API_KEY = "og-browser-e2e-key";
 const TAB_REGION = "asia";
 const FULL_NODE_REGION = "europe";
 /** The ledger as `--local` devnets run it (gateway and full node get the same from `--local`): difficulty 12, a grant per account. */
-const DEVNET_LEDGER = { registrationDifficultyBits: 12, perAccountGrant: true };
+const DEVNET_LEDGER = {
+  registrationDifficultyBits: LOCAL_REGISTRATION_DIFFICULTY_BITS,
+  registrationMemoryKiB: LOCAL_REGISTRATION_MEMORY_KIB,
+  perAccountGrant: true,
+  lockedCreditsTravel: false,
+};
 /** Credits an open block mints (the network default). */
 const GRANT = 100_000;
 const ARTIFACTS = fileURLToPath(new URL("../artifacts/", import.meta.url));
@@ -236,12 +246,17 @@ function describeServingOverWebRtc(): void {
         identity: payer,
         listen: [],
         iceServers: [],
-        services: { ledger: ledgerReplica({ params: { registrationDifficultyBits: DEVNET_LEDGER.registrationDifficultyBits } }) },
+        services: {
+          ledger: ledgerReplica({
+            params: LOCAL_LEDGER_PARAMS,
+          }),
+        },
       });
       wallet = new LedgerWallet(client.services.ledger.writer);
       await wallet.ensureRegistered(payer, {
         fingerprintHash: machineFingerprintHash({ test: "webrtc-node-peer", account: payer.id }),
         difficultyBits: DEVNET_LEDGER.registrationDifficultyBits,
+        memoryKiB: DEVNET_LEDGER.registrationMemoryKiB,
       });
     });
 

@@ -10,7 +10,13 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { DevnetNode } from "@opengateway/cli";
 import type { ChainWriter, Ledger } from "@opengateway/ledger";
-import { machineFingerprintHash, registerAccount } from "@opengateway/ledger";
+import {
+  LOCAL_LEDGER_PARAMS,
+  ledgerParams,
+  machineFingerprintHash,
+  registerAccount,
+  registrationWork,
+} from "@opengateway/ledger";
 import type { LedgerReplica, LedgerSync, NetworkServices, NodeLedgerSummary } from "@opengateway/p2p";
 import { createLibp2pNode, fetchNodeInfo, ledgerReplica, requestInference } from "@opengateway/p2p";
 import type { InferenceReceipt } from "@opengateway/protocol";
@@ -22,7 +28,6 @@ import { startTestDevnet } from "./test-devnet.js";
 const CLI_BIN = fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url));
 const API_KEY = "og-ledger-test";
 const MODEL = "stories260K";
-const LOCAL_DIFFICULTY_BITS = 12;
 const story = [{ role: "user" as const, content: "Once upon a time" }];
 const run = promisify(execFile);
 
@@ -139,13 +144,17 @@ describe("the ledger across processes: paid requests, a crash and restart, claim
       bootstrap: tcp(devnet.relay.addresses),
       localNetwork: true,
       services: {
-        ledger: ledgerReplica({ params: { registrationDifficultyBits: LOCAL_DIFFICULTY_BITS }, syncIntervalMs: 3_000 }),
+        ledger: ledgerReplica({
+          // The devnet's rules (`--local`), which every peer of the network must apply alike.
+          params: LOCAL_LEDGER_PARAMS,
+          syncIntervalMs: 3_000,
+        }),
       },
     });
     ({ ledger, sync, writer } = peer.services.ledger);
     const open = await registerAccount(payer, {
       fingerprintHash: machineFingerprintHash({ test: "ledger-convergence", account: payer.id }),
-      difficultyBits: LOCAL_DIFFICULTY_BITS,
+      ...registrationWork(ledgerParams(LOCAL_LEDGER_PARAMS)),
     });
     await writer.append(payer, { kind: "open", fingerprint: open.fingerprint, powNonce: open.powNonce });
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { NetworkProcess } from "@opengateway/cli";
 import { LOOPBACK_LISTEN, NetworkProcess as Process } from "@opengateway/cli";
+import { LOCAL_REGISTRATION_DIFFICULTY_BITS, LOCAL_REGISTRATION_MEMORY_KIB } from "@opengateway/ledger";
 import { testModelPath } from "./test-model.js";
 
 /** A full node serves the contributor page itself, offering tabs its own model file and itself as their relay. */
@@ -55,7 +56,7 @@ describe("a full node serving the contributor page (--contribute-port)", { timeo
     const config = (await (await fetch(new URL("config.json", page))).json()) as {
       bootstrap: string[];
       models: Array<{ url: string; sizeBytes: number }>;
-      ledger: { registrationDifficultyBits: number; perAccountGrant: boolean } | null;
+      ledger: { registrationDifficultyBits: number; registrationMemoryKiB?: number; perAccountGrant: boolean } | null;
       localNetwork: boolean;
     };
     assert.ok(config.bootstrap.length > 0);
@@ -65,7 +66,12 @@ describe("a full node serving the contributor page (--contribute-port)", { timeo
     }
     const size = statSync(testModelPath()).size;
     assert.deepEqual(config.models, [{ url: "models/stories260K.gguf", sizeBytes: size }]);
-    assert.deepEqual(config.ledger, { registrationDifficultyBits: 12, perAccountGrant: true });
+    assert.deepEqual(config.ledger, {
+      registrationDifficultyBits: LOCAL_REGISTRATION_DIFFICULTY_BITS,
+      registrationMemoryKiB: LOCAL_REGISTRATION_MEMORY_KIB,
+      perAccountGrant: true,
+      lockedCreditsTravel: false,
+    });
     assert.equal(config.localNetwork, true);
     const model = await fetch(new URL(config.models[0]?.url ?? "", page), { method: "HEAD" });
     assert.equal(model.status, 200);

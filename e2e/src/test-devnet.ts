@@ -13,10 +13,13 @@ export interface TestDevnet extends Devnet {
 /**
  * A devnet on the test model in a fresh home folder, its gateway on a free loopback port, its output
  * silenced. Its full nodes run on the CPU with two slots and one thread (a loaded 2-core CI machine),
- * then `nodeArgs`.
+ * without audits unless `audits`, then `nodeArgs`.
  */
 export async function startTestDevnet(
-  options: Omit<DevnetOptions, "model" | "host" | "port" | "home" | "onOutput">,
+  options: Omit<DevnetOptions, "model" | "host" | "port" | "home" | "onOutput"> & {
+    /** Full nodes audit each other (the CLI's default); off unless asked, so other suites see only their own traffic. */
+    audits?: boolean;
+  },
 ): Promise<TestDevnet> {
   const home = mkdtempSync(join(tmpdir(), "opengateway-devnet-"));
   const removeHome = () => rmSync(home, { recursive: true, force: true });
@@ -27,7 +30,16 @@ export async function startTestDevnet(
       host: "127.0.0.1",
       port: 0,
       home,
-      nodeArgs: ["--gpu", "off", "--parallel", "2", "--threads", "1", ...(options.nodeArgs ?? [])],
+      nodeArgs: [
+        "--gpu",
+        "off",
+        "--parallel",
+        "2",
+        "--threads",
+        "1",
+        ...(options.audits ? [] : ["--no-audits"]),
+        ...(options.nodeArgs ?? []),
+      ],
       onOutput: () => {},
     });
     return {

@@ -90,11 +90,19 @@ function ledgerConfig(value: unknown): TabLedgerConfig {
     throw new InvalidPageConfigError("ledger.perAccountGrant must be true or false");
   if (value.paymentChecks !== undefined && typeof value.paymentChecks !== "boolean")
     throw new InvalidPageConfigError("ledger.paymentChecks must be true or false");
+  const memory = value.registrationMemoryKiB;
+  if (memory !== undefined && (typeof memory !== "number" || !Number.isInteger(memory) || memory < 0 || memory > 4 * 1024 * 1024))
+    throw new InvalidPageConfigError("ledger.registrationMemoryKiB must be an integer from 0 to 4194304");
+  if (value.lockedCreditsTravel !== undefined && typeof value.lockedCreditsTravel !== "boolean")
+    throw new InvalidPageConfigError("ledger.lockedCreditsTravel must be true or false");
   // Payment checks stay on unless a private network's operator turns them off.
   return {
     registrationDifficultyBits: bits,
+    ...(memory !== undefined && { registrationMemoryKiB: memory }),
     perAccountGrant: value.perAccountGrant,
     ...(value.paymentChecks === false ? { paymentChecks: false } : {}),
+    // The network's rule (a devnet turns it off); the tab's ledger must apply blocks as its nodes do.
+    ...(value.lockedCreditsTravel === false ? { lockedCreditsTravel: false } : {}),
   };
 }
 

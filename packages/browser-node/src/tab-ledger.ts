@@ -10,10 +10,14 @@ import { errorMessage, InsufficientCreditsError, silentLogger } from "@opengatew
 export interface TabLedgerConfig {
   /** The network's registration proof-of-work difficulty. */
   registrationDifficultyBits: number;
+  /** The network's registration proof-of-work memory per try (default: the network default, 16 MiB). */
+  registrationMemoryKiB?: number;
   /** Devnet: the account id joins the device fingerprint, so every tab of one browser gets a grant. */
   perAccountGrant: boolean;
   /** Check payers before serving them (default true); false only on a private network. */
   paymentChecks?: boolean;
+  /** The network's `lockedCreditsTravel` (default true; a devnet turns it off). */
+  lockedCreditsTravel?: boolean;
 }
 
 /**
@@ -78,7 +82,13 @@ export function tabLedgerReplica(options: {
   const store = new TabLedgerStore(options.databaseName, options.identity.id);
   return {
     init: {
-      params: { registrationDifficultyBits: options.config.registrationDifficultyBits },
+      params: {
+        registrationDifficultyBits: options.config.registrationDifficultyBits,
+        ...(options.config.registrationMemoryKiB !== undefined && {
+          registrationMemoryKiB: options.config.registrationMemoryKiB,
+        }),
+        ...(options.config.lockedCreditsTravel === false && { lockedCreditsTravel: false }),
+      },
       openStore: () => store.open(),
       logger: options.logger,
     },
@@ -290,8 +300,7 @@ export class TabLedger {
     const started = Date.now();
     try {
       const fingerprintHash = await this.#options.fingerprintHash();
-      const difficultyBits = this.ledger.params.registrationDifficultyBits;
-      const open = await registerAccount(identity, { fingerprintHash, difficultyBits }, { signal });
+      const open = await registerAccount(identity, { fingerprintHash, ...this.ledger.registrationWork() }, { signal });
       // An identity whose ledger was lost (site data partly cleared) may be open on the network already:
       // ask the connected peers before signing, since a second open at height 0 would fork and freeze the account.
       await this.sync.reconcileAll({ signal }).catch(() => undefined);

@@ -41,8 +41,15 @@ const cli: CliContext = { defaultHome, env, passphrase, logger };
 const registrationDifficultyOption = () =>
   new Option(
     "--registration-difficulty <bits>",
-    "proof-of-work difficulty of registrations (a network parameter; --local: 12)",
+    "proof-of-work difficulty of registrations (a network parameter; --local: 7)",
   ).argParser(integer("--registration-difficulty"));
+
+/** The network's registration memory per proof-of-work try (Argon2id). */
+const registrationMemoryOption = () =>
+  new Option(
+    "--registration-memory <KiB>",
+    "memory of each registration proof-of-work try, in KiB (a network parameter; default 16384, --local: 64)",
+  ).argParser(integer("--registration-memory"));
 
 /** The ledger flags of the roles that keep a copy of it (node, gateway, relay), declared once. */
 const withLedgerOptions = (command: Command, what: { noCredits: string; file: string }) =>
@@ -54,7 +61,8 @@ const withLedgerOptions = (command: Command, what: { noCredits: string; file: st
       "how often the ledger is reconciled with every peer (default 10 minutes; new peers at once)",
       integer("--ledger-sync-interval-ms", 1_000),
     )
-    .addOption(registrationDifficultyOption());
+    .addOption(registrationDifficultyOption())
+    .addOption(registrationMemoryOption());
 
 const program = new Command("opengateway")
   .description("OpenGateway: an open, peer-to-peer AI inference network")
@@ -115,6 +123,12 @@ const nodeStart = nodeCommand
   .option(
     "--no-payment-checks",
     "private networks only: serve payers whatever their ledger account holds (payment checks are on by default)",
+  )
+  .option("--no-audits", "do not audit the other providers of this node's model (audits are on by default)")
+  .option(
+    "--audit-interval-ms <ms>",
+    "mean time between challenge probes to one provider, across the network, at the starting reputation (default 20000)",
+    integer("--audit-interval-ms", 1000),
   )
   .option(
     "--claim-after-ms <ms>",
@@ -188,6 +202,11 @@ const gatewayStart = gatewayCommand
     integer("--queue-wait-ms"),
   )
   .option(
+    "--max-connections-per-client <n>",
+    "open connections one client address may hold; more are refused (default 64)",
+    integer("--max-connections-per-client"),
+  )
+  .option(
     "--max-price-per-token <credits>",
     "skip providers asking more credits per token (a request's max_price_per_token can lower it)",
     (value: string) => {
@@ -248,7 +267,8 @@ const walletOptions = (command: Command) =>
     .option("--json", "machine-readable output", false)
     .option("--bootstrap <multiaddr...>", "peers to reach the ledger through", [])
     .option("--local", "devnet/LAN mode (devnet ledger parameters, private addresses)", false)
-    .addOption(registrationDifficultyOption());
+    .addOption(registrationDifficultyOption())
+    .addOption(registrationMemoryOption());
 walletOptions(wallet.command("create").description("make a new identity (encrypted with OPENGATEWAY_PASSPHRASE)"))
   .option("--register", "also register it on the network (proof-of-work, then the grant)", false)
   .action(async (options) => (await import("./run-wallet-command.js")).walletCreate({ ...options, passphrase }));

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DEFAULT_LEDGER_PARAMS, machineFingerprintHash, solveRegistrationPow } from "@opengateway/ledger";
+import { ledgerParams, machineFingerprintHash, registrationWork, solveRegistrationPow } from "@opengateway/ledger";
 import { nodeMachineFingerprintHash } from "@opengateway/ledger/node-machine-fingerprint";
 import type { Identity } from "@opengateway/protocol";
 import { z } from "zod";
@@ -18,14 +18,24 @@ export async function registrationFingerprint(identityId: string, local: boolean
   return local ? machineFingerprintHash({ machine, account: identityId }) : machine;
 }
 
-export function registrationDifficulty(options: { registrationDifficulty?: number; local: boolean }): number {
-  return ledgerParamOverrides(options).registrationDifficultyBits ?? DEFAULT_LEDGER_PARAMS.registrationDifficultyBits;
+/** The proof-of-work the network these flags name asks of a registrant. */
+export function networkRegistrationWork(options: {
+  registrationDifficulty?: number;
+  registrationMemory?: number;
+  local: boolean;
+}): {
+  difficultyBits: number;
+  memoryKiB: number;
+} {
+  return registrationWork(ledgerParams(ledgerParamOverrides(options)));
 }
 
 const RegistrationWorkSchema = z.object({
   identity: z.string(),
   fingerprintHash: z.string(),
   difficultyBits: z.int(),
+  // Work kept before the memory-hard puzzle was the SHA-256 one.
+  memoryKiB: z.int().default(0),
   powNonce: z.int(),
 });
 export type RegistrationWork = z.infer<typeof RegistrationWorkSchema>;
@@ -34,7 +44,7 @@ export type RegistrationWork = z.infer<typeof RegistrationWorkSchema>;
 export async function solveRegistrationWork(
   home: string,
   identity: Identity,
-  params: { fingerprintHash: string; difficultyBits: number },
+  params: { fingerprintHash: string; difficultyBits: number; memoryKiB: number },
   options: { signal?: AbortSignal; onProgress?: (hashes: number) => void } = {},
 ): Promise<RegistrationWork> {
   const known = await readRegistrationWork(home, identity.id, params);
@@ -49,7 +59,7 @@ export async function solveRegistrationWork(
 export async function readRegistrationWork(
   home: string,
   identityId: string,
-  params: { fingerprintHash: string; difficultyBits: number },
+  params: { fingerprintHash: string; difficultyBits: number; memoryKiB: number },
 ): Promise<RegistrationWork | undefined> {
   const text = await readFile(join(home, REGISTRATION_FILE), "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
@@ -59,6 +69,7 @@ export async function readRegistrationWork(
   const matches =
     work.identity === identityId &&
     work.fingerprintHash === params.fingerprintHash &&
+    work.memoryKiB === params.memoryKiB &&
     work.difficultyBits >= params.difficultyBits;
   return matches ? work : undefined;
 }

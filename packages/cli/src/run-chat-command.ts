@@ -18,6 +18,7 @@ export interface ChatOptions {
   local: boolean;
   pay: boolean;
   registrationDifficulty?: number;
+  registrationMemory?: number;
 }
 
 /** Where chat keeps the identity that pays: the wallet's, not the node's (a peer id is one process's). */
@@ -99,6 +100,11 @@ export function registerChatCommand(program: Command, cli: CliContext): void {
         "--registration-difficulty <bits>",
         "proof-of-work difficulty (a network parameter)",
         integer("--registration-difficulty"),
+      )
+      .option(
+        "--registration-memory <KiB>",
+        "memory of each proof-of-work try, in KiB (a network parameter)",
+        integer("--registration-memory"),
       )
       .option("--home <dir>", "data directory", cli.defaultHome),
     'opengateway chat "Write a haiku about peer-to-peer networks"',

@@ -23,6 +23,7 @@ export interface GatewayCommandOptions {
   providerIdleTimeoutMs?: number;
   maxQueuedRequests?: number;
   queueWaitMs?: number;
+  maxConnectionsPerClient?: number;
   maxPricePerToken?: number;
   credits: boolean;
   contributeBootstrap: string[];
@@ -73,13 +74,18 @@ export async function runGatewayCommand(options: GatewayCommandOptions, logger: 
           ledger: options.credits
             ? {
                 registrationDifficultyBits: ledgerParams(ledgerOverrides).registrationDifficultyBits,
+                registrationMemoryKiB: ledgerParams(ledgerOverrides).registrationMemoryKiB,
                 perAccountGrant: options.local,
+                ...(!ledgerParams(ledgerOverrides).lockedCreditsTravel && { lockedCreditsTravel: false }),
               }
             : null,
         }
       : undefined,
     providerIdleTimeoutMs: options.providerIdleTimeoutMs,
     queue: { maxQueuedRequests: options.maxQueuedRequests, queueWaitMs: options.queueWaitMs },
+    ...(options.maxConnectionsPerClient === undefined
+      ? {}
+      : { http: { maxConnectionsPerClient: options.maxConnectionsPerClient } }),
     responses: { path: join(options.home, "gateway-responses.sqlite") },
     maxPricePerToken: options.maxPricePerToken,
     ledger: options.credits

@@ -7,7 +7,7 @@ import { lockDataDir } from "@opengateway/ledger/data-dir-lock";
 import type { Logger } from "pino";
 import { ledgerParamOverrides } from "./network-params.js";
 import { loadNodeIdentity } from "./node-identity.js";
-import { readRegistrationWork, registrationDifficulty, registrationFingerprint } from "./node-registration.js";
+import { networkRegistrationWork, readRegistrationWork, registrationFingerprint } from "./node-registration.js";
 import { writeNodeStatus } from "./node-status.js";
 import { reportReady } from "./process-ready.js";
 import { downloadProgress } from "./progress-line.js";
@@ -37,6 +37,9 @@ export interface NodeCommandOptions {
   /** `--no-payment-checks` sets it false (private networks); `--require-payment` is the default anyway. */
   paymentChecks: boolean;
   requirePayment?: boolean;
+  /** `--no-audits` sets it false: the node does not probe nor review other providers of its model. */
+  audits: boolean;
+  auditIntervalMs?: number;
   ledgerFile?: string;
   ledgerSyncIntervalMs?: number;
   claimAfterMs?: number;
@@ -67,7 +70,7 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
   }
   const fingerprintHash = options.credits ? await registrationFingerprint(identity.id, options.local) : "";
   const work = options.credits
-    ? await readRegistrationWork(options.home, identity.id, { fingerprintHash, difficultyBits: registrationDifficulty(options) })
+    ? await readRegistrationWork(options.home, identity.id, { fingerprintHash, ...networkRegistrationWork(options) })
     : undefined;
   const node = await startFullNode({
     model: options.model,
@@ -94,6 +97,13 @@ export async function runNodeCommand(options: NodeCommandOptions, logger: Logger
           sweep: options.sweepTo === undefined ? undefined : { to: options.sweepTo, above: options.sweepAbove ?? 0 },
         }
       : undefined,
+    audits:
+      options.audits && options.credits
+        ? {
+            probeIntervalMs: options.auditIntervalMs,
+            onVerdict: (event) => logger.info(event, event.type === "review" ? "reviewed an audit" : "audited a provider"),
+          }
+        : undefined,
     logger,
     localNetwork: options.local,
     threads: options.threads,
@@ -163,7 +173,12 @@ async function serveContributePage(options: NodeCommandOptions, node: FullNode) 
     localNetwork: options.local,
     // Tabs keep the ledger this node keeps, with its parameters (devnet: a grant per tab).
     ledger: node.ledger
-      ? { registrationDifficultyBits: node.ledger.params.registrationDifficultyBits, perAccountGrant: options.local }
+      ? {
+          registrationDifficultyBits: node.ledger.params.registrationDifficultyBits,
+          registrationMemoryKiB: node.ledger.params.registrationMemoryKiB,
+          perAccountGrant: options.local,
+          ...(!node.ledger.params.lockedCreditsTravel && { lockedCreditsTravel: false }),
+        }
       : null,
   });
 }

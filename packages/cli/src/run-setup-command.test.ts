@@ -38,7 +38,8 @@ describe("opengateway setup, then node start with no flags, status, chat, identi
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/${basename(model)}`;
     try {
       const setup = await opengateway(
-        ["setup", "--yes", "--model", url, "--registration-difficulty", "8", "--listen", "/ip4/127.0.0.1/tcp/0"],
+        // 2^4 tries of the network's 16 MiB Argon2id: a couple of seconds.
+        ["setup", "--yes", "--model", url, "--registration-difficulty", "4", "--listen", "/ip4/127.0.0.1/tcp/0"],
         env,
         { timeoutMs: 120_000 },
       );
@@ -52,7 +53,7 @@ describe("opengateway setup, then node start with no flags, status, chat, identi
       assert.deepEqual(config, {
         model: join(home, "models", basename(model)),
         listen: ["/ip4/127.0.0.1/tcp/0"],
-        registrationDifficulty: 8,
+        registrationDifficulty: 4,
       });
       assert.equal(statSync(config.model).size, statSync(model).size);
     } finally {
@@ -105,7 +106,20 @@ describe("opengateway setup, then node start with no flags, status, chat, identi
     const chatHome = mkdtempSync(join(tmpdir(), "opengateway-chat-"));
     try {
       const chat = await opengateway(
-        ["chat", "--peer", address, "--local", "--registration-difficulty", "8", "--max-tokens", "12", "Once upon a time"],
+        // --local for a grant of its own on this machine; the node's network puzzle (not the devnet's).
+        [
+          "chat",
+          "--peer",
+          address,
+          "--local",
+          "--registration-difficulty",
+          "4",
+          "--registration-memory",
+          "16384",
+          "--max-tokens",
+          "12",
+          "Once upon a time",
+        ],
         { OPENGATEWAY_HOME: chatHome },
         { timeoutMs: 120_000 },
       );

@@ -112,12 +112,12 @@ async function setUp(options: SetupOptions, cli: CliContext, ask: Ask): Promise<
 
   say("\n5. Registration");
   if (options.register) {
-    const { registrationDifficulty, registrationFingerprint, solveRegistrationWork } = await import("./node-registration.js");
+    const { networkRegistrationWork, registrationFingerprint, solveRegistrationWork } = await import("./node-registration.js");
     const { proofOfWorkProgress } = await import("./progress-line.js");
-    const difficultyBits = registrationDifficulty(options);
+    const work = networkRegistrationWork(options);
     const fingerprintHash = await registrationFingerprint(identity.id, options.local);
-    const progress = proofOfWorkProgress(difficultyBits);
-    await solveRegistrationWork(options.home, identity, { fingerprintHash, difficultyBits }, { onProgress: progress.onProgress });
+    const progress = proofOfWorkProgress(work.difficultyBits);
+    await solveRegistrationWork(options.home, identity, { fingerprintHash, ...work }, { onProgress: progress.onProgress });
     progress.done();
     say("  the node publishes its registration when it first joins the network, and receives its grant");
   } else say("  skipped (--no-register): the node does the work on its first start");

@@ -105,7 +105,7 @@ export async function walletRegister(options: WalletOptions, known?: Identity): 
     const work = proofOfWorkProgress(ledger.params.registrationDifficultyBits);
     const open = await registerAccount(
       identity,
-      { fingerprintHash, difficultyBits: ledger.params.registrationDifficultyBits },
+      { fingerprintHash, ...ledger.registrationWork() },
       { onProgress: work.onProgress },
     );
     work.done();

@@ -136,7 +136,7 @@ export class NodeCredits implements Startable {
     try {
       const open = await registerAccount(
         identity,
-        { fingerprintHash, difficultyBits: writer.ledger.params.registrationDifficultyBits },
+        { fingerprintHash, ...writer.ledger.registrationWork() },
         { signal, powNonce: this.#init.powNonce },
       );
       await firstSync;

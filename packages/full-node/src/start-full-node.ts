@@ -11,14 +11,18 @@ import type {
 import { AdvertPublisher, createLibp2pNode, inferenceService, nodeInfoService } from "@opengateway/p2p";
 import type { SqliteLedgerReplicaInit } from "@opengateway/p2p/sqlite-ledger-replica";
 import { sqliteLedgerReplica } from "@opengateway/p2p/sqlite-ledger-replica";
-import type { Identity, Logger, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
+import type { Identity, InferenceEngine, Logger, ModelCluster, NodeCapabilities } from "@opengateway/protocol";
 import { clusterForModelFile, generateIdentity, guessRegionFromTimeZone } from "@opengateway/protocol";
+import type { AuditService, AuditServiceInit } from "./audit/audit-service.js";
+import { auditService } from "./audit/audit-service.js";
+import { InferenceAuditor } from "./audit/inference-auditor.js";
 import type { HardwareProfile } from "./hardware-profile.js";
 import { hardwareProfile } from "./hardware-profile.js";
+import { LlamaCppEngine } from "./llama-cpp-engine.js";
 import type { NodeCredits } from "./node-credits.js";
 import { nodeCredits } from "./node-credits.js";
 import type { NodeEngine, NodeEngineOptions } from "./open-node-engine.js";
-import { openNodeEngine } from "./open-node-engine.js";
+import { defaultThreadCount, openNodeEngine } from "./open-node-engine.js";
 import type { ThermalGuardOptions } from "./thermal-guard.js";
 import { ThermalGuard } from "./thermal-guard.js";
 import { ThroughputMeter } from "./throughput-meter.js";
@@ -60,6 +64,17 @@ export interface StartFullNodeOptions extends NodeEngineOptions {
   onServed?: (event: InferenceServedEvent) => void;
   /** Watch the machine's temperature: serve fewer requests, then none, above its limits. */
   thermal?: ThermalGuardOptions;
+  /**
+   * Audit the other providers of this node's model (challenge probes, reviews of others' verdicts;
+   * docs/proof-system.md). Needs the ledger and a model file (not an upstream). The CLI turns it on
+   * (`--no-audits` off); absent here, no audits.
+   */
+  audits?: Omit<AuditServiceInit, "identity" | "openAuditor" | "logger">;
+  /**
+   * TEST ONLY: serve through a wrapper of the engine (the e2e suites' cheating providers). The CLI
+   * never sets it.
+   */
+  engineWrapper?: (engine: InferenceEngine) => InferenceEngine;
   /** Where background failures (adverts, ledger sync, collection, sweeps, registration) are logged; default: libp2p's logger for the ledger's. */
   logger?: Logger;
 }
@@ -75,6 +90,8 @@ export interface FullNode {
   /** The temperature guard, with the `thermal` option. */
   readonly thermal?: ThermalGuard;
   capabilities(): NodeCapabilities;
+  /** The audits this node runs on others, when on. */
+  readonly audits?: AuditService;
   /** The node's replicated ledger and its earnings, when it keeps one. */
   readonly ledger?: Ledger;
   readonly earnings?: EarningsCollector;
@@ -87,6 +104,7 @@ export interface FullNode {
 type FullNodeServices = {
   ledger?: LedgerReplica;
   credits?: NodeCredits;
+  audits?: AuditService;
   inference: InferenceService;
   nodeInfo: NodeInfoService;
 };
@@ -136,11 +154,31 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
             logger: options.logger,
           }),
         }),
+        ...(ledger &&
+          options.audits &&
+          engine instanceof LlamaCppEngine && {
+            audits: auditService({
+              ...options.audits,
+              identity,
+              logger: options.logger,
+              // A second copy of the model, on its own context: audits never take the serving engine's sequences.
+              openAuditor: async ({ signal }) => {
+                const auditor = await InferenceAuditor.load({
+                  modelPath,
+                  modelId: engine.listModels()[0]?.id,
+                  threads: options.threads ?? defaultThreadCount(),
+                  gpu: options.gpu,
+                });
+                if (signal.aborted) await auditor.close();
+                return auditor;
+              },
+            }),
+          }),
         // Built after `credits` (services are made in this order), which they read from the components.
         inference: (components) => {
           const credits = ledger ? components.credits : undefined;
           return inferenceService({
-            engine,
+            engine: options.engineWrapper ? options.engineWrapper(engine) : engine,
             identity,
             deltaBatchMs: options.deltaBatchMs,
             authorize:
@@ -185,6 +223,7 @@ export async function startFullNode(options: StartFullNodeOptions): Promise<Full
       thermal,
       capabilities,
       ledger: libp2p.services.ledger?.ledger,
+      audits: libp2p.services.audits,
       earnings: credits?.earnings,
       sweep: credits?.sweep,
       addresses: () => libp2p.getMultiaddrs().map((address) => address.toString()),

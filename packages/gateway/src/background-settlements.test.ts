@@ -7,7 +7,7 @@ import { createInferenceReceipt, createInferenceRequest, generateIdentity, silen
 import { LedgerWallet } from "@opengateway/sdk";
 import { BackgroundSettlements } from "./background-settlements.js";
 
-const params = { registrationDifficultyBits: 4 };
+const params = { registrationDifficultyBits: 4, registrationMemoryKiB: 0 };
 
 describe("BackgroundSettlements", () => {
   it("answers before the settle is written, holds the reservation until it is, and lets the wallet wait for it", async () => {

@@ -246,7 +246,7 @@ async function registerAccounts(wallet: LedgerWallet, accounts: ApiKeyAccounts, 
     const started = Date.now();
     await wallet.ensureRegistered(identity, {
       fingerprintHash: machineFingerprintHash({ machine, account: identity.id }),
-      difficultyBits: wallet.ledger.params.registrationDifficultyBits,
+      ...wallet.ledger.registrationWork(),
     });
     logger.info({ account: identity.id, ms: Date.now() - started, ...wallet.view(identity.id) }, "account registered");
   }
@@ -305,8 +305,10 @@ function networkView(libp2p: Libp2p, router: InferenceRouter, region: string | n
       balance: ledger ? ledger.account(entry.peerId).balance : null,
       /** Its reputation, 0–1000, from this gateway's copy of the ledger (docs/proof-system.md): null without one. */
       reputation: ledger ? ledger.reputation(entry.peerId).score : null,
-      /** What the reputation is made of: paid receipts, disputed claims, slashed. */
+      /** What the reputation is made of: paid receipts, disputed claims, slashed, audits. */
       reputationFacts: ledger ? reputationFacts(ledger, entry.peerId) : null,
+      /** Audit verdicts on its work that stand on the ledger (refuted ones excluded); null without a ledger. */
+      audits: ledger ? auditCounts(ledger, entry.peerId) : null,
       connected: connected.has(entry.peerId),
       lastSeen: new Date(entry.lastSeen).toISOString(),
       expiresAt: new Date(entry.expiresAt).toISOString(),
@@ -315,8 +317,13 @@ function networkView(libp2p: Libp2p, router: InferenceRouter, region: string | n
 }
 
 function reputationFacts(ledger: Ledger, peerId: string) {
-  const { paidReceipts, disputedClaims, slashed, eligible } = ledger.reputation(peerId);
-  return { paidReceipts, disputedClaims, slashed, eligible };
+  const { paidReceipts, disputedClaims, slashed, eligible, audits } = ledger.reputation(peerId);
+  return { paidReceipts, disputedClaims, slashed, eligible, fraud: audits.fraud, falseReports: audits.falseReports };
+}
+
+function auditCounts(ledger: Ledger, peerId: string) {
+  const { passed, failed } = ledger.reputation(peerId).audits;
+  return { passed, failed };
 }
 
 function isLoopback(host: string): boolean {

@@ -3,7 +3,13 @@ import type { LedgerBlockBody } from "./block-author.js";
 import { BlockAuthor } from "./block-author.js";
 import type { AddResult, Ledger } from "./ledger.js";
 import type { LedgerBlock } from "./ledger-block.js";
-import { BlockNotAppliedError } from "./ledger-errors.js";
+import type { BlockRejectedError } from "./ledger-errors.js";
+import { BlockNotAppliedError, MissingDependencyError } from "./ledger-errors.js";
+
+/** An open on a network with time witnesses waits for their statements: published, not refused. */
+function awaitsWitnesses(block: LedgerBlock, error: BlockRejectedError | null): boolean {
+  return block.kind === "open" && error instanceof MissingDependencyError && error.dependency.type === "witnesses";
+}
 
 /** Adds a block this peer authored to its ledger and hands it to the network (`LedgerSync.publish`). */
 export type LedgerBlockPublisher = (block: LedgerBlock, options?: { signal?: AbortSignal }) => Promise<AddResult>;
@@ -61,12 +67,15 @@ export class ChainWriter {
       if (decided === null) return null;
       const block = new BlockAuthor(identity, this.ledger.position(identity.id)).append(decided, this.#now());
       const problem = this.ledger.check(block);
-      if (problem) throw problem;
+      if (problem && !awaitsWitnesses(block, problem)) throw problem;
       const result = this.#options.publish
         ? await this.#options.publish(block, { signal: options.signal })
         : await this.ledger.submit(block, { signal: options.signal });
-      if (result.status !== "applied" && result.status !== "duplicate")
-        throw result.error ?? new BlockNotAppliedError(result.status);
+      const accepted =
+        result.status === "applied" ||
+        result.status === "duplicate" ||
+        (result.status === "pending" && awaitsWitnesses(block, result.error));
+      if (!accepted) throw result.error ?? new BlockNotAppliedError(result.status);
       return block;
     });
   }

@@ -7,6 +7,7 @@ import { ChainWriter } from "./chain-writer.js";
 import { EarningsCollector } from "./earnings-collector.js";
 import { Ledger } from "./ledger.js";
 import { DebtOutstandingError } from "./ledger-errors.js";
+import type { LedgerParams } from "./ledger-params.js";
 import {
   conservationHolds,
   DAY,
@@ -24,9 +25,9 @@ const MINUTE = 60_000;
 const UNLOCKED = T0 + DAY + MINUTE;
 
 /** A ledger with a payer and a provider registered at `openedAt`, and a clock the test moves. */
-function setup(openedAt = T0) {
+function setup(openedAt = T0, params: Partial<LedgerParams> = {}) {
   const clock = { now: openedAt + 1_000 };
-  const ledger = new Ledger({ params: testParams() });
+  const ledger = new Ledger({ params: testParams(params) });
   const payer = testAccount(1);
   const provider = testIdentity(2);
   assert.equal(ledger.add(payer.open(testFingerprint("payer"), openedAt)).status, "applied");
@@ -274,9 +275,25 @@ describe("AutoSweep", () => {
     assert.ok(conservationHolds(ledger.totals()));
   });
 
-  it("sweeps only transferable credits: a fresh grant stays, earnings go", async () => {
+  it("sweeps only transferable credits: a fresh grant, and what a fresh grant paid, stay", async () => {
     const openedAt = Date.now() - 1_000;
     const { clock, ledger, payer, provider, writer } = setup(openedAt);
+    const owner = testIdentity(4);
+    assert.equal(ledger.add(new TestAccount(owner).open(testFingerprint("owner"), openedAt)).status, "applied");
+    const { receipt } = testSettlement(payer.identity, provider, 4_321, { now: clock.now });
+    assert.equal(ledger.add(payer.settle(receipt, clock.now)).status, "applied");
+    const sweep = new AutoSweep(writer, provider, { to: owner.id, above: 0 });
+    const collector = new EarningsCollector(writer, provider, { now: () => clock.now });
+    await collector.collect();
+    assert.equal(collector.collected, 4_321);
+    await sweep.sweep();
+    assert.equal(sweep.swept, 0, "the payer paid with locked grant credits: they stay locked until its unlock");
+    assert.equal(ledger.account(provider.id).locked, 104_321);
+  });
+
+  it("on a devnet (lockedCreditsTravel off) earnings go at once, the grant stays", async () => {
+    const openedAt = Date.now() - 1_000;
+    const { clock, ledger, payer, provider, writer } = setup(openedAt, { lockedCreditsTravel: false });
     const owner = testIdentity(4);
     assert.equal(ledger.add(new TestAccount(owner).open(testFingerprint("owner"), openedAt)).status, "applied");
     const { receipt } = testSettlement(payer.identity, provider, 4_321, { now: clock.now });

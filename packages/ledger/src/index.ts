@@ -1,3 +1,6 @@
+export * from "./audit-evidence.js";
+export * from "./audit-records.js";
+export * from "./audit-standings.js";
 export * from "./auto-sweep.js";
 export * from "./block-author.js";
 export * from "./browser-machine-fingerprint.js";
@@ -16,3 +19,4 @@ export * from "./persistent-map.js";
 export * from "./register-account.js";
 export * from "./registration-pow.js";
 export * from "./reputation.js";
+export * from "./time-witness.js";

@@ -22,7 +22,7 @@ import { powNonce } from "./test-support/ledger-fixtures.js";
 const VECTORS_FILE = new URL("../src/test-vectors/ledger-block-vectors.json", import.meta.url);
 const T = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const DAY = 86_400_000;
-const params = ledgerParams({ registrationDifficultyBits: 6 });
+const params = ledgerParams({ registrationDifficultyBits: 6, registrationMemoryKiB: 0 });
 
 interface BlockVector {
   /** What the signature covers: the domain line, then the RFC 8785 canonical JSON of every field but `sig`. */

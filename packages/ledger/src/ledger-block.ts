@@ -3,6 +3,7 @@ import type { Identity } from "@opengateway/protocol";
 import {
   base64url,
   canonicalBytes,
+  deliveredOutputSchema,
   inferenceReceiptSchema,
   inferenceRequestSchema,
   isIdentityId,
@@ -13,6 +14,7 @@ import {
   verifySignature,
 } from "@opengateway/protocol";
 import { z } from "zod";
+import { auditEvidenceProblem, auditReasonCodeSchema, MAX_AUDIT_REASONS } from "./audit-evidence.js";
 import type { BlockRejectedError } from "./ledger-errors.js";
 import {
   BlockTooLargeError,
@@ -21,11 +23,13 @@ import {
   InvalidEvidenceError,
   InvalidProofOfWorkError,
   InvalidReceiptError,
+  InvalidWitnessError,
   MalformedBlockError,
   SelfDealingError,
+  WitnessNotAllowedError,
 } from "./ledger-errors.js";
 import type { LedgerParams } from "./ledger-params.js";
-import { verifyRegistrationPow } from "./registration-pow.js";
+import { registrationPowBits } from "./registration-pow.js";
 
 export const LEDGER_BLOCK_VERSION = 1;
 
@@ -92,6 +96,51 @@ export const claimBlockSchema = z.strictObject({
  */
 export const disputeBlockSchema = z.strictObject({ ...linked, kind: z.literal("dispute"), claim: blockHashSchema });
 
+/** Most opens one witness block may name. */
+export const MAX_WITNESSED_OPENS = 32;
+
+/**
+ * A time witness's statement that it saw these open blocks arrive, each at `seenAt` by its clock
+ * (README, "Agreed time"). Entries are sorted by open hash, once each, so one statement has one form.
+ */
+export const witnessBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("witness"),
+  opens: z
+    .array(z.strictObject({ open: blockHashSchema, seenAt: safeInt }))
+    .min(1)
+    .max(MAX_WITNESSED_OPENS)
+    .refine(
+      (entries) => entries.every((entry, index) => index === 0 || (entries[index - 1] as { open: string }).open < entry.open),
+      "witnessed opens must be sorted by hash, each once",
+    ),
+});
+
+/**
+ * An auditor's signed verdict on one request it paid for (a challenge probe), with the whole
+ * evidence: its signed request, the provider's signed receipt, and the output as delivered, which
+ * the receipt's `output` commits to. Anyone holding the model can re-check it (a `review`).
+ * Reputation counts it (audit-standings.ts); a verified fail with proof marks fraud.
+ */
+export const auditBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("audit"),
+  outcome: z.enum(["pass", "fail"]),
+  /** Why it failed (the audit's reason codes); empty on a pass. */
+  reasons: z.array(auditReasonCodeSchema).max(MAX_AUDIT_REASONS),
+  request: inferenceRequestSchema,
+  receipt: inferenceReceiptSchema,
+  delivered: deliveredOutputSchema,
+});
+
+/** Another auditor's answer to an audit it re-checked on its own copy of the model: it agrees with the verdict or not. */
+export const reviewBlockSchema = z.strictObject({
+  ...linked,
+  kind: z.literal("review"),
+  audit: blockHashSchema,
+  agrees: z.boolean(),
+});
+
 const evidenceBlockSchema = z.discriminatedUnion("kind", [
   openBlockSchema,
   sendBlockSchema,
@@ -100,6 +149,9 @@ const evidenceBlockSchema = z.discriminatedUnion("kind", [
   earnBlockSchema,
   claimBlockSchema,
   disputeBlockSchema,
+  witnessBlockSchema,
+  auditBlockSchema,
+  reviewBlockSchema,
 ]);
 
 /** Two signed blocks of one account at one height: burns the offender's balance. */
@@ -119,7 +171,10 @@ export type SettleBlock = z.infer<typeof settleBlockSchema>;
 export type EarnBlock = z.infer<typeof earnBlockSchema>;
 export type ClaimBlock = z.infer<typeof claimBlockSchema>;
 export type DisputeBlock = z.infer<typeof disputeBlockSchema>;
+export type WitnessBlock = z.infer<typeof witnessBlockSchema>;
 export type SlashBlock = z.infer<typeof slashBlockSchema>;
+export type AuditBlock = z.infer<typeof auditBlockSchema>;
+export type ReviewBlock = z.infer<typeof reviewBlockSchema>;
 export type LedgerBlock = z.infer<typeof ledgerBlockSchema>;
 export type EvidenceBlock = Exclude<LedgerBlock, SlashBlock>;
 export type BlockKind = LedgerBlock["kind"];
@@ -160,7 +215,13 @@ export function settlementKey(payer: string, requestId: string, provider: string
 }
 
 export type VerifiedBlock =
-  | { readonly ok: true; readonly block: LedgerBlock; readonly hash: string }
+  | {
+      readonly ok: true;
+      readonly block: LedgerBlock;
+      readonly hash: string;
+      /** An open's proof-of-work: the leading zero bits it reached (absent when the check was skipped). */
+      readonly powBits?: number;
+    }
   | { readonly ok: false; readonly error: BlockRejectedError };
 
 function reject(error: BlockRejectedError): VerifiedBlock {
@@ -172,7 +233,14 @@ function reject(error: BlockRejectedError): VerifiedBlock {
  * receipts and evidence. Done once on arrival; the state machine then only checks positions and
  * amounts, so rebuilding state from verified blocks costs no signature checks.
  */
-export function verifyLedgerBlock(input: unknown, params: LedgerParams): VerifiedBlock {
+export function verifyLedgerBlock(
+  input: unknown,
+  params: LedgerParams,
+  options: {
+    /** The block comes from this peer's own store, verified when it was kept: skip the (memory-hard) proof-of-work. */
+    readonly trustedPow?: boolean;
+  } = {},
+): VerifiedBlock {
   const parsed = ledgerBlockSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -183,22 +251,25 @@ export function verifyLedgerBlock(input: unknown, params: LedgerParams): Verifie
   const limit = block.kind === "slash" ? 2 * params.maxBlockBytes + 4096 : params.maxBlockBytes;
   if (bytes.length > limit) return reject(new BlockTooLargeError(bytes.length, limit));
   if (!verifyLedgerBlockSignature(block)) return reject(new InvalidBlockSignatureError());
+  let powBits: number | undefined;
+  if (block.kind === "open" && options.trustedPow !== true) {
+    powBits = registrationPowBits({
+      publicKey: publicKeyFromIdentityId(block.account),
+      fingerprintHash: block.fingerprint,
+      memoryKiB: params.registrationMemoryKiB,
+      nonce: block.powNonce,
+    });
+    if (powBits < params.registrationDifficultyBits)
+      return reject(new InvalidProofOfWorkError(params.registrationDifficultyBits));
+  }
   const contentError = verifyContent(block, params);
   if (contentError !== null) return reject(contentError);
-  return { ok: true, block, hash: base64url.encode(sha256(bytes)) };
+  const hash = base64url.encode(sha256(bytes));
+  return powBits === undefined ? { ok: true, block, hash } : { ok: true, block, hash, powBits };
 }
 
 function verifyContent(block: LedgerBlock, params: LedgerParams): BlockRejectedError | null {
   switch (block.kind) {
-    case "open":
-      return verifyRegistrationPow({
-        publicKey: publicKeyFromIdentityId(block.account),
-        fingerprintHash: block.fingerprint,
-        difficultyBits: params.registrationDifficultyBits,
-        nonce: block.powNonce,
-      })
-        ? null
-        : new InvalidProofOfWorkError(params.registrationDifficultyBits);
     case "send":
       return block.to === block.account ? new SelfDealingError("an account cannot send to itself") : null;
     case "settle":
@@ -228,6 +299,16 @@ function verifyContent(block: LedgerBlock, params: LedgerParams): BlockRejectedE
       return null;
     case "slash":
       return verifyEvidence(block, params);
+    case "witness":
+      if (!params.timeWitnesses.includes(block.account)) return new WitnessNotAllowedError(block.account);
+      // A witness's clock cannot have seen an open after the block that says so.
+      if (block.opens.some((entry) => entry.seenAt > block.timestamp))
+        return new InvalidWitnessError("a witness block cannot say it saw an open after its own timestamp");
+      return null;
+    case "audit": {
+      const problem = auditEvidenceProblem(block);
+      return problem === null ? null : new InvalidEvidenceError(problem);
+    }
     default:
       return null;
   }

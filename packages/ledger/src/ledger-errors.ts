@@ -30,6 +30,10 @@ export const BLOCK_REJECTION_CODES = [
   "amount_overflow",
   "duplicate_dispute",
   "dispute_refused",
+  "not_a_witness",
+  "invalid_witness",
+  "duplicate_audit",
+  "review_refused",
 ] as const;
 
 export type BlockRejectionCode = (typeof BLOCK_REJECTION_CODES)[number];
@@ -121,10 +125,14 @@ export class EquivocationError extends blockRejection(
   }
 }
 
-/** What a block waits for: its account's chain to reach a height, or another block. */
+/**
+ * What a block waits for: its account's chain to reach a height, another block, or (an open on a
+ * network with time witnesses) enough witnesses that saw it arrive on time.
+ */
 export type BlockDependency =
   | { readonly type: "chain"; readonly account: string; readonly height: number }
-  | { readonly type: "block"; readonly hash: string };
+  | { readonly type: "block"; readonly hash: string }
+  | { readonly type: "witnesses"; readonly hash: string; readonly seen: number; readonly quorum: number };
 
 export class MissingDependencyError extends blockRejection(
   "MissingDependencyError",
@@ -132,7 +140,10 @@ export class MissingDependencyError extends blockRejection(
   (dependency: BlockDependency) =>
     dependency.type === "chain"
       ? `waiting for block ${dependency.height} of ${dependency.account}`
-      : `waiting for block ${dependency.hash}`,
+      : dependency.type === "block"
+        ? `waiting for block ${dependency.hash}`
+        : `open ${dependency.hash} is not confirmed: ${dependency.seen} of the ${dependency.quorum} time witnesses ` +
+          "needed saw it arrive within the witness window of its timestamp (a backdated open never is)",
   true,
 ) {
   readonly dependency: BlockDependency;
@@ -166,8 +177,15 @@ export class TimeLockedError extends blockRejection(
   "TimeLockedError",
   "time_locked",
   (amount: number, transferable: number, unlockAt: number) =>
-    `cannot transfer ${amount} credits: only ${transferable} are transferable; granted credits unlock at ${unlockAt}`,
+    `cannot transfer ${amount} credits: only ${transferable} are transferable; granted credits, and credits ` +
+    `earned from granted credits, unlock at ${unlockAt}`,
 ) {}
+export class WitnessNotAllowedError extends blockRejection(
+  "WitnessNotAllowedError",
+  "not_a_witness",
+  (account: string) => `account ${account} is not one of this network's time witnesses`,
+) {}
+export class InvalidWitnessError extends blockRejection("InvalidWitnessError", "invalid_witness", asGiven) {}
 export class WrongSourceError extends blockRejection("WrongSourceError", "wrong_source", asGiven) {}
 export class AlreadyCollectedError extends blockRejection(
   "AlreadyCollectedError",
@@ -191,6 +209,14 @@ export class DuplicateDisputeError extends blockRejection(
 ) {}
 /** A dispute of a claim that is not against this account, or that its settlement already answered. */
 export class DisputeRefusedError extends blockRejection("DisputeRefusedError", "dispute_refused", asGiven) {}
+/** A second verdict of one auditor on one request of one provider. */
+export class DuplicateAuditError extends blockRejection(
+  "DuplicateAuditError",
+  "duplicate_audit",
+  (requestId: string) => `request ${requestId} is already audited by this account`,
+) {}
+/** A review of a block that is not an audit, of one's own audit or one's own work, or a second review. */
+export class ReviewRefusedError extends blockRejection("ReviewRefusedError", "review_refused", asGiven) {}
 export class DuplicateFingerprintError extends blockRejection(
   "DuplicateFingerprintError",
   "duplicate_fingerprint",

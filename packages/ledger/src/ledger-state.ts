@@ -1,10 +1,12 @@
+import type { AuditRecords } from "./audit-records.js";
+import { emptyAuditRecords, recordAudit, recordReview } from "./audit-records.js";
 import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { settlementKey, verifyLedgerBlock } from "./ledger-block.js";
-import type { BlockRejectedError } from "./ledger-errors.js";
 import {
   AccountFrozenError,
   AlreadyCollectedError,
   AmountOverflowError,
+  BlockRejectedError,
   ChainLinkError,
   DisputeRefusedError,
   DuplicateBlockError,
@@ -34,14 +36,40 @@ export interface AccountRecord {
   /** The part of the grant not yet spent on inference: not transferable before `unlockAt`. */
   readonly lockedGrant: number;
   readonly unlockAt: number;
+  /**
+   * Credits earned from payers who paid with still-locked grant credits: each part stays locked
+   * until its payer's unlock (ascending by `unlockAt`, at most MAX_LOCK_TRANCHES; see `lockedCreditsTravel`).
+   */
+  readonly lockedEarnings: readonly LockTranche[];
 }
+
+/** Locked credits and when they unlock: fixed when they move, so the same on every peer whatever the order. */
+export interface LockTranche {
+  readonly unlockAt: number;
+  readonly amount: number;
+}
+
+/** One time witness's sighting of an open (README, "Agreed time"). */
+export interface WitnessSighting {
+  readonly account: string;
+  readonly seenAt: number;
+}
+
+/** Past this many lock tranches the two earliest merge into the later unlock (never earlier than due). */
+export const MAX_LOCK_TRANCHES = 16;
 
 /** What the state remembers of an applied block; sends and settles also carry the credits in flight. */
 export interface BlockEntry {
   readonly account: string;
   readonly height: number;
   readonly kind: LedgerBlock["kind"];
-  readonly credit: { readonly to: string; readonly amount: number; readonly collectedBy: string | null } | null;
+  readonly credit: {
+    readonly to: string;
+    readonly amount: number;
+    readonly collectedBy: string | null;
+    /** The part of a settlement paid with locked credits: it arrives locked at the provider. */
+    readonly locks?: readonly LockTranche[];
+  } | null;
   /** A claim's settlement key, for the dispute that names it by hash. */
   readonly claimKey?: string;
 }
@@ -92,6 +120,10 @@ export interface LedgerState {
   readonly slashed: PersistentMap<string>;
   /** Block hash → an excluded send or settle (see ExcludedSource); set by the Ledger, like `frozen`. */
   readonly excluded: PersistentMap<ExcludedSource>;
+  /** Open block hash → the time witnesses that saw it arrive (first statement of each witness). */
+  readonly witnessed: PersistentMap<readonly WitnessSighting[]>;
+  /** Audit verdicts and their reviews (audit-standings.ts derives reputation from them). */
+  readonly audits: AuditRecords;
   readonly minted: number;
   /** Sum of account balances, kept alongside so conservation is checked in O(1). */
   readonly balances: number;
@@ -115,6 +147,8 @@ export function createLedgerState(params: Partial<LedgerParams> | LedgerParams =
     frozen: PersistentMap.empty(),
     slashed: PersistentMap.empty(),
     excluded: PersistentMap.empty(),
+    witnessed: PersistentMap.empty(),
+    audits: emptyAuditRecords(),
     minted: 0,
     balances: 0,
     inFlight: 0,
@@ -184,6 +218,8 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
   const advance = (record: AccountRecord, changes: Partial<AccountRecord> = {}): AccountRecord => ({
     ...record,
     ...changes,
+    // Pruned by the account's own (immutable) timestamps: the same on every peer.
+    lockedEarnings: liveTranches(changes.lockedEarnings ?? record.lockedEarnings, block.timestamp),
     height: block.height,
     head: hash,
     headTimestamp: block.timestamp,
@@ -191,6 +227,12 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
 
   switch (block.kind) {
     case "open": {
+      const { witnessQuorum, timeWitnesses } = state.params;
+      if (witnessQuorum > 0 && !timeWitnesses.includes(block.account)) {
+        const seen = countedSightings(state.witnessed.get(hash), block.timestamp, state.params).length;
+        if (seen < witnessQuorum)
+          return fail(new MissingDependencyError({ type: "witnesses", hash, seen, quorum: witnessQuorum }));
+      }
       if (options.grants !== undefined && !options.grants(block, hash)) {
         const empty: AccountRecord = {
           height: 0,
@@ -199,6 +241,7 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
           balance: 0,
           lockedGrant: 0,
           unlockAt: 0,
+          lockedEarnings: [],
         };
         return ok({ ...next, accounts: state.accounts.set(block.account, empty) });
       }
@@ -212,6 +255,7 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
         balance: grant,
         lockedGrant: grant,
         unlockAt: block.timestamp + state.params.grantLockMs,
+        lockedEarnings: [],
       };
       return ok({
         ...next,
@@ -224,8 +268,9 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
     case "send": {
       const current = account as AccountRecord;
       if (block.amount > current.balance) return fail(new InsufficientBalanceError(block.amount, current.balance));
-      const transferable = current.balance - (block.timestamp < current.unlockAt ? current.lockedGrant : 0);
-      if (block.amount > transferable) return fail(new TimeLockedError(block.amount, transferable, current.unlockAt));
+      const transferable = current.balance - lockedAt(current, block.timestamp);
+      if (block.amount > transferable)
+        return fail(new TimeLockedError(block.amount, transferable, latestUnlock(current, block.timestamp)));
       return ok({
         ...next,
         blocks: state.blocks.set(hash, { ...entry, credit: { to: block.to, amount: block.amount, collectedBy: null } }),
@@ -259,10 +304,17 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
       if (source.credit.to !== block.account) return fail(new WrongSourceError("the source block pays another account"));
       if (source.credit.collectedBy !== null) return fail(new AlreadyCollectedError(block.source));
       const amount = source.credit.amount;
+      const locks = source.credit.locks ?? [];
       return ok({
         ...next,
         blocks: next.blocks.set(block.source, { ...source, credit: { ...source.credit, collectedBy: hash } }),
-        accounts: state.accounts.set(block.account, advance(current, { balance: current.balance + amount })),
+        accounts: state.accounts.set(
+          block.account,
+          advance(current, {
+            balance: current.balance + amount,
+            lockedEarnings: locks.length === 0 ? current.lockedEarnings : addTranches(current.lockedEarnings, locks),
+          }),
+        ),
         balances: state.balances + amount,
         inFlight: state.inFlight - amount,
       });
@@ -274,18 +326,32 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
       if (state.settlements.has(key)) return fail(new DuplicateSettlementError(receipt.requestId, receipt.provider));
       if (receipt.credits > current.balance) return fail(new InsufficientBalanceError(receipt.credits, current.balance));
       const claim = state.claims.get(key);
+      // Inference may spend granted credits at once: the locked part goes first (and, where locked
+      // credits travel, arrives locked at the provider until the payer's unlock).
+      const spent = state.params.lockedCreditsTravel
+        ? spendLockedFirst(current, receipt.credits, block.timestamp)
+        : {
+            lockedGrant: current.lockedGrant - Math.min(current.lockedGrant, receipt.credits),
+            lockedEarnings: current.lockedEarnings,
+            moved: [],
+          };
       return ok({
         ...next,
         blocks: state.blocks.set(hash, {
           ...entry,
-          credit: { to: receipt.provider, amount: receipt.credits, collectedBy: null },
+          credit: {
+            to: receipt.provider,
+            amount: receipt.credits,
+            collectedBy: null,
+            ...(spent.moved.length > 0 && { locks: spent.moved }),
+          },
         }),
         accounts: state.accounts.set(
           block.account,
-          // Inference may spend granted credits at once: spend the locked part first.
           advance(current, {
             balance: current.balance - receipt.credits,
-            lockedGrant: current.lockedGrant - Math.min(current.lockedGrant, receipt.credits),
+            lockedGrant: spent.lockedGrant,
+            lockedEarnings: spent.lockedEarnings,
           }),
         ),
         settlements: state.settlements.set(key, hash),
@@ -358,7 +424,7 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
           accounts:
             offenderRecord === undefined
               ? after.accounts
-              : after.accounts.set(offender, { ...offenderRecord, balance: 0, lockedGrant: 0 }),
+              : after.accounts.set(offender, { ...offenderRecord, balance: 0, lockedGrant: 0, lockedEarnings: [] }),
           slashed: state.slashed.set(offender, hash),
           balances: state.balances - burn,
           burned: state.burned + burn,
@@ -366,11 +432,125 @@ export function applyVerifiedBlock(state: LedgerState, block: LedgerBlock, hash:
       }
       return ok(after);
     }
+    case "witness": {
+      const current = account as AccountRecord;
+      let witnessed = state.witnessed;
+      for (const { open, seenAt } of block.opens) {
+        const sightings = witnessed.get(open) ?? [];
+        // A witness's first statement about an open stands (its chain orders its statements).
+        if (sightings.some((sighting) => sighting.account === block.account)) continue;
+        witnessed = witnessed.set(open, [...sightings, { account: block.account, seenAt }]);
+      }
+      return ok({ ...next, accounts: state.accounts.set(block.account, advance(current)), witnessed });
+    }
+    case "audit":
+    case "review": {
+      const current = account as AccountRecord;
+      const audits =
+        block.kind === "audit"
+          ? recordAudit(state.audits, block, hash)
+          : recordReview(state.audits, block, (named) => state.blocks.has(named));
+      if (audits instanceof BlockRejectedError) return fail(audits);
+      return ok({ ...next, accounts: state.accounts.set(block.account, advance(current)), audits });
+    }
   }
 
   function ok(after: LedgerState): ApplyResult {
     return { ok: true, state: after, block, hash };
   }
+}
+
+/** Credits of the account that may not leave by `send` at time `t`. */
+export function lockedAt(record: AccountRecord, t: number): number {
+  let locked = t < record.unlockAt ? record.lockedGrant : 0;
+  for (const tranche of record.lockedEarnings) if (tranche.unlockAt > t) locked += tranche.amount;
+  return locked;
+}
+
+/** When the last of the credits locked at `t` unlocks (the grant's unlock when nothing is locked). */
+function latestUnlock(record: AccountRecord, t: number): number {
+  let latest = record.unlockAt;
+  for (const tranche of record.lockedEarnings) if (tranche.unlockAt > t) latest = Math.max(latest, tranche.unlockAt);
+  return latest;
+}
+
+function liveTranches(tranches: readonly LockTranche[], t: number): readonly LockTranche[] {
+  return tranches.every((tranche) => tranche.unlockAt > t) ? tranches : tranches.filter((tranche) => tranche.unlockAt > t);
+}
+
+/** Adds tranches (summing equal unlocks), ascending; past the cap the earliest merge into the next, which unlocks later. */
+function addTranches(current: readonly LockTranche[], added: readonly LockTranche[]): readonly LockTranche[] {
+  const byUnlock = new Map<number, number>();
+  for (const { unlockAt, amount } of [...current, ...added]) byUnlock.set(unlockAt, (byUnlock.get(unlockAt) ?? 0) + amount);
+  const merged = [...byUnlock].sort(([a], [b]) => a - b).map(([unlockAt, amount]) => ({ unlockAt, amount }));
+  while (merged.length > MAX_LOCK_TRANCHES) {
+    const [first, second] = merged.splice(0, 2) as [LockTranche, LockTranche];
+    merged.unshift({ unlockAt: second.unlockAt, amount: first.amount + second.amount });
+  }
+  return merged;
+}
+
+/**
+ * A settlement of `credits` at time `t` spends the credits still locked first: the grant, then
+ * earned tranches, latest unlock first. What it takes from them moves on locked (`moved`).
+ * Unlocks are fixed numbers and `t` is the block's own timestamp, so every peer splits alike.
+ */
+function spendLockedFirst(
+  record: AccountRecord,
+  credits: number,
+  t: number,
+): { lockedGrant: number; lockedEarnings: readonly LockTranche[]; moved: LockTranche[] } {
+  let rest = credits;
+  const moved: LockTranche[] = [];
+  let lockedGrant = 0;
+  if (t < record.unlockAt) {
+    const taken = Math.min(record.lockedGrant, rest);
+    rest -= taken;
+    lockedGrant = record.lockedGrant - taken;
+    if (taken > 0) moved.push({ unlockAt: record.unlockAt, amount: taken });
+  }
+  const remaining: LockTranche[] = [];
+  for (const tranche of [...liveTranches(record.lockedEarnings, t)].reverse()) {
+    const taken = Math.min(tranche.amount, rest);
+    rest -= taken;
+    if (taken > 0) moved.push({ unlockAt: tranche.unlockAt, amount: taken });
+    if (tranche.amount > taken) remaining.unshift({ unlockAt: tranche.unlockAt, amount: tranche.amount - taken });
+  }
+  return { lockedGrant, lockedEarnings: remaining, moved };
+}
+
+/**
+ * The sightings of an open that count: by distinct time witnesses, each within the window after
+ * the open's timestamp (and not before it, beyond the clock skew). Sorted by `seenAt`.
+ */
+export function countedSightings(
+  sightings: readonly WitnessSighting[] | undefined,
+  timestamp: number,
+  params: LedgerParams,
+): WitnessSighting[] {
+  return (sightings ?? [])
+    .filter(
+      (sighting) =>
+        params.timeWitnesses.includes(sighting.account) &&
+        sighting.seenAt >= timestamp - params.maxClockSkewMs &&
+        sighting.seenAt <= timestamp + params.witnessWindowMs,
+    )
+    .sort((a, b) => a.seenAt - b.seenAt || (a.account < b.account ? -1 : 1));
+}
+
+/**
+ * An open's agreed arrival: when the quorum-th time witness saw it (no earlier than any honest
+ * witness saw it while fewer than a quorum lie), or its own timestamp where the network has no
+ * witnesses. Null while it is not confirmed.
+ */
+export function agreedArrival(
+  sightings: readonly WitnessSighting[] | undefined,
+  open: { readonly account: string; readonly timestamp: number },
+  params: LedgerParams,
+): number | null {
+  if (params.witnessQuorum === 0 || params.timeWitnesses.includes(open.account)) return open.timestamp;
+  const counted = countedSightings(sightings, open.timestamp, params);
+  return counted.length < params.witnessQuorum ? null : (counted[params.witnessQuorum - 1] as WitnessSighting).seenAt;
 }
 
 function addDebt(debts: PersistentMap<number>, payer: string, delta: number): PersistentMap<number> {
@@ -453,8 +633,8 @@ export function accountSummary(state: LedgerState, account: string, now: number)
     height: record?.height ?? -1,
     head: record?.head ?? null,
     balance: record?.balance ?? 0,
-    locked: record !== undefined && now < record.unlockAt ? record.lockedGrant : 0,
-    unlockAt: record?.unlockAt ?? null,
+    locked: record === undefined ? 0 : lockedAt(record, now),
+    unlockAt: record === undefined ? null : latestUnlock(record, now),
     debt: state.debts.get(account) ?? 0,
     disputes: state.disputeCounts.get(account)?.written ?? 0,
     disputedClaims: state.disputeCounts.get(account)?.received ?? 0,

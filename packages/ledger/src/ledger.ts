@@ -1,4 +1,6 @@
-import { InsufficientCreditsError } from "@opengateway/protocol";
+import { InsufficientCreditsError, publicKeyFromIdentityId } from "@opengateway/protocol";
+import type { AuditStanding } from "./audit-standings.js";
+import { auditStandings, NO_AUDITS } from "./audit-standings.js";
 import type { LedgerBlock, OpenBlock } from "./ledger-block.js";
 import { ledgerBlockHash, settlementKey, verifyLedgerBlock } from "./ledger-block.js";
 import type { BlockDependency, BlockRejectedError } from "./ledger-errors.js";
@@ -12,10 +14,20 @@ import {
   MissingDependencyError,
 } from "./ledger-errors.js";
 import type { LedgerParams } from "./ledger-params.js";
-import type { AccountHead, AccountSummary, BlockEntry, ChainPosition, LedgerState, LedgerTotals } from "./ledger-state.js";
+import { registrationSurchargeBits } from "./ledger-params.js";
+import type {
+  AccountHead,
+  AccountSummary,
+  BlockEntry,
+  ChainPosition,
+  LedgerState,
+  LedgerTotals,
+  WitnessSighting,
+} from "./ledger-state.js";
 import {
   accountHeads,
   accountSummary,
+  agreedArrival,
   applyBlock,
   applyVerifiedBlock,
   createLedgerState,
@@ -26,8 +38,9 @@ import {
 } from "./ledger-state.js";
 import type { AccountSnapshot, LedgerCommit, LedgerStore, StoreOptions } from "./ledger-store.js";
 import { accountHeadsRoot } from "./merkle-root.js";
+import { registrationPowBits } from "./registration-pow.js";
 import type { Reputation } from "./reputation.js";
-import { reputationOf } from "./reputation.js";
+import { paidWorkScore, reputationOf } from "./reputation.js";
 
 export interface LedgerOptions {
   readonly params?: Partial<LedgerParams>;
@@ -93,8 +106,20 @@ interface Fork {
 const slotKey = (account: string, height: number): string => `${account}\n${height}`;
 const chainKey = (account: string, height: number): string => `chain\n${account}\n${height}`;
 const blockKey = (hash: string): string => `block\n${hash}`;
+const witnessKey = (hash: string): string => `witness\n${hash}`;
 const waitKey = (dependency: BlockDependency): string =>
-  dependency.type === "chain" ? chainKey(dependency.account, dependency.height) : blockKey(dependency.hash);
+  dependency.type === "chain"
+    ? chainKey(dependency.account, dependency.height)
+    : dependency.type === "block"
+      ? blockKey(dependency.hash)
+      : witnessKey(dependency.hash);
+/** A provider's paid-work facts (the reputation before audits). */
+const paidWork = (state: LedgerState, account: string) => ({
+  paidReceipts: state.paidReceipts.get(account) ?? 0,
+  disputedClaims: state.disputeCounts.get(account)?.received ?? 0,
+  slashed: state.slashed.has(account),
+  frozen: state.frozen.has(account),
+});
 const byHash = (a: KnownBlock, b: KnownBlock): number => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0);
 
 /**
@@ -129,9 +154,24 @@ export class Ledger {
   #excluded = new Map<string, LedgerBlock>();
   /** Fingerprint → every verified open block that used it. */
   #contenders = new Map<string, Map<string, OpenBlock>>();
+  /** Open hash → its fingerprint, for the contests a witness statement may decide. */
+  #openFingerprints = new Map<string, string>();
+  /**
+   * Open hash → every time witness's sighting from an applied witness block. Kept across replays
+   * (like the contenders), so a replay decides each fingerprint contest with everything known.
+   */
+  #sightings = new Map<string, WitnessSighting[]>();
+  /** Open hash → the proof-of-work bits it reached (computed once; lazily for opens loaded from the store). */
+  #powBits = new Map<string, number>();
+  /** Registration epoch → the verified opens dated in it (the rate that sets a later epoch's difficulty). */
+  #opensPerEpoch = new Map<number, Set<string>>();
+  /** Contested fingerprints a witness statement touched since the last check. */
+  #touchedContests = new Set<string>();
+  readonly #openListeners = new Set<(open: OpenBlock, hash: string, now: number) => void>();
   #reservations = new Map<string, Reservation>();
   #reservedBy = new Map<string, number>();
   #root: string | null = null;
+  #standings: { readonly state: LedgerState; readonly standings: Map<string, AuditStanding> } | null = null;
   #rebuilding = false;
   #rebuildAgain = false;
   // Persistence: what the store holds or will hold, and the atomic commits not written yet.
@@ -161,7 +201,9 @@ export class Ledger {
     const now = options.now ?? Date.now();
     for (const entry of stored) {
       options.signal?.throwIfAborted();
-      ledger.add(entry.block, { now });
+      // Kept only after it was verified: the memory-hard proof-of-work is not redone at every start.
+      const verified = verifyLedgerBlock(entry.block, ledger.params, { trustedPow: true });
+      if (verified.ok) ledger.#admit({ block: verified.block, hash: verified.hash }, now);
     }
     // Replay reproduces what the store already derived; nothing new to write.
     ledger.#outbox = [];
@@ -176,6 +218,7 @@ export class Ledger {
   add(input: unknown, options: { readonly now?: number } = {}): AddResult {
     const verified = verifyLedgerBlock(input, this.params);
     if (!verified.ok) return { status: "rejected", hash: null, applied: [], error: verified.error };
+    if (verified.powBits !== undefined) this.#powBits.set(verified.hash, verified.powBits);
     return this.#admit({ block: verified.block, hash: verified.hash }, options.now ?? Date.now());
   }
 
@@ -210,6 +253,7 @@ export class Ledger {
     if (block.timestamp > now + this.params.maxClockSkewMs)
       return result("rejected", new FutureTimestampError(block.timestamp, now));
     if (this.#isKnown(hash)) return result("duplicate");
+    if (block.kind === "open" && !this.#rebuilding) this.#announceOpen(block, hash, now);
     const fork = this.#forks.get(block.account);
     if (fork !== undefined && block.height >= fork.height) {
       if (block.height === fork.height) this.#offerProof(fork, known);
@@ -236,6 +280,12 @@ export class Ledger {
       const contenders = this.#contenders.get(block.fingerprint) ?? new Map<string, OpenBlock>();
       this.#contenders.set(block.fingerprint, contenders);
       contenders.set(hash, block);
+      this.#openFingerprints.set(hash, block.fingerprint);
+      if (this.#countOpen(block, hash)) {
+        this.#hold(known);
+        this.#rebuild(now);
+        return this.#applied.has(hash) ? result("applied", null, [hash]) : result("pending");
+      }
       // A losing open still opens its account, without the grant (see #grants): it is not held.
       const owner = this.#state.fingerprints.get(block.fingerprint);
       if (this.#grants(block, hash) && owner !== undefined && owner !== hash) {
@@ -259,6 +309,7 @@ export class Ledger {
       if (index === 0) outcome = error;
       if (error === null) applied.push(current.hash);
     }
+    this.#settleContests(now);
     if (outcome === null) return { status: "applied", hash: first.hash, applied, error: null };
     return { status: outcome.transient ? "pending" : "rejected", hash: first.hash, applied, error: outcome };
   }
@@ -268,7 +319,14 @@ export class Ledger {
     const result = applyVerifiedBlock(this.#state, block, hash, { now, grants: this.#grants });
     if (result.ok) {
       this.#commit(result.state, known);
-      for (const key of [chainKey(block.account, block.height), blockKey(hash)]) {
+      const keys = [chainKey(block.account, block.height), blockKey(hash)];
+      if (block.kind === "witness") {
+        for (const entry of block.opens) {
+          keys.push(witnessKey(entry.open));
+          this.#learnSighting(entry.open, { account: block.account, seenAt: entry.seenAt });
+        }
+      }
+      for (const key of keys) {
         const waiters = this.#waiting.get(key);
         if (waiters === undefined) continue;
         this.#waiting.delete(key);
@@ -437,20 +495,142 @@ export class Ledger {
    */
   readonly #grants = (open: OpenBlock, hash: string): boolean => this.#fingerprintWinner(open.fingerprint) === hash;
 
-  /** Earliest timestamp, then lowest hash, among opens whose account did not equivocate at height 0. */
+  /**
+   * Among confirmed opens whose account did not equivocate at height 0: the earliest agreed
+   * arrival (when the quorum of time witnesses saw it; its own timestamp on a network without
+   * witnesses), then the earliest timestamp, then the lowest hash. A backdated open is seen late,
+   * so it cannot take a fingerprint from the machine that registered it first.
+   */
   #fingerprintWinner(fingerprint: string): string | null {
-    let best: KnownBlock | null = null;
+    let best: { hash: string; block: OpenBlock; arrival: number } | null = null;
     for (const [hash, block] of this.#contenders.get(fingerprint) ?? []) {
       if (this.#forks.get(block.account)?.height === 0) continue;
+      if (!this.#meetsEpochDifficulty(block, hash)) continue;
+      const arrival = agreedArrival(this.#sightings.get(hash), block, this.params);
+      if (arrival === null) continue;
       if (
         best === null ||
-        block.timestamp < best.block.timestamp ||
-        (block.timestamp === best.block.timestamp && hash < best.hash)
+        arrival < best.arrival ||
+        (arrival === best.arrival &&
+          (block.timestamp < best.block.timestamp || (block.timestamp === best.block.timestamp && hash < best.hash)))
       ) {
-        best = { block, hash };
+        best = { hash, block, arrival };
       }
     }
     return best?.hash ?? null;
+  }
+
+  #epochOf(timestamp: number): number {
+    return Math.floor(timestamp / this.params.registrationEpochMs);
+  }
+
+  /** The proof-of-work bits an open dated at `timestamp` must reach: the base, plus the surcharge of its epoch. */
+  requiredRegistrationBits(timestamp: number): number {
+    const earlier = this.#opensPerEpoch.get(this.#epochOf(timestamp) - 2)?.size ?? 0;
+    return this.params.registrationDifficultyBits + registrationSurchargeBits(earlier, this.params);
+  }
+
+  /** What a registrant should solve now: enough for an open dated now or in the next epoch. */
+  registrationWork(now: number = Date.now()): { difficultyBits: number; memoryKiB: number } {
+    const bits = Math.max(
+      this.requiredRegistrationBits(now),
+      this.requiredRegistrationBits(now + this.params.registrationEpochMs),
+    );
+    return { difficultyBits: bits, memoryKiB: this.params.registrationMemoryKiB };
+  }
+
+  #meetsEpochDifficulty(open: OpenBlock, hash: string): boolean {
+    const required = this.requiredRegistrationBits(open.timestamp);
+    if (required <= this.params.registrationDifficultyBits) return true;
+    let bits = this.#powBits.get(hash);
+    if (bits === undefined) {
+      bits = registrationPowBits({
+        publicKey: publicKeyFromIdentityId(open.account),
+        fingerprintHash: open.fingerprint,
+        memoryKiB: this.params.registrationMemoryKiB,
+        nonce: open.powNonce,
+      });
+      this.#powBits.set(hash, bits);
+    }
+    return bits >= required;
+  }
+
+  /**
+   * Counts an open in its epoch. True when that raised the difficulty of an epoch two later in which
+   * an open already holds a grant it no longer earns: the ledger must replay (rare: it needs opens
+   * dated an epoch or more before they arrive).
+   */
+  #countOpen(open: OpenBlock, hash: string): boolean {
+    const epoch = this.#epochOf(open.timestamp);
+    const opens = this.#opensPerEpoch.get(epoch) ?? new Set<string>();
+    this.#opensPerEpoch.set(epoch, opens);
+    if (opens.has(hash)) return false;
+    const before = registrationSurchargeBits(opens.size, this.params);
+    opens.add(hash);
+    if (registrationSurchargeBits(opens.size, this.params) === before || this.#rebuilding) return false;
+    for (const later of this.#opensPerEpoch.get(epoch + 2) ?? []) {
+      const block = this.#contenders.get(this.#openFingerprints.get(later) ?? "")?.get(later);
+      if (
+        block !== undefined &&
+        this.#state.fingerprints.get(block.fingerprint) === later &&
+        !this.#meetsEpochDifficulty(block, later)
+      )
+        return true;
+    }
+    return false;
+  }
+
+  #learnSighting(open: string, sighting: WitnessSighting): void {
+    const known = this.#sightings.get(open) ?? [];
+    if (known.some((entry) => entry.account === sighting.account)) return;
+    known.push(sighting);
+    this.#sightings.set(open, known);
+    const fingerprint = this.#openFingerprints.get(open);
+    if (fingerprint !== undefined && (this.#contenders.get(fingerprint)?.size ?? 0) > 1) this.#touchedContests.add(fingerprint);
+  }
+
+  /** A witness statement may have changed who wins a contested fingerprint: replay if it did. */
+  #settleContests(now: number): void {
+    if (this.#touchedContests.size === 0 || this.#rebuilding) return;
+    const touched = [...this.#touchedContests];
+    this.#touchedContests.clear();
+    for (const fingerprint of touched) {
+      const winner = this.#fingerprintWinner(fingerprint);
+      const known = winner !== null && (this.#applied.has(winner) || this.#held.has(winner));
+      if (known && this.#state.fingerprints.get(fingerprint) !== winner) {
+        this.#rebuild(now);
+        return;
+      }
+    }
+  }
+
+  #announceOpen(open: OpenBlock, hash: string, now: number): void {
+    for (const listener of this.#openListeners) {
+      try {
+        listener(open, hash, now);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  /**
+   * Calls `listener` with every open block new to this ledger, with this peer's clock when it
+   * arrived (not on replays): what a time witness states it saw. Returns the unsubscribe.
+   */
+  onOpenSeen(listener: (open: OpenBlock, hash: string, now: number) => void): () => void {
+    this.#openListeners.add(listener);
+    return () => this.#openListeners.delete(listener);
+  }
+
+  /** The time witnesses' sightings of an open and its agreed arrival (null while not confirmed). */
+  arrival(openHash: string): { readonly sightings: readonly WitnessSighting[]; readonly agreed: number | null } {
+    const sightings = this.#sightings.get(openHash) ?? [];
+    const open = this.#applied.get(openHash) ?? this.#pending.get(openHash)?.block ?? this.#held.get(openHash);
+    return {
+      sightings: [...sightings],
+      agreed: open?.kind === "open" ? agreedArrival(sightings, open, this.params) : null,
+    };
   }
 
   /**
@@ -561,12 +741,20 @@ export class Ledger {
   /** The account's reputation as a provider (docs/proof-system.md, "Reputation"): the same on every peer with this Merkle root. */
   reputation(account: string): Reputation {
     const state = this.#state;
-    return reputationOf(account, {
-      paidReceipts: state.paidReceipts.get(account) ?? 0,
-      disputedClaims: state.disputeCounts.get(account)?.received ?? 0,
-      slashed: state.slashed.has(account),
-      frozen: state.frozen.has(account),
-    });
+    return reputationOf(account, { ...paidWork(state, account), audits: this.#auditStandings().get(account) ?? NO_AUDITS });
+  }
+
+  /** Audit standings of the current state, computed once per state (a scan of every verdict and review). */
+  #auditStandings(): Map<string, AuditStanding> {
+    const state = this.#state;
+    if (this.#standings?.state !== state) {
+      const standings = auditStandings(state.audits, (account) => {
+        const record = paidWork(state, account);
+        return { ...record, score: paidWorkScore(record) };
+      });
+      this.#standings = { state, standings };
+    }
+    return this.#standings.standings;
   }
 
   /** Where the account's next block goes (for a wallet's BlockAuthor). */

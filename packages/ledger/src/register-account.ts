@@ -7,6 +7,8 @@ export interface RegisterAccountParams {
   readonly fingerprintHash: string;
   /** The network's `registrationDifficultyBits`. */
   readonly difficultyBits: number;
+  /** The network's `registrationMemoryKiB` (see `registrationWork(params)`); 0 or absent: the SHA-256 puzzle. */
+  readonly memoryKiB?: number;
   readonly now?: number;
 }
 
@@ -22,7 +24,12 @@ export async function registerAccount(
     powNonce?: number;
   } = {},
 ): Promise<OpenBlock> {
-  const input = { publicKey: identity.publicKey, fingerprintHash: params.fingerprintHash, difficultyBits: params.difficultyBits };
+  const input = {
+    publicKey: identity.publicKey,
+    fingerprintHash: params.fingerprintHash,
+    difficultyBits: params.difficultyBits,
+    memoryKiB: params.memoryKiB ?? 0,
+  };
   const powNonce =
     options.powNonce !== undefined && verifyRegistrationPow({ ...input, nonce: options.powNonce })
       ? options.powNonce

@@ -10,6 +10,37 @@ const other = identityFromSeed(new Uint8Array(32).fill(4));
 const fingerprintHash = machineFingerprintHash({ cpu: "test cpu", memoryGiB: "8" });
 
 describe("registration proof-of-work", () => {
+  it("the memory-hard puzzle: Argon2id tries, bound to key and fingerprint, found and verified", async () => {
+    const work = { publicKey: identity.publicKey, fingerprintHash, difficultyBits: 5, memoryKiB: 64 };
+    const nonce = await solveRegistrationPow(work);
+    assert.ok(verifyRegistrationPow({ ...work, nonce }));
+    for (let smaller = 0; smaller < nonce; smaller++) assert.equal(verifyRegistrationPow({ ...work, nonce: smaller }), false);
+    assert.ok(leadingZeroBits(registrationPowDigest(identity.publicKey, fingerprintHash, nonce, 64)) >= 5);
+    // The same nonce is no solution of the SHA-256 puzzle or at another memory size (bar luck: check the digests differ).
+    const sha = registrationPowDigest(identity.publicKey, fingerprintHash, nonce, 0);
+    const bigger = registrationPowDigest(identity.publicKey, fingerprintHash, nonce, 128);
+    assert.notDeepEqual(sha, registrationPowDigest(identity.publicKey, fingerprintHash, nonce, 64));
+    assert.notDeepEqual(bigger, registrationPowDigest(identity.publicKey, fingerprintHash, nonce, 64));
+    assert.equal(verifyRegistrationPow({ ...work, publicKey: other.publicKey, nonce }) && nonce > 0, false);
+    assert.throws(() => verifyRegistrationPow({ ...work, memoryKiB: 4, nonce }), /memoryKiB must be 0 or an integer from 8/);
+  });
+
+  it("the default network puzzle (16 MiB) yields to the event loop inside a try and stops on abort", async () => {
+    const controller = new AbortController();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    setTimeout(() => controller.abort(new Error("stop")), 400);
+    await assert.rejects(
+      solveRegistrationPow(
+        { publicKey: identity.publicKey, fingerprintHash, difficultyBits: 64, memoryKiB: 16 * 1024 },
+        { signal: controller.signal },
+      ),
+      /stop/,
+    );
+    clearInterval(timer);
+    assert.ok(ticks >= 5, `the event loop ran (${ticks} ticks of 5 ms in 400 ms)`);
+  });
+
   it("counts leading zero bits", () => {
     assert.equal(leadingZeroBits(Uint8Array.of(0x80)), 0);
     assert.equal(leadingZeroBits(Uint8Array.of(0x00, 0x01)), 15);

@@ -2,6 +2,7 @@ import "@opengateway/protocol/node-ed25519-backend";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { NO_AUDITS } from "./audit-standings.js";
 import { REPUTATION_PAID_WORK_THRESHOLD, REPUTATION_START } from "./constants.js";
 import { Ledger } from "./ledger.js";
 import { ledgerBlockHash } from "./ledger-block.js";
@@ -32,6 +33,7 @@ describe("reputation", () => {
       account: "p",
       ...clean,
       disputedClaims: 6,
+      audits: NO_AUDITS,
       score: reputationScore({ ...clean, disputedClaims: 6 }),
       eligible: false,
     });

@@ -140,7 +140,7 @@ describe("the bill follows what was delivered (real libp2p nodes)", () => {
   before(async () => {
     client = await createLibp2pNode({ identity: generateIdentity() });
     // A payer holding exactly 1,000 credits on the providers' copy of the ledger.
-    payerLedger = new Ledger({ params: { registrationDifficultyBits: 4, grantCredits: 1_000 } });
+    payerLedger = new Ledger({ params: { registrationDifficultyBits: 4, registrationMemoryKiB: 0, grantCredits: 1_000 } });
     const open = await registerAccount(payer, {
       fingerprintHash: machineFingerprintHash({ test: "billing-payer" }),
       difficultyBits: 4,

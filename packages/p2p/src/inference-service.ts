@@ -15,6 +15,7 @@ import {
   creditsForUsage,
   DEFAULT_MAX_FRAME_BYTES,
   decodeClientFrame,
+  deliveredOutputHash,
   EngineFailedError,
   errorFromCode,
   INFERENCE_PROTOCOL,
@@ -277,6 +278,8 @@ export class InferenceService {
     });
     let choices: readonly ChoiceEnd[] | undefined;
     let usage: Usage | undefined;
+    // The text of each choice as it went out: the receipt commits to it (deliveredOutputHash).
+    const texts = new Map<number, string>();
     try {
       if (request.kind === "embedding") {
         for await (const event of this.#init.engine.embed({ model: request.model, ...request.body }, { signal })) {
@@ -296,8 +299,10 @@ export class InferenceService {
             : this.#init.engine.generateCompletion({ model: request.model, ...request.body }, generateOptions);
         for await (const event of events) {
           writer.throwIfFailed();
-          if (event.type === "text") writer.text(event.index, event.text, event.tokens);
-          else if (event.type === "tool_calls") writer.send({ t: "tool_calls", index: event.index, calls: [...event.calls] });
+          if (event.type === "text") {
+            writer.text(event.index, event.text, event.tokens);
+            texts.set(event.index, (texts.get(event.index) ?? "") + event.text);
+          } else if (event.type === "tool_calls") writer.send({ t: "tool_calls", index: event.index, calls: [...event.calls] });
           else {
             choices = event.choices;
             usage = event.usage;
@@ -319,7 +324,17 @@ export class InferenceService {
     // Exactly what the payer checks: the usage at the price it accepted, never past what it signed for.
     const credits = Math.min(creditsForUsage(usage, request.pricePerToken), request.maxCredits);
     const finishReason = choices[0]?.finishReason ?? "stop";
-    const receipt = createInferenceReceipt({ request, usage, credits, finishReason }, this.#init.identity);
+    const output =
+      request.kind === "embedding"
+        ? undefined
+        : deliveredOutputHash(
+            choices.map((choice) => ({
+              index: choice.index,
+              text: texts.get(choice.index) ?? "",
+              finishReason: choice.finishReason,
+            })),
+          );
+    const receipt = createInferenceReceipt({ request, usage, credits, finishReason, output }, this.#init.identity);
     await frames.write({ t: "done", choices: [...choices], usage, receipt }, { signal });
     return { finishReason, usage, credits, receipt };
   }

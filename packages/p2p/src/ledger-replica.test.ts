@@ -11,7 +11,7 @@ import { createLibp2pNode } from "./create-libp2p-node.js";
 import type { LedgerReplica, LedgerReplicaInit } from "./ledger-replica.js";
 import { ledgerReplica } from "./ledger-replica.js";
 
-const params = { registrationDifficultyBits: 4, grantLockMs: 0 };
+const params = { registrationDifficultyBits: 4, registrationMemoryKiB: 0, grantLockMs: 0 };
 
 /** A store in memory that notes what happened to it, and whether the node still served the sync protocol then. */
 class NotingStore implements LedgerStore {

@@ -19,7 +19,7 @@ import { createLibp2pNode } from "./create-libp2p-node.js";
 import { FrameStream } from "./frame-stream.js";
 import { LedgerSync } from "./ledger-sync.js";
 
-const params = ledgerParams({ registrationDifficultyBits: 4, grantLockMs: 0 });
+const params = ledgerParams({ registrationDifficultyBits: 4, registrationMemoryKiB: 0, grantLockMs: 0 });
 const T = Date.now() - 60_000;
 
 /** One account's wallet: signs its chain in order. */

@@ -4,6 +4,7 @@ export * from "./capability-advert.js";
 export * from "./chat-body.js";
 export * from "./completion-body.js";
 export * from "./constants.js";
+export * from "./delivered-output.js";
 export * from "./ed25519-backend.js";
 export * from "./embedding-body.js";
 export * from "./errors.js";

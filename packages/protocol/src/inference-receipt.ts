@@ -22,6 +22,14 @@ export const inferenceReceiptSchema = z.strictObject({
   /** How the first choice ended, or `cancelled` for a receipt of partial work. */
   finishReason: finishReasonSchema.or(z.literal("cancelled")),
   issuedAt: z.int().min(0),
+  /**
+   * deliveredOutputHash of the choices as delivered (chat and completion): the provider signs the
+   * text it sent, so an audit's evidence cannot be made up. Optional: older receipts lack it.
+   */
+  output: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/)
+    .optional(),
   sig: z.string().max(128),
 });
 
@@ -32,6 +40,8 @@ export interface CreateReceiptParams {
   usage: Usage;
   credits: number;
   finishReason: FinishReason | "cancelled";
+  /** deliveredOutputHash of what was delivered (absent for embeddings and partial receipts). */
+  output?: string;
   now?: number;
 }
 
@@ -50,6 +60,7 @@ export function createInferenceReceipt(params: CreateReceiptParams, provider: Id
       credits: params.credits,
       finishReason: params.finishReason,
       issuedAt: params.now ?? Date.now(),
+      ...(params.output === undefined ? {} : { output: params.output }),
     },
     provider,
   ) as Signed<Omit<InferenceReceipt, "sig">>;

@@ -4,7 +4,7 @@ import type { Socket } from "node:net";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import type { Libp2p } from "@libp2p/interface";
-import { LOCAL_REGISTRATION_DIFFICULTY_BITS } from "@opengateway/ledger";
+import { LOCAL_LEDGER_PARAMS } from "@opengateway/ledger";
 import { createLibp2pNode, ledgerReplica } from "@opengateway/p2p";
 import { generateIdentity, OpenGatewayError } from "@opengateway/protocol";
 import { createClient, RegistrationTimeoutError } from "./create-client.js";
@@ -73,7 +73,7 @@ describe("createClient pays from its own account by default", { timeout: 120_000
       identity: generateIdentity(),
       listen: ["/ip4/127.0.0.1/tcp/0"],
       localNetwork: true,
-      services: { ledger: ledgerReplica({ params: { registrationDifficultyBits: LOCAL_REGISTRATION_DIFFICULTY_BITS } }) },
+      services: { ledger: ledgerReplica({ params: LOCAL_LEDGER_PARAMS }) },
     });
     bootstrap = peer.getMultiaddrs().map((address) => address.toString());
   });

@@ -1,6 +1,6 @@
 import type { Libp2p } from "@libp2p/interface";
 import type { LedgerParams } from "@opengateway/ledger";
-import { LOCAL_REGISTRATION_DIFFICULTY_BITS, machineFingerprintHash } from "@opengateway/ledger";
+import { LOCAL_LEDGER_PARAMS, machineFingerprintHash } from "@opengateway/ledger";
 import type { NetworkServices } from "@opengateway/p2p";
 import { createLibp2pNode, InferenceRouter, ledgerReplica, NetworkWatcher, ProviderTable } from "@opengateway/p2p";
 import type { Identity, InferenceReceipt } from "@opengateway/protocol";
@@ -100,7 +100,7 @@ export async function createClient(options: CreateClientOptions = {}): Promise<O
     (options.keyFile ? await loadOrCreateIdentity(options.keyFile, { passphrase: options.keyPassphrase }) : generateIdentity());
   const ledger = options.ledger === false ? undefined : (options.ledger ?? {});
   const params: Partial<LedgerParams> = {
-    ...(options.localNetwork && { registrationDifficultyBits: LOCAL_REGISTRATION_DIFFICULTY_BITS }),
+    ...(options.localNetwork && LOCAL_LEDGER_PARAMS),
     ...ledger?.params,
   };
   // The client's copy of the ledger starts empty each time (in memory).
@@ -197,11 +197,7 @@ async function register(
     fingerprintHash = options.localNetwork ? machineFingerprintHash({ machine, account: identity.id }) : machine;
   }
   try {
-    await payments.ensureRegistered(
-      identity,
-      { fingerprintHash, difficultyBits: payments.ledger.params.registrationDifficultyBits },
-      { signal },
-    );
+    await payments.ensureRegistered(identity, { fingerprintHash, ...payments.ledger.registrationWork() }, { signal });
   } catch (error) {
     if (timeout.aborted && !options.signal?.aborted) throw new RegistrationTimeoutError(timeoutMs);
     throw error;

@@ -8,7 +8,7 @@ import type { Identity } from "@opengateway/protocol";
 import { createInferenceReceipt, createInferenceRequest, generateIdentity } from "@opengateway/protocol";
 import { LedgerWallet } from "./ledger-wallet.js";
 
-const params = { registrationDifficultyBits: 4 };
+const params = { registrationDifficultyBits: 4, registrationMemoryKiB: 0 };
 const body = { messages: [{ role: "user" as const, content: "hi" }], maxTokens: 4, temperature: 1, topP: 1, seed: 1, stop: [] };
 
 async function setup() {

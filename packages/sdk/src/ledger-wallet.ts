@@ -53,7 +53,7 @@ export class LedgerWallet implements PaymentHooks {
   /** Registers the identity (proof-of-work, then an open block with the grant) unless it already is. */
   async ensureRegistered(
     identity: Identity,
-    params: { fingerprintHash: string; difficultyBits: number },
+    params: { fingerprintHash: string; difficultyBits: number; memoryKiB?: number },
     options: { signal?: AbortSignal } = {},
   ): Promise<void> {
     // After the first reconciliation: the network may know the identity is registered, sparing the work.

@@ -74,3 +74,26 @@ export const TAIL_PROBABILITY = 0.05;
 export const PROMPT_TOKEN_SLACK = 0;
 export const COMPLETION_TOKEN_SLACK_MIN = 2;
 export const COMPLETION_TOKEN_SLACK_SHARE = 0.05;
+
+// ---- The audit service (audit-service.ts): how often a node probes and re-checks others. ----
+
+/**
+ * Mean time between challenge probes to one provider at the starting reputation (500), across the
+ * network: each auditor probes a provider once per this times the providers it knows, and every
+ * provider of the model is also an auditor. The interval scales with (score + 100) / 600: about
+ * twice as often at 200, six times as often at 0, 1.8 times less often at 1,000. Each probe costs
+ * one small paid request and one forward pass (measured share: docs/benchmarks.md).
+ */
+export const DEFAULT_PROBE_INTERVAL_MS = 20_000;
+/** How often the service looks for providers due a probe. */
+export const DEFAULT_AUDIT_TICK_MS = 1_000;
+/** Probes ask for this many completion tokens at most: small, like much ordinary traffic. */
+export const PROBE_MAX_TOKENS_RANGE: readonly [number, number] = [16, 48];
+/** A provider asking more than this per token is not probed (it gets no traffic from sane routers either). */
+export const DEFAULT_MAX_PROBE_PRICE_PER_TOKEN = 100;
+/** How long a probe may take before it counts as failed service (not as a failed audit). */
+export const PROBE_TIMEOUT_MS = 120_000;
+/** Share of others' passed audits this node re-checks (every failed one is re-checked): catches colluders passing garbage. */
+export const REVIEW_PASS_SHARE = 0.2;
+/** Audits waiting for this node's review; past it the oldest are dropped. */
+export const MAX_QUEUED_REVIEWS = 256;

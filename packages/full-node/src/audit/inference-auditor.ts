@@ -1,4 +1,4 @@
-import type { FinishReason, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+import type { DeliveredChoice, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { CancelledError } from "@opengateway/protocol";
 import type { ChatWrapper, Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import { toChatHistory } from "../chat-history.js";
@@ -29,12 +29,8 @@ export interface InferenceAuditorOptions {
   gpu?: false | "auto";
 }
 
-/** One choice as the client received it. */
-export interface DeliveredChoice {
-  readonly index: number;
-  readonly text: string;
-  readonly finishReason: FinishReason;
-}
+/** One choice as the client received it (the protocol's shape, which receipts commit to). */
+export type { DeliveredChoice };
 
 export interface AuditInput {
   /** The signed request as the payer sent it. */

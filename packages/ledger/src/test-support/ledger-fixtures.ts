@@ -1,6 +1,6 @@
 // Shared builders for the ledger tests.
-import type { ChatBody, Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
-import { createInferenceReceipt, createInferenceRequest, identityFromSeed } from "@opengateway/protocol";
+import type { ChatBody, DeliveredChoice, Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
+import { createInferenceReceipt, createInferenceRequest, deliveredOutputHash, identityFromSeed } from "@opengateway/protocol";
 import { sampleChatBody } from "@opengateway/protocol/test-support/sample-chat-body";
 import { BlockAuthor } from "../block-author.js";
 import type { EvidenceBlock, LedgerBlock } from "../ledger-block.js";
@@ -18,7 +18,8 @@ export const TEST_DIFFICULTY_BITS = 6;
 export const NOW = T0 + 30 * DAY;
 
 export function testParams(overrides: Partial<LedgerParams> = {}): LedgerParams {
-  return ledgerParams({ registrationDifficultyBits: TEST_DIFFICULTY_BITS, ...overrides });
+  // The SHA-256 puzzle keeps the hundreds of opens the tests sign fast (registration-pow.test covers Argon2id).
+  return ledgerParams({ registrationDifficultyBits: TEST_DIFFICULTY_BITS, registrationMemoryKiB: 0, ...overrides });
 }
 
 const identities = new Map<number, Identity>();
@@ -112,6 +113,30 @@ export class TestAccount {
     return this.author.append({ kind: "slash", evidence }, timestamp);
   }
 
+  /** A time witness's statement; entries are sorted by open hash here. */
+  witness(opens: ReadonlyArray<{ open: string; seenAt: number }>, timestamp = T0): LedgerBlock {
+    const sorted = [...opens].sort((a, b) => (a.open < b.open ? -1 : 1));
+    return this.author.append({ kind: "witness", opens: sorted }, timestamp);
+  }
+
+  /** A verdict on `request` (paid by this account) and the provider's receipt; `delivered` defaults to one stopped choice. */
+  audit(
+    request: InferenceRequest,
+    receipt: InferenceReceipt,
+    verdict: { outcome: "pass" | "fail"; reasons?: string[]; delivered?: DeliveredChoice[] },
+    timestamp = T0,
+  ): LedgerBlock {
+    const delivered = verdict.delivered ?? TEST_DELIVERED;
+    return this.author.append(
+      { kind: "audit", outcome: verdict.outcome, reasons: verdict.reasons ?? [], request, receipt, delivered },
+      timestamp,
+    );
+  }
+
+  review(audit: string, agrees: boolean, timestamp = T0): LedgerBlock {
+    return this.author.append({ kind: "review", audit, agrees }, timestamp);
+  }
+
   /** A second author at the current position: its blocks compete with this account's next ones. */
   fork(): TestAccount {
     const twin = new TestAccount(this.identity);
@@ -149,6 +174,9 @@ export function testRequest(
   );
 }
 
+/** The output audit fixtures deliver unless told otherwise. */
+export const TEST_DELIVERED: DeliveredChoice[] = [{ index: 0, text: "Once upon a time", finishReason: "stop" }];
+
 /** A receipt charging `credits` as completion tokens at the request's price of 1: honest while credits ≤ maxCredits. */
 export function testReceipt(
   request: InferenceRequest,
@@ -156,9 +184,17 @@ export function testReceipt(
   credits: number,
   now = T0,
   finishReason: InferenceReceipt["finishReason"] = "stop",
+  output?: readonly DeliveredChoice[],
 ): InferenceReceipt {
   return createInferenceReceipt(
-    { request, usage: { promptTokens: 0, completionTokens: Math.min(credits, 10_000_000) }, credits, finishReason, now },
+    {
+      request,
+      usage: { promptTokens: 0, completionTokens: Math.min(credits, 10_000_000) },
+      credits,
+      finishReason,
+      now,
+      output: output === undefined ? undefined : deliveredOutputHash(output),
+    },
     provider,
   );
 }
