@@ -5,7 +5,10 @@
  *     run a FAKE engine that emits tokens at a fixed rate, so the figure measures the network
  *     (libp2p streams, framing, signing, routing), not the two CPU cores;
  *  3. time to recover a stream after its provider dies mid-way (last token from the dead provider
- *     → first token from its replacement).
+ *     → first token from its replacement);
+ *  4. each contributor's share (issue #15): a fast full node with a smaller box or a slow one-slot
+ *     tab, under sequential requests and under a burst, and the sequential latency against always
+ *     sending to the fastest.
  */
 import "@opengateway/p2p/node-runtime";
 import type { Libp2p } from "@libp2p/interface";
@@ -15,6 +18,7 @@ import { createLibp2pNode, inferenceService, nodeInfoService } from "@opengatewa
 import type * as Engine from "@opengateway/protocol";
 import { encodeFrame, generateIdentity, INFERENCE_PROTOCOL } from "@opengateway/protocol";
 import { InferenceRouter, ProviderTable } from "@opengateway/sdk";
+import { mulberry32 } from "./seeded-random.js";
 
 const TOKEN_RATE = Number(process.env.BENCH_FAKE_TOKENS_PER_SECOND ?? 200);
 const SLOTS = 4;
@@ -22,11 +26,18 @@ const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 4000);
 const MODEL = "fake";
 /** Long enough that per-request set-up is amortised as in real use; short enough for many requests per window. */
 const TOKENS_PER_REQUEST = 200;
+/** The share benchmark: sequential requests per run, and tokens per request. */
+const SHARE_REQUESTS = Number(process.env.BENCH_SHARE_REQUESTS ?? 60);
+const SHARE_TOKENS = 16;
 
 /** A FAKE engine: one token every 1/rate seconds, per request, up to its slot count at once. */
 class FixedRateFakeEngine implements Engine.InferenceEngine {
   readonly name = "fixed-rate-fake";
   active = 0;
+  constructor(
+    readonly rate = TOKEN_RATE,
+    readonly slots = SLOTS,
+  ) {}
   listModels(): Engine.ServedModel[] {
     return [{ id: MODEL, contextSize: 100_000, pricePerToken: 1, kinds: ["chat", "completion"] }];
   }
@@ -39,7 +50,7 @@ class FixedRateFakeEngine implements Engine.InferenceEngine {
       const start = performance.now();
       for (let i = 0; i < request.maxTokens; i++) {
         // Fixed schedule from the start, so timer slack does not accumulate.
-        const due = start + ((i + 1) * 1000) / TOKEN_RATE;
+        const due = start + ((i + 1) * 1000) / this.rate;
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
         if (options.signal?.aborted) return;
         yield { type: "text", index: 0, text: " tok", tokens: 1 };
@@ -75,15 +86,14 @@ function capabilities(engine: FixedRateFakeEngine): Engine.NodeCapabilities {
     clusters: ["A"],
     models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
     activeRequests: engine.active,
-    maxConcurrentRequests: SLOTS,
+    maxConcurrentRequests: engine.slots,
     queuedRequests: 0,
-    tokensPerSecond: TOKEN_RATE,
+    tokensPerSecond: engine.rate,
   };
 }
 
-async function startFakeProvider(): Promise<Libp2p<NetworkServices>> {
+async function startFakeProvider(engine = new FixedRateFakeEngine()): Promise<Libp2p<NetworkServices>> {
   const identity = generateIdentity();
-  const engine = new FixedRateFakeEngine();
   return createLibp2pNode({
     identity,
     services: {
@@ -193,7 +203,7 @@ async function recoveryBench(runs: number): Promise<void> {
     const table = new ProviderTable();
     table.upsert(
       dying.peerId.toString(),
-      { ...capabilities(new FixedRateFakeEngine()), tokensPerSecond: 1e6 },
+      { ...capabilities(new FixedRateFakeEngine()), tokensPerSecond: 1e7 },
       { expiresAt: Date.now() + 60_000 },
     );
     table.upsert(healthy.peerId.toString(), capabilities(new FixedRateFakeEngine()), { expiresAt: Date.now() + 60_000 });
@@ -220,7 +230,90 @@ async function recoveryBench(runs: number): Promise<void> {
   await healthy.stop();
 }
 
+interface ShareProvider {
+  name: string;
+  rate: number;
+  slots: number;
+}
+
+/**
+ * Sequential requests, then a burst of as many workers as all slots, over a fast full node and a
+ * smaller provider: each one's share of the requests against what its speed × slots predicts,
+ * and the sequential latency against a table holding only the fastest (always-the-fastest).
+ */
+async function shareBench(pair: ShareProvider[], baselineMs: number[] | undefined): Promise<number[]> {
+  const engines = pair.map((p) => new FixedRateFakeEngine(p.rate, p.slots));
+  const providers = await Promise.all(engines.map((engine) => startFakeProvider(engine)));
+  const client = await createLibp2pNode({ identity: generateIdentity(), listen: [] });
+  const payer = generateIdentity();
+  const names = new Map<string, string>();
+  const router = (count: number): InferenceRouter => {
+    const table = new ProviderTable({ random: mulberry32(15) });
+    for (const [i, provider] of providers.slice(0, count).entries()) {
+      const engine = engines[i] as FixedRateFakeEngine;
+      table.upsert(provider.peerId.toString(), capabilities(engine), { expiresAt: Date.now() + 3_600_000 });
+    }
+    return new InferenceRouter(client, table);
+  };
+  for (const [i, provider] of providers.entries()) {
+    await client.dial(provider.getMultiaddrs());
+    names.set(provider.peerId.toString(), pair[i]?.name ?? "?");
+  }
+  const run = async (r: InferenceRouter): Promise<{ ms: number; provider: string }> => {
+    const start = performance.now();
+    let provider = "?";
+    for await (const event of r.route(payer, {
+      kind: "chat",
+      model: MODEL,
+      body: { messages: [{ role: "user", content: "go" }], maxTokens: SHARE_TOKENS, temperature: 1, topP: 1, seed: 1, stop: [] },
+    })) {
+      if (event.type === "done") provider = names.get(event.providers[0] ?? "") ?? "?";
+    }
+    return { ms: performance.now() - start, provider };
+  };
+  const shares = (served: string[]): string =>
+    pair
+      .map((p) => `${p.name} ${((served.filter((name) => name === p.name).length / served.length) * 100).toFixed(1)}%`)
+      .join(", ");
+  const capacity = pair.reduce((sum, p) => sum + p.rate * p.slots, 0);
+  const predicted = pair.map((p) => `${p.name} ${(((p.rate * p.slots) / capacity) * 100).toFixed(1)}%`).join(", ");
+  const label = pair.map((p) => `${p.name} ${p.rate} tok/s × ${p.slots}`).join(" + ");
+
+  let baseline = baselineMs;
+  if (baseline === undefined) {
+    const fastest = router(1);
+    baseline = [];
+    for (let i = 0; i < SHARE_REQUESTS; i++) baseline.push((await run(fastest)).ms);
+  }
+  const both = router(pair.length);
+  const sequential: Array<{ ms: number; provider: string }> = [];
+  for (let i = 0; i < SHARE_REQUESTS; i++) sequential.push(await run(both));
+  const ms = sequential.map((s) => s.ms);
+  const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+  console.log(
+    `share, ${label}, ${SHARE_REQUESTS} sequential × ${SHARE_TOKENS} tokens: ${shares(sequential.map((s) => s.provider))} (speed × slots: ${predicted}); latency p50 ${percentile(ms, 50).toFixed(0)} ms, mean ${mean(ms).toFixed(0)} ms, p90 ${percentile(ms, 90).toFixed(0)} ms; always-the-fastest p50 ${percentile(baseline, 50).toFixed(0)} ms, mean ${mean(baseline).toFixed(0)} ms, p90 ${percentile(baseline, 90).toFixed(0)} ms (mean ×${(mean(ms) / mean(baseline)).toFixed(2)})`,
+  );
+
+  const burst: string[] = [];
+  const deadline = performance.now() + WINDOW_MS;
+  const slots = pair.reduce((sum, p) => sum + p.slots, 0);
+  await Promise.all(
+    Array.from({ length: slots }, async () => {
+      while (performance.now() < deadline) burst.push((await run(both)).provider);
+    }),
+  );
+  console.log(
+    `share, ${label}, ${slots} workers for ${WINDOW_MS / 1000} s (every slot busy): ${shares(burst)} of ${burst.length} requests`,
+  );
+  await client.stop();
+  await Promise.all(providers.map((provider) => provider.stop()));
+  return baseline;
+}
+
 console.log("Network benchmark (providers and client in one process, loopback TCP, FAKE fixed-rate engines)");
 routingDecisionBench();
 for (const count of [1, 2, 4]) await throughputBench(count);
 await recoveryBench(Number(process.env.BENCH_RECOVERY_RUNS ?? 20));
+const fullNode = { name: "full node", rate: TOKEN_RATE, slots: SLOTS };
+const baseline = await shareBench([fullNode, { name: "small box", rate: TOKEN_RATE / 2, slots: SLOTS / 2 }], undefined);
+await shareBench([fullNode, { name: "tab", rate: TOKEN_RATE / 4, slots: 1 }], baseline);

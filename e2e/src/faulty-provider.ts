@@ -69,7 +69,8 @@ export async function startFaultyProvider(
       activeRequests: 0,
       maxConcurrentRequests: options.maxConcurrentRequests ?? 64,
       queuedRequests: 0,
-      tokensPerSecond: 1e6,
+      // The most an advert may claim: routers try it first (with odds of millions to one).
+      tokensPerSecond: 1e7,
     }),
   });
   adverts.start();

@@ -80,3 +80,10 @@ export const ROUTER_SUSPECT_MS = 10_000;
 export const MDNS_SERVICE_TAG = "_opengateway._udp.local";
 /** How often a peer asks its LAN for others over mDNS (it answers others' questions at once). */
 export const DEFAULT_MDNS_INTERVAL_MS = 10_000;
+
+/**
+ * Routing weight of a provider that has not measured its speed yet (a full node before its first
+ * answer): the median of the others' advertised tokens/s, but at most this, so one provider's
+ * large claim does not lend every newcomer its weight.
+ */
+export const ROUTER_UNMEASURED_TOKENS_PER_SECOND = 100;

@@ -5,6 +5,7 @@ import { generateIdentity, NoProviderError, OverloadedError } from "@opengateway
 import type { PaymentHooks } from "./inference-router.js";
 import { InferenceRouter, resumePayload } from "./inference-router.js";
 import { ProviderTable } from "./provider-table.js";
+import { seededRandom } from "./test-support/seeded-random.js";
 
 const capabilities = (region: string): NodeCapabilities => ({
   v: 1,
@@ -128,9 +129,15 @@ describe("InferenceRouter", () => {
       table.candidatesFor("m", { maxPricePerToken: 100 }).map((entry) => entry.peerId),
       ["cheap", "fast-dear"],
     );
-    // Within a factor of two, price is a tie and speed per credit decides.
-    table.upsert("cheap-fast", priced(1.5, 100), { expiresAt: Date.now() + 60_000 });
-    assert.equal(table.candidatesFor("m")[0]?.peerId, "cheap-fast");
+    // Within a factor of two, price is a tie and speed per credit weighs the choice: 100 / 1.5 against 10.
+    const tier = new ProviderTable({ random: seededRandom(5) });
+    tier.upsert("cheap", priced(1, 10), { expiresAt: Date.now() + 60_000 });
+    tier.upsert("cheap-fast", priced(1.5, 100), { expiresAt: Date.now() + 60_000 });
+    tier.upsert("fast-dear", priced(100, 1_000), { expiresAt: Date.now() + 60_000 });
+    const firsts = Array.from({ length: 2_000 }, () => tier.candidatesFor("m")[0]?.peerId);
+    const share = firsts.filter((id) => id === "cheap-fast").length / firsts.length;
+    assert.ok(Math.abs(share - 100 / 1.5 / (100 / 1.5 + 10)) < 0.04, `cheap-fast first ${share}`);
+    assert.ok(!firsts.includes("fast-dear"), "a dearer tier only when the cheaper one is full");
   });
 
   it("resumes plain text only: a grammar, tools or several choices cannot continue mid-way", () => {

@@ -1,8 +1,6 @@
-import { REPUTATION_PAID_WORK_THRESHOLD } from "@opengateway/ledger";
+import { REPUTATION_MAX, REPUTATION_PAID_WORK_THRESHOLD } from "@opengateway/ledger";
 import type { InferenceKind, NodeCapabilities } from "@opengateway/protocol";
-
-/** Reputation counts in bands this wide: a better band goes first, but within one, load and speed decide. */
-const REPUTATION_BAND = 250;
+import { ROUTER_UNMEASURED_TOKENS_PER_SECOND } from "./constants.js";
 
 export interface ProviderEntry {
   readonly peerId: string;
@@ -43,14 +41,17 @@ export class ProviderTable {
   readonly #entries = new Map<string, ProviderEntry>();
   readonly #now: () => number;
   readonly #reputationOf: ((peerId: string) => number) | undefined;
+  readonly #random: () => number;
 
   /**
    * `reputationOf`: a provider's reputation, 0–1000 (a ledger's `reputation(id).score`). With it,
-   * providers below the paid-work threshold are never candidates, and a better band goes first.
+   * providers below the paid-work threshold are never candidates, and a better one gets more work.
+   * `random`: uniform in [0, 1), for the weighted choice (seeded in tests).
    */
-  constructor(options: { now?: () => number; reputationOf?: (peerId: string) => number } = {}) {
+  constructor(options: { now?: () => number; reputationOf?: (peerId: string) => number; random?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
     this.#reputationOf = options.reputationOf;
+    this.#random = options.random ?? Math.random;
   }
 
   upsert(peerId: string, info: NodeCapabilities, options: { expiresAt: number; addresses?: string[] }): void {
@@ -134,45 +135,57 @@ export class ProviderTable {
   }
 
   /**
-   * Providers with room for one more request, best first: fewest failures, then reputation (in
-   * bands of 250; below the paid-work threshold, none), then price (within a
-   * factor of two of the cheapest counts as equal, so price decides only between tiers), then
-   * lowest load (what we have in flight, or what it reports, relative to its parallel capacity),
-   * then the most tokens per second per credit; ties broken at random so equal providers share
-   * the work instead of one taking all. A dear provider is used only while cheaper ones are full.
+   * Providers with room for one more request, in the order to try them: fewest failures first, then
+   * price (within a factor of two of the cheapest counts as equal, so price decides only between
+   * tiers; a dear provider is used only while cheaper ones are full), then a weighted random order
+   * in which each provider comes first with a chance proportional to what it can serve right now:
+   * its advertised tokens/s × its free slots × its reputation (out of 1000), per credit within the
+   * tier. So every contributor with room earns under light load too, in proportion to its capacity
+   * (a slow tab a little, a fast full node most), instead of the fastest taking every request.
+   * Below the paid-work reputation threshold, never.
    */
   candidatesFor(model: string, filter: CandidateFilter = {}): ProviderEntry[] {
-    const reputationOf = this.#reputationOf ?? (() => REPUTATION_PAID_WORK_THRESHOLD);
+    const reputationOf = this.#reputationOf ?? (() => REPUTATION_MAX);
     const open = this.providersOf(model, filter).filter(
       (entry) => entry.inFlight < capacityOf(entry) && reputationOf(entry.peerId) >= REPUTATION_PAID_WORK_THRESHOLD,
     );
     const priceOf = (entry: ProviderEntry): number => entry.info.models.find((m) => m.id === model)?.pricePerToken ?? 0;
     const cheapest = Math.min(...open.map(priceOf));
+    // A provider that has not measured its speed yet counts as a typical one of the others (capped).
+    const unmeasured = Math.min(
+      ROUTER_UNMEASURED_TOKENS_PER_SECOND,
+      median(open.map((entry) => entry.info.tokensPerSecond ?? 0).filter((speed) => speed > 0)) ??
+        ROUTER_UNMEASURED_TOKENS_PER_SECOND,
+    );
     return open
       .map((entry) => {
         const price = priceOf(entry);
         // A free provider (or only free ones) shares the cheapest tier.
         const ratio = cheapest > 0 ? price / cheapest : price > 0 ? Number.POSITIVE_INFINITY : 1;
+        const busy = Math.max(entry.inFlight, entry.info.activeRequests);
+        const free = Math.max(0, capacityOf(entry) - busy);
+        const speed = entry.info.tokensPerSecond || unmeasured;
+        const weight = (speed * free * (reputationOf(entry.peerId) / REPUTATION_MAX)) / Math.max(ratio, 1);
         return {
           entry,
-          band: Math.floor(reputationOf(entry.peerId) / REPUTATION_BAND),
           tier: Math.floor(Math.log2(ratio)),
-          load: Math.max(entry.inFlight, entry.info.activeRequests) / entry.info.maxConcurrentRequests,
-          value: (entry.info.tokensPerSecond ?? 0) / Math.max(ratio, 1),
-          tie: Math.random(),
+          // Weighted random order (Efraimidis–Spirakis): the largest log(u)/w first. One that
+          // reports every slot taken (by other routers) comes after all with room.
+          key: weight > 0 ? Math.log(1 - this.#random()) / weight : Number.NEGATIVE_INFINITY,
+          load: busy / capacityOf(entry),
+          tie: this.#random(),
         };
       })
-      .sort(
-        (a, b) =>
-          a.entry.failures - b.entry.failures ||
-          b.band - a.band ||
-          a.tier - b.tier ||
-          a.load - b.load ||
-          b.value - a.value ||
-          a.tie - b.tie,
-      )
+      .sort((a, b) => a.entry.failures - b.entry.failures || a.tier - b.tier || b.key - a.key || a.load - b.load || a.tie - b.tie)
       .map(({ entry }) => entry);
   }
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 /**
