@@ -61,7 +61,11 @@ export async function runChatCommand(words: string[], options: ChatOptions, cli:
     region: options.region ?? null,
     localNetwork: network.local,
     ledger: options.pay
-      ? { params: ledgerParamOverrides(network), fingerprintHash: await registrationFingerprint(identity.id, network.local) }
+      ? {
+          // --registration-memory as given: the same puzzle as the network it joins.
+          params: ledgerParamOverrides({ ...network, registrationMemory: options.registrationMemory }),
+          fingerprintHash: await registrationFingerprint(identity.id, network.local),
+        }
       : undefined,
     waitForProvidersMs: 30_000,
   });
