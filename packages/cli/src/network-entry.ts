@@ -9,6 +9,7 @@ export interface NetworkEntryOptions {
   mdns: boolean;
   local: boolean;
   registrationDifficulty?: number;
+  registrationMemory?: number;
   /** The data directory: its config, and the node that may be running in it. */
   home: string;
 }
@@ -20,6 +21,7 @@ export interface NetworkEntry {
   sources: string[];
   local: boolean;
   registrationDifficulty?: number;
+  registrationMemory?: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export async function networkEntry(options: NetworkEntryOptions): Promise<Networ
       sources: ["--bootstrap"],
       local: options.local,
       registrationDifficulty: options.registrationDifficulty,
+      registrationMemory: options.registrationMemory,
     };
   }
   const node = await readNodeStatus(options.home);
@@ -49,5 +52,6 @@ export async function networkEntry(options: NetworkEntryOptions): Promise<Networ
     sources,
     local: options.local || node?.localNetwork === true,
     registrationDifficulty: options.registrationDifficulty ?? node?.ledger?.registrationDifficultyBits,
+    registrationMemory: options.registrationMemory ?? node?.ledger?.registrationMemoryKiB,
   };
 }

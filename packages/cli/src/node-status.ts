@@ -35,6 +35,7 @@ export interface NodeStatus {
     claimed: number;
     reputation: Reputation;
     registrationDifficultyBits: number;
+    registrationMemoryKiB?: number;
   } | null;
   temperature: { state: string; celsius: number | null } | null;
 }
@@ -70,6 +71,7 @@ export function nodeStatus(
             claimed: node.earnings?.claimed ?? 0,
             reputation: ledger.reputation(node.identity.id),
             registrationDifficultyBits: ledger.params.registrationDifficultyBits,
+            registrationMemoryKiB: ledger.params.registrationMemoryKiB,
           }
         : null,
     temperature,

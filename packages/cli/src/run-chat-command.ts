@@ -63,7 +63,11 @@ export async function runChatCommand(words: string[], options: ChatOptions, cli:
     ledger: options.pay
       ? {
           // --registration-memory as given: the same puzzle as the network it joins.
-          params: ledgerParamOverrides({ ...network, registrationMemory: options.registrationMemory }),
+          params: ledgerParamOverrides({
+            ...network,
+            registrationMemory:
+              options.registrationMemory ?? ("registrationMemory" in network ? network.registrationMemory : undefined),
+          }),
           fingerprintHash: await registrationFingerprint(identity.id, network.local),
         }
       : undefined,
