@@ -22,8 +22,8 @@ import type {
   Usage,
 } from "@opengateway/protocol";
 import { createInferenceRequest, generateIdentity } from "@opengateway/protocol";
+import { seededRandom } from "@opengateway/protocol/test-support/seeded-random";
 import { BENCH_MODEL_PATH } from "./bench-workload.js";
-import { mulberry32 } from "./seeded-random.js";
 
 const modelPath = BENCH_MODEL_PATH;
 const HONEST_REQUESTS = Number(process.env.BENCH_AUDIT_REQUESTS ?? 100);
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
     await InferenceAuditor.load({ modelPath, threads: 1, batchSize: 512 }),
     await InferenceAuditor.load({ modelPath, threads: 1, batchSize: 7 }),
   ];
-  const rand = mulberry32(12);
+  const rand = seededRandom(12);
   const honest: Array<{ served: Served; request: InferenceRequest; verdict: AuditVerdict }> = [];
   let generationMs = 0;
   let auditMs = 0;

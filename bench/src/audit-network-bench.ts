@@ -25,8 +25,8 @@ import {
 } from "@opengateway/ledger";
 import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { createInferenceReceipt, createInferenceRequest, deliveredOutputHash, generateIdentity } from "@opengateway/protocol";
+import { seededRandom } from "@opengateway/protocol/test-support/seeded-random";
 import { BENCH_MODEL_PATH } from "./bench-workload.js";
-import { mulberry32 } from "./seeded-random.js";
 
 const SECONDS = Number(process.env.BENCH_SIM_SECONDS ?? 600);
 const PROVIDERS = Number(process.env.BENCH_SIM_PROVIDERS ?? 120);
@@ -54,7 +54,7 @@ interface Provider {
   fraudAt: number | null;
 }
 
-const random = mulberry32(12);
+const random = seededRandom(12);
 const ledger = new Ledger({ params: { registrationDifficultyBits: 0, grantCredits: 1e12, grantLockMs: 0 } });
 const add = (block: LedgerBlock, now: number) => {
   const result = ledger.add(block, { now });

@@ -5,7 +5,7 @@ import type { LedgerBlock } from "@opengateway/ledger";
 import { BlockAuthor, ledgerBlockHash, ledgerParams, machineFingerprintHash, solveRegistrationPow } from "@opengateway/ledger";
 import type { ChatBody, Identity } from "@opengateway/protocol";
 import { createInferenceReceipt, createInferenceRequest, identityFromSeed } from "@opengateway/protocol";
-import { mulberry32 } from "./seeded-random.js";
+import { seededRandom } from "@opengateway/protocol/test-support/seeded-random";
 
 const BENCH_DIFFICULTY = 8;
 // The SHA-256 puzzle: generating 1,000 accounts' Argon2id work would dwarf what this workload measures.
@@ -31,7 +31,7 @@ interface Wallet {
 /** Builds valid blocks quickly by tracking balances itself (no verification while generating). */
 export class Workload {
   readonly wallets: Wallet[];
-  readonly random = mulberry32(42);
+  readonly random = seededRandom(42);
   clock = T0 + 2 * 24 * 3_600_000;
   #requests = 0;
 

@@ -17,8 +17,8 @@ import type { NetworkServices } from "@opengateway/p2p";
 import { createLibp2pNode, inferenceService, nodeInfoService } from "@opengateway/p2p";
 import type * as Engine from "@opengateway/protocol";
 import { encodeFrame, generateIdentity, INFERENCE_PROTOCOL } from "@opengateway/protocol";
+import { seededRandom } from "@opengateway/protocol/test-support/seeded-random";
 import { InferenceRouter, ProviderTable } from "@opengateway/sdk";
-import { mulberry32 } from "./seeded-random.js";
 
 const TOKEN_RATE = Number(process.env.BENCH_FAKE_TOKENS_PER_SECOND ?? 200);
 const SLOTS = 4;
@@ -248,7 +248,7 @@ async function shareBench(pair: ShareProvider[], baselineMs: number[] | undefine
   const payer = generateIdentity();
   const names = new Map<string, string>();
   const router = (count: number): InferenceRouter => {
-    const table = new ProviderTable({ random: mulberry32(15) });
+    const table = new ProviderTable({ random: seededRandom(15) });
     for (const [i, provider] of providers.slice(0, count).entries()) {
       const engine = engines[i] as FixedRateFakeEngine;
       table.upsert(provider.peerId.toString(), capabilities(engine), { expiresAt: Date.now() + 3_600_000 });

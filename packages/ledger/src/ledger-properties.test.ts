@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type { Identity, InferenceReceipt, InferenceRequest } from "@opengateway/protocol";
 import { useEd25519Backend } from "@opengateway/protocol";
 import { createNodeEd25519Backend } from "@opengateway/protocol/node-ed25519-backend";
+import { seededRandom } from "@opengateway/protocol/test-support/seeded-random";
 import fc from "fast-check";
 import { BlockAuthor } from "./block-author.js";
 import { Ledger } from "./ledger.js";
@@ -277,16 +278,9 @@ function generate(ops: readonly Op[]): { blocks: unknown[]; now: number } {
   return { blocks, now: clock + 1 };
 }
 
-/** Deterministic Fisher–Yates from a 32-bit seed (mulberry32). */
+/** Deterministic Fisher–Yates from a 32-bit seed. */
 function shuffled<T>(items: readonly T[], seed: number): T[] {
-  let state = seed >>> 0;
-  const random = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(seed);
   const copy = [...items];
   for (let i = copy.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));

@@ -3,20 +3,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Libp2p } from "@libp2p/interface";
 import { Ledger, machineFingerprintHash, registerAccount } from "@opengateway/ledger";
-import type {
-  ChatGeneration,
-  CompletionGeneration,
-  EmbeddingEvent,
-  GenerateOptions,
-  GenerationEvent,
-  Identity,
-  InferenceEngine,
-  InferenceReceipt,
-  InferenceRequest,
-  NodeCapabilities,
-  ServedModel,
-} from "@opengateway/protocol";
+import type { Identity, InferenceReceipt, InferenceRequest, NodeCapabilities } from "@opengateway/protocol";
 import { createInferenceRequest, generateIdentity, InsufficientCreditsError } from "@opengateway/protocol";
+import { TickingEngine } from "@opengateway/protocol/test-support/ticking-engine";
 import { createLibp2pNode } from "./create-libp2p-node.js";
 import { requestInference } from "./inference-client.js";
 import type { PaymentHooks } from "./inference-router.js";
@@ -28,42 +17,23 @@ import { ProviderTable } from "./provider-table.js";
 /** How a test provider behaves: honest, or one of the ways a cheater bills for what it did not deliver. */
 type Behaviour = "honest" | "inflate-usage" | "fail-mid-stream";
 
-/** Emits "w" tokens 10 ms apart, 3 prompt tokens; a cheater lies in its usage or breaks off. */
-class TestEngine implements InferenceEngine {
-  readonly name = "billing-test-engine";
-  constructor(
-    readonly behaviour: Behaviour,
-    readonly price: number,
-  ) {}
-  listModels(): ServedModel[] {
-    return [{ id: "m", contextSize: 512, pricePerToken: this.price, kinds: ["chat"] as const }];
-  }
-  async *generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
-    let produced = 0;
-    for (let i = 0; i < request.maxTokens; i++) {
-      if (options.signal?.aborted) return;
-      if (this.behaviour === "fail-mid-stream" && produced === 3) throw new Error("the GPU fell over");
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      produced++;
-      yield { type: "text", index: 0, text: "w ", tokens: 1 };
-    }
-    const completionTokens = this.behaviour === "inflate-usage" ? 1_240 : produced;
-    yield { type: "done", choices: [{ index: 0, finishReason: "length" }], usage: { promptTokens: 3, completionTokens } };
-  }
-  generateCompletion(request: CompletionGeneration, options?: GenerateOptions): AsyncIterable<GenerationEvent> {
-    return this.generateChat({ ...request, messages: [{ role: "user", content: request.prompt }] }, options);
-  }
-  // biome-ignore lint/correctness/useYield: chat only
-  async *embed(): AsyncIterable<EmbeddingEvent> {
-    throw new Error("chat only");
-  }
-  async close(): Promise<void> {}
+/** "w" tokens 10 ms apart, 3 prompt tokens; a cheater lies in its usage or breaks off. */
+function testEngine(behaviour: Behaviour, price: number): TickingEngine {
+  return new TickingEngine({
+    name: "billing-test-engine",
+    text: "w ",
+    model: { pricePerToken: price },
+    beforeToken: (index) => {
+      if (behaviour === "fail-mid-stream" && index === 3) throw new Error("the GPU fell over");
+    },
+    reportedCompletionTokens: (produced) => (behaviour === "inflate-usage" ? 1_240 : produced),
+  });
 }
 
 interface TestProvider {
   identity: Identity;
   node: Libp2p;
-  engine: TestEngine;
+  engine: TickingEngine;
 }
 
 const body = (maxTokens: number) => ({
@@ -98,7 +68,7 @@ describe("the bill follows what was delivered (real libp2p nodes)", () => {
 
   async function startProvider(name: string, behaviour: Behaviour, price = 1, authorize?: typeof checkPayer): Promise<void> {
     const identity = generateIdentity();
-    const engine = new TestEngine(behaviour, price);
+    const engine = testEngine(behaviour, price);
     let ledgerCheck: ((request: InferenceRequest, fromPeer: string) => Promise<() => void>) | undefined;
     if (authorize)
       ledgerCheck = (request, fromPeer) => authorize(payerLedger, { reconcile: async () => ({}) as never }, request, fromPeer);

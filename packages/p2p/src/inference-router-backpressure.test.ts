@@ -2,72 +2,19 @@ import "./node-runtime.js";
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import type { Libp2p } from "@libp2p/interface";
-import type {
-  ChatGeneration,
-  CompletionGeneration,
-  EmbeddingEvent,
-  GenerateOptions,
-  GenerationEvent,
-  Identity,
-  InferenceEngine,
-  NodeCapabilities,
-  ServedModel,
-} from "@opengateway/protocol";
+import type { Identity, NodeCapabilities } from "@opengateway/protocol";
 import { generateIdentity, NoProviderError, OverloadedError } from "@opengateway/protocol";
+import { TickingEngine } from "@opengateway/protocol/test-support/ticking-engine";
 import { createLibp2pNode } from "./create-libp2p-node.js";
 import type { InferenceRouterOptions, RouterEvent } from "./inference-router.js";
 import { InferenceRouter } from "./inference-router.js";
 import { inferenceService } from "./inference-service.js";
 import { ProviderTable } from "./provider-table.js";
 
-/**
- * An engine that emits one word per tick and records what it served and how many requests it ran
- * at once: the router's backpressure is judged by what reached the provider.
- */
-class PacedEngine implements InferenceEngine {
-  readonly name = "paced-test-engine";
-  running = 0;
-  maxRunning = 0;
-  /** The first user message of each request served, with "+resume" when it continues an answer. */
-  readonly served: string[] = [];
-  constructor(readonly tickMs: number) {}
-  listModels(): ServedModel[] {
-    return [{ id: "m", contextSize: 512, pricePerToken: 1, kinds: ["chat"] as const }];
-  }
-  async *generateChat(request: ChatGeneration, options: GenerateOptions = {}): AsyncIterable<GenerationEvent> {
-    const label = `${request.messages[0]?.content}${request.continueFinal ? "+resume" : ""}`;
-    this.served.push(label);
-    this.running++;
-    this.maxRunning = Math.max(this.maxRunning, this.running);
-    try {
-      for (let i = 0; i < request.maxTokens; i++) {
-        if (options.signal?.aborted) return;
-        await new Promise((resolve) => setTimeout(resolve, this.tickMs));
-        yield { type: "text", index: 0, text: " w", tokens: 1 };
-      }
-      yield {
-        type: "done",
-        choices: [{ index: 0, finishReason: "length" }],
-        usage: { promptTokens: 3, completionTokens: request.maxTokens },
-      };
-    } finally {
-      this.running--;
-    }
-  }
-  generateCompletion(request: CompletionGeneration, options?: GenerateOptions): AsyncIterable<GenerationEvent> {
-    return this.generateChat({ ...request, messages: [{ role: "user", content: request.prompt }] }, options);
-  }
-  // biome-ignore lint/correctness/useYield: chat only
-  async *embed(): AsyncIterable<EmbeddingEvent> {
-    throw new Error("chat only");
-  }
-  async close(): Promise<void> {}
-}
-
 const capabilities = (slots: number): NodeCapabilities => ({
   v: 1,
   agent: "test",
-  engine: "paced-test-engine",
+  engine: "ticking-test-engine",
   region: null,
   clusters: ["A"],
   models: [{ id: "m", contextSize: 512, pricePerToken: 1, kinds: ["chat"] }],
@@ -105,7 +52,7 @@ describe("router backpressure over real libp2p nodes", { timeout: 120_000 }, () 
     await Promise.all(started.map((node) => node.stop()));
   });
 
-  async function provider(engine: PacedEngine): Promise<{ node: Libp2p; identity: Identity }> {
+  async function provider(engine: TickingEngine): Promise<{ node: Libp2p; identity: Identity }> {
     const identity = generateIdentity();
     const node = await createLibp2pNode({ identity, services: { inference: inferenceService({ engine, identity }) } });
     started.push(node);
@@ -121,7 +68,7 @@ describe("router backpressure over real libp2p nodes", { timeout: 120_000 }, () 
   }
 
   it("sends a provider no more than its slots; the rest wait in the router and all complete", async () => {
-    const engine = new PacedEngine(10);
+    const engine = new TickingEngine({ tickMs: 10 });
     const { node, identity } = await provider(engine);
     const { table, router: r } = await router({}, node);
     table.upsert(identity.id, capabilities(2), { expiresAt: Date.now() + 600_000 });
@@ -137,7 +84,7 @@ describe("router backpressure over real libp2p nodes", { timeout: 120_000 }, () 
   });
 
   it("past the queue bound answers OverloadedError (a 429) at once, never 'no provider', and serves the rest", async () => {
-    const engine = new PacedEngine(10);
+    const engine = new TickingEngine({ tickMs: 10 });
     const { node, identity } = await provider(engine);
     const { table, router: r } = await router({ maxQueuedRequests: 2 }, node);
     table.upsert(identity.id, capabilities(1), { expiresAt: Date.now() + 600_000 });
@@ -153,8 +100,8 @@ describe("router backpressure over real libp2p nodes", { timeout: 120_000 }, () 
   });
 
   it("a stream whose provider dies mid-stream waits for a busy provider's slot and resumes ahead of new requests", async () => {
-    const dying = new PacedEngine(20);
-    const busy = new PacedEngine(20);
+    const dying = new TickingEngine({ tickMs: 20 });
+    const busy = new TickingEngine({ tickMs: 20 });
     const a = await provider(dying);
     const b = await provider(busy);
     const { table, router: r } = await router({}, a.node, b.node);
@@ -179,7 +126,9 @@ describe("router backpressure over real libp2p nodes", { timeout: 120_000 }, () 
     assert.equal(first.text, " w".repeat(60), "the client got the whole answer once, across both providers");
     assert.equal(second.error, undefined);
     assert.equal(third.error, undefined);
-    assert.deepEqual(busy.served, ["s2", "s1+resume", "r3"], "the resuming stream went ahead of the new request");
+    // The first user message of each request served, with "+resume" when it continues an answer.
+    const served = busy.served.map((request) => `${request.messages[0]?.content}${request.continueFinal ? "+resume" : ""}`);
+    assert.deepEqual(served, ["s2", "s1+resume", "r3"], "the resuming stream went ahead of the new request");
     assert.equal(busy.maxRunning, 1);
   });
 });

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { NodeCapabilities } from "@opengateway/protocol";
 import { generateIdentity, NoProviderError, OverloadedError } from "@opengateway/protocol";
+import { seededRandom } from "@opengateway/protocol/test-support/seeded-random";
 import type { PaymentHooks } from "./inference-router.js";
 import { InferenceRouter, resumePayload } from "./inference-router.js";
 import { ProviderTable } from "./provider-table.js";
-import { seededRandom } from "./test-support/seeded-random.js";
 
 const capabilities = (region: string): NodeCapabilities => ({
   v: 1,

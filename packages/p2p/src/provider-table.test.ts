@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { seededRandom } from "@opengateway/protocol/test-support/seeded-random";
 import type { NodeInfo } from "./node-info.js";
 import { ProviderTable } from "./provider-table.js";
-import { seededRandom } from "./test-support/seeded-random.js";
 
 const info = (models: string[], maxConcurrentRequests = 4): NodeInfo => ({
   v: 1,

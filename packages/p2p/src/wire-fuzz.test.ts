@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Libp2p } from "@libp2p/interface";
 import { Ledger, ledgerParams } from "@opengateway/ledger";
-import type { ChatGeneration, GenerationEvent, InferenceEngine, ServedModel } from "@opengateway/protocol";
 import {
   createInferenceRequest,
   decodeProviderFrame,
@@ -12,6 +11,7 @@ import {
   silentLogger,
   utf8Encode,
 } from "@opengateway/protocol";
+import { TickingEngine } from "@opengateway/protocol/test-support/ticking-engine";
 import fc from "fast-check";
 import { LEDGER_SYNC_PROTOCOL } from "./constants.js";
 import type { NetworkServices } from "./create-libp2p-node.js";
@@ -26,28 +26,6 @@ const SEED = Number(process.env.OPENGATEWAY_FUZZ_SEED ?? 14);
 /** Far above anything a peer needs to answer one bad stream: past it the fuzzer reports a hang. */
 const ANSWER_BOUND_MS = 15_000;
 const PROTOTYPE_KEYS = ["__proto__", "constructor", "toString", "valueOf", "hasOwnProperty", "prototype"];
-
-class EchoEngine implements InferenceEngine {
-  readonly name = "echo";
-  served = 0;
-  listModels(): ServedModel[] {
-    return [{ id: "m", contextSize: 512, pricePerToken: 1, kinds: ["chat", "completion"] }];
-  }
-  async *generateChat(request: ChatGeneration): AsyncIterable<GenerationEvent> {
-    this.served++;
-    yield { type: "text", index: 0, text: "ok", tokens: 1 };
-    yield { type: "done", choices: [{ index: 0, finishReason: "stop" }], usage: { promptTokens: 1, completionTokens: 1 } };
-    void request;
-  }
-  generateCompletion(): AsyncIterable<GenerationEvent> {
-    return this.generateChat({} as ChatGeneration);
-  }
-  // biome-ignore lint/correctness/useYield: no embeddings here
-  async *embed(): AsyncIterable<never> {
-    throw new Error("no embeddings");
-  }
-  async close(): Promise<void> {}
-}
 
 function varint(value: number): number[] {
   const bytes: number[] = [];
@@ -167,7 +145,8 @@ function frames(bytes: Uint8Array): Uint8Array[] {
 }
 
 describe("wire-frame fuzzing over real libp2p streams", { timeout: 1_800_000 }, () => {
-  const engine = new EchoEngine();
+  // One "ok" token at once: the fuzzer measures the wire, not the engine.
+  const engine = new TickingEngine({ tickMs: 0, text: "ok", promptTokens: 1, model: { kinds: ["chat", "completion"] } });
   const providerIdentity = generateIdentity();
   const payer = generateIdentity();
   const ledgerErrors: unknown[] = [];
@@ -204,7 +183,7 @@ describe("wire-frame fuzzing over real libp2p streams", { timeout: 1_800_000 }, 
       {
         kind: "chat",
         model: "m",
-        body: { messages: [{ role: "user", content: "hi" }], maxTokens: 4, temperature: 1, topP: 1, seed: 1, stop: [] },
+        body: { messages: [{ role: "user", content: "hi" }], maxTokens: 1, temperature: 1, topP: 1, seed: 1, stop: [] },
         provider: provider.peerId.toString(),
         pricePerToken: 1,
         maxCredits: 100,

@@ -1,4 +1,4 @@
-/** A seeded uniform generator in [0, 1) (mulberry32), so a test of a random choice is reproducible. */
+/** A seeded uniform generator in [0, 1) (mulberry32), so a test or a benchmark of a random choice is reproducible. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
