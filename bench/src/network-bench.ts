@@ -18,6 +18,7 @@ import { createLibp2pNode, inferenceService, nodeInfoService } from "@opengatewa
 import type * as Engine from "@opengateway/protocol";
 import { encodeFrame, generateIdentity, INFERENCE_PROTOCOL } from "@opengateway/protocol";
 import { seededRandom } from "@opengateway/protocol/test-support/seeded-random";
+import { TickingEngine } from "@opengateway/protocol/test-support/ticking-engine";
 import { InferenceRouter, ProviderTable } from "@opengateway/sdk";
 
 const TOKEN_RATE = Number(process.env.BENCH_FAKE_TOKENS_PER_SECOND ?? 200);
@@ -31,50 +32,19 @@ const SHARE_REQUESTS = Number(process.env.BENCH_SHARE_REQUESTS ?? 60);
 const SHARE_TOKENS = 16;
 
 /** A FAKE engine: one token every 1/rate seconds, per request, up to its slot count at once. */
-class FixedRateFakeEngine implements Engine.InferenceEngine {
-  readonly name = "fixed-rate-fake";
-  active = 0;
+class FixedRateFakeEngine extends TickingEngine {
   constructor(
     readonly rate = TOKEN_RATE,
     readonly slots = SLOTS,
-  ) {}
-  listModels(): Engine.ServedModel[] {
-    return [{ id: MODEL, contextSize: 100_000, pricePerToken: 1, kinds: ["chat", "completion"] }];
+  ) {
+    super({
+      name: "fixed-rate-fake",
+      tickMs: 1000 / rate,
+      text: " tok",
+      promptTokens: 4,
+      model: { id: MODEL, contextSize: 100_000, kinds: ["chat", "completion"] },
+    });
   }
-  async *generateChat(
-    request: Engine.ChatGeneration,
-    options: Engine.GenerateOptions = {},
-  ): AsyncGenerator<Engine.GenerationEvent> {
-    this.active++;
-    try {
-      const start = performance.now();
-      for (let i = 0; i < request.maxTokens; i++) {
-        // Fixed schedule from the start, so timer slack does not accumulate.
-        const due = start + ((i + 1) * 1000) / this.rate;
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
-        if (options.signal?.aborted) return;
-        yield { type: "text", index: 0, text: " tok", tokens: 1 };
-      }
-      yield {
-        type: "done",
-        choices: [{ index: 0, finishReason: "length" }],
-        usage: { promptTokens: 4, completionTokens: request.maxTokens },
-      };
-    } finally {
-      this.active--;
-    }
-  }
-  generateCompletion(
-    request: Engine.CompletionGeneration,
-    options?: Engine.GenerateOptions,
-  ): AsyncGenerator<Engine.GenerationEvent> {
-    return this.generateChat({ ...request, messages: [{ role: "user", content: request.prompt }] }, options);
-  }
-  // biome-ignore lint/correctness/useYield: the fake serves no embeddings
-  async *embed(): AsyncGenerator<Engine.EmbeddingEvent> {
-    throw new Error("no embeddings");
-  }
-  async close(): Promise<void> {}
 }
 
 function capabilities(engine: FixedRateFakeEngine): Engine.NodeCapabilities {
@@ -85,7 +55,7 @@ function capabilities(engine: FixedRateFakeEngine): Engine.NodeCapabilities {
     region: null,
     clusters: ["A"],
     models: engine.listModels().map((model) => ({ ...model, kinds: [...model.kinds] })),
-    activeRequests: engine.active,
+    activeRequests: engine.running,
     maxConcurrentRequests: engine.slots,
     queuedRequests: 0,
     tokensPerSecond: engine.rate,
