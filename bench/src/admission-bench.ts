@@ -9,7 +9,6 @@
 import "@opengateway/p2p/node-runtime";
 import { lpStream } from "@libp2p/utils";
 import { createLibp2pNode, inferenceService, requestInference } from "@opengateway/p2p";
-import type { GenerationEvent, InferenceEngine, ServedModel } from "@opengateway/protocol";
 import {
   createInferenceRequest,
   encodeFrame,
@@ -18,29 +17,13 @@ import {
   InsufficientCreditsError,
   ReplayGuard,
 } from "@opengateway/protocol";
+import { TickingEngine } from "@opengateway/protocol/test-support/ticking-engine";
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 const FLOODERS = Number(process.env.BENCH_FLOODERS ?? 8);
 
-/** Ten tokens, a millisecond apart: the cost of serving, without a model. */
-const engine: InferenceEngine = {
-  name: "bench-engine",
-  listModels: (): ServedModel[] => [{ id: "bench", contextSize: 512, pricePerToken: 1, kinds: ["chat"] }],
-  async *generateChat(): AsyncIterable<GenerationEvent> {
-    for (let i = 0; i < 10; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      yield { type: "text", index: 0, text: "x", tokens: 1 };
-    }
-    yield { type: "done", choices: [{ index: 0, finishReason: "length" }], usage: { promptTokens: 1, completionTokens: 10 } };
-  },
-  generateCompletion: () => {
-    throw new Error("not served");
-  },
-  embed: () => {
-    throw new Error("not served");
-  },
-  close: async () => {},
-};
+/** Ten tokens (the request's max), a millisecond apart: the cost of serving, without a model. */
+const engine = new TickingEngine({ name: "bench-engine", tickMs: 1, text: "x", promptTokens: 1, model: { id: "bench" } });
 
 const body = { messages: [{ role: "user" as const, content: "hi" }], maxTokens: 10, temperature: 0, topP: 1, seed: 1, stop: [] };
 const percentile = (values: number[], p: number): number => {
